@@ -1,0 +1,21 @@
+/* cmd_stubs.c - placeholders for subcommands not written yet. Each owner
+ * deletes its stub from here when its cmd_*.c file lands. */
+#include <stdio.h>
+
+#include "cli/cmds.h"
+
+#define STUB(fn, name)                                                  \
+    int fn(int argc, char **argv)                                       \
+    {                                                                   \
+        (void)argc;                                                     \
+        (void)argv;                                                     \
+        fprintf(stderr, "t5serve %s: not implemented yet\n", name);     \
+        return 2;                                                       \
+    }
+
+STUB(t5_cmd_generate, "generate")
+STUB(t5_cmd_logits, "logits")
+STUB(t5_cmd_tokenize, "tokenize")
+STUB(t5_cmd_serve, "serve")
+STUB(t5_cmd_bench, "bench")
+STUB(t5_cmd_random_model, "random-model")
