@@ -1,0 +1,211 @@
+/* backend.h - the one interface every compute backend implements (private).
+ *
+ * The engine (src/engine) expresses the T5 forward pass as calls to these
+ * operations; src/backend/cpu and src/backend/cuda implement them. Nothing
+ * above this header knows about devices.
+ *
+ * Memory. "Device" pointers come from alloc() (host memory on the CPU
+ * backend). Three storage formats appear:
+ *   - resid: float32, the residual stream [rows, d_model]. Kept in fp32 on
+ *     every backend: T5 v1.1 / flan-t5 activations exceed fp16's range there.
+ *   - act:   the backend's activation dtype (be->act_dtype: fp32 on the CPU,
+ *     fp16 or bf16 on CUDA), element size be->act_size. Normed inputs,
+ *     Q/K/V, attention outputs, FFN intermediates, KV caches.
+ *   - weights: whatever upload_weight() chose; opaque to the engine.
+ * Logits are fp32.
+ *
+ * Execution. Operations are issued on a t5_stream (one per engine: a CUDA
+ * stream with its own cuBLASLt handle and workspace, or the CPU thread team)
+ * and may run asynchronously; h2d/d2h copies are ordered with them on the
+ * stream and sync() waits. Any operation may fail: it returns a negative
+ * T5_E* code with a message in err and leaves the process running.
+ *
+ * Indexing. Matrices are row-major. Linear weights are stored as PyTorch
+ * does, W [out, in], and gemm computes out = a @ W^T.
+ *
+ * KV caches (both self and cross) use one layout, described by t5_kv_layout:
+ *   element (layer, slot, head, t, i) at
+ *   (((layer * n_slots + slot) * n_heads + head) * max_len + t) * d_kv + i
+ */
+#ifndef T5_BACKEND_H
+#define T5_BACKEND_H
+
+#include "t5_common.h"
+#include "t5_model.h"
+
+typedef struct t5_backend t5_backend;
+typedef struct t5_stream t5_stream;
+
+typedef struct t5_kv_layout {
+    int n_layers;
+    int n_slots;
+    int n_heads;
+    int max_len;
+    int d_kv;
+} t5_kv_layout;
+
+/* Weight kinds, so a backend can store each the way its kernels want. */
+enum t5_wkind {
+    T5_W_LINEAR = 0,     /* [rows=out, cols=in] matrix used by gemm */
+    T5_W_NORM = 1,       /* [cols] RMSNorm scale */
+    T5_W_EMBED = 2,      /* [vocab, d_model] embedding table (may also be the LM head) */
+    T5_W_BIAS_TABLE = 3, /* [num_buckets, n_heads] relative attention bias, kept fp32 */
+};
+
+enum t5_gemm_flags {
+    T5_GEMM_OUT_ACT = 0,       /* out (act dtype) = alpha * a @ W^T */
+    T5_GEMM_OUT_F32 = 1 << 0,  /* out (fp32) = alpha * a @ W^T (logits) */
+    T5_GEMM_ADD_RESID = 1 << 1 /* out (fp32 resid) += alpha * a @ W^T */
+};
+
+typedef struct t5_attn_shape {
+    int n_heads;
+    int d_kv;
+    int num_buckets;  /* relative_attention_num_buckets */
+    int max_distance; /* relative_attention_max_distance */
+} t5_attn_shape;
+
+typedef struct t5_backend_vt {
+    const char *name;
+    void (*destroy)(t5_backend *be);
+
+    /* Memory (device memory on CUDA). alloc returns NULL on failure. */
+    void *(*alloc)(t5_backend *be, size_t bytes);
+    void (*free)(t5_backend *be, void *p);
+
+    /* Uploads one weight given as host fp32 [rows, cols] (cols only for
+     * 1-D kinds: rows = 1) in the backend's storage format. Synchronous. */
+    int (*upload_weight)(t5_backend *be, int kind, const float *host, int64_t rows,
+                         int64_t cols, void **out, t5_err *err);
+    void (*free_weight)(t5_backend *be, void *w);
+
+    /* Execution contexts. */
+    int (*stream_create)(t5_backend *be, int n_threads, t5_stream **out, t5_err *err);
+    void (*stream_destroy)(t5_stream *s);
+    int (*sync)(t5_stream *s, t5_err *err);
+    int (*h2d)(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err);
+    int (*d2h)(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err);
+    int (*memset0)(t5_stream *s, void *dst, size_t bytes, t5_err *err);
+
+    /* Runs fn(arg), which issues operations on s. A backend may capture the
+     * operations the first time a key is seen and replay them afterwards
+     * (CUDA graphs), so fn must issue the same operations with the same
+     * pointers and shapes every time for one key; values that change between
+     * calls must live in device memory (uploaded with h2d before this call).
+     * The CPU backend just calls fn. */
+    int (*run_cached)(t5_stream *s, uint64_t key, int (*fn)(void *arg, t5_err *err), void *arg,
+                      t5_err *err);
+
+    /* x[i, :] = table[ids[i], :] as fp32 resid. ids is a device int32 [n]. */
+    int (*embed)(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
+                 t5_err *err);
+
+    /* out[i] (act) = w * x[i] * rsqrt(mean(x[i]^2) + eps), statistics in fp32
+     * (T5LayerNorm: no mean subtraction, no bias). */
+    int (*rmsnorm)(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
+                   float eps, t5_err *err);
+
+    /* a [m, k] act; W [n, k]; out per flags. */
+    int (*gemm)(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
+                float alpha, int flags, t5_err *err);
+
+    /* FFN activation, act dtype. gated: in [m, 2*ff] holding (wi_0 x | wi_1 x),
+     * out[m, ff] = act(in[:, :ff]) * in[:, ff:]; else out[m, ff] = act(in)
+     * (out may equal in when not gated). */
+    int (*ffn_act)(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
+                   t5_err *err);
+
+    /* Encoder self-attention over a padded batch: qkv [B*L, 3*inner] act
+     * (q | k | v, each inner = n_heads*d_kv, head-major inside), out [B*L,
+     * inner] act. lens: device int32 [B]; keys at t >= lens[b] are masked;
+     * rows of padded queries are written with finite values. Bias from the
+     * table with bidirectional buckets. No 1/sqrt(d) scaling (T5). */
+    int (*attn_encoder)(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
+                        int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
+
+    /* Writes the cross K/V of every decoder layer into cross caches:
+     * kv [B*L, n_layers * 2 * inner] act holds, per layer l, K at column
+     * l*2*inner and V at l*2*inner + inner. Row b*L + t goes to slot
+     * slots[b] (device int32 [B]), position t, for t < lens[b]. */
+    int (*cross_kv_store)(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
+                          const void *kv, const int32_t *slots, const int32_t *lens, int B,
+                          int L, t5_err *err);
+
+    /* Decoder self-attention for one step of n rows at layer `layer`:
+     * qkv [n, 3*inner] act. Stores k, v of row r at (layer, self_slot[r],
+     * pos[r]) then attends over positions 0..pos[r] with causal-bucket bias.
+     * rows_dev: device int32 [n * 4] = (self_slot, cross_slot, pos, enc_len). */
+    int (*attn_decoder_self)(t5_stream *s, void *out, const void *qkv, void *kcache, void *vcache,
+                             const t5_kv_layout *lay, int layer, const int32_t *rows_dev, int n,
+                             const float *bias_table, const t5_attn_shape *sh, t5_err *err);
+
+    /* Cross-attention for n rows: q [n, inner] act; keys/values of
+     * (layer, cross_slot[r], t < enc_len[r]); no position bias. */
+    int (*attn_cross)(t5_stream *s, void *out, const void *q, const void *kcache,
+                      const void *vcache, const t5_kv_layout *lay, int layer,
+                      const int32_t *rows_dev, int n, const t5_attn_shape *sh, t5_err *err);
+
+    /* Per row of logits [n, V] fp32: log-softmax, then (if no_eos[r]) the
+     * eos entry set to -inf, then the k largest (value, id) pairs, best first,
+     * ties broken by the lower id. no_eos: device int32 [n] or NULL.
+     * vals/ids are device buffers [n*k]. */
+    int (*logits_topk)(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
+                       int V, int k, const int32_t *no_eos, int eos_id, t5_err *err);
+
+    /* For beam reordering: copies positions [0, len) of every layer from
+     * slot src[i] to slot dst[i] (host arrays, n pairs) in the caches; reads
+     * all happen before writes. */
+    int (*copy_slots)(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
+                      const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
+} t5_backend_vt;
+
+struct t5_backend {
+    const t5_backend_vt *vt;
+    t5_device device;
+    t5_dtype act_dtype; /* activation/KV dtype */
+    size_t act_size;    /* bytes per act element */
+};
+
+/* Creates a backend. CPU: dtype must be fp32. CUDA: fp32, fp16 or bf16;
+ * returns T5_EUNSUP when the build has no CUDA or no device is present. */
+int t5_backend_cpu_create(t5_backend **out, t5_dtype dtype, t5_err *err);
+int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int device_index, t5_err *err);
+int t5_backend_create(t5_backend **out, t5_device dev, t5_dtype dtype, int device_index,
+                      t5_err *err);
+
+/* T5's relative position bucket (transformers' _relative_position_bucket):
+ * relative = key_pos - query_pos. Shared by every backend's kernels and by
+ * tests; header-only so CUDA code can include it. */
+#include <math.h>
+#if defined(__CUDACC__)
+#define T5__HD __host__ __device__
+#else
+#define T5__HD
+#endif
+static inline T5__HD int t5_rel_bucket(int relative, int bidirectional, int num_buckets,
+                                       int max_distance)
+{
+    int bucket = 0;
+    if (bidirectional) {
+        num_buckets /= 2;
+        if (relative > 0)
+            bucket += num_buckets;
+        relative = relative < 0 ? -relative : relative;
+    } else {
+        relative = relative < 0 ? -relative : 0;
+    }
+    int max_exact = num_buckets / 2;
+    if (relative < max_exact)
+        return bucket + relative;
+    /* float32 arithmetic in the order torch evaluates it; the divisor is
+     * math.log(...) computed in double, then used as a float32 operand. */
+    float t = logf((float)relative / (float)max_exact);
+    t = t / (float)log((double)max_distance / (double)max_exact);
+    t = t * (float)(num_buckets - max_exact);
+    int large = max_exact + (int)t;
+    if (large > num_buckets - 1)
+        large = num_buckets - 1;
+    return bucket + large;
+}
+
+#endif
