@@ -46,7 +46,10 @@ int t5_err_wrap(t5_err *err, int code, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Truncation is fine: the end of a long chain of context matters least. */
+    int n = snprintf(err->msg, sizeof err->msg, "%s: ", prefix);
+    if (n >= 0 && (size_t)n < sizeof err->msg)
+        snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%.*s", (int)(sizeof err->msg - (size_t)n - 1), old);
     if (err->code == 0)
         err->code = code;
     return err->code;
