@@ -1,0 +1,64 @@
+/* cpu.h - private state of the CPU backend, shared by its files.
+ *
+ * One thread team: every operation parallelises with OpenMP over at most
+ * stream->n_threads threads, GEMMs included (OpenBLAS is switched to one
+ * thread and each OpenMP thread multiplies its own slice of the output
+ * columns), so BLAS threads and OpenMP threads never compete for cores.
+ */
+#ifndef T5_CPU_H
+#define T5_CPU_H
+
+#include "backend/backend.h"
+#include "backend/cpu/simd.h"
+
+typedef struct t5__cpu_backend {
+    t5_backend base;
+    const t5__simd *simd;
+} t5__cpu_backend;
+
+struct t5_stream {
+    t5__cpu_backend *be;
+    const t5__simd *simd;
+    int n_threads;
+    /* Grown on demand by copy_slots when its source and destination slots
+     * overlap (never in the engine's own beam reordering). */
+    float *scratch;
+    size_t scratch_len;
+};
+
+/* Threads for a piece of work of about `work` multiply-adds: small work runs
+ * on one thread because waking the team costs a few microseconds. */
+static inline int t5__cpu_threads(const t5_stream *s, double work)
+{
+    if (work < 32768.0 || s->n_threads < 2)
+        return 1;
+    return s->n_threads;
+}
+
+/* The fast operations (cpu_gemm.c, cpu_ops.c, cpu_attn.c). */
+int t5__cpu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
+                  t5_err *err);
+int t5__cpu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
+                    float eps, t5_err *err);
+int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
+                 float alpha, int flags, t5_err *err);
+int t5__cpu_ffn_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
+                    t5_err *err);
+int t5__cpu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
+                         int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
+int t5__cpu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
+                           const void *kv, const int32_t *slots, const int32_t *lens, int B,
+                           int L, t5_err *err);
+int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
+                              void *vcache, const t5_kv_layout *lay, int layer,
+                              const int32_t *rows_dev, int n, const float *bias_table,
+                              const t5_attn_shape *sh, t5_err *err);
+int t5__cpu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
+                       const void *vcache, const t5_kv_layout *lay, int layer,
+                       const int32_t *rows_dev, int n, const t5_attn_shape *sh, t5_err *err);
+int t5__cpu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
+                        int V, int k, const int32_t *no_eos, int eos_id, t5_err *err);
+int t5__cpu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
+                       const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
+
+#endif
