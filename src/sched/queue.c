@@ -1,0 +1,124 @@
+/* queue.c - priority levels, queue timeouts and max queue size (see queue.h). */
+#include "sched/queue.h"
+
+#include <string.h>
+
+void t5_rqueue_init(t5_rqueue *q, int levels, int default_level, const t5_queue_policy *p)
+{
+    memset(q, 0, sizeof *q);
+    if (levels < 1)
+        levels = 1;
+    if (levels > T5_SCHED_MAX_LEVELS)
+        levels = T5_SCHED_MAX_LEVELS;
+    q->levels = levels;
+    q->default_level = default_level >= 1 && default_level <= levels ? default_level : 1;
+    if (p)
+        q->policy = *p;
+}
+
+static void fifo_push(t5_fifo *f, t5_sched_req *r)
+{
+    r->next_ = NULL;
+    if (f->tail)
+        f->tail->next_ = r;
+    else
+        f->head = r;
+    f->tail = r;
+    f->n++;
+}
+
+int t5_rqueue_push(t5_rqueue *q, t5_sched_req *r, uint64_t now_ns, t5_err *err)
+{
+    int prio = r->priority;
+    if (prio == 0)
+        prio = q->default_level;
+    if (prio < 1 || prio > q->levels)
+        return t5_errf(err, T5_EINVAL, "invalid priority %d: the model has %d priority level%s",
+                       r->priority, q->levels, q->levels == 1 ? "" : "s");
+    t5_fifo *f = &q->lv[prio - 1];
+    if (q->policy.max_queue_size && f->n >= q->policy.max_queue_size)
+        return t5_errf(err, T5_EBUSY, "Exceeds maximum queue size");
+    /* Triton: an override may shorten the default timeout, never extend it
+     * (a default of 0 means none, so any request timeout is shorter). */
+    uint64_t to = q->policy.default_timeout_us;
+    if (r->timeout_us && q->policy.allow_timeout_override && (!to || r->timeout_us < to))
+        to = r->timeout_us;
+    r->level_ = prio - 1;
+    r->deadline_ns_ = to ? now_ns + to * 1000u : UINT64_MAX;
+    r->t_enqueue_ns = now_ns;
+    fifo_push(f, r);
+    q->n_reqs++;
+    return 0;
+}
+
+t5_sched_req *t5_rqueue_expire(t5_rqueue *q, uint64_t now_ns, uint64_t *next_deadline_ns)
+{
+    t5_sched_req *rej = NULL, **rej_tail = &rej;
+    uint64_t next = UINT64_MAX;
+    for (int l = 0; l < q->levels; l++) {
+        t5_fifo *f = &q->lv[l];
+        t5_sched_req **pp = &f->head, *prev = NULL;
+        while (*pp) {
+            t5_sched_req *r = *pp;
+            if (r->deadline_ns_ > now_ns) {
+                if (r->deadline_ns_ < next)
+                    next = r->deadline_ns_;
+                prev = r;
+                pp = &r->next_;
+                continue;
+            }
+            *pp = r->next_; /* unlink */
+            if (f->tail == r)
+                f->tail = prev;
+            f->n--;
+            r->deadline_ns_ = UINT64_MAX;
+            if (q->policy.timeout_action == T5_TIMEOUT_DELAY) {
+                r->level_ = q->levels;
+                fifo_push(&q->lv[q->levels], r);
+            } else {
+                q->n_reqs--;
+                r->next_ = NULL;
+                *rej_tail = r;
+                rej_tail = &r->next_;
+            }
+        }
+    }
+    *next_deadline_ns = next;
+    return rej;
+}
+
+t5_sched_req *t5_rqueue_first(const t5_rqueue *q)
+{
+    for (int l = 0; l <= q->levels; l++)
+        if (q->lv[l].head)
+            return q->lv[l].head;
+    return NULL;
+}
+
+t5_sched_req *t5_rqueue_next(const t5_rqueue *q, const t5_sched_req *r)
+{
+    if (r->next_)
+        return r->next_;
+    for (int l = r->level_ + 1; l <= q->levels; l++)
+        if (q->lv[l].head)
+            return q->lv[l].head;
+    return NULL;
+}
+
+t5_sched_req *t5_rqueue_pop(t5_rqueue *q)
+{
+    for (int l = 0; l <= q->levels; l++) {
+        t5_fifo *f = &q->lv[l];
+        if (!f->head)
+            continue;
+        t5_sched_req *r = f->head;
+        f->head = r->next_;
+        if (!f->head)
+            f->tail = NULL;
+        f->n--;
+        q->n_reqs--;
+        r->next_ = NULL;
+        return r;
+    }
+    return NULL;
+}
