@@ -1,0 +1,174 @@
+/* attn_decoder.cu - one decoder step's attention over the slot caches.
+ *
+ * Self-attention: row r's new k, v (from its fused qkv) are stored at
+ * (layer, self_slot, head, pos) first, then the row attends over positions
+ * 0..pos with causal-bucket relative bias. Cross-attention: row r attends
+ * over (layer, cross_slot, t < enc_len) with no bias. Both are one block per
+ * (row, head): the query goes to shared memory, each warp scores a share of
+ * the keys (lanes split d_kv, coalesced row reads, warp-sum), the block
+ * normalises, and the threads accumulate V with consecutive threads on
+ * consecutive dimensions (coalesced), splitting keys into groups when d_kv
+ * is smaller than the block.
+ *
+ * rows_dev: int32 [n][4] = (self_slot, cross_slot, pos, enc_len); the
+ * per-step values live in device memory so a captured graph replays with
+ * new rows.
+ */
+#include "cuda_internal.cuh"
+
+#define DEC_THREADS 128
+
+static __device__ __forceinline__ float block_max128(float v, float *red)
+{
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    v = t5__warp_max(v);
+    if (lane == 0)
+        red[wid] = v;
+    __syncthreads();
+    float r = red[0];
+    for (int w = 1; w < DEC_THREADS / 32; w++)
+        r = fmaxf(r, red[w]);
+    __syncthreads();
+    return r;
+}
+
+static __device__ __forceinline__ float block_sum128(float v, float *red)
+{
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    v = t5__warp_sum(v);
+    if (lane == 0)
+        red[wid] = v;
+    __syncthreads();
+    float r = 0.0f;
+    for (int w = 0; w < DEC_THREADS / 32; w++)
+        r += red[w];
+    __syncthreads();
+    return r;
+}
+
+/* SELF: q and the new k, v come from qkv [n, 3*inner]; else q [n, inner]. */
+template <typename T, bool SELF>
+__global__ void __launch_bounds__(DEC_THREADS)
+dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, int dkv,
+         int layer, const int32_t *rows, const float *table, int nb, int maxd)
+{
+    extern __shared__ float sm[];
+    __shared__ float red[DEC_THREADS / 32];
+    int r = blockIdx.x / H, h = blockIdx.x % H;
+    int inner = H * dkv;
+    const int32_t *rw = rows + 4 * r;
+    int slot = SELF ? rw[0] : rw[1];
+    int nk = SELF ? rw[2] + 1 : rw[3];
+    if (nk > max_len)
+        nk = max_len;
+    if (nk < 1)
+        nk = 1;
+    size_t head_off = (((size_t)layer * n_slots + slot) * H + h) * (size_t)max_len * dkv;
+    T *K = kc + head_off;
+    T *Vv = vc + head_off;
+    float *q = sm;                 /* [dkv] */
+    float *sc = q + dkv;           /* [max_len] */
+    float *part = sc + max_len;    /* [max(DEC_THREADS, dkv)] */
+    const T *qrow = qin + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
+    for (int i = threadIdx.x; i < dkv; i += DEC_THREADS) {
+        q[i] = t5__ld(qrow + i);
+        if (SELF) {
+            K[(size_t)(nk - 1) * dkv + i] = qrow[inner + i];
+            Vv[(size_t)(nk - 1) * dkv + i] = qrow[2 * inner + i];
+        }
+    }
+    __syncthreads(); /* q in shared memory, the new k/v visible to the block */
+
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int j = warp; j < nk; j += DEC_THREADS / 32) {
+        const T *kr = K + (size_t)j * dkv;
+        float s = 0.0f;
+        for (int i = lane; i < dkv; i += 32)
+            s += q[i] * t5__ld(kr + i);
+        s = t5__warp_sum(s);
+        if (lane == 0) {
+            if (SELF)
+                s += table[t5_rel_bucket(j - (nk - 1), 0, nb, maxd) * H + h];
+            sc[j] = s;
+        }
+    }
+    __syncthreads();
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < nk; j += DEC_THREADS)
+        mx = fmaxf(mx, sc[j]);
+    mx = block_max128(mx, red);
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < nk; j += DEC_THREADS) {
+        float p = __expf(sc[j] - mx);
+        sc[j] = p;
+        sum += p;
+    }
+    sum = block_sum128(sum, red); /* its barrier also publishes sc */
+    float inv = 1.0f / sum;
+
+    int G = dkv < DEC_THREADS ? DEC_THREADS / dkv : 1;
+    for (int idx = threadIdx.x; idx < G * dkv; idx += DEC_THREADS) {
+        int g = idx / dkv, i = idx - g * dkv;
+        float acc = 0.0f;
+        for (int j = g; j < nk; j += G)
+            acc += sc[j] * t5__ld(Vv + (size_t)j * dkv + i);
+        part[idx] = acc;
+    }
+    __syncthreads();
+    T *orow = out + (size_t)r * inner + h * dkv;
+    for (int i = threadIdx.x; i < dkv; i += DEC_THREADS) {
+        float acc = 0.0f;
+        for (int g = 0; g < G; g++)
+            acc += part[g * dkv + i];
+        t5__st(orow + i, acc * inv);
+    }
+}
+
+template <typename T, bool SELF>
+static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *vc,
+                      const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
+                      const float *table, const t5_attn_shape *sh, const char *what, t5_err *err)
+{
+    int dkv = lay->d_kv;
+    size_t smem = ((size_t)dkv + lay->max_len + (dkv > DEC_THREADS ? dkv : DEC_THREADS)) * 4;
+    if (smem > s->be->smem_optin)
+        return t5_errf(err, T5_EUNSUP, "%s: max_len %d too long for one block", what,
+                       lay->max_len);
+    if (smem > 48 * 1024)
+        CU_CHECK(cudaFuncSetAttribute(dec_attn<T, SELF>,
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dec_attn<T, SELF><<<n * lay->n_heads, DEC_THREADS, smem, s->st>>>(
+        (T *)out, (const T *)qin, (T *)kc, (T *)vc, lay->n_slots, lay->n_heads, lay->max_len, dkv,
+        layer, rows, table, sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
+    CU_CHECK_LAUNCH(what);
+    return 0;
+}
+
+int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
+                             void *vcache, const t5_kv_layout *lay, int layer,
+                             const int32_t *rows_dev, int n, const float *bias_table,
+                             const t5_attn_shape *sh, t5_err *err)
+{
+    if (n <= 0)
+        return 0;
+    CU_USE(s->be);
+    int rc = 0;
+    T5__DISPATCH(s->be->base.act_dtype, T,
+                 rc = (dec_launch<T, true>(s, out, qkv, kcache, vcache, lay, layer, rows_dev, n,
+                                           bias_table, sh, "attn_decoder_self", err)));
+    return rc;
+}
+
+int t5__cu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
+                      const void *vcache, const t5_kv_layout *lay, int layer,
+                      const int32_t *rows_dev, int n, const t5_attn_shape *sh, t5_err *err)
+{
+    if (n <= 0)
+        return 0;
+    CU_USE(s->be);
+    int rc = 0;
+    T5__DISPATCH(s->be->base.act_dtype, T,
+                 rc = (dec_launch<T, false>(s, out, q, (void *)kcache, (void *)vcache, lay, layer,
+                                            rows_dev, n, NULL, sh, "attn_cross", err)));
+    return rc;
+}

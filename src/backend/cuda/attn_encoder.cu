@@ -1,0 +1,222 @@
+/* attn_encoder.cu - encoder self-attention with T5's relative position bias.
+ *
+ * qkv [B*L, 3*inner] (q | k | v, head-major inside each), out [B*L, inner].
+ * Scores are q.k (T5 has no 1/sqrt(d) scaling) plus bias[bucket(k - q), h]
+ * with bidirectional buckets; keys at t >= lens[b] are masked. Softmax and
+ * accumulation are fp32.
+ *
+ * Two kernels:
+ *  - short sequences (the common case: queries of ~10 tokens): one block per
+ *    (batch, head) loads that head's K, V (fp32, K rows padded against bank
+ *    conflicts) and the bias for every relative distance into shared memory
+ *    once; each warp then takes queries in turn, one key per lane, softmax by
+ *    warp reductions, and each lane accumulates its slice of d_kv.
+ *  - any length: one warp per query with an online softmax over tiles of 32
+ *    keys read straight from global memory (L1/L2 serve the re-reads).
+ */
+#include "cuda_internal.cuh"
+
+#define ENC_WARPS 4
+#define ENC_SHORT_TILES 4 /* the short kernel takes L <= 32 * this */
+
+/* DPL: d_kv elements per lane (d_kv <= 32 * DPL). */
+template <typename T, int DPL>
+__global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
+                               const float *table, int nb, int maxd)
+{
+    extern __shared__ float sm[];
+    int b = blockIdx.x / H, h = blockIdx.x % H;
+    int inner = H * dkv, ld = 3 * inner;
+    int len = lens[b];
+    len = len < 1 ? 1 : len > L ? L : len;
+    int kst = dkv + 1;
+    float *Ks = sm;                       /* [L][dkv+1] */
+    float *Vs = Ks + L * kst;             /* [L][dkv] */
+    float *bias = Vs + L * dkv;           /* [2L-1]: relative distance + L-1 */
+    float *qs = bias + 2 * L;             /* [ENC_WARPS][dkv] */
+    const T *base = qkv + (size_t)b * L * ld + h * dkv;
+    for (int idx = threadIdx.x; idx < len * dkv; idx += blockDim.x) {
+        int t = idx / dkv, i = idx - t * dkv;
+        const T *row = base + (size_t)t * ld;
+        Ks[t * kst + i] = t5__ld(row + inner + i);
+        Vs[t * dkv + i] = t5__ld(row + 2 * inner + i);
+    }
+    for (int r = threadIdx.x; r < 2 * L - 1; r += blockDim.x)
+        bias[r] = table[t5_rel_bucket(r - (L - 1), 1, nb, maxd) * H + h];
+    __syncthreads();
+
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float *q = qs + warp * dkv;
+    for (int qi = warp; qi < L; qi += ENC_WARPS) {
+        const T *qrow = base + (size_t)qi * ld;
+        for (int i = lane; i < dkv; i += 32)
+            q[i] = t5__ld(qrow + i);
+        __syncwarp();
+        float sc[ENC_SHORT_TILES];
+        float mx = -INFINITY;
+#pragma unroll
+        for (int c = 0; c < ENC_SHORT_TILES; c++) {
+            int j = lane + 32 * c;
+            float s = -INFINITY;
+            if (j < len) {
+                const float *kr = Ks + j * kst;
+                s = 0.0f;
+                for (int i = 0; i < dkv; i++)
+                    s += q[i] * kr[i];
+                s += bias[j - qi + L - 1];
+            }
+            sc[c] = s;
+            mx = fmaxf(mx, s);
+        }
+        mx = t5__warp_max(mx);
+        float sum = 0.0f;
+#pragma unroll
+        for (int c = 0; c < ENC_SHORT_TILES; c++) {
+            sc[c] = lane + 32 * c < len ? __expf(sc[c] - mx) : 0.0f;
+            sum += sc[c];
+        }
+        sum = t5__warp_sum(sum);
+        float inv = 1.0f / sum;
+        float acc[DPL];
+#pragma unroll
+        for (int d = 0; d < DPL; d++)
+            acc[d] = 0.0f;
+#pragma unroll
+        for (int c = 0; c < ENC_SHORT_TILES; c++) {
+            if (32 * c >= len)
+                break;
+            int nj = len - 32 * c < 32 ? len - 32 * c : 32;
+            for (int jj = 0; jj < nj; jj++) {
+                float p = __shfl_sync(0xffffffffu, sc[c], jj);
+                const float *vr = Vs + (32 * c + jj) * dkv;
+#pragma unroll
+                for (int d = 0; d < DPL; d++) {
+                    int i = lane + 32 * d;
+                    if (i < dkv)
+                        acc[d] += p * vr[i];
+                }
+            }
+        }
+        T *orow = out + ((size_t)b * L + qi) * inner + h * dkv;
+#pragma unroll
+        for (int d = 0; d < DPL; d++) {
+            int i = lane + 32 * d;
+            if (i < dkv)
+                t5__st(orow + i, acc[d] * inv);
+        }
+        __syncwarp();
+    }
+}
+
+/* Any L: one warp per query (grid.y covers the queries), online softmax. */
+template <typename T, int DPL>
+__global__ void enc_attn_long(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
+                              const float *table, int nb, int maxd)
+{
+    __shared__ float qs[ENC_WARPS][32 * DPL];
+    int b = blockIdx.x / H, h = blockIdx.x % H;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int qi = blockIdx.y * ENC_WARPS + warp;
+    if (qi >= L)
+        return;
+    int inner = H * dkv, ld = 3 * inner;
+    int len = lens[b];
+    len = len < 1 ? 1 : len > L ? L : len;
+    const T *base = qkv + (size_t)b * L * ld + h * dkv;
+    float *q = qs[warp];
+    for (int i = lane; i < dkv; i += 32)
+        q[i] = t5__ld(base + (size_t)qi * ld + i);
+    __syncwarp();
+    float mx = -INFINITY, sum = 0.0f, acc[DPL];
+#pragma unroll
+    for (int d = 0; d < DPL; d++)
+        acc[d] = 0.0f;
+    for (int j0 = 0; j0 < len; j0 += 32) {
+        int j = j0 + lane;
+        float s = -INFINITY;
+        if (j < len) {
+            const T *kr = base + (size_t)j * ld + inner;
+            s = 0.0f;
+            for (int i = 0; i < dkv; i++)
+                s += q[i] * t5__ld(kr + i);
+            s += table[t5_rel_bucket(j - qi, 1, nb, maxd) * H + h];
+        }
+        float tmx = t5__warp_max(s);
+        float nmx = fmaxf(mx, tmx);
+        float scale = __expf(mx - nmx); /* 0 on the first tile (mx = -inf) */
+        float p = j < len ? __expf(s - nmx) : 0.0f;
+        sum = sum * scale + t5__warp_sum(p);
+#pragma unroll
+        for (int d = 0; d < DPL; d++)
+            acc[d] *= scale;
+        int nj = len - j0 < 32 ? len - j0 : 32;
+        for (int jj = 0; jj < nj; jj++) {
+            float pj = __shfl_sync(0xffffffffu, p, jj);
+            const T *vr = base + (size_t)(j0 + jj) * ld + 2 * inner;
+#pragma unroll
+            for (int d = 0; d < DPL; d++) {
+                int i = lane + 32 * d;
+                if (i < dkv)
+                    acc[d] += pj * t5__ld(vr + i);
+            }
+        }
+        mx = nmx;
+    }
+    float inv = 1.0f / sum;
+    T *orow = out + ((size_t)b * L + qi) * inner + h * dkv;
+#pragma unroll
+    for (int d = 0; d < DPL; d++) {
+        int i = lane + 32 * d;
+        if (i < dkv)
+            t5__st(orow + i, acc[d] * inv);
+    }
+}
+
+template <typename T, int DPL>
+static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, int B, int L,
+                      const float *table, const t5_attn_shape *sh, t5_err *err)
+{
+    int H = sh->n_heads, dkv = sh->d_kv;
+    size_t smem = ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L +
+                   (size_t)ENC_WARPS * dkv) * sizeof(float);
+    if (L <= 32 * ENC_SHORT_TILES && smem <= s->be->smem_optin) {
+        if (smem > 48 * 1024)
+            CU_CHECK(cudaFuncSetAttribute(enc_attn_short<T, DPL>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)smem));
+        enc_attn_short<T, DPL><<<B * H, 32 * ENC_WARPS, smem, s->st>>>(
+            out, qkv, lens, L, H, dkv, table, sh->num_buckets, sh->max_distance);
+        CU_CHECK_LAUNCH("attn_encoder (short)");
+        return 0;
+    }
+    dim3 grid(B * H, (L + ENC_WARPS - 1) / ENC_WARPS);
+    enc_attn_long<T, DPL><<<grid, 32 * ENC_WARPS, 0, s->st>>>(out, qkv, lens, L, H, dkv, table,
+                                                              sh->num_buckets, sh->max_distance);
+    CU_CHECK_LAUNCH("attn_encoder (long)");
+    return 0;
+}
+
+template <typename T>
+static int enc_dispatch(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
+                        int L, const float *table, const t5_attn_shape *sh, t5_err *err)
+{
+    if (sh->d_kv <= 32)
+        return enc_launch<T, 1>(s, (T *)out, (const T *)qkv, lens, B, L, table, sh, err);
+    if (sh->d_kv <= 64)
+        return enc_launch<T, 2>(s, (T *)out, (const T *)qkv, lens, B, L, table, sh, err);
+    return enc_launch<T, 4>(s, (T *)out, (const T *)qkv, lens, B, L, table, sh, err);
+}
+
+int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
+                        int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err)
+{
+    if (B <= 0 || L <= 0)
+        return 0;
+    if (sh->d_kv < 1 || sh->d_kv > 128)
+        return t5_errf(err, T5_EUNSUP, "attn_encoder: d_kv %d not supported (1..128)", sh->d_kv);
+    CU_USE(s->be);
+    int rc = 0;
+    T5__DISPATCH(s->be->base.act_dtype, T,
+                 rc = enc_dispatch<T>(s, out, qkv, lens, B, L, bias_table, sh, err));
+    return rc;
+}

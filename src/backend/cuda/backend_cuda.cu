@@ -1,0 +1,385 @@
+/* backend_cuda.cu - the CUDA backend: device, memory, weights, streams,
+ * copies and CUDA-graph caching. The tensor operations live one family per
+ * file beside this one (gemm.cu, norm.cu, attn_*.cu, ...).
+ *
+ * Sharing. The backend (one per loaded model) owns the weights; every engine
+ * instance creates its own t5_stream (a cudaStream_t, a cuBLASLt handle with
+ * its workspace, its GEMM plans and graphs), so several instances run
+ * concurrently on one copy of the weights.
+ */
+#include "cuda_internal.cuh"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The device this thread last made current, so the per-op check is a
+ * compare rather than a driver call. */
+static __thread int t5__cur_dev = -1;
+
+int t5__cu_use(const t5__cu_backend *be, t5_err *err)
+{
+    if (t5__cur_dev == be->dev)
+        return 0;
+    CU_CHECK(cudaSetDevice(be->dev));
+    t5__cur_dev = be->dev;
+    return 0;
+}
+
+extern "C" int t5_have_cuda(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* clear the sticky "no device" error */
+        return 0;
+    }
+    return n > 0;
+}
+
+/* ---- memory ----------------------------------------------------------------*/
+
+static void *cu_alloc(t5_backend *b, size_t bytes)
+{
+    t5__cu_backend *be = (t5__cu_backend *)b;
+    void *p = NULL;
+    if (t5__cu_use(be, NULL) < 0)
+        return NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    return p;
+}
+
+static void cu_free(t5_backend *b, void *p)
+{
+    if (p) {
+        t5__cu_use((t5__cu_backend *)b, NULL);
+        cudaFree(p);
+    }
+}
+
+/* fp32 -> act dtype, elementwise. */
+template <typename T> __global__ void convert_kernel(T *dst, const float *src, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        t5__st(dst + i, src[i]);
+}
+
+int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err)
+{
+    int blocks = (int)((n + 255) / 256);
+    if (blocks > be->n_sm * 16)
+        blocks = be->n_sm * 16;
+    if (blocks < 1)
+        blocks = 1;
+    T5__DISPATCH(be->base.act_dtype, T, convert_kernel<T><<<blocks, 256>>>((T *)dst, src, n));
+    CU_CHECK_LAUNCH("convert");
+    return 0;
+}
+
+/* Weights arrive as host fp32 and are stored in the act dtype (linear,
+ * embedding) or fp32 (norm scales, bias tables). The conversion runs on the
+ * device from a staging buffer that is reused across uploads. */
+static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t rows,
+                            int64_t cols, void **out, t5_err *err)
+{
+    t5__cu_backend *be = (t5__cu_backend *)b;
+    *out = NULL;
+    if (rows < 1 || cols < 1)
+        return t5_errf(err, T5_EINVAL, "upload_weight: bad shape %lld x %lld", (long long)rows,
+                       (long long)cols);
+    CU_USE(be);
+    size_t n = (size_t)rows * (size_t)cols;
+    int keep_f32 = kind == T5_W_NORM || kind == T5_W_BIAS_TABLE || be->base.act_dtype == T5_F32;
+    size_t esz = keep_f32 ? 4 : be->base.act_size;
+    void *d = NULL;
+    if (cudaMalloc(&d, n * esz) != cudaSuccess) {
+        cudaGetLastError();
+        return t5_errf(err, T5_ENOMEM, "upload_weight: cudaMalloc of %zu bytes failed", n * esz);
+    }
+    if (keep_f32) {
+        cudaError_t e = cudaMemcpy(d, host, n * 4, cudaMemcpyHostToDevice);
+        if (e != cudaSuccess) {
+            cudaFree(d);
+            return t5_errf(err, T5_EDEVICE, "upload_weight: cudaMemcpy: %s",
+                           cudaGetErrorString(e));
+        }
+        *out = d;
+        return 0;
+    }
+    if (be->stage_n < n) {
+        cudaFree(be->stage);
+        be->stage = NULL;
+        be->stage_n = 0;
+        if (cudaMalloc(&be->stage, n * 4) != cudaSuccess) {
+            cudaGetLastError();
+            cudaFree(d);
+            return t5_errf(err, T5_ENOMEM, "upload_weight: staging of %zu bytes failed", n * 4);
+        }
+        be->stage_n = n;
+    }
+    cudaError_t e = cudaMemcpy(be->stage, host, n * 4, cudaMemcpyHostToDevice);
+    int rc = 0;
+    if (e != cudaSuccess)
+        rc = t5_errf(err, T5_EDEVICE, "upload_weight: cudaMemcpy: %s", cudaGetErrorString(e));
+    if (!rc)
+        rc = t5__cu_convert_f32(be, d, be->stage, n, err);
+    if (!rc && (e = cudaDeviceSynchronize()) != cudaSuccess)
+        rc = t5_errf(err, T5_EDEVICE, "upload_weight: convert: %s", cudaGetErrorString(e));
+    if (rc) {
+        cudaFree(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+static void cu_free_weight(t5_backend *b, void *w) { cu_free(b, w); }
+
+/* ---- streams -------------------------------------------------------------- */
+
+static void cu_stream_destroy(t5_stream *s)
+{
+    if (!s)
+        return;
+    t5__cu_use(s->be, NULL);
+    if (s->st)
+        cudaStreamSynchronize(s->st);
+    for (int i = 0; i < s->n_graphs; i++)
+        cudaGraphExecDestroy(s->graphs[i].exec);
+    t5__cu_gemm_plans_free(s);
+    if (s->lt)
+        cublasLtDestroy(s->lt);
+    cudaFree(s->ws);
+    cudaFree(s->slot_scratch);
+    free(s->host_tmp);
+    cudaFreeHost(s->hstage);
+    cudaFreeHost(s->dstage);
+    if (s->st)
+        cudaStreamDestroy(s->st);
+    free(s);
+}
+
+static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_err *err)
+{
+    t5__cu_backend *be = (t5__cu_backend *)b;
+    *out = NULL;
+    CU_USE(be);
+    t5_stream *s = (t5_stream *)calloc(1, sizeof *s);
+    if (!s)
+        return t5_errf(err, T5_ENOMEM, "stream_create: out of memory");
+    s->be = be;
+    s->ws_bytes = 32u << 20; /* cuBLASLt's recommendation for Hopper */
+    s->stage_bytes = 1u << 20;
+    int rc = 0;
+#define SC(call)                                                                         \
+    do {                                                                                 \
+        cudaError_t e_ = (call);                                                         \
+        if (e_ != cudaSuccess) {                                                         \
+            rc = t5_errf(err, T5_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,    \
+                         cudaGetErrorString(e_));                                        \
+            goto fail;                                                                   \
+        }                                                                                \
+    } while (0)
+    SC(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
+    SC(cudaMalloc(&s->ws, s->ws_bytes));
+    SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
+    SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));
+#undef SC
+    if (cublasLtCreate(&s->lt) != CUBLAS_STATUS_SUCCESS) {
+        rc = t5_errf(err, T5_EDEVICE, "stream_create: cublasLtCreate failed");
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    cu_stream_destroy(s);
+    return rc;
+}
+
+static int cu_sync(t5_stream *s, t5_err *err)
+{
+    CU_USE(s->be);
+    CU_CHECK(cudaStreamSynchronize(s->st));
+    for (int i = 0; i < s->n_pending; i++)
+        memcpy(s->pending[i].dst, s->dstage + s->pending[i].off, s->pending[i].bytes);
+    s->n_pending = 0;
+    s->hoff = s->doff = 0;
+    return 0;
+}
+
+static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+static int cu_h2d(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err)
+{
+    CU_USE(s->be);
+    if (!bytes)
+        return 0;
+    /* Staged through pinned memory when it fits and we are not capturing
+     * (a captured copy would read the staging area at replay time). */
+    if (!s->capturing && s->hoff + bytes <= s->stage_bytes) {
+        char *p = s->hstage + s->hoff;
+        memcpy(p, src, bytes);
+        s->hoff = align256(s->hoff + bytes);
+        CU_CHECK(cudaMemcpyAsync(dst, p, bytes, cudaMemcpyHostToDevice, s->st));
+        return 0;
+    }
+    CU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->st));
+    return 0;
+}
+
+static int cu_d2h(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err)
+{
+    CU_USE(s->be);
+    if (!bytes)
+        return 0;
+    if (!s->capturing && s->n_pending < T5__PENDING && s->doff + bytes <= s->stage_bytes) {
+        CU_CHECK(cudaMemcpyAsync(s->dstage + s->doff, src, bytes, cudaMemcpyDeviceToHost, s->st));
+        s->pending[s->n_pending].dst = dst;
+        s->pending[s->n_pending].off = s->doff;
+        s->pending[s->n_pending].bytes = bytes;
+        s->n_pending++;
+        s->doff = align256(s->doff + bytes);
+        return 0;
+    }
+    CU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s->st));
+    return 0;
+}
+
+static int cu_memset0(t5_stream *s, void *dst, size_t bytes, t5_err *err)
+{
+    CU_USE(s->be);
+    CU_CHECK(cudaMemsetAsync(dst, 0, bytes, s->st));
+    return 0;
+}
+
+/* ---- CUDA graphs -----------------------------------------------------------
+ * The first call for a key runs fn eagerly (its results are wanted, and the
+ * eager run also performs any lazy module loading and cuBLASLt planning
+ * outside a capture), then captures a second issue of fn into a graph that
+ * is instantiated but not launched. Later calls replay the graph: one launch
+ * for the whole decoder step. */
+static int cu_run_cached(t5_stream *s, uint64_t key, int (*fn)(void *, t5_err *), void *arg,
+                         t5_err *err)
+{
+    CU_USE(s->be);
+    if (getenv("T5_CUDA_NO_GRAPHS"))
+        return fn(arg, err);
+    for (int i = 0; i < s->n_graphs; i++)
+        if (s->graphs[i].key == key) {
+            CU_CHECK(cudaGraphLaunch(s->graphs[i].exec, s->st));
+            return 0;
+        }
+    int rc = fn(arg, err);
+    if (rc < 0 || s->n_graphs == T5__GRAPHS)
+        return rc; /* table full: keep running eagerly */
+    CU_CHECK(cudaStreamBeginCapture(s->st, cudaStreamCaptureModeThreadLocal));
+    s->capturing = 1;
+    rc = fn(arg, err);
+    s->capturing = 0;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(s->st, &g);
+    if (rc < 0) {
+        if (g)
+            cudaGraphDestroy(g);
+        return rc;
+    }
+    if (e != cudaSuccess)
+        return t5_errf(err, T5_EDEVICE, "run_cached: capture of key %llu: %s",
+                       (unsigned long long)key, cudaGetErrorString(e));
+    cudaGraphExec_t ex = NULL;
+    e = cudaGraphInstantiate(&ex, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess)
+        return t5_errf(err, T5_EDEVICE, "run_cached: instantiate key %llu: %s",
+                       (unsigned long long)key, cudaGetErrorString(e));
+    s->graphs[s->n_graphs].key = key;
+    s->graphs[s->n_graphs].exec = ex;
+    s->n_graphs++;
+    return 0;
+}
+
+/* ---- the backend ---------------------------------------------------------- */
+
+static void cu_destroy(t5_backend *b)
+{
+    t5__cu_backend *be = (t5__cu_backend *)b;
+    if (!be)
+        return;
+    t5__cu_use(be, NULL);
+    cudaFree(be->stage);
+    free(be);
+}
+
+static t5_backend_vt make_vt(void)
+{
+    t5_backend_vt v;
+    memset(&v, 0, sizeof v);
+    v.name = "cuda";
+    v.destroy = cu_destroy;
+    v.alloc = cu_alloc;
+    v.free = cu_free;
+    v.upload_weight = cu_upload_weight;
+    v.free_weight = cu_free_weight;
+    v.stream_create = cu_stream_create;
+    v.stream_destroy = cu_stream_destroy;
+    v.sync = cu_sync;
+    v.h2d = cu_h2d;
+    v.d2h = cu_d2h;
+    v.memset0 = cu_memset0;
+    v.run_cached = cu_run_cached;
+    v.embed = t5__cu_embed;
+    v.rmsnorm = t5__cu_rmsnorm;
+    v.gemm = t5__cu_gemm;
+    v.ffn_act = t5__cu_ffn_act;
+    v.attn_encoder = t5__cu_attn_encoder;
+    v.cross_kv_store = t5__cu_cross_kv_store;
+    v.attn_decoder_self = t5__cu_attn_decoder_self;
+    v.attn_cross = t5__cu_attn_cross;
+    v.logits_topk = t5__cu_logits_topk;
+    v.copy_slots = t5__cu_copy_slots;
+    return v;
+}
+
+static const t5_backend_vt cu_vt = make_vt();
+
+extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int device_index,
+                                      t5_err *err)
+{
+    *out = NULL;
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        cudaGetLastError();
+        return t5_errf(err, T5_EUNSUP, "cuda: no usable CUDA device (%s)",
+                       e != cudaSuccess ? cudaGetErrorString(e) : "device count is 0");
+    }
+    if (device_index < 0 || device_index >= n)
+        return t5_errf(err, T5_EINVAL, "cuda: device index %d out of range (%d device%s)",
+                       device_index, n, n == 1 ? "" : "s");
+    if (dtype != T5_F32 && dtype != T5_F16 && dtype != T5_BF16)
+        return t5_errf(err, T5_EUNSUP, "cuda: unsupported dtype %d", (int)dtype);
+    cudaDeviceProp prop;
+    CU_CHECK(cudaGetDeviceProperties(&prop, device_index));
+    if (dtype == T5_BF16 && prop.major < 8)
+        return t5_errf(err, T5_EUNSUP, "cuda: bf16 needs compute capability 8.0+, %s is %d.%d",
+                       prop.name, prop.major, prop.minor);
+    t5__cu_backend *be = (t5__cu_backend *)calloc(1, sizeof *be);
+    if (!be)
+        return t5_errf(err, T5_ENOMEM, "cuda: out of memory");
+    be->base.vt = &cu_vt;
+    be->base.device = T5_DEVICE_CUDA;
+    be->base.act_dtype = dtype;
+    be->base.act_size = dtype == T5_F32 ? 4 : 2;
+    be->dev = device_index;
+    be->n_sm = prop.multiProcessorCount;
+    be->smem_optin = prop.sharedMemPerBlockOptin;
+    int rc = t5__cu_use(be, err);
+    if (rc < 0) {
+        free(be);
+        return rc;
+    }
+    *out = &be->base;
+    return 0;
+}

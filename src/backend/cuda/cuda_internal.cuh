@@ -1,0 +1,223 @@
+/* cuda_internal.cuh - what the CUDA backend's files share (private).
+ *
+ * The backend is split by kernel family (one .cu file each); this header holds
+ * the backend and stream structs, the check macros that turn every CUDA and
+ * cuBLASLt failure into a T5_EDEVICE with file:line in t5_err, and the small
+ * dtype helpers the kernels are templated on.
+ *
+ * Storage formats (see backend.h): activations, KV caches, linear and
+ * embedding weights are in the backend's act dtype (fp32, fp16 or bf16);
+ * RMSNorm scales and relative-bias tables are kept fp32 (tiny, and it keeps
+ * the statistics path exact); the residual stream and logits are fp32.
+ */
+#ifndef T5_CUDA_INTERNAL_CUH
+#define T5_CUDA_INTERNAL_CUH
+
+/* backend.h has no extern "C" block of its own; <math.h> must come first so
+ * its C++ overloads are not declared with C linkage. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "backend/backend.h"
+}
+
+/* ---- error checks ---------------------------------------------------------
+ * Each returns from the enclosing function (which must have `t5_err *err`)
+ * with T5_EDEVICE and "file:line: call: reason". */
+#define CU_CHECK(call)                                                                   \
+    do {                                                                                 \
+        cudaError_t cu__e = (call);                                                      \
+        if (cu__e != cudaSuccess)                                                        \
+            return t5_errf(err, T5_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,  \
+                           cudaGetErrorString(cu__e));                                   \
+    } while (0)
+
+/* After a kernel launch: catches bad launch configurations at once (the
+ * asynchronous faults surface at the next sync, also as T5_EDEVICE). */
+#define CU_CHECK_LAUNCH(what)                                                            \
+    do {                                                                                 \
+        cudaError_t cu__e = cudaGetLastError();                                          \
+        if (cu__e != cudaSuccess)                                                        \
+            return t5_errf(err, T5_EDEVICE, "%s:%d: launch %s: %s", __FILE__, __LINE__,  \
+                           what, cudaGetErrorString(cu__e));                             \
+    } while (0)
+
+#define LT_CHECK(call)                                                                   \
+    do {                                                                                 \
+        cublasStatus_t lt__s = (call);                                                   \
+        if (lt__s != CUBLAS_STATUS_SUCCESS)                                              \
+            return t5_errf(err, T5_EDEVICE, "%s:%d: %s: cublas status %d", __FILE__,     \
+                           __LINE__, #call, (int)lt__s);                                 \
+    } while (0)
+
+/* ---- the backend and its streams ----------------------------------------- */
+
+typedef struct t5__cu_backend {
+    t5_backend base; /* first: the engine sees a t5_backend * */
+    int dev;
+    int n_sm;
+    size_t smem_optin; /* largest dynamic shared memory a block may ask for */
+    float *stage;      /* upload_weight staging (fp32), grown as needed */
+    size_t stage_n;
+} t5__cu_backend;
+
+/* One cached cuBLASLt plan: descriptors and the chosen algorithm for one
+ * (m, n, k, flags) shape, so a GEMM call costs one cublasLtMatmul. */
+typedef struct t5__gemm_plan {
+    int used;
+    int m, n, k, flags;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+} t5__gemm_plan;
+
+#define T5__GEMM_PLANS 256
+#define T5__GRAPHS 128
+#define T5__PENDING 64
+
+typedef struct t5__graph {
+    uint64_t key;
+    cudaGraphExec_t exec;
+} t5__graph;
+
+struct t5_stream {
+    t5__cu_backend *be;
+    cudaStream_t st;
+    cublasLtHandle_t lt;
+    void *ws; /* cuBLASLt workspace; fixed, so captured GEMMs stay valid */
+    size_t ws_bytes;
+    t5__gemm_plan plans[T5__GEMM_PLANS];
+    t5__graph graphs[T5__GRAPHS];
+    int n_graphs;
+    int capturing;
+    /* Small copies go through pinned staging so that they are true async
+     * DMA (pageable copies cost several microseconds each). h2d: the host
+     * data is copied into hstage at issue time; d2h: the device data lands
+     * in dstage and sync() moves it to the caller's buffer. Both rings reset
+     * at sync(), when the stream is idle. */
+    char *hstage, *dstage;
+    size_t stage_bytes, hoff, doff;
+    struct {
+        void *dst;
+        size_t off, bytes;
+    } pending[T5__PENDING];
+    int n_pending;
+    /* copy_slots scratch (device), grown only when a larger reorder than
+     * ever before is asked for. */
+    void *slot_scratch;
+    size_t slot_scratch_bytes;
+    int32_t *host_tmp; /* copy_slots' host bookkeeping, grown likewise */
+    size_t host_tmp_n;
+};
+
+/* Make the backend's device current on this thread (cheap when it is). */
+int t5__cu_use(const t5__cu_backend *be, t5_err *err);
+
+#define CU_USE(be_)                                                                      \
+    do {                                                                                 \
+        int use__rc = t5__cu_use((be_), err);                                            \
+        if (use__rc < 0)                                                                 \
+            return use__rc;                                                              \
+    } while (0)
+
+/* ---- dtype helpers ---------------------------------------------------------*/
+
+template <typename T> struct t5__dt;
+template <> struct t5__dt<float> {
+    static __device__ __forceinline__ float load(float v) { return v; }
+    static __device__ __forceinline__ float store(float v) { return v; }
+};
+template <> struct t5__dt<__half> {
+    static __device__ __forceinline__ float load(__half v) { return __half2float(v); }
+    static __device__ __forceinline__ __half store(float v) { return __float2half_rn(v); }
+};
+template <> struct t5__dt<__nv_bfloat16> {
+    static __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
+    static __device__ __forceinline__ __nv_bfloat16 store(float v) { return __float2bfloat16_rn(v); }
+};
+
+template <typename T> __device__ __forceinline__ float t5__ld(const T *p) { return t5__dt<T>::load(*p); }
+template <typename T> __device__ __forceinline__ void t5__st(T *p, float v) { *p = t5__dt<T>::store(v); }
+
+/* Dispatches a templated launcher on the backend's act dtype:
+ *   T5__DISPATCH(s->be->base.act_dtype, T, return launch<T>(...));      */
+#define T5__DISPATCH(dt, T, ...)                                                         \
+    switch (dt) {                                                                        \
+    case T5_F32: { typedef float T; __VA_ARGS__; } break;                                \
+    case T5_F16: { typedef __half T; __VA_ARGS__; } break;                               \
+    case T5_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                       \
+    }
+
+static __device__ __forceinline__ float t5__warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+static __device__ __forceinline__ float t5__warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every
+ * thread gets the result. Uses 33 floats of shared memory. */
+static __device__ __forceinline__ float t5__block_sum(float v)
+{
+    __shared__ float part[33];
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = t5__warp_sum(v);
+    if (lane == 0)
+        part[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        float t = lane < nw ? part[lane] : 0.0f;
+        t = t5__warp_sum(t);
+        if (lane == 0)
+            part[32] = t;
+    }
+    __syncthreads();
+    float r = part[32];
+    __syncthreads(); /* part may be reused by a later call */
+    return r;
+}
+
+/* ---- the ops, one family per file ------------------------------------------*/
+
+int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
+                float alpha, int flags, t5_err *err);
+void t5__cu_gemm_plans_free(t5_stream *s);
+int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
+                 t5_err *err);
+int t5__cu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
+                   float eps, t5_err *err);
+int t5__cu_ffn_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
+                   t5_err *err);
+int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
+                        int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
+int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
+                             void *vcache, const t5_kv_layout *lay, int layer,
+                             const int32_t *rows_dev, int n, const float *bias_table,
+                             const t5_attn_shape *sh, t5_err *err);
+int t5__cu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
+                      const void *vcache, const t5_kv_layout *lay, int layer,
+                      const int32_t *rows_dev, int n, const t5_attn_shape *sh, t5_err *err);
+int t5__cu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
+                          const void *kv, const int32_t *slots, const int32_t *lens, int B,
+                          int L, t5_err *err);
+int t5__cu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
+                      const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
+int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
+                       int V, int k, const int32_t *no_eos, int eos_id, t5_err *err);
+int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);
+
+#endif
