@@ -1,0 +1,173 @@
+/* encode.c - the T5 encoder over a padded batch, ending in the cross K/V of
+ * every decoder layer (one GEMM with the fused w_cross_kv), stored in the
+ * requests' cross slots.
+ *
+ * Per layer (T5 is pre-norm):
+ *   h = rmsnorm(x); x += o(attn(qkv(h)))         relative bias, keys masked
+ *   h = rmsnorm(x); x += wo(act(wi(h)))          (gated: act(wi_0 h) * wi_1 h)
+ * then h = rmsnorm(x) is the encoder output and K|V = h @ w_cross_kv^T.
+ * Padded positions get finite values that nothing real ever attends to. */
+#include <string.h>
+
+#include "engine/engine_priv.h"
+
+/* fp16 / bf16 -> fp32 on the host, for enc_out when activations are 16-bit. */
+static float half_to_float(uint16_t h)
+{
+    uint32_t s = (uint32_t)(h & 0x8000) << 16, ex = (h >> 10) & 0x1f, man = h & 0x3ff, f;
+    if (ex == 0) {
+        if (man == 0) {
+            f = s;
+        } else { /* subnormal: renormalise */
+            ex = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                ex--;
+            }
+            f = s | (ex << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (ex == 31) {
+        f = s | 0x7f800000u | (man << 13);
+    } else {
+        f = s | ((ex + 127 - 15) << 23) | (man << 13);
+    }
+    float out;
+    memcpy(&out, &f, 4);
+    return out;
+}
+
+static void act_to_f32(float *dst, const void *src, size_t n, t5_dtype t)
+{
+    const uint16_t *h = src;
+    for (size_t i = 0; i < n; i++) {
+        if (t == T5_F16) {
+            dst[i] = half_to_float(h[i]);
+        } else {
+            uint32_t f = (uint32_t)h[i] << 16;
+            memcpy(dst + i, &f, 4);
+        }
+    }
+}
+
+/* Encodes requests [0, n) of the arguments as one padded group of length L. */
+static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
+                        const int32_t *const *ids, const int32_t *lens, float *enc_out,
+                        t5_err *err)
+{
+    const t5_model *m = e->m;
+    const t5_config *c = e->cfg;
+    const t5_backend_vt *vt = e->be->vt;
+    t5_stream *s = e->st;
+    int R = n * L, d = e->d, inner = e->inner, rc;
+    int32_t lens_h[n], slots_h[n];
+
+    for (int b = 0; b < n; b++) {
+        memcpy(e->enc_ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * lens[b]);
+        for (int t = lens[b]; t < L; t++)
+            e->enc_ids_h[(size_t)b * L + t] = c->pad_token_id;
+        lens_h[b] = lens[b];
+        slots_h[b] = cross_slots[b];
+    }
+    if ((rc = vt->h2d(s, e->enc_ids, e->enc_ids_h, sizeof(int32_t) * R, err)) < 0 ||
+        (rc = vt->h2d(s, e->enc_lens, lens_h, sizeof(int32_t) * n, err)) < 0 ||
+        (rc = vt->h2d(s, e->enc_slots, slots_h, sizeof(int32_t) * n, err)) < 0)
+        return rc;
+
+    float eps = c->layer_norm_epsilon;
+    if ((rc = vt->embed(s, e->enc_x, m->embed, e->enc_ids, R, d, err)) < 0)
+        return rc;
+    for (int l = 0; l < c->num_layers; l++) {
+        const t5_layer_w *w = &m->enc[l];
+        if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_attn, R, d, eps, err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_qkv, e->enc_norm, w->w_qkv, R, 3 * inner, d, 1.0f,
+                           T5_GEMM_OUT_ACT, err)) < 0 ||
+            (rc = vt->attn_encoder(s, e->enc_attn, e->enc_qkv, e->enc_lens, n, L, m->enc_bias,
+                                   &e->enc_sh, err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, R, d, inner, 1.0f,
+                           T5_GEMM_ADD_RESID, err)) < 0 ||
+            (rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_ff, R, d, eps, err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_ff, e->enc_norm, w->w_in, R, e->ff_cols, d, 1.0f,
+                           T5_GEMM_OUT_ACT, err)) < 0 ||
+            (rc = vt->ffn_act(s, e->enc_ff2, e->enc_ff, R, c->d_ff, c->act, c->gated, err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_x, e->enc_ff2, w->w_out, R, d, c->d_ff, 1.0f,
+                           T5_GEMM_ADD_RESID, err)) < 0)
+            return t5_err_wrap(err, rc, "encoder layer %d", l);
+    }
+    if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, m->enc_ln_final, R, d, eps, err)) < 0 ||
+        (rc = vt->gemm(s, e->enc_ckv, e->enc_norm, m->w_cross_kv, R,
+                       c->num_decoder_layers * 2 * inner, d, 1.0f, T5_GEMM_OUT_ACT, err)) < 0 ||
+        (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv,
+                                 e->enc_slots, e->enc_lens, n, L, err)) < 0)
+        return t5_err_wrap(err, rc, "encoder output");
+    if (enc_out) {
+        size_t a = e->be->act_size;
+        for (int b = 0; b < n; b++) {
+            const char *src = (const char *)e->enc_norm + (size_t)b * L * d * a;
+            if (a == 4) {
+                rc = vt->d2h(s, enc_out, src, sizeof(float) * lens[b] * d, err);
+            } else {
+                rc = vt->d2h(s, e->enc_out_h, src, a * lens[b] * d, err);
+                if (rc >= 0)
+                    rc = vt->sync(s, err);
+                if (rc >= 0)
+                    act_to_f32(enc_out, e->enc_out_h, (size_t)lens[b] * d, e->be->act_dtype);
+            }
+            if (rc < 0)
+                return rc;
+            enc_out += (size_t)lens[b] * d;
+        }
+    }
+    if ((rc = vt->sync(s, err)) < 0)
+        return rc;
+    for (int b = 0; b < n; b++)
+        e->cross_len[cross_slots[b]] = lens[b];
+    return 0;
+}
+
+int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
+                     const int32_t *lens, float *enc_out, t5_err *err)
+{
+    if (!e || !cross_slots || !ids || !lens)
+        return t5_errf(err, T5_EINVAL, "t5_engine_encode: NULL argument");
+    if (n < 1 || n > e->p.max_batch)
+        return t5_errf(err, T5_ELIMIT, "t5_engine_encode: %d requests, max_batch is %d", n,
+                       e->p.max_batch);
+    for (int b = 0; b < n; b++) {
+        if (lens[b] < 1 || lens[b] > e->p.max_input_len)
+            return t5_errf(err, T5_ELIMIT, "request %d: input length %d not in 1..%d", b,
+                           lens[b], e->p.max_input_len);
+        if (!ids[b])
+            return t5_errf(err, T5_EINVAL, "request %d: ids is NULL", b);
+        for (int t = 0; t < lens[b]; t++)
+            if (ids[b][t] < 0 || ids[b][t] >= e->V)
+                return t5_errf(err, T5_EINVAL, "request %d: token %d at %d outside vocab 0..%d",
+                               b, ids[b][t], t, e->V - 1);
+        if (cross_slots[b] < 0 || cross_slots[b] >= e->p.max_slots)
+            return t5_errf(err, T5_EINVAL, "request %d: cross slot %d not in 0..%d", b,
+                           cross_slots[b], e->p.max_slots - 1);
+        for (int j = 0; j < b; j++)
+            if (cross_slots[j] == cross_slots[b])
+                return t5_errf(err, T5_EINVAL, "requests %d and %d share cross slot %d", j, b,
+                               cross_slots[b]);
+    }
+    /* Groups of consecutive requests whose padded size fits the scratch. */
+    int b0 = 0;
+    while (b0 < n) {
+        int L = lens[b0], cnt = 1;
+        while (b0 + cnt < n) {
+            int L2 = lens[b0 + cnt] > L ? lens[b0 + cnt] : L;
+            if ((long long)(cnt + 1) * L2 > e->enc_rows)
+                break;
+            L = L2;
+            cnt++;
+        }
+        int rc = encode_group(e, cnt, L, cross_slots + b0, ids + b0, lens + b0, enc_out, err);
+        if (rc < 0)
+            return rc;
+        if (enc_out)
+            for (int b = b0; b < b0 + cnt; b++)
+                enc_out += (size_t)lens[b] * e->d;
+        b0 += cnt;
+    }
+    return 0;
+}

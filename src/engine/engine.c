@@ -1,0 +1,216 @@
+/* engine.c - creating and freeing an engine, and beam-search slot copies.
+ * The forward passes live in encode.c and step.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_priv.h"
+
+t5_engine_params t5_engine_default_params(void)
+{
+    t5_engine_params p = {0};
+    p.max_batch = 64;
+    p.max_slots = 0; /* = max_batch */
+    p.max_input_len = 512;
+    p.max_output_len = 256;
+    p.n_threads = 0;
+    return p;
+}
+
+const t5_model *t5_engine_model(const t5_engine *e)
+{
+    return e ? e->m : NULL;
+}
+
+const t5_engine_params *t5_engine_params_of(const t5_engine *e)
+{
+    return e ? &e->p : NULL;
+}
+
+void t5_engine_free(t5_engine *e)
+{
+    if (!e)
+        return;
+    t5_backend *be = e->be;
+    void *dev[] = {e->self_k, e->self_v,  e->cross_k, e->cross_v, e->enc_x,   e->enc_norm,
+                   e->enc_qkv, e->enc_attn, e->enc_ff, e->enc_ckv, e->enc_ids, e->enc_lens,
+                   e->enc_slots, e->x,     e->norm,    e->qkv,     e->attn,    e->q,
+                   e->ff,      e->logits,  e->top_v,   e->top_i,   e->tok,     e->rows,
+                   e->no_eos};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i])
+            be->vt->free(be, dev[i]);
+    if (e->enc_ff2 && e->enc_ff2 != e->enc_ff)
+        be->vt->free(be, e->enc_ff2);
+    if (e->ff2 && e->ff2 != e->ff)
+        be->vt->free(be, e->ff2);
+    if (e->st)
+        be->vt->stream_destroy(e->st);
+    free(e->cross_len);
+    free(e->self_len);
+    free(e->slot_mark);
+    free(e->enc_ids_h);
+    free(e->enc_out_h);
+    free(e->tok_h);
+    free(e->rows_h);
+    free(e->no_eos_h);
+    free(e);
+}
+
+/* Reserves `bytes` of device memory into *p, or records what failed. */
+static int dalloc(t5_engine *e, void **p, size_t bytes, const char *what, t5_err *err)
+{
+    *p = e->be->vt->alloc(e->be, bytes ? bytes : 1);
+    if (!*p)
+        return t5_errf(err, T5_ENOMEM, "engine: cannot reserve %zu bytes for %s", bytes, what);
+    return 0;
+}
+
+int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t5_err *err)
+{
+    if (!out || !m)
+        return t5_errf(err, T5_EINVAL, "t5_engine_create: out and model are required");
+    *out = NULL;
+    t5_engine_params p = pp ? *pp : t5_engine_default_params();
+    if (p.max_slots == 0)
+        p.max_slots = p.max_batch;
+    if (p.max_batch < 1 || p.max_slots < 1 || p.max_input_len < 1 || p.max_output_len < 2 ||
+        p.n_threads < 0)
+        return t5_errf(err, T5_EINVAL,
+                       "engine params: max_batch %d, max_slots %d, max_input_len %d, "
+                       "max_output_len %d (>= 2), n_threads %d must be positive",
+                       p.max_batch, p.max_slots, p.max_input_len, p.max_output_len, p.n_threads);
+
+    t5_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return t5_errf(err, T5_ENOMEM, "engine: out of memory");
+    const t5_config *c = &m->cfg;
+    e->m = m;
+    e->cfg = c;
+    e->be = m->be;
+    e->p = p;
+    e->d = c->d_model;
+    e->inner = m->inner;
+    e->ff_cols = c->gated ? 2 * c->d_ff : c->d_ff;
+    e->V = c->vocab_size;
+    e->kmax = 2 * p.max_slots;
+    t5_attn_shape sh = {c->num_heads, c->d_kv, c->relative_attention_num_buckets,
+                        c->relative_attention_max_distance};
+    e->enc_sh = e->dec_sh = sh;
+    int S = p.max_slots + 1;
+    e->self_lay = (t5_kv_layout){c->num_decoder_layers, S, c->num_heads, p.max_output_len, c->d_kv};
+    e->cross_lay = (t5_kv_layout){c->num_decoder_layers, S, c->num_heads, p.max_input_len, c->d_kv};
+
+    /* One encode group holds at most this many padded tokens; larger batches
+     * are encoded in several groups (encode.c). It bounds the cross K/V
+     * scratch, the largest buffer (dec layers * 2 * inner per token). */
+    long long cap = (long long)p.max_batch * p.max_input_len;
+    long long lim = p.max_input_len > 2048 ? p.max_input_len : 2048;
+    e->enc_rows = (int)(cap < lim ? cap : lim);
+
+    size_t a = e->be->act_size, R = (size_t)e->enc_rows, B = (size_t)p.max_batch;
+    size_t self_sz = (size_t)e->self_lay.n_layers * S * c->num_heads * p.max_output_len * c->d_kv;
+    size_t cross_sz = (size_t)e->cross_lay.n_layers * S * c->num_heads * p.max_input_len * c->d_kv;
+    size_t ckv_cols = (size_t)c->num_decoder_layers * 2 * e->inner;
+    int rc;
+    if ((rc = dalloc(e, &e->self_k, self_sz * a, "self K cache", err)) < 0 ||
+        (rc = dalloc(e, &e->self_v, self_sz * a, "self V cache", err)) < 0 ||
+        (rc = dalloc(e, &e->cross_k, cross_sz * a, "cross K cache", err)) < 0 ||
+        (rc = dalloc(e, &e->cross_v, cross_sz * a, "cross V cache", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->enc_x, R * e->d * 4, "encoder residual", err)) < 0 ||
+        (rc = dalloc(e, &e->enc_norm, R * e->d * a, "encoder norm", err)) < 0 ||
+        (rc = dalloc(e, &e->enc_qkv, R * 3 * e->inner * a, "encoder qkv", err)) < 0 ||
+        (rc = dalloc(e, &e->enc_attn, R * e->inner * a, "encoder attention", err)) < 0 ||
+        (rc = dalloc(e, &e->enc_ff, R * e->ff_cols * a, "encoder FFN", err)) < 0 ||
+        (rc = dalloc(e, &e->enc_ckv, R * ckv_cols * a, "cross K/V", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->enc_ids, R * 4, "encoder ids", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->enc_lens, B * 4, "encoder lengths", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->enc_slots, B * 4, "encoder slots", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->x, B * e->d * 4, "decoder residual", err)) < 0 ||
+        (rc = dalloc(e, &e->norm, B * e->d * a, "decoder norm", err)) < 0 ||
+        (rc = dalloc(e, &e->qkv, B * 3 * e->inner * a, "decoder qkv", err)) < 0 ||
+        (rc = dalloc(e, &e->attn, B * e->inner * a, "decoder attention", err)) < 0 ||
+        (rc = dalloc(e, &e->q, B * e->inner * a, "decoder cross query", err)) < 0 ||
+        (rc = dalloc(e, &e->ff, B * e->ff_cols * a, "decoder FFN", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->logits, B * e->V * 4, "logits", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 4, "top-k values", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->top_i, B * e->kmax * 4, "top-k ids", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->tok, B * 4, "step tokens", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->rows, B * 16, "step rows", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->no_eos, B * 4, "step EOS mask", err)) < 0)
+        goto fail;
+    if (c->gated) {
+        if ((rc = dalloc(e, &e->enc_ff2, R * c->d_ff * a, "encoder FFN out", err)) < 0 ||
+            (rc = dalloc(e, &e->ff2, B * c->d_ff * a, "decoder FFN out", err)) < 0)
+            goto fail;
+    } else {
+        e->enc_ff2 = e->enc_ff;
+        e->ff2 = e->ff;
+    }
+    e->cross_len = calloc(p.max_slots, sizeof(int32_t));
+    e->self_len = calloc(p.max_slots, sizeof(int32_t));
+    e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
+    e->enc_ids_h = calloc(R, sizeof(int32_t));
+    e->tok_h = calloc(B, sizeof(int32_t));
+    e->rows_h = calloc(B * 4, sizeof(int32_t));
+    e->no_eos_h = calloc(B, sizeof(int32_t));
+    if (a != 4)
+        e->enc_out_h = malloc(R * e->d * a);
+    if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_ids_h || !e->tok_h ||
+        !e->rows_h || !e->no_eos_h || (a != 4 && !e->enc_out_h)) {
+        rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
+        goto fail;
+    }
+    if ((rc = e->be->vt->stream_create(e->be, p.n_threads, &e->st, err)) < 0)
+        goto fail;
+    /* The scratch slot that padding rows use must hold finite values. */
+    for (int l = 0; l < e->self_lay.n_layers; l++) {
+        size_t per_slot = (size_t)c->num_heads * p.max_output_len * c->d_kv * a;
+        size_t at = ((size_t)l * S + p.max_slots) * per_slot;
+        size_t cper = (size_t)c->num_heads * p.max_input_len * c->d_kv * a;
+        size_t cat = ((size_t)l * S + p.max_slots) * cper;
+        if ((rc = e->be->vt->memset0(e->st, (char *)e->self_k + at, per_slot, err)) < 0 ||
+            (rc = e->be->vt->memset0(e->st, (char *)e->self_v + at, per_slot, err)) < 0 ||
+            (rc = e->be->vt->memset0(e->st, (char *)e->cross_k + cat, cper, err)) < 0 ||
+            (rc = e->be->vt->memset0(e->st, (char *)e->cross_v + cat, cper, err)) < 0)
+            goto fail;
+    }
+    if ((rc = e->be->vt->sync(e->st, err)) < 0)
+        goto fail;
+    *out = e;
+    return 0;
+fail:
+    t5_engine_free(e);
+    return rc;
+}
+
+int t5_engine_copy_slots(t5_engine *e, int n, const int32_t *dst, const int32_t *src, int len,
+                         t5_err *err)
+{
+    if (!e || n < 0 || (n > 0 && (!dst || !src)))
+        return t5_errf(err, T5_EINVAL, "t5_engine_copy_slots: bad arguments");
+    if (len < 0 || len > e->p.max_output_len)
+        return t5_errf(err, T5_EINVAL, "t5_engine_copy_slots: length %d not in 0..%d", len,
+                       e->p.max_output_len);
+    for (int i = 0; i < n; i++)
+        if (dst[i] < 0 || dst[i] >= e->p.max_slots || src[i] < 0 || src[i] >= e->p.max_slots)
+            return t5_errf(err, T5_EINVAL, "t5_engine_copy_slots: slot %d <- %d not in 0..%d",
+                           dst[i], src[i], e->p.max_slots - 1);
+    if (n == 0 || len == 0)
+        return 0;
+    int rc = e->be->vt->copy_slots(e->st, e->self_k, e->self_v, &e->self_lay, dst, src, n, len,
+                                   err);
+    if (rc < 0)
+        return rc;
+    /* Lengths follow the copies, read before written like the data. */
+    int32_t tmp[64];
+    int32_t *l = n <= 64 ? tmp : malloc(sizeof(int32_t) * n);
+    if (!l)
+        return t5_errf(err, T5_ENOMEM, "t5_engine_copy_slots: out of memory");
+    for (int i = 0; i < n; i++)
+        l[i] = e->self_len[src[i]] < len ? e->self_len[src[i]] : len;
+    for (int i = 0; i < n; i++)
+        e->self_len[dst[i]] = l[i];
+    if (l != tmp)
+        free(l);
+    return 0;
+}

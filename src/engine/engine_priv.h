@@ -1,0 +1,77 @@
+/* engine_priv.h - the engine's state, shared by engine.c, encode.c, step.c.
+ *
+ * Everything an encode or a step touches is reserved here at creation for
+ * the worst case (max_batch rows, max_input_len / max_output_len positions),
+ * so neither allocates. Device buffers come from the backend's alloc(); the
+ * *_h arrays are host staging for h2d/d2h.
+ */
+#ifndef T5_ENGINE_PRIV_H
+#define T5_ENGINE_PRIV_H
+
+#include "backend/backend.h"
+#include "model/model.h"
+#include "t5_engine.h"
+
+struct t5_engine {
+    t5_model *m;
+    const t5_config *cfg;
+    t5_backend *be;
+    t5_stream *st;
+    t5_engine_params p;
+
+    int d;       /* d_model */
+    int inner;   /* n_heads * d_kv */
+    int ff_cols; /* d_ff, or 2*d_ff when gated (wi_0 | wi_1) */
+    int V;       /* vocab_size */
+    int kmax;    /* largest top-k a step may ask for: 2 * max_slots */
+    t5_attn_shape enc_sh, dec_sh;
+
+    /* KV caches. Both layouts have max_slots + 1 slots: the last one is a
+     * scratch slot that padding rows of a step read and write, so padding
+     * never touches a real sequence. */
+    t5_kv_layout self_lay;  /* (dec layers, max_slots+1, heads, max_output_len, d_kv) */
+    t5_kv_layout cross_lay; /* (dec layers, max_slots+1, heads, max_input_len, d_kv) */
+    void *self_k, *self_v;   /* act, self_lay */
+    void *cross_k, *cross_v; /* act, cross_lay */
+    int32_t *cross_len;      /* host [max_slots]: encoded length per cross slot, 0 = empty */
+    int32_t *self_len;       /* host [max_slots]: positions filled per self slot */
+    uint32_t *slot_mark;     /* host [max_slots]: duplicate-slot check of a step */
+    uint32_t mark_gen;
+
+    /* Encoder scratch for enc_rows padded tokens (one encode group). */
+    int enc_rows;
+    float *enc_x;       /* (enc_rows, d) fp32 residual */
+    void *enc_norm;     /* (enc_rows, d) act */
+    void *enc_qkv;      /* (enc_rows, 3*inner) act */
+    void *enc_attn;     /* (enc_rows, inner) act */
+    void *enc_ff;       /* (enc_rows, ff_cols) act */
+    void *enc_ff2;      /* (enc_rows, d_ff) act, gated only (else aliases enc_ff) */
+    void *enc_ckv;      /* (enc_rows, dec layers * 2 * inner) act: cross K|V of all layers */
+    int32_t *enc_ids;   /* device (enc_rows) */
+    int32_t *enc_lens;  /* device (max_batch) */
+    int32_t *enc_slots; /* device (max_batch) */
+    int32_t *enc_ids_h; /* host (enc_rows) */
+    void *enc_out_h;    /* host (enc_rows, d) act, only when act is not fp32 */
+
+    /* Decoder step scratch for max_batch rows. */
+    float *x;        /* (max_batch, d) fp32 residual */
+    void *norm;      /* (max_batch, d) act */
+    void *qkv;       /* (max_batch, 3*inner) act */
+    void *attn;      /* (max_batch, inner) act */
+    void *q;         /* (max_batch, inner) act: cross-attention query */
+    void *ff;        /* (max_batch, ff_cols) act */
+    void *ff2;       /* (max_batch, d_ff) act, gated only (else aliases ff) */
+    float *logits;   /* (max_batch, V) fp32 */
+    float *top_v;    /* (max_batch, kmax) fp32 */
+    int32_t *top_i;  /* (max_batch, kmax) */
+    int32_t *tok;    /* device (max_batch) */
+    int32_t *rows;   /* device (max_batch, 4): self_slot, cross_slot, pos, enc_len */
+    int32_t *no_eos; /* device (max_batch) */
+    int32_t *tok_h, *rows_h, *no_eos_h; /* host twins */
+
+    /* What the step function issues (fixed per run_cached key). */
+    int step_n; /* padded row count */
+    int step_k;
+};
+
+#endif

@@ -1,0 +1,155 @@
+/* generate.c - t5_generate: runs a batch of requests to completion on one
+ * engine. Requests are admitted while their rows fit max_batch and their
+ * slots fit the pools; admitted requests are encoded together, then every
+ * live request is stepped together. When requests finish, waiting ones are
+ * admitted and encoded between steps (iteration-level batching in miniature,
+ * the pattern the server's scheduler uses). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_priv.h"
+
+typedef struct live_req {
+    int idx;       /* request index */
+    t5_gen *g;
+    int n_slots;
+    int32_t cross;
+    int32_t *slots;
+} live_req;
+
+int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
+                const t5_gen_params *params, int per_request, t5_gen_result *results,
+                t5_err *err)
+{
+    if (!e || !ids || !lens || !params || !results || n < 1)
+        return t5_errf(err, T5_EINVAL, "t5_generate: bad arguments");
+    if (n > e->p.max_batch)
+        return t5_errf(err, T5_ELIMIT, "t5_generate: %d requests, max_batch is %d", n,
+                       e->p.max_batch);
+    memset(results, 0, sizeof(*results) * n);
+    int kmax = 1, any_sample = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        const t5_gen_params *p = per_request ? &params[i] : params;
+        if ((rc = t5_gen_params_check(p, &e->p, err)) < 0)
+            return t5_err_wrap(err, rc, "request %d", i);
+        if (lens[i] < 1 || lens[i] > e->p.max_input_len)
+            return t5_errf(err, T5_ELIMIT, "request %d: input length %d not in 1..%d", i, lens[i],
+                           e->p.max_input_len);
+        int k = p->num_beams > 1 && !p->do_sample ? 2 * p->num_beams : 1;
+        kmax = k > kmax ? k : kmax;
+        any_sample |= p->do_sample;
+    }
+    int B = e->p.max_batch, S = e->p.max_slots, V = e->V;
+    int n_self = S, n_cross = S, next = 0, n_live = 0, rows_used = 0, finished = 0;
+    live_req *live = calloc(n, sizeof *live);
+    int32_t *self_free = malloc(sizeof(int32_t) * S), *cross_free = malloc(sizeof(int32_t) * S);
+    t5_step_row *rows = malloc(sizeof(t5_step_row) * B);
+    int *row_off = malloc(sizeof(int) * n);
+    t5_step_out out = {0};
+    out.logprob = malloc(sizeof(float) * B * kmax);
+    out.ids = malloc(sizeof(int32_t) * B * kmax);
+    out.logits = any_sample ? malloc(sizeof(float) * (size_t)B * V) : NULL;
+    int32_t *enc_slots = malloc(sizeof(int32_t) * n), *enc_lens = malloc(sizeof(int32_t) * n);
+    const int32_t **enc_ids = malloc(sizeof(int32_t *) * n);
+    if (!live || !self_free || !cross_free || !rows || !row_off || !out.logprob ||
+        !out.ids || (any_sample && !out.logits) || !enc_slots || !enc_lens || !enc_ids) {
+        rc = t5_errf(err, T5_ENOMEM, "t5_generate: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < S; i++)
+        self_free[i] = cross_free[i] = S - 1 - i; /* pop from the end: slot 0 first */
+
+    while (finished < n) {
+        /* Admit what fits, encode it as one batch. */
+        int n_enc = 0;
+        while (next < n) {
+            const t5_gen_params *p = per_request ? &params[next] : params;
+            int need = t5_gen_slots_needed(p);
+            if (need > n_self || n_cross < 1 || rows_used + need > B)
+                break;
+            live_req *L = &live[n_live];
+            L->idx = next;
+            L->n_slots = need;
+            L->cross = cross_free[--n_cross];
+            L->slots = malloc(sizeof(int32_t) * need);
+            if (!L->slots) {
+                rc = t5_errf(err, T5_ENOMEM, "t5_generate: out of memory");
+                goto done;
+            }
+            for (int j = 0; j < need; j++)
+                L->slots[j] = self_free[--n_self];
+            if ((rc = t5_gen_create(&L->g, e->m, p, L->cross, L->slots, err)) < 0) {
+                free(L->slots);
+                goto done;
+            }
+            n_live++;
+            rows_used += need;
+            enc_slots[n_enc] = L->cross;
+            enc_ids[n_enc] = ids[next];
+            enc_lens[n_enc] = lens[next];
+            n_enc++;
+            next++;
+        }
+        if (n_enc > 0 && (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL,
+                                                err)) < 0)
+            goto done;
+        if (n_live == 0) { /* cannot happen after the parameter checks */
+            rc = t5_errf(err, T5_ELIMIT, "t5_generate: request %d does not fit the engine", next);
+            goto done;
+        }
+
+        /* One step for every live request. */
+        int nr = 0;
+        out.k = 1;
+        for (int i = 0; i < n_live; i++) {
+            row_off[i] = nr;
+            nr += t5_gen_rows(live[i].g, rows + nr);
+            int k = t5_gen_topk(live[i].g);
+            out.k = k > out.k ? k : out.k;
+        }
+        if ((rc = t5_engine_step(e, nr, rows, &out, err)) < 0)
+            goto done;
+        for (int i = 0; i < n_live; i++)
+            if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
+                goto done;
+
+        /* Retire finished requests, returning their slots. */
+        for (int i = 0; i < n_live;) {
+            live_req *L = &live[i];
+            if (!t5_gen_done(L->g)) {
+                i++;
+                continue;
+            }
+            if ((rc = t5_gen_take_result(L->g, &results[L->idx], err)) < 0)
+                goto done;
+            t5_gen_free(L->g);
+            for (int j = 0; j < L->n_slots; j++)
+                self_free[n_self++] = L->slots[j];
+            cross_free[n_cross++] = L->cross;
+            rows_used -= L->n_slots;
+            free(L->slots);
+            live[i] = live[--n_live];
+            finished++;
+        }
+    }
+done:
+    for (int i = 0; live && i < n_live; i++) {
+        t5_gen_free(live[i].g);
+        free(live[i].slots);
+    }
+    if (rc < 0)
+        for (int i = 0; i < n; i++)
+            t5_gen_result_clear(&results[i]);
+    free(live);
+    free(self_free);
+    free(cross_free);
+    free(rows);
+    free(row_off);
+    free(out.logprob);
+    free(out.ids);
+    free(out.logits);
+    free(enc_slots);
+    free(enc_lens);
+    free(enc_ids);
+    return rc;
+}

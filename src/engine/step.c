@@ -1,0 +1,149 @@
+/* step.c - one decoder step for any set of rows.
+ *
+ * Per layer (pre-norm):
+ *   h = rmsnorm(x); x += o(self_attn(qkv(h)))     K/V appended at pos, causal bias
+ *   h = rmsnorm(x); x += co(cross_attn(cq(h)))    over the cross slot, no bias
+ *   h = rmsnorm(x); x += wo(act(wi(h)))
+ * then logits = lm_scale * rmsnorm(x) @ lm_head^T and per-row log-softmax
+ * top-k on the device, so only k pairs per row come back.
+ *
+ * The device part is issued inside run_cached, keyed by the padded row count
+ * and k, so the CUDA backend can capture it once per key as a graph: all
+ * per-step values (tokens, slots, positions) are uploaded before it. */
+#include <string.h>
+
+#include "engine/engine_priv.h"
+
+static int step_device(void *arg, t5_err *err)
+{
+    t5_engine *e = arg;
+    const t5_model *m = e->m;
+    const t5_config *c = e->cfg;
+    const t5_backend_vt *vt = e->be->vt;
+    t5_stream *s = e->st;
+    int n = e->step_n, d = e->d, inner = e->inner, rc;
+    float eps = c->layer_norm_epsilon;
+
+    if ((rc = vt->embed(s, e->x, m->embed, e->tok, n, d, err)) < 0)
+        return rc;
+    for (int l = 0; l < c->num_decoder_layers; l++) {
+        const t5_layer_w *w = &m->dec[l];
+        if ((rc = vt->rmsnorm(s, e->norm, e->x, w->ln_attn, n, d, eps, err)) < 0 ||
+            (rc = vt->gemm(s, e->qkv, e->norm, w->w_qkv, n, 3 * inner, d, 1.0f, T5_GEMM_OUT_ACT,
+                           err)) < 0 ||
+            (rc = vt->attn_decoder_self(s, e->attn, e->qkv, e->self_k, e->self_v, &e->self_lay, l,
+                                        e->rows, n, m->dec_bias, &e->dec_sh, err)) < 0 ||
+            (rc = vt->gemm(s, e->x, e->attn, w->w_o, n, d, inner, 1.0f, T5_GEMM_ADD_RESID, err)) <
+                0 ||
+            (rc = vt->rmsnorm(s, e->norm, e->x, w->ln_cross, n, d, eps, err)) < 0 ||
+            (rc = vt->gemm(s, e->q, e->norm, w->w_cq, n, inner, d, 1.0f, T5_GEMM_OUT_ACT, err)) <
+                0 ||
+            (rc = vt->attn_cross(s, e->attn, e->q, e->cross_k, e->cross_v, &e->cross_lay, l,
+                                 e->rows, n, &e->dec_sh, err)) < 0 ||
+            (rc = vt->gemm(s, e->x, e->attn, w->w_co, n, d, inner, 1.0f, T5_GEMM_ADD_RESID, err)) <
+                0 ||
+            (rc = vt->rmsnorm(s, e->norm, e->x, w->ln_ff, n, d, eps, err)) < 0 ||
+            (rc = vt->gemm(s, e->ff, e->norm, w->w_in, n, e->ff_cols, d, 1.0f, T5_GEMM_OUT_ACT,
+                           err)) < 0 ||
+            (rc = vt->ffn_act(s, e->ff2, e->ff, n, c->d_ff, c->act, c->gated, err)) < 0 ||
+            (rc = vt->gemm(s, e->x, e->ff2, w->w_out, n, d, c->d_ff, 1.0f, T5_GEMM_ADD_RESID,
+                           err)) < 0)
+            return t5_err_wrap(err, rc, "decoder layer %d", l);
+    }
+    if ((rc = vt->rmsnorm(s, e->norm, e->x, m->dec_ln_final, n, d, eps, err)) < 0 ||
+        (rc = vt->gemm(s, e->logits, e->norm, m->lm_head, n, e->V, d, m->lm_scale,
+                       T5_GEMM_OUT_F32, err)) < 0 ||
+        (rc = vt->logits_topk(s, e->top_v, e->top_i, e->logits, n, e->V, e->step_k, e->no_eos,
+                              c->eos_token_id, err)) < 0)
+        return t5_err_wrap(err, rc, "decoder head");
+    return 0;
+}
+
+/* Rows a step is padded to. The CPU runs exactly n; a graph-capturing
+ * backend gets a few sizes (powers of two) so few graphs cover every n. */
+static int padded_rows(const t5_engine *e, int n)
+{
+    if (e->be->device == T5_DEVICE_CPU)
+        return n;
+    int p = 1;
+    while (p < n)
+        p *= 2;
+    return p < e->p.max_batch ? p : e->p.max_batch;
+}
+
+int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
+{
+    if (!e || !rows || !out || !out->logprob || !out->ids)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step: NULL argument");
+    if (n < 1 || n > e->p.max_batch)
+        return t5_errf(err, T5_ELIMIT, "t5_engine_step: %d rows, max_batch is %d", n,
+                       e->p.max_batch);
+    if (out->k < 1 || out->k > e->kmax)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step: top-k %d not in 1..%d", out->k, e->kmax);
+    int S = e->p.max_slots;
+    if (++e->mark_gen == 0) { /* wrapped: start the marks afresh */
+        memset(e->slot_mark, 0, sizeof(uint32_t) * S);
+        e->mark_gen = 1;
+    }
+    for (int r = 0; r < n; r++) {
+        const t5_step_row *w = &rows[r];
+        if (w->self_slot < 0 || w->self_slot >= S || w->cross_slot < 0 || w->cross_slot >= S)
+            return t5_errf(err, T5_EINVAL, "step row %d: slots %d / %d not in 0..%d", r,
+                           w->self_slot, w->cross_slot, S - 1);
+        if (e->cross_len[w->cross_slot] == 0)
+            return t5_errf(err, T5_EINVAL, "step row %d: cross slot %d was never encoded", r,
+                           w->cross_slot);
+        if (w->pos < 0 || w->pos >= e->p.max_output_len)
+            return t5_errf(err, T5_ELIMIT, "step row %d: position %d not in 0..%d", r, w->pos,
+                           e->p.max_output_len - 1);
+        if (w->pos > e->self_len[w->self_slot])
+            return t5_errf(err, T5_EINVAL,
+                           "step row %d: position %d skips ahead of self slot %d (holds %d)", r,
+                           w->pos, w->self_slot, e->self_len[w->self_slot]);
+        if (w->token < 0 || w->token >= e->V)
+            return t5_errf(err, T5_EINVAL, "step row %d: token %d outside vocab 0..%d", r,
+                           w->token, e->V - 1);
+        if ((w->flags & T5_ROW_LOGITS) && !out->logits)
+            return t5_errf(err, T5_EINVAL, "step row %d wants logits but out->logits is NULL", r);
+        if (e->slot_mark[w->self_slot] == e->mark_gen)
+            return t5_errf(err, T5_EINVAL, "step row %d: self slot %d used twice", r,
+                           w->self_slot);
+        e->slot_mark[w->self_slot] = e->mark_gen;
+    }
+
+    int np = padded_rows(e, n);
+    for (int r = 0; r < np; r++) {
+        int real = r < n;
+        e->tok_h[r] = real ? rows[r].token : e->cfg->pad_token_id;
+        e->rows_h[r * 4 + 0] = real ? rows[r].self_slot : S; /* S: the scratch slot */
+        e->rows_h[r * 4 + 1] = real ? rows[r].cross_slot : S;
+        e->rows_h[r * 4 + 2] = real ? rows[r].pos : 0;
+        e->rows_h[r * 4 + 3] = real ? e->cross_len[rows[r].cross_slot] : 1;
+        e->no_eos_h[r] = real && (rows[r].flags & T5_ROW_NO_EOS);
+    }
+    const t5_backend_vt *vt = e->be->vt;
+    t5_stream *s = e->st;
+    int rc;
+    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * np, err)) < 0 ||
+        (rc = vt->h2d(s, e->rows, e->rows_h, sizeof(int32_t) * 4 * np, err)) < 0 ||
+        (rc = vt->h2d(s, e->no_eos, e->no_eos_h, sizeof(int32_t) * np, err)) < 0)
+        return rc;
+    e->step_n = np;
+    e->step_k = out->k;
+    uint64_t key = ((uint64_t)out->k << 32) | (uint32_t)np;
+    if ((rc = vt->run_cached(s, key, step_device, e, err)) < 0)
+        return rc;
+    if ((rc = vt->d2h(s, out->logprob, e->top_v, sizeof(float) * n * out->k, err)) < 0 ||
+        (rc = vt->d2h(s, out->ids, e->top_i, sizeof(int32_t) * n * out->k, err)) < 0)
+        return rc;
+    for (int r = 0; r < n; r++)
+        if (rows[r].flags & T5_ROW_LOGITS)
+            if ((rc = vt->d2h(s, out->logits + (size_t)r * e->V, e->logits + (size_t)r * e->V,
+                              sizeof(float) * e->V, err)) < 0)
+                return rc;
+    if ((rc = vt->sync(s, err)) < 0)
+        return rc;
+    for (int r = 0; r < n; r++)
+        e->self_len[rows[r].self_slot] = rows[r].pos + 1;
+    return 0;
+}
