@@ -40,4 +40,9 @@ struct t5_model {
     void *w_cross_kv;        /* (num_decoder_layers*2*inner, d_model): per layer k|v */
 };
 
+/* t5_model_load onto a backend the caller created (tests use a recording
+ * fake). Takes ownership of be, also on failure. */
+int t5__model_load_backend(t5_model **out, const char *dir, t5_backend *be, int load_tokenizer,
+                           t5_err *err);
+
 #endif
