@@ -15,7 +15,7 @@
 #error "T5_FIXTURES_DIR must name tests/fixtures"
 #endif
 
-static cJSON *fx_load(const char *rel)
+static inline cJSON *fx_load(const char *rel)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", T5_FIXTURES_DIR, rel);
@@ -41,7 +41,7 @@ static cJSON *fx_load(const char *rel)
     return j;
 }
 
-static cJSON *fx_get(const cJSON *o, const char *key)
+static inline cJSON *fx_get(const cJSON *o, const char *key)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v) {
@@ -52,7 +52,7 @@ static cJSON *fx_get(const cJSON *o, const char *key)
 }
 
 /* An array of numbers as a malloc'd int32 array; *n gets its length. */
-static int32_t *fx_ints(const cJSON *a, int *n)
+static inline int32_t *fx_ints(const cJSON *a, int *n)
 {
     int len = cJSON_GetArraySize(a);
     int32_t *p = malloc(sizeof(int32_t) * (len ? len : 1));
@@ -62,7 +62,7 @@ static int32_t *fx_ints(const cJSON *a, int *n)
     return p;
 }
 
-static float *fx_floats(const cJSON *a, int *n)
+static inline float *fx_floats(const cJSON *a, int *n)
 {
     int len = cJSON_GetArraySize(a);
     float *p = malloc(sizeof(float) * (len ? len : 1));
@@ -73,13 +73,13 @@ static float *fx_floats(const cJSON *a, int *n)
     return p;
 }
 
-static int fx_int(const cJSON *o, const char *key)
+static inline int fx_int(const cJSON *o, const char *key)
 {
     return (int)fx_get(o, key)->valuedouble;
 }
 
 /* early_stopping: true, false or "never". */
-static int fx_early(const cJSON *o)
+static inline int fx_early(const cJSON *o)
 {
     const cJSON *v = fx_get(o, "early_stopping");
     if (cJSON_IsString(v))
@@ -88,7 +88,7 @@ static int fx_early(const cJSON *o)
 }
 
 /* The fixtures' relative error: max|a - b| / max(max|b|, 1e-6). */
-static double fx_relerr(const float *a, const float *b, size_t n)
+static inline double fx_relerr(const float *a, const float *b, size_t n)
 {
     double mb = 1e-6, d = 0;
     for (size_t i = 0; i < n; i++) {
