@@ -13,9 +13,6 @@
         return 2;                                                       \
     }
 
-STUB(t5_cmd_generate, "generate")
-STUB(t5_cmd_logits, "logits")
 STUB(t5_cmd_tokenize, "tokenize")
 STUB(t5_cmd_serve, "serve")
 STUB(t5_cmd_bench, "bench")
-STUB(t5_cmd_random_model, "random-model")
