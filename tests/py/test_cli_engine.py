@@ -1,0 +1,93 @@
+"""`t5serve generate --json` and `t5serve logits` against the Hugging Face fixtures.
+
+The binary comes from $T5SERVE (the Makefile's test-py target sets it); every
+expected value comes from tests/fixtures/ (tools/gen_fixtures.py), never from
+t5serve itself. Relative error as the fixtures define it:
+max|ours - hf| / max(max|hf|, 1e-6).
+"""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures"
+BIN = os.environ.get("T5SERVE", str(ROOT / "build" / "t5serve"))
+
+pytestmark = pytest.mark.skipif(not Path(BIN).exists(), reason=f"no t5serve binary at {BIN}")
+
+
+def models():
+    return json.loads((FIX / "index.json").read_text())["models"]
+
+
+def fixture(name):
+    return json.loads((FIX / f"{name}.json").read_text())
+
+
+def run(*args):
+    p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"{args}: rc {p.returncode}: {p.stderr}"
+    return p.stdout
+
+
+def ids_arg(ids):
+    return ",".join(str(i) for i in ids)
+
+
+def generate(fx, case, extra):
+    out = run("generate", "--model", FIX / fx["model_dir"], "--input-ids", ids_arg(case["input_ids"]),
+              "--json", "--threads", 1, *extra)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", models())
+def test_greedy_and_beam(name):
+    fx = fixture(name)
+    for case in fx["cases"][:2]:
+        for g in case["greedy"]:
+            got = generate(fx, case, ["--max-new-tokens", g["max_new_tokens"],
+                                      "--min-new-tokens", g["min_new_tokens"]])
+            assert len(got) == 1
+            assert got[0]["ids"] == g["ids"]
+        for b in case["beam"]:
+            es = b["early_stopping"]
+            es = "never" if es == "never" else ("true" if es else "false")
+            got = generate(fx, case, ["--max-new-tokens", b["max_new_tokens"],
+                                      "--num-beams", b["num_beams"],
+                                      "--num-return-sequences", b["num_return_sequences"],
+                                      "--length-penalty", b["length_penalty"],
+                                      "--early-stopping", es])
+            assert [s["ids"] for s in got] == b["sequences"]
+            for s, want in zip(got, b["scores"]):
+                assert abs(s["score"] - want) <= fx["tolerance"]["score_abs"]
+
+
+@pytest.mark.parametrize("name", models())
+def test_logits_last_position(name):
+    fx = fixture(name)
+    case = fx["cases"][0]
+    lg = case["logits"]
+    T, V = lg["shape"]
+    out = run("logits", "--model", FIX / fx["model_dir"], "--input-ids", ids_arg(case["input_ids"]),
+              "--decoder-input-ids", ids_arg(lg["decoder_input_ids"]), "--threads", 1)
+    got = json.loads(out)["logits"]
+    want = lg["data"][(T - 1) * V:T * V]
+    assert len(got) == V
+    err = max(abs(a - b) for a, b in zip(got, want)) / max(max(abs(b) for b in want), 1e-6)
+    assert err <= fx["tolerance"]["logits_rel"]
+
+
+def test_bad_input_is_an_error():
+    fx = fixture("t5_v1_0")
+    model = FIX / fx["model_dir"]
+    for args in (["--input-ids", "1,x"], ["--input-ids", "100000"], ["--input-ids", "1", "--num-beams", "0"],
+                 ["--input-ids", "1", "--num-beams", "2", "--num-return-sequences", "3"]):
+        p = subprocess.run([BIN, "generate", "--model", str(model), *args], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode != 0 and p.stderr, args
+    p = subprocess.run([BIN, "generate", "--model", "/nonexistent", "--input-ids", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "/nonexistent" in p.stderr
