@@ -14,5 +14,4 @@
     }
 
 STUB(t5_cmd_tokenize, "tokenize")
-STUB(t5_cmd_serve, "serve")
 STUB(t5_cmd_bench, "bench")

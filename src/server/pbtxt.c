@@ -265,8 +265,7 @@ static int parse_fields(pstate *p, pb_node *msg, int close, int depth)
         }
         c = peek(p);
         if (c == '[') {
-            if (!colon)
-                return perr(p, "expected ':' before '['");
+            /* `input [ {...} ]` (no colon) is allowed for message lists. */
             p->pos++;
             if (peek(p) == ']') {
                 p->pos++;

@@ -1,0 +1,244 @@
+/* exec_t5.c - the T5 executor: text in, generated text out, on one engine.
+ *
+ * compute_input is tokenization, compute_infer is t5_generate (one call for
+ * the whole batch: t5_generate takes per-request parameters, so requests
+ * with different settings share the encoder pass and decoder steps), and
+ * compute_output is detokenization. Buffers for the largest batch are
+ * allocated once, when the instance is created.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/exec.h"
+#include "server/infer.h"
+
+typedef struct t5x {
+    t5_engine *e;
+    const t5_tokenizer *tok;
+    int max_rows;  /* texts per t5_generate call */
+    int max_slots; /* self slots of the engine */
+    int max_in;    /* tokens per text, EOS included */
+    int32_t *ids;  /* [max_rows * max_in] */
+    const int32_t **ptr;
+    int32_t *lens;
+    t5_gen_params *gp;
+    t5_gen_result *res;
+    int *owner; /* [max_rows]: request index of each row */
+    int *orow;  /* [max_rows]: row within its request */
+} t5x;
+
+static void t5x_free(void *ctx)
+{
+    t5x *x = ctx;
+    if (!x)
+        return;
+    t5_engine_free(x->e);
+    free(x->ids);
+    free(x->ptr);
+    free(x->lens);
+    free(x->gp);
+    free(x->res);
+    free(x->owner);
+    free(x->orow);
+    free(x);
+}
+
+static void fail(t5_sched_req *r, int code, const t5_err *e, const char *fallback)
+{
+    if (r->status)
+        return;
+    r->status = code;
+    t5_errf(&r->err, code, "%s", e && e->msg[0] ? e->msg : fallback);
+}
+
+/* Decodes one sequence into s. Ids the tokenizer does not know (a model's
+ * vocabulary is often padded beyond the tokenizer's) are dropped. */
+static int decode_seq(const t5_tokenizer *tok, const t5_gen_seq *g, t5_infer_seq *s, t5_err *err)
+{
+    int vocab = t5_tokenizer_vocab_size(tok);
+    s->ids = malloc((size_t)(g->n_ids > 0 ? g->n_ids : 1) * sizeof *s->ids);
+    int32_t *known = malloc((size_t)(g->n_ids > 0 ? g->n_ids : 1) * sizeof *known);
+    if (!s->ids || !known) {
+        free(known);
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    }
+    int nk = 0;
+    for (int i = 0; i < g->n_ids; i++) {
+        s->ids[i] = g->ids[i];
+        if (g->ids[i] >= 0 && g->ids[i] < vocab)
+            known[nk++] = g->ids[i];
+    }
+    s->n_ids = g->n_ids;
+    s->score = g->score;
+    size_t cap = 64 + (size_t)nk * 8;
+    for (int tries = 0; tries < 2; tries++) {
+        s->text = malloc(cap);
+        if (!s->text) {
+            free(known);
+            return t5_errf(err, T5_ENOMEM, "out of memory");
+        }
+        int n = t5_tokenizer_decode(tok, known, nk, s->text, cap, T5_TOK_SKIP_SPECIAL, err);
+        if (n < 0) {
+            free(known);
+            return n;
+        }
+        if ((size_t)n < cap) {
+            s->text_len = (size_t)n;
+            free(known);
+            return 0;
+        }
+        free(s->text);
+        s->text = NULL;
+        cap = (size_t)n + 1;
+    }
+    free(known);
+    return t5_errf(err, T5_EFORMAT, "detokenization did not converge");
+}
+
+static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
+{
+    t5x *x = ctx;
+    const t5_engine_params *ep = t5_engine_params_of(x->e);
+
+    /* compute input: tokenize every text of every request */
+    int rows = 0;
+    for (int i = 0; i < n; i++) {
+        t5_sched_req *r = reqs[i];
+        t5_infer_req *ir = r->payload;
+        t5_err e = {0};
+        if (!x->tok) {
+            fail(r, T5_EUNSUP, NULL,
+                 "this model has no tokenizer (spiece.model or tokenizer.json) in its directory");
+            continue;
+        }
+        if (t5_gen_params_check(&ir->gp, ep, &e) < 0) {
+            fail(r, T5_EINVAL, &e, "invalid generation parameters");
+            continue;
+        }
+        if (rows + ir->rows > x->max_rows) {
+            fail(r, T5_ELIMIT, NULL, "the batch is larger than the instance's buffers");
+            continue;
+        }
+        for (int j = 0; j < ir->rows && !r->status; j++) {
+            int32_t *dst = x->ids + (size_t)(rows + j) * (size_t)x->max_in;
+            int nt = t5_tokenizer_encode(x->tok, ir->text[j], ir->text_len[j], dst, x->max_in,
+                                         T5_TOK_ADD_EOS, &e);
+            if (nt < 0) {
+                fail(r, T5_EINVAL, &e, "tokenization failed");
+            } else if (nt > x->max_in) {
+                char m[160];
+                snprintf(m, sizeof m, "text_input element %d has %d tokens; the limit is %d", j, nt,
+                         x->max_in);
+                fail(r, T5_ELIMIT, NULL, m);
+            } else if (nt == 0) {
+                fail(r, T5_EINVAL, NULL, "text_input element tokenized to nothing");
+            } else {
+                x->lens[rows + j] = nt;
+                x->ptr[rows + j] = dst;
+                x->gp[rows + j] = ir->gp;
+                x->owner[rows + j] = i;
+                x->orow[rows + j] = j;
+            }
+        }
+        if (!r->status)
+            rows += ir->rows;
+    }
+    uint64_t t = t5_now_ns();
+    for (int i = 0; i < n; i++)
+        reqs[i]->t_input_ns = t;
+
+    /* compute infer: t5_generate over chunks that fit the engine's slots */
+    memset(x->res, 0, (size_t)rows * sizeof *x->res);
+    for (int s = 0; s < rows;) {
+        int e = s, slots = 0;
+        while (e < rows && e - s < ep->max_batch) {
+            int need = t5_gen_slots_needed(&x->gp[e]);
+            if (e > s && slots + need > x->max_slots)
+                break;
+            slots += need;
+            e++;
+        }
+        t5_err ge = {0};
+        int rc = t5_generate(x->e, e - s, x->ptr + s, x->lens + s, x->gp + s, 1, x->res + s, &ge);
+        if (rc < 0)
+            for (int q = s; q < e; q++)
+                fail(reqs[x->owner[q]], rc, &ge, "generation failed");
+        s = e;
+    }
+    t = t5_now_ns();
+    for (int i = 0; i < n; i++)
+        reqs[i]->t_infer_ns = t;
+
+    /* compute output: detokenize into each request's rows */
+    for (int i = 0; i < n; i++) {
+        t5_infer_req *ir = reqs[i]->payload;
+        if (!reqs[i]->status && !(ir->res = calloc((size_t)ir->rows, sizeof *ir->res)))
+            fail(reqs[i], T5_ENOMEM, NULL, "out of memory");
+    }
+    for (int q = 0; q < rows; q++) {
+        t5_sched_req *r = reqs[x->owner[q]];
+        t5_infer_req *ir = r->payload;
+        t5_gen_result *g = &x->res[q];
+        if (!r->status) {
+            t5_infer_row *row = &ir->res[x->orow[q]];
+            row->seqs = calloc((size_t)(g->n_seqs > 0 ? g->n_seqs : 1), sizeof *row->seqs);
+            if (!row->seqs) {
+                fail(r, T5_ENOMEM, NULL, "out of memory");
+            } else {
+                row->n_seqs = g->n_seqs;
+                for (int j = 0; j < g->n_seqs && !r->status; j++) {
+                    t5_err de = {0};
+                    int rc = decode_seq(x->tok, &g->seqs[j], &row->seqs[j], &de);
+                    if (rc < 0)
+                        fail(r, rc, &de, "detokenization failed");
+                }
+            }
+        }
+        t5_gen_result_clear(g);
+    }
+    t = t5_now_ns();
+    for (int i = 0; i < n; i++)
+        reqs[i]->t_end_ns = t;
+    (void)err;
+    return 0;
+}
+
+int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, t5_err *err)
+{
+    t5x *x = calloc(1, sizeof *x);
+    if (!x)
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    x->max_rows = cfg->max_batch_size > 0 ? cfg->max_batch_size : 1;
+    x->max_in = cfg->max_input_tokens;
+    int beams = cfg->max_num_beams > 0 ? cfg->max_num_beams : 1;
+    x->max_slots = x->max_rows * beams;
+    t5_engine_params ep = t5_engine_default_params();
+    ep.max_batch = x->max_rows;
+    ep.max_slots = x->max_slots;
+    ep.max_input_len = x->max_in;
+    ep.max_output_len = cfg->max_output_tokens + 1;
+    ep.n_threads = cfg->n_threads;
+    int rc = t5_engine_create(&x->e, m, &ep, err);
+    if (rc < 0) {
+        free(x);
+        return rc;
+    }
+    x->tok = t5_model_tokenizer(m);
+    size_t R = (size_t)x->max_rows;
+    x->ids = malloc(R * (size_t)x->max_in * sizeof *x->ids);
+    x->ptr = calloc(R, sizeof *x->ptr);
+    x->lens = calloc(R, sizeof *x->lens);
+    x->gp = calloc(R, sizeof *x->gp);
+    x->res = calloc(R, sizeof *x->res);
+    x->owner = calloc(R, sizeof *x->owner);
+    x->orow = calloc(R, sizeof *x->orow);
+    if (!x->ids || !x->ptr || !x->lens || !x->gp || !x->res || !x->owner || !x->orow) {
+        t5x_free(x);
+        return t5_errf(err, T5_ENOMEM, "out of memory for the instance's buffers");
+    }
+    out->ctx = x;
+    out->run = t5x_run;
+    out->free = t5x_free;
+    return 0;
+}
