@@ -7,7 +7,7 @@
  *
  * Two kernels:
  *  - short sequences (the common case: queries of ~10 tokens): one block per
- *    (batch, head) loads that head's K, V (fp32, K rows padded against bank
+ *    (batch, head, 16 queries) loads that head's K, V (fp32, K rows padded against bank
  *    conflicts) and the bias for every relative distance into shared memory
  *    once; each warp then takes queries in turn, one key per lane, softmax by
  *    warp reductions, and each lane accumulates its slice of d_kv.
@@ -18,6 +18,7 @@
 
 #define ENC_WARPS 4
 #define ENC_SHORT_TILES 4 /* the short kernel takes L <= 32 * this */
+#define ENC_SHORT_QB 16   /* queries per block in the short kernel (grid.y splits the rest) */
 
 /* DPL: d_kv elements per lane (d_kv <= 32 * DPL). */
 template <typename T, int DPL>
@@ -47,7 +48,8 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     float *q = qs + warp * dkv;
-    for (int qi = warp; qi < L; qi += ENC_WARPS) {
+    int q_end = (blockIdx.y + 1) * ENC_SHORT_QB < L ? (blockIdx.y + 1) * ENC_SHORT_QB : L;
+    for (int qi = blockIdx.y * ENC_SHORT_QB + warp; qi < q_end; qi += ENC_WARPS) {
         const T *qrow = base + (size_t)qi * ld;
         for (int i = lane; i < dkv; i += 32)
             q[i] = t5__ld(qrow + i);
@@ -184,7 +186,8 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
             CU_CHECK(cudaFuncSetAttribute(enc_attn_short<T, DPL>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           (int)smem));
-        enc_attn_short<T, DPL><<<B * H, 32 * ENC_WARPS, smem, s->st>>>(
+        dim3 grid(B * H, (L + ENC_SHORT_QB - 1) / ENC_SHORT_QB);
+        enc_attn_short<T, DPL><<<grid, 32 * ENC_WARPS, smem, s->st>>>(
             out, qkv, lens, L, H, dkv, table, sh->num_buckets, sh->max_distance);
         CU_CHECK_LAUNCH("attn_encoder (short)");
         return 0;

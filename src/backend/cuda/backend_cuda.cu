@@ -25,16 +25,6 @@ int t5__cu_use(const t5__cu_backend *be, t5_err *err)
     return 0;
 }
 
-extern "C" int t5_have_cuda(void)
-{
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        cudaGetLastError(); /* clear the sticky "no device" error */
-        return 0;
-    }
-    return n > 0;
-}
-
 /* ---- memory ----------------------------------------------------------------*/
 
 static void *cu_alloc(t5_backend *b, size_t bytes)
@@ -153,6 +143,7 @@ static void cu_stream_destroy(t5_stream *s)
         cublasLtDestroy(s->lt);
     cudaFree(s->ws);
     cudaFree(s->slot_scratch);
+    cudaFree(s->topk_part);
     free(s->host_tmp);
     cudaFreeHost(s->hstage);
     cudaFreeHost(s->dstage);
@@ -184,6 +175,7 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     } while (0)
     SC(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
     SC(cudaMalloc(&s->ws, s->ws_bytes));
+    SC(cudaMalloc((void **)&s->topk_part, sizeof(float) * 2 * T5__TOPK_PARTIALS));
     SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
     SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));
 #undef SC

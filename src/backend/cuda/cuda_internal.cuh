@@ -81,6 +81,8 @@ typedef struct t5__gemm_plan {
 #define T5__GEMM_PLANS 256
 #define T5__GRAPHS 128
 #define T5__PENDING 64
+/* Floats in a stream's top-k partial buffer (row parts x (k + 1) x 2). */
+#define T5__TOPK_PARTIALS (64 * 1024)
 
 typedef struct t5__graph {
     uint64_t key;
@@ -114,6 +116,7 @@ struct t5_stream {
     void *slot_scratch;
     size_t slot_scratch_bytes;
     int32_t *host_tmp; /* copy_slots' host bookkeeping, grown likewise */
+    float *topk_part;  /* logits_topk partials; fixed, so graphs may use it */
     size_t host_tmp_n;
 };
 
