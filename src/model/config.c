@@ -215,7 +215,9 @@ int t5_config_parse(t5_config *cfg, const char *json, size_t len, t5_err *err)
 
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_epsilon");
     if (eps && !cJSON_IsNull(eps)) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || !(eps->valuedouble < 1)) {
+        /* Checked after rounding to float: 1e-60 is positive as a double
+         * but 0 as the float the kernels use. */
+        if (!cJSON_IsNumber(eps) || !((float)eps->valuedouble > 0) || !(eps->valuedouble < 1)) {
             rc = t5_errf(err, T5_EFORMAT,
                          "config.json: \"layer_norm_epsilon\" must be a number in (0, 1)");
             goto out;
@@ -239,6 +241,17 @@ int t5_config_parse(t5_config *cfg, const char *json, size_t len, t5_err *err)
     if ((rc = get_int(root, "decoder_start_token_id", 0, c.vocab_size - 1,
                       &c.decoder_start_token_id, NULL, err)) < 0)
         goto out;
+    /* Defaults too must fit the vocabulary (eos 1 does not when vocab_size is 1). */
+    static const char *const tok_names[3] = {"pad_token_id", "eos_token_id",
+                                             "decoder_start_token_id"};
+    const int toks[3] = {c.pad_token_id, c.eos_token_id, c.decoder_start_token_id};
+    for (int i = 0; i < 3; i++)
+        if (toks[i] >= c.vocab_size) {
+            rc = t5_errf(err, T5_EFORMAT, "config.json: %s %d is outside the vocabulary "
+                                          "(vocab_size %d)",
+                         tok_names[i], toks[i], c.vocab_size);
+            goto out;
+        }
     *cfg = c;
 out:
     cJSON_Delete(root);

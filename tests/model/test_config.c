@@ -190,6 +190,8 @@ static void test_rejects(void)
         {"{\"relative_attention_max_distance\":16}", T5_EFORMAT,
          "relative_attention_max_distance"},
         {"{\"layer_norm_epsilon\":0}", T5_EFORMAT, "layer_norm_epsilon"},
+        {"{\"layer_norm_epsilon\":1e-60}", T5_EFORMAT, "layer_norm_epsilon"},
+        {"{\"vocab_size\":1}", T5_EFORMAT, "eos_token_id 1 is outside"},
         {"{\"layer_norm_epsilon\":\"x\"}", T5_EFORMAT, "layer_norm_epsilon"},
         {"{\"feed_forward_proj\":\"gated-gelu-fast\"}", T5_EFORMAT, "feed_forward_proj"},
         {"{\"feed_forward_proj\":\"double-gelu\"}", T5_EFORMAT, "feed_forward_proj"},
