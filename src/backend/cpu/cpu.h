@@ -20,6 +20,7 @@ struct t5_stream {
     t5__cpu_backend *be;
     const t5__simd *simd;
     int n_threads;
+    int blas_small; /* T5_CPU_BLAS_SMALL=1: small-m GEMMs through OpenBLAS too (comparison) */
     /* Grown on demand by copy_slots when its source and destination slots
      * overlap (never in the engine's own beam reordering). */
     float *scratch;

@@ -58,6 +58,8 @@ static int cpu_stream_create(t5_backend *be, int n_threads, t5_stream **out, t5_
     s->be = (t5__cpu_backend *)be;
     s->simd = s->be->simd;
     s->n_threads = n_threads > 0 ? n_threads : omp_get_num_procs();
+    const char *bs = getenv("T5_CPU_BLAS_SMALL");
+    s->blas_small = bs && *bs && strcmp(bs, "0");
     *out = s;
     return 0;
 }

@@ -58,8 +58,19 @@ static float sum_exp_scalar(const float *x, float sub, int n)
     return s;
 }
 
-static const t5__simd simd_scalar = {"scalar",  dot_scalar, axpy_scalar,   sumsq_scalar,
-                                     scale_mul_scalar, max_scalar, sum_exp_scalar};
+static void gemm_small_scalar(float *out, int ldo, const float *a, int m, const float *w, int j0,
+                              int j1, int k, float alpha, int accumulate)
+{
+    for (int j = j0; j < j1; j++)
+        for (int i = 0; i < m; i++) {
+            float v = alpha * dot_scalar(a + (size_t)i * k, w + (size_t)j * k, k);
+            float *o = out + (size_t)i * ldo + j;
+            *o = accumulate ? *o + v : v;
+        }
+}
+
+static const t5__simd simd_scalar = {"scalar",         dot_scalar, axpy_scalar,    sumsq_scalar,
+                                     scale_mul_scalar, max_scalar, sum_exp_scalar, gemm_small_scalar};
 
 #ifdef T5_X86
 /* ---- AVX2 + FMA ------------------------------------------------------------ */
@@ -163,8 +174,49 @@ AVX2 static float sum_exp_avx2(const float *x, float sub, int n)
     return r;
 }
 
-static const t5__simd simd_avx2 = {"avx2",         dot_avx2, axpy_avx2,   sumsq_avx2,
-                                   scale_mul_avx2, max_avx2, sum_exp_avx2};
+/* Four W rows at a time against up to four a rows: 16 accumulators. */
+AVX2 static void gemm_small_avx2(float *out, int ldo, const float *a, int m, const float *w, int j0,
+                                 int j1, int k, float alpha, int accumulate)
+{
+    int j = j0;
+    for (; j + 4 <= j1; j += 4) {
+        __m256 acc[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int r = 0; r < 4; r++)
+                acc[i][r] = _mm256_setzero_ps();
+        const float *w0 = w + (size_t)j * k;
+        int p = 0;
+        for (; p + 8 <= k; p += 8) {
+            __m256 wv0 = _mm256_loadu_ps(w0 + p), wv1 = _mm256_loadu_ps(w0 + k + p);
+            __m256 wv2 = _mm256_loadu_ps(w0 + 2 * (size_t)k + p);
+            __m256 wv3 = _mm256_loadu_ps(w0 + 3 * (size_t)k + p);
+            for (int i = 0; i < m; i++) {
+                __m256 x = _mm256_loadu_ps(a + (size_t)i * k + p);
+                acc[i][0] = _mm256_fmadd_ps(wv0, x, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(wv1, x, acc[i][1]);
+                acc[i][2] = _mm256_fmadd_ps(wv2, x, acc[i][2]);
+                acc[i][3] = _mm256_fmadd_ps(wv3, x, acc[i][3]);
+            }
+        }
+        for (int i = 0; i < m; i++)
+            for (int r = 0; r < 4; r++) {
+                float v = hsum256(acc[i][r]);
+                for (int q = p; q < k; q++)
+                    v += a[(size_t)i * k + q] * w0[(size_t)r * k + q];
+                float *o = out + (size_t)i * ldo + j + r;
+                *o = accumulate ? *o + alpha * v : alpha * v;
+            }
+    }
+    for (; j < j1; j++)
+        for (int i = 0; i < m; i++) {
+            float v = alpha * dot_avx2(a + (size_t)i * k, w + (size_t)j * k, k);
+            float *o = out + (size_t)i * ldo + j;
+            *o = accumulate ? *o + v : v;
+        }
+}
+
+static const t5__simd simd_avx2 = {"avx2",         dot_avx2, axpy_avx2,    sumsq_avx2,
+                                   scale_mul_avx2, max_avx2, sum_exp_avx2, gemm_small_avx2};
 
 /* ---- AVX-512F --------------------------------------------------------------- */
 #define AVX512 __attribute__((target("avx512f")))
@@ -257,8 +309,47 @@ AVX512 static float sum_exp_avx512(const float *x, float sub, int n)
     return r;
 }
 
-static const t5__simd simd_avx512 = {"avx512",         dot_avx512, axpy_avx512,   sumsq_avx512,
-                                     scale_mul_avx512, max_avx512, sum_exp_avx512};
+AVX512 static void gemm_small_avx512(float *out, int ldo, const float *a, int m, const float *w,
+                                     int j0, int j1, int k, float alpha, int accumulate)
+{
+    int j = j0;
+    for (; j + 4 <= j1; j += 4) {
+        __m512 acc[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int r = 0; r < 4; r++)
+                acc[i][r] = _mm512_setzero_ps();
+        const float *w0 = w + (size_t)j * k;
+        for (int p = 0; p < k; p += 16) {
+            __mmask16 mk = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
+            __m512 wv0 = _mm512_maskz_loadu_ps(mk, w0 + p);
+            __m512 wv1 = _mm512_maskz_loadu_ps(mk, w0 + k + p);
+            __m512 wv2 = _mm512_maskz_loadu_ps(mk, w0 + 2 * (size_t)k + p);
+            __m512 wv3 = _mm512_maskz_loadu_ps(mk, w0 + 3 * (size_t)k + p);
+            for (int i = 0; i < m; i++) {
+                __m512 x = _mm512_maskz_loadu_ps(mk, a + (size_t)i * k + p);
+                acc[i][0] = _mm512_fmadd_ps(wv0, x, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(wv1, x, acc[i][1]);
+                acc[i][2] = _mm512_fmadd_ps(wv2, x, acc[i][2]);
+                acc[i][3] = _mm512_fmadd_ps(wv3, x, acc[i][3]);
+            }
+        }
+        for (int i = 0; i < m; i++)
+            for (int r = 0; r < 4; r++) {
+                float v = alpha * _mm512_reduce_add_ps(acc[i][r]);
+                float *o = out + (size_t)i * ldo + j + r;
+                *o = accumulate ? *o + v : v;
+            }
+    }
+    for (; j < j1; j++)
+        for (int i = 0; i < m; i++) {
+            float v = alpha * dot_avx512(a + (size_t)i * k, w + (size_t)j * k, k);
+            float *o = out + (size_t)i * ldo + j;
+            *o = accumulate ? *o + v : v;
+        }
+}
+
+static const t5__simd simd_avx512 = {"avx512",         dot_avx512, axpy_avx512,    sumsq_avx512,
+                                     scale_mul_avx512, max_avx512, sum_exp_avx512, gemm_small_avx512};
 #endif /* T5_X86 */
 
 const t5__simd *t5__simd_by_name(const char *name)

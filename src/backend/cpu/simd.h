@@ -17,6 +17,12 @@ typedef struct t5__simd {
     void (*scale_mul)(float *out, const float *x, float s, const float *w, int n); /* w*(x*s) */
     float (*max)(const float *x, int n);
     float (*sum_exp)(const float *x, float sub, int n); /* sum exp(x - sub) */
+    /* Small-m GEMM for decoding: out[i, j] (= or +=) alpha * a[i, :] . w[j, :]
+     * for i < m (m <= 4), j in [j0, j1); a [m, k], w [n, k], out row stride
+     * ldo. Reads each W row once for all m rows: decode is bound by
+     * streaming the weights, not by arithmetic. */
+    void (*gemm_small)(float *out, int ldo, const float *a, int m, const float *w, int j0, int j1,
+                       int k, float alpha, int accumulate);
 } t5__simd;
 
 /* The best variant this processor supports (or the one T5_SIMD names). */
