@@ -253,8 +253,10 @@ int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_er
         const unsigned char *b;
         size_t bl;
         if (w == 2 && (f == 1 || f == 2 || f == 3 || f == 5)) {
-            if (pb_bytes(&r, &b, &bl) < 0)
+            if (pb_bytes(&r, &b, &bl) < 0) {
+                rc = -1;
                 break;
+            }
             if (f == 1) {
                 const unsigned char *ps;
                 size_t pl;
@@ -300,12 +302,14 @@ int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_er
         const unsigned char *b;
         size_t bl;
         if (f == 1 && w == 2) {
-            pb_bytes(&r, &b, &bl);
             const unsigned char *ps;
             size_t pl;
             float sc;
             int ty;
-            read_piece(b, bl, &ps, &pl, &sc, &ty);
+            /* Pass 1 validated all of this; checked again all the same. */
+            if (pb_bytes(&r, &b, &bl) < 0 || read_piece(b, bl, &ps, &pl, &sc, &ty) < 0 || i >= n_pieces ||
+                off + pl + 1 > pool)
+                return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu is malformed", i);
             if (pl == 0)
                 return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu is empty", i);
             if (ty < T5__P_NORMAL || ty > T5__P_BYTE)
@@ -318,8 +322,8 @@ int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_er
             tok->pieces[i].type = (uint8_t)ty;
             off += pl + 1;
             i++;
-        } else {
-            pb_skip(&r, w);
+        } else if (pb_skip(&r, w) < 0) {
+            return t5_errf(err, T5_EFORMAT, "spiece.model: malformed field");
         }
     }
     tok->n_pieces = tok->n_model = (int)n_pieces;

@@ -212,21 +212,58 @@ static size_t byt5_special(const t5_tokenizer *tok, const char *s, size_t n, int
     return 0;
 }
 
+/* Python's str.isspace(), which transformers uses to strip around tokens. */
+static bool py_isspace(uint32_t c)
+{
+    return t5__is_whitespace(c) || (c >= 0x1C && c <= 0x1F);
+}
+
+static int push_bytes(t5__ids *out, const char *s, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        if (t5__ids_push(out, (unsigned char)s[i] + 3) < 0)
+            return T5_ENOMEM;
+    return 0;
+}
+
+/* transformers' ByT5Tokenizer: special tokens are split out of the text
+ * first; <pad>, </s> and <unk> also eat the whitespace around them (their
+ * AddedToken has lstrip and rstrip), the <extra_id_N> sentinels do not. The
+ * rest becomes UTF-8 bytes + 3. */
 static int byt5_encode(const t5_tokenizer *tok, const char *s, size_t n, int flags, t5__ids *out)
 {
+    size_t seg = 0;
     for (size_t i = 0; i < n;) {
         int32_t id;
         size_t l = s[i] == '<' ? byt5_special(tok, s + i, n - i, &id) : 0;
-        if (l) {
-            if (t5__ids_push(out, id) < 0)
-                return T5_ENOMEM;
-            i += l;
+        if (!l) {
+            i++;
             continue;
         }
-        if (t5__ids_push(out, (unsigned char)s[i] + 3) < 0)
+        size_t end = i;
+        bool strip = id < 3;
+        uint32_t cp;
+        while (strip && end > seg) {
+            size_t p = end - 1;
+            while (p > seg && ((unsigned char)s[p] & 0xC0) == 0x80)
+                p--;
+            if (t5__utf8_next((const unsigned char *)s + p, end - p, &cp) <= 0 || !py_isspace(cp))
+                break;
+            end = p;
+        }
+        if (push_bytes(out, s, seg, end) < 0 || t5__ids_push(out, id) < 0)
             return T5_ENOMEM;
-        i++;
+        i += l;
+        while (strip && i < n) {
+            int cl = t5__utf8_next((const unsigned char *)s + i, n - i, &cp);
+            if (cl <= 0 || !py_isspace(cp))
+                break;
+            i += (size_t)cl;
+        }
+        seg = i;
     }
+    if (push_bytes(out, s, seg, n) < 0)
+        return T5_ENOMEM;
     /* transformers adds </s> unless the ids already end with it. */
     if ((flags & T5_TOK_ADD_EOS) && !(out->n && out->v[out->n - 1] == 1))
         if (t5__ids_push(out, 1) < 0)

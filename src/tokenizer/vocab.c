@@ -73,9 +73,10 @@ int t5__vocab_finish(t5_tokenizer *tok, t5_err *err)
             int32_t v = -1;
             size_t l = t5__trie_longest(&tok->trie, keys[k].s, keys[k].len, &v);
             if (l != keys[k].len || v != keys[k].value) {
+                int id = keys[k].value;
                 free(keys);
-                return t5_errf(err, T5_EFORMAT, "piece %d (\"%s\") is defined twice", keys[k].value,
-                               keys[k].s);
+                return t5_errf(err, T5_EFORMAT, "piece %d (\"%.100s\") is defined twice", id,
+                               t5__piece_str(tok, id));
             }
         }
         for (int i = 0; i < n; i++)

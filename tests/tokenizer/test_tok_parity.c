@@ -96,7 +96,7 @@ static void check_model(const char *m, const fx_lines *corpus)
         if (n != nr || memcmp(ids, ref, (size_t)nr * 4)) {
             bad_sids++;
             ids_str(ids, n, a, sizeof a), ids_str(ref, nr, b, sizeof b);
-            snprintf(text, 8192, "got [%s] want [%s] (%s)", a, b, n < 0 ? err.msg : "");
+            snprintf(text, 8192, "got [%.3000s] want [%.3000s] (%.200s)", a, b, n < 0 ? err.msg : "");
             report("spm ids", m, i, text);
         }
         int ne = t5_tokenizer_encode(spm, line, len, ids, MAXI, T5_TOK_ADD_EOS, &err);
@@ -122,7 +122,7 @@ static void check_model(const char *m, const fx_lines *corpus)
         if (n != nh || memcmp(ids, ref, (size_t)nh * 4)) {
             bad_hids++;
             ids_str(ids, n, a, sizeof a), ids_str(ref, nh, b, sizeof b);
-            snprintf(text, 8192, "got [%s] want [%s] (%s)", a, b, n < 0 ? err.msg : "");
+            snprintf(text, 8192, "got [%.3000s] want [%.3000s] (%.200s)", a, b, n < 0 ? err.msg : "");
             report("hf ids", m, i, text);
         }
         /* tokenizers decode, skipping special tokens and not */
