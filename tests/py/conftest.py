@@ -118,7 +118,8 @@ class Server:
         raise RuntimeError(f"server did not come up:\n{self.output()}")
 
     def output(self):
-        self.logf.flush()
+        if not self.logf.closed:
+            self.logf.flush()
         return self.log.read_text(errors="replace")
 
     def stop(self):
