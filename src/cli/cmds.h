@@ -10,5 +10,7 @@ int t5_cmd_tokenize(int argc, char **argv);
 int t5_cmd_serve(int argc, char **argv);
 int t5_cmd_bench(int argc, char **argv);
 int t5_cmd_random_model(int argc, char **argv);
+/* `bench --engine`: the in-process engine benchmark (cmd_bench_engine.c). */
+int t5_cmd_bench_engine(int argc, char **argv);
 
 #endif
