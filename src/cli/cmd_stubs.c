@@ -13,5 +13,4 @@
         return 2;                                                       \
     }
 
-STUB(t5_cmd_tokenize, "tokenize")
 STUB(t5_cmd_bench, "bench")
