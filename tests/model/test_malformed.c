@@ -16,14 +16,6 @@
 #include "model/model.h"
 #include "model/util.h"
 
-__attribute__((weak)) int t5_tokenizer_load_dir(t5_tokenizer **out, const char *dir, t5_err *err)
-{
-    (void)dir;
-    *out = NULL;
-    return t5_errf(err, T5_ENOTFOUND, "no tokenizer");
-}
-__attribute__((weak)) void t5_tokenizer_free(t5_tokenizer *tok) { (void)tok; }
-
 #define SRC T5_FIXTURES "/models/t5_v1_0"
 
 static char tmpdir[256];

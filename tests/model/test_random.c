@@ -12,14 +12,6 @@
 #include "model/safetensors.h"
 #include "model/util.h"
 
-__attribute__((weak)) int t5_tokenizer_load_dir(t5_tokenizer **out, const char *dir, t5_err *err)
-{
-    (void)dir;
-    *out = NULL;
-    return t5_errf(err, T5_ENOTFOUND, "no tokenizer");
-}
-__attribute__((weak)) void t5_tokenizer_free(t5_tokenizer *tok) { (void)tok; }
-
 static char root[256];
 
 static void stats(const fake_w *w, double *mean, double *sd)
