@@ -1,14 +1,15 @@
 /* cpu.h - private state of the CPU backend, shared by its files.
  *
- * One thread team: every operation parallelises with OpenMP over at most
- * stream->n_threads threads, GEMMs included (OpenBLAS is switched to one
- * thread and each OpenMP thread multiplies its own slice of the output
- * columns), so BLAS threads and OpenMP threads never compete for cores.
+ * One thread team per stream (pool.h): every operation splits its work into
+ * chunks run by at most stream->n_threads threads, GEMMs included (OpenBLAS
+ * is switched to one thread and each chunk multiplies its own slice of the
+ * output columns), so BLAS threads and ours never compete for cores.
  */
 #ifndef T5_CPU_H
 #define T5_CPU_H
 
 #include "backend/backend.h"
+#include "backend/cpu/pool.h"
 #include "backend/cpu/simd.h"
 
 typedef struct t5__cpu_backend {
@@ -20,6 +21,7 @@ struct t5_stream {
     t5__cpu_backend *be;
     const t5__simd *simd;
     int n_threads;
+    t5__pool *pool;
     int blas_small; /* T5_CPU_BLAS_SMALL=1: small-m GEMMs through OpenBLAS too (comparison) */
     /* Grown on demand by copy_slots when its source and destination slots
      * overlap (never in the engine's own beam reordering). */
@@ -27,13 +29,19 @@ struct t5_stream {
     size_t scratch_len;
 };
 
-/* Threads for a piece of work of about `work` multiply-adds: small work runs
- * on one thread because waking the team costs a few microseconds. */
-static inline int t5__cpu_threads(const t5_stream *s, double work)
+/* Whether work of about `work` multiply-adds is worth handing to the team:
+ * waking it costs about a microsecond. */
+static inline int t5__cpu_parallel(const t5_stream *s, double work)
 {
-    if (work < 32768.0 || s->n_threads < 2)
-        return 1;
-    return s->n_threads;
+    return s->n_threads > 1 && work >= 32768.0;
+}
+
+/* Chunks for `items` independent items when parallel: a few per thread so
+ * a late helper leaves little for the caller to wait on. */
+static inline int t5__cpu_chunks(const t5_stream *s, int items)
+{
+    int c = 4 * s->n_threads;
+    return items < c ? items : c;
 }
 
 /* The fast operations (cpu_gemm.c, cpu_ops.c, cpu_attn.c). */

@@ -27,69 +27,106 @@ static inline void softmax_f(float *s, int n)
         s[t] *= inv;
 }
 
+typedef struct attn_job {
+    const t5_stream *s;
+    float *out;
+    const float *x;          /* qkv or q */
+    float *kc, *vc;
+    const t5_kv_layout *lay;
+    const int32_t *lens, *rows, *slots;
+    const float *bias;
+    const t5_attn_shape *sh;
+    int B, L, n, layer, per; /* per: items per chunk */
+} attn_job;
+
+/* Encoder: one query row (all heads) per item, item = b * L + i. */
+static void enc_item(const attn_job *j, int item)
+{
+    const t5__simd *v = j->s->simd;
+    const t5_attn_shape *sh = j->sh;
+    const int H = sh->n_heads, D = sh->d_kv, inner = H * D, ld = 3 * inner, L = j->L;
+    const int b = item / L, i = item % L, len = j->lens[b];
+    const float *x = j->x;
+    int bk[len];
+    float sc[len];
+    /* One bucket per key, shared by all heads of this query. */
+    for (int t = 0; t < len; t++)
+        bk[t] = t5_rel_bucket(t - i, 1, sh->num_buckets, sh->max_distance) * H;
+    const float *row = x + (size_t)(b * L + i) * ld;
+    float *orow = j->out + (size_t)(b * L + i) * inner;
+    for (int h = 0; h < H; h++) {
+        const float *q = row + h * D;
+        for (int t = 0; t < len; t++)
+            sc[t] = v->dot(q, x + (size_t)(b * L + t) * ld + inner + h * D, D) + j->bias[bk[t] + h];
+        softmax_f(sc, len);
+        float *oh = orow + h * D;
+        memset(oh, 0, sizeof(float) * D);
+        for (int t = 0; t < len; t++)
+            v->axpy(oh, sc[t], x + (size_t)(b * L + t) * ld + 2 * inner + h * D, D);
+    }
+}
+
+static void enc_chunk(void *arg, int c)
+{
+    const attn_job *j = arg;
+    for (int it = c * j->per; it < (c + 1) * j->per && it < j->B * j->L; it++)
+        enc_item(j, it);
+}
+
+/* Runs fn over `items` in chunks when the work is worth the team. */
+static void run_items(t5_stream *s, attn_job *j, void (*fn)(void *, int), int items, double work)
+{
+    int chunks = t5__cpu_parallel(s, work) ? t5__cpu_chunks(s, items) : 1;
+    j->per = (items + chunks - 1) / chunks;
+    t5__pool_run(s->pool, fn, j, chunks);
+}
+
 int t5__cpu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
                          int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err)
 {
-    const t5__simd *v = s->simd;
-    const int H = sh->n_heads, D = sh->d_kv, inner = H * D, ld = 3 * inner;
-    const float *x = qkv;
-    float *o = out;
     for (int b = 0; b < B; b++)
         if (lens[b] < 1 || lens[b] > L)
             return t5_errf(err, T5_EINVAL, "attn_encoder: length %d of request %d not in 1..%d",
                            lens[b], b, L);
-    int nt = t5__cpu_threads(s, (double)B * L * L * inner * 2);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) collapse(2)
-    for (int b = 0; b < B; b++)
-        for (int i = 0; i < L; i++) {
-            const int len = lens[b];
-            int bk[len];
-            float sc[len];
-            /* One bucket per key, shared by all heads of this query. */
-            for (int j = 0; j < len; j++)
-                bk[j] = t5_rel_bucket(j - i, 1, sh->num_buckets, sh->max_distance) * H;
-            const float *row = x + (size_t)(b * L + i) * ld;
-            float *orow = o + (size_t)(b * L + i) * inner;
+    attn_job j = {.s = s, .out = out, .x = qkv, .lens = lens, .bias = bias_table, .sh = sh,
+                  .B = B, .L = L};
+    run_items(s, &j, enc_chunk, B * L, (double)B * L * L * sh->n_heads * sh->d_kv * 2);
+    return 0;
+}
+
+/* Cross K/V store: item = layer * B + b. */
+static void store_chunk(void *arg, int c)
+{
+    const attn_job *j = arg;
+    const t5_kv_layout *lay = j->lay;
+    const int H = lay->n_heads, D = lay->d_kv, inner = H * D;
+    const size_t ld = (size_t)lay->n_layers * 2 * inner;
+    for (int it = c * j->per; it < (c + 1) * j->per && it < lay->n_layers * j->B; it++) {
+        int l = it / j->B, b = it % j->B;
+        for (int t = 0; t < j->lens[b]; t++) {
+            const float *row = j->x + (size_t)(b * j->L + t) * ld + (size_t)l * 2 * inner;
             for (int h = 0; h < H; h++) {
-                const float *q = row + h * D;
-                for (int j = 0; j < len; j++)
-                    sc[j] = v->dot(q, x + (size_t)(b * L + j) * ld + inner + h * D, D) +
-                            bias_table[bk[j] + h];
-                softmax_f(sc, len);
-                float *oh = orow + h * D;
-                memset(oh, 0, sizeof(float) * D);
-                for (int j = 0; j < len; j++)
-                    v->axpy(oh, sc[j], x + (size_t)(b * L + j) * ld + 2 * inner + h * D, D);
+                int64_t at = t5_kv_index(lay, l, j->slots[b], h, t);
+                memcpy(j->kc + at, row + h * D, sizeof(float) * D);
+                memcpy(j->vc + at, row + inner + h * D, sizeof(float) * D);
             }
         }
-    return 0;
+    }
 }
 
 int t5__cpu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
                            const void *kv, const int32_t *slots, const int32_t *lens, int B,
                            int L, t5_err *err)
 {
-    const int H = lay->n_heads, D = lay->d_kv, inner = H * D;
-    const size_t ld = (size_t)lay->n_layers * 2 * inner;
-    const float *x = kv;
-    float *kc = kcache, *vc = vcache;
     for (int b = 0; b < B; b++)
         if (slots[b] < 0 || slots[b] >= lay->n_slots || lens[b] < 0 || lens[b] > lay->max_len ||
             lens[b] > L)
             return t5_errf(err, T5_EINVAL, "cross_kv_store: slot %d / length %d out of range",
                            slots[b], lens[b]);
-    int nt = t5__cpu_threads(s, (double)B * L * lay->n_layers * inner);
-#pragma omp parallel for num_threads(nt) schedule(static) collapse(2)
-    for (int l = 0; l < lay->n_layers; l++)
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < lens[b]; t++) {
-                const float *row = x + (size_t)(b * L + t) * ld + (size_t)l * 2 * inner;
-                for (int h = 0; h < H; h++) {
-                    int64_t at = t5_kv_index(lay, l, slots[b], h, t);
-                    memcpy(kc + at, row + h * D, sizeof(float) * D);
-                    memcpy(vc + at, row + inner + h * D, sizeof(float) * D);
-                }
-            }
+    attn_job j = {.s = s, .x = kv, .kc = kcache, .vc = vcache, .lay = lay, .lens = lens,
+                  .slots = slots, .B = B, .L = L};
+    run_items(s, &j, store_chunk, lay->n_layers * B,
+              (double)B * L * lay->n_layers * lay->n_heads * lay->d_kv);
     return 0;
 }
 
@@ -109,6 +146,31 @@ static int check_rows(const t5_kv_layout *lay, int layer, const int32_t *rows, i
     return 0;
 }
 
+/* Decoder self-attention: item = row * H + head. */
+static void self_chunk(void *arg, int c)
+{
+    const attn_job *j = arg;
+    const t5__simd *v = j->s->simd;
+    const t5_attn_shape *sh = j->sh;
+    const int H = sh->n_heads, D = sh->d_kv, inner = H * D;
+    for (int it = c * j->per; it < (c + 1) * j->per && it < j->n * H; it++) {
+        const int r = it / H, h = it % H;
+        const int slot = j->rows[r * 4], pos = j->rows[r * 4 + 2];
+        float sc[pos + 1];
+        const float *q = j->x + (size_t)r * 3 * inner + h * D;
+        const float *kh = j->kc + t5_kv_index(j->lay, j->layer, slot, h, 0);
+        const float *vh = j->vc + t5_kv_index(j->lay, j->layer, slot, h, 0);
+        for (int t = 0; t <= pos; t++)
+            sc[t] = v->dot(q, kh + (size_t)t * D, D) +
+                    j->bias[t5_rel_bucket(t - pos, 0, sh->num_buckets, sh->max_distance) * H + h];
+        softmax_f(sc, pos + 1);
+        float *oh = j->out + (size_t)r * inner + h * D;
+        memset(oh, 0, sizeof(float) * D);
+        for (int t = 0; t <= pos; t++)
+            v->axpy(oh, sc[t], vh + (size_t)t * D, D);
+    }
+}
+
 int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
                               void *vcache, const t5_kv_layout *lay, int layer,
                               const int32_t *rows, int n, const float *bias_table,
@@ -117,10 +179,9 @@ int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kc
     int rc = check_rows(lay, layer, rows, n, 0, err);
     if (rc < 0)
         return rc;
-    const t5__simd *v = s->simd;
     const int H = sh->n_heads, D = sh->d_kv, inner = H * D;
     const float *x = qkv;
-    float *o = out, *kc = kcache, *vc = vcache;
+    float *kc = kcache, *vc = vcache;
     /* Append this step's K/V first; rows never share a self slot. */
     for (int r = 0; r < n; r++)
         for (int h = 0; h < H; h++) {
@@ -131,25 +192,33 @@ int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kc
     double work = 0;
     for (int r = 0; r < n; r++)
         work += (double)(rows[r * 4 + 2] + 1) * inner * 2;
-    int nt = t5__cpu_threads(s, work);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
-    for (int r = 0; r < n; r++)
-        for (int h = 0; h < H; h++) {
-            const int slot = rows[r * 4], pos = rows[r * 4 + 2];
-            float sc[pos + 1];
-            const float *q = x + (size_t)r * 3 * inner + h * D;
-            const float *kh = kc + t5_kv_index(lay, layer, slot, h, 0);
-            const float *vh = vc + t5_kv_index(lay, layer, slot, h, 0);
-            for (int t = 0; t <= pos; t++)
-                sc[t] = v->dot(q, kh + (size_t)t * D, D) +
-                        bias_table[t5_rel_bucket(t - pos, 0, sh->num_buckets, sh->max_distance) * H + h];
-            softmax_f(sc, pos + 1);
-            float *oh = o + (size_t)r * inner + h * D;
-            memset(oh, 0, sizeof(float) * D);
-            for (int t = 0; t <= pos; t++)
-                v->axpy(oh, sc[t], vh + (size_t)t * D, D);
-        }
+    attn_job j = {.s = s, .out = out, .x = qkv, .kc = kc, .vc = vc, .lay = lay, .rows = rows,
+                  .bias = bias_table, .sh = sh, .n = n, .layer = layer};
+    run_items(s, &j, self_chunk, n * H, work);
     return 0;
+}
+
+/* Cross-attention: item = row * H + head. */
+static void cross_chunk(void *arg, int c)
+{
+    const attn_job *j = arg;
+    const t5__simd *v = j->s->simd;
+    const int H = j->sh->n_heads, D = j->sh->d_kv, inner = H * D;
+    for (int it = c * j->per; it < (c + 1) * j->per && it < j->n * H; it++) {
+        const int r = it / H, h = it % H;
+        const int slot = j->rows[r * 4 + 1], len = j->rows[r * 4 + 3];
+        float sc[len];
+        const float *qh = j->x + (size_t)r * inner + h * D;
+        const float *kh = j->kc + t5_kv_index(j->lay, j->layer, slot, h, 0);
+        const float *vh = j->vc + t5_kv_index(j->lay, j->layer, slot, h, 0);
+        for (int t = 0; t < len; t++)
+            sc[t] = v->dot(qh, kh + (size_t)t * D, D);
+        softmax_f(sc, len);
+        float *oh = j->out + (size_t)r * inner + h * D;
+        memset(oh, 0, sizeof(float) * D);
+        for (int t = 0; t < len; t++)
+            v->axpy(oh, sc[t], vh + (size_t)t * D, D);
+    }
 }
 
 int t5__cpu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
@@ -159,30 +228,12 @@ int t5__cpu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcach
     int rc = check_rows(lay, layer, rows, n, 1, err);
     if (rc < 0)
         return rc;
-    const t5__simd *v = s->simd;
-    const int H = sh->n_heads, D = sh->d_kv, inner = H * D;
-    const float *x = q, *kc = kcache, *vc = vcache;
-    float *o = out;
     double work = 0;
     for (int r = 0; r < n; r++)
-        work += (double)rows[r * 4 + 3] * inner * 2;
-    int nt = t5__cpu_threads(s, work);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
-    for (int r = 0; r < n; r++)
-        for (int h = 0; h < H; h++) {
-            const int slot = rows[r * 4 + 1], len = rows[r * 4 + 3];
-            float sc[len];
-            const float *qh = x + (size_t)r * inner + h * D;
-            const float *kh = kc + t5_kv_index(lay, layer, slot, h, 0);
-            const float *vh = vc + t5_kv_index(lay, layer, slot, h, 0);
-            for (int t = 0; t < len; t++)
-                sc[t] = v->dot(qh, kh + (size_t)t * D, D);
-            softmax_f(sc, len);
-            float *oh = o + (size_t)r * inner + h * D;
-            memset(oh, 0, sizeof(float) * D);
-            for (int t = 0; t < len; t++)
-                v->axpy(oh, sc[t], vh + (size_t)t * D, D);
-        }
+        work += (double)rows[r * 4 + 3] * sh->n_heads * sh->d_kv * 2;
+    attn_job j = {.s = s, .out = out, .x = q, .kc = (float *)kcache, .vc = (float *)vcache,
+                  .lay = lay, .rows = rows, .sh = sh, .n = n, .layer = layer};
+    run_items(s, &j, cross_chunk, n * sh->n_heads, work);
     return 0;
 }
 

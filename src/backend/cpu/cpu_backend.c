@@ -3,9 +3,9 @@
  * Two vtables share everything but the operations: "cpu" (OpenBLAS, OpenMP,
  * SIMD) and "cpu-ref" (the scalar reference of ref.c), chosen with
  * T5_CPU_REF=1 so a whole model can be run on the oracle. */
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -57,7 +57,14 @@ static int cpu_stream_create(t5_backend *be, int n_threads, t5_stream **out, t5_
         return t5_errf(err, T5_ENOMEM, "cpu stream: out of memory");
     s->be = (t5__cpu_backend *)be;
     s->simd = s->be->simd;
-    s->n_threads = n_threads > 0 ? n_threads : omp_get_num_procs();
+    long procs = sysconf(_SC_NPROCESSORS_ONLN);
+    s->n_threads = n_threads > 0 ? n_threads : (procs > 0 ? (int)procs : 1);
+    s->pool = t5__pool_create(s->n_threads);
+    if (!s->pool) {
+        free(s);
+        return t5_errf(err, T5_ENOMEM, "cpu stream: cannot start %d threads", n_threads);
+    }
+    s->n_threads = t5__pool_threads(s->pool);
     const char *bs = getenv("T5_CPU_BLAS_SMALL");
     s->blas_small = bs && *bs && strcmp(bs, "0");
     *out = s;
@@ -68,6 +75,7 @@ static void cpu_stream_destroy(t5_stream *s)
 {
     if (!s)
         return;
+    t5__pool_free(s->pool);
     free(s->scratch);
     free(s);
 }

@@ -1,11 +1,9 @@
-/* cpu_gemm.c - out = alpha * a @ W^T through OpenBLAS.
+/* cpu_gemm.c - out = alpha * a @ W^T.
  *
- * W is [n, k] row-major, so each thread's share of output columns is a
- * contiguous block of W rows: the team splits n into cache-line aligned
- * slices and each thread calls single-threaded sgemm, sgemv for one row (the
- * decode case at batch 1), or the SIMD small-m kernel for 2..4 rows. */
-#include <omp.h>
-
+ * W is [n, k] row-major, so a slice of output columns is a contiguous block
+ * of W rows: the team claims slices and each multiplies its own with
+ * single-threaded OpenBLAS sgemm, sgemv for one row (batch-1 decode), or the
+ * SIMD small-m kernel for 2..4 rows (beam decode). */
 #include <cblas.h>
 
 #include "backend/cpu/cpu.h"
@@ -16,19 +14,35 @@
  * rows on sgemm wins. Measured on AMD EPYC (Zen 4), t5-small LM head shape. */
 #define SMALL_M 4
 
-static void gemm_slice(const t5_stream *s, float *out, const float *a, const float *w, int m,
-                       int n, int k, float alpha, float beta, int n0, int n1)
+typedef struct gemm_job {
+    const t5_stream *s;
+    float *out;
+    const float *a, *w;
+    int m, n, k, cols; /* cols: W rows per chunk */
+    float alpha, beta;
+} gemm_job;
+
+static void gemm_slice(const gemm_job *j, int n0, int n1)
 {
+    if (n1 > j->n)
+        n1 = j->n;
     if (n1 <= n0)
         return;
-    if (m > 1 && m <= SMALL_M && !s->blas_small)
-        s->simd->gemm_small(out, n, a, m, w, n0, n1, k, alpha, beta != 0.0f);
+    int m = j->m, n = j->n, k = j->k;
+    if (m > 1 && m <= SMALL_M && !j->s->blas_small)
+        j->s->simd->gemm_small(j->out, n, j->a, m, j->w, n0, n1, k, j->alpha, j->beta != 0.0f);
     else if (m == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n1 - n0, k, alpha, w + (size_t)n0 * k, k, a, 1,
-                    beta, out + n0, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n1 - n0, k, j->alpha, j->w + (size_t)n0 * k, k,
+                    j->a, 1, j->beta, j->out + n0, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, k, alpha, a, k,
-                    w + (size_t)n0 * k, k, beta, out + n0, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, k, j->alpha, j->a, k,
+                    j->w + (size_t)n0 * k, k, j->beta, j->out + n0, n);
+}
+
+static void gemm_chunk(void *arg, int c)
+{
+    const gemm_job *j = arg;
+    gemm_slice(j, c * j->cols, (c + 1) * j->cols);
 }
 
 int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
@@ -36,21 +50,18 @@ int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, i
 {
     if (m <= 0 || n <= 0 || k <= 0)
         return m == 0 ? 0 : t5_errf(err, T5_EINVAL, "gemm: bad shape %d x %d x %d", m, n, k);
-    float beta = (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f;
-    int nt = t5__cpu_threads(s, (double)m * n * k);
-    if (nt == 1) {
-        gemm_slice(s, out, a, w, m, n, k, alpha, beta, 0, n);
+    gemm_job j = {s, out, a, w, m, n, k, n, alpha, (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f};
+    if (!t5__cpu_parallel(s, (double)m * n * k)) {
+        gemm_slice(&j, 0, n);
         return 0;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        /* Slices of whole 16-column groups keep every thread's writes on its
-         * own cache lines. */
-        int groups = (n + 15) / 16;
-        int g0 = (int)((long long)groups * t / T), g1 = (int)((long long)groups * (t + 1) / T);
-        int n0 = g0 * 16, n1 = g1 * 16 < n ? g1 * 16 : n;
-        gemm_slice(s, out, a, w, m, n, k, alpha, beta, n0, n1);
-    }
+    /* Decode (few rows) is bound by streaming W: small slices balance well.
+     * Larger m packs the a block once per slice, so use few, large slices.
+     * Slices are whole 16-column groups so threads never share a cache line. */
+    int slices = m <= SMALL_M ? (n + 127) / 128 : 2 * s->n_threads;
+    int cols = (n + slices - 1) / slices;
+    cols = (cols + 15) & ~15;
+    j.cols = cols;
+    t5__pool_run(s->pool, gemm_chunk, &j, (n + cols - 1) / cols);
     return 0;
 }
