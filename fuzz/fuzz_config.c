@@ -1,14 +1,14 @@
 /* fuzz_config.c - libFuzzer target for config.json parsing (t5_config_parse).
  *
  * Accepted configs must satisfy the invariants the loader relies on to size
- * its allocations; rejected ones must carry a message. Seeds: the
- * config.json files under tests/fixtures/models/.
+ * its allocations; rejected ones must carry a message. Seeds
+ * (fuzz/corpus/fuzz_config): the fixtures' config.json files and one as
+ * transformers 5 writes them.
  *
- * Build with -DT5_FUZZ_MAIN for a plain program that runs the files named on
- * its command line once each.
+ * fuzz/CMakeLists.txt builds it with libFuzzer (clang) and as a plain program
+ * that replays fuzz/corpus/fuzz_config/ under ctest.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "t5_model.h"
@@ -35,28 +35,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     return 0;
 }
-
-#ifdef T5_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        FILE *fp = fopen(argv[i], "rb");
-        if (!fp) {
-            perror(argv[i]);
-            return 1;
-        }
-        fseek(fp, 0, SEEK_END);
-        long n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-        if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-            fprintf(stderr, "%s: read failed\n", argv[i]);
-            return 1;
-        }
-        fclose(fp);
-        LLVMFuzzerTestOneInput(buf, (size_t)n);
-        free(buf);
-    }
-    return 0;
-}
-#endif

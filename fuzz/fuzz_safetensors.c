@@ -4,14 +4,13 @@
  * it is accepted, converts every F32/F16/BF16 tensor to fp32, so offsets and
  * sizes that slip past the checks show up as out-of-bounds reads. The same
  * bytes also go to the shard index parser (model.safetensors.index.json).
- * Seeds: tests/fixtures/models/NAME/model*.safetensors and the index.json of
- * tests/fixtures/models/sharded.
+ * Seeds (fuzz/corpus/fuzz_safetensors): a shard and the index of the sharded
+ * fixture, and small files mixing every dtype, a scalar and an empty tensor.
  *
- * Build with -DT5_FUZZ_MAIN for a plain program that runs the files named on
- * its command line once each (regression runs without libFuzzer).
+ * fuzz/CMakeLists.txt builds it with libFuzzer (clang) and as a plain program
+ * that replays fuzz/corpus/fuzz_safetensors/ under ctest.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,28 +51,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     return 0;
 }
-
-#ifdef T5_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        FILE *fp = fopen(argv[i], "rb");
-        if (!fp) {
-            perror(argv[i]);
-            return 1;
-        }
-        fseek(fp, 0, SEEK_END);
-        long n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-        if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-            fprintf(stderr, "%s: read failed\n", argv[i]);
-            return 1;
-        }
-        fclose(fp);
-        LLVMFuzzerTestOneInput(buf, (size_t)n);
-        free(buf);
-    }
-    return 0;
-}
-#endif
