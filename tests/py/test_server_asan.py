@@ -1,0 +1,72 @@
+"""The server under AddressSanitizer + UndefinedBehaviorSanitizer
+($T5SERVE_ASAN, built by `make test-asan`): a battery of good and bad
+requests, JSON and binary, a real T5 model, vanishing clients, explicit
+load/unload, then SIGTERM. The process must exit 0 with no sanitizer report
+(leaks included)."""
+import json
+import socket
+import struct
+
+import pytest
+
+requests = pytest.importorskip("requests")
+
+from conftest import BIN_ASAN, Server, need  # noqa: E402
+from test_server_http import BAD, binary_body, infer_body, post, raw_request, read_response  # noqa: E402
+
+
+def test_asan_battery(repo):
+    need(BIN_ASAN)
+    s = Server(BIN_ASAN, repo, "--model-control-mode", "explicit", "--load-model", "echo",
+               "--load-model", "byt5", "--load-model", "slow",
+               env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
+                    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=24"})
+    try:
+        for _, path, body, _, _ in BAD:
+            r = post(s, path, raw=body, timeout=120)
+            assert r.status_code >= 400
+        for t in (["a"], ["hello world", "b"], ["ünï", ""]):
+            assert post(s, "/v2/models/echo/infer", infer_body(t), timeout=120).status_code == 200
+        r = post(s, "/v2/models/byt5/infer",
+                 {**infer_body(["hello", "world!"], num_beams=2, num_return_sequences=2, max_new_tokens=4),
+                  "outputs": [{"name": "text_output"}, {"name": "output_ids", "parameters": {"binary_data": True}},
+                              {"name": "sequence_score"}]}, timeout=300)
+        assert r.status_code == 200, r.text
+        r = post(s, "/v2/models/byt5/generate", {"text_input": "abc", "do_sample": True, "seed": 3,
+                                                  "top_k": 5, "max_new_tokens": 3}, timeout=300)
+        assert r.status_code == 200, r.text
+        r = post(s, "/v2/models/byt5/generate_stream", {"text_input": "abc", "max_new_tokens": 2}, timeout=300)
+        assert r.status_code == 200
+        body, hl = binary_body([b"bin", b"ary"])
+        r = post(s, "/v2/models/echo/infer", raw=body, headers={"Inference-Header-Content-Length": str(hl)})
+        assert r.status_code == 200
+        for bad in (body[:-2], body + b"zz"):
+            r = post(s, "/v2/models/echo/infer", raw=bad, headers={"Inference-Header-Content-Length": str(hl)})
+            assert r.status_code == 400
+        r = post(s, "/v2/models/echo/infer", raw=body[:hl] + struct.pack("<I", 2**31) + b"x",
+                 headers={"Inference-Header-Content-Length": str(hl)})
+        assert r.status_code == 400
+        # vanishing clients, queued and running
+        for i in range(3):
+            raw_request(s.port, "/v2/models/slow/infer", json.dumps(infer_body([f"v{i}"])).encode()).close()
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        c.sendall(b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
+        c.close()
+        assert requests.get(s.base + "/v2/models/stats", timeout=60).status_code == 200
+        assert requests.get(s.metrics_url, timeout=60).status_code == 200
+        assert requests.get(s.base + "/v2/models/byt5/config", timeout=60).status_code == 200
+        assert post(s, "/v2/repository/index", {}).status_code == 200
+        assert post(s, "/v2/repository/models/plain/load", timeout=300).status_code == 200
+        assert post(s, "/v2/models/plain/infer", infer_body(["p"]), timeout=300).status_code == 200
+        assert post(s, "/v2/repository/models/plain/unload", timeout=300).status_code == 200
+        assert post(s, "/v2/repository/models/broken/load", timeout=300).status_code == 400
+        # a request in flight at SIGTERM
+        pending = raw_request(s.port, "/v2/models/slow/infer", json.dumps(infer_body(["last"])).encode())
+    finally:
+        rc = s.stop()
+    out = s.output()
+    assert "ERROR: AddressSanitizer" not in out and "runtime error:" not in out, out[-6000:]
+    assert "LeakSanitizer" not in out, out[-6000:]
+    assert rc == 0, out[-6000:]
+    status, _ = read_response(pending)
+    assert status == 200
