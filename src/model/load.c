@@ -32,8 +32,8 @@ typedef struct loader {
     const t5_config *c;
     t5_st_set *st;
     t5_backend *be;
-    float *buf; /* host scratch, big enough for the largest (fused) weight */
-    size_t buf_len;
+    float *buf;     /* host scratch, grown to the largest (fused) weight */
+    size_t buf_len; /* floats */
     t5_err *err;
 } loader;
 
@@ -47,8 +47,11 @@ static void shape_str(char *out, size_t cap, int ndim, const int64_t *shape)
         snprintf(out + k, cap - k, "]");
 }
 
-/* Finds name, checks it has shape (d0[, d1]) and converts it to fp32 at dst. */
-static int read_tensor(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, float *dst)
+/* Finds name, checks it has shape (d0[, d1]) and converts it to fp32 at
+ * buf[off...]. The scratch grows only after the shape matched both the config
+ * and the bytes in the file, so a config claiming a huge model cannot make
+ * the loader allocate more than the checkpoint holds. */
+static int read_tensor(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, size_t off)
 {
     const t5_st_tensor *t = t5_st_find(ld->st, name);
     if (!t)
@@ -66,7 +69,16 @@ static int read_tensor(loader *ld, const char *name, int ndim, int64_t d0, int64
                        "%s: tensor '%s' has shape %s, but config.json implies %s", t->file, name,
                        got, exp);
     }
-    return t5_st_read_f32(t, dst, (size_t)t->numel, ld->err);
+    size_t need = off + (size_t)t->numel;
+    if (need > ld->buf_len) {
+        float *nb = realloc(ld->buf, need * sizeof *nb);
+        if (!nb)
+            return t5_errf(ld->err, T5_ENOMEM, "%s: out of memory (%zu MB of host scratch)",
+                           ld->dir, need * sizeof(float) >> 20);
+        ld->buf = nb;
+        ld->buf_len = need;
+    }
+    return t5_st_read_f32(t, ld->buf + off, (size_t)t->numel, ld->err);
 }
 
 static int upload(loader *ld, int kind, int64_t rows, int64_t cols, void **out, const char *what)
@@ -81,8 +93,8 @@ static int upload(loader *ld, int kind, int64_t rows, int64_t cols, void **out, 
 static int load_one(loader *ld, const char *name, int kind, int64_t rows, int64_t cols,
                     void **out)
 {
-    int rc = kind == T5_W_NORM ? read_tensor(ld, name, 1, cols, 0, ld->buf)
-                               : read_tensor(ld, name, 2, rows, cols, ld->buf);
+    int rc = kind == T5_W_NORM ? read_tensor(ld, name, 1, cols, 0, 0)
+                               : read_tensor(ld, name, 2, rows, cols, 0);
     if (rc < 0)
         return rc;
     return upload(ld, kind, kind == T5_W_NORM ? 1 : rows, cols, out, name);
@@ -100,7 +112,7 @@ static int load_layer(loader *ld, const char *stack, int i, int decoder, t5_laye
     for (int j = 0; j < 3; j++)
         if ((rc = read_tensor(ld, NAME("%s.block.%d.layer.0.SelfAttention.%c.weight", stack, i,
                                        qkv[j]),
-                              2, inner, d, ld->buf + (size_t)j * inner * d)) < 0)
+                              2, inner, d, (size_t)j * inner * d)) < 0)
             return rc;
     if ((rc = upload(ld, T5_W_LINEAR, 3 * inner, d, &L->w_qkv,
                      NAME("%s.block.%d self-attention q|k|v", stack, i))) < 0 ||
@@ -124,10 +136,10 @@ static int load_layer(loader *ld, const char *stack, int i, int decoder, t5_laye
     if (c->gated) {
         if ((rc = read_tensor(ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi_0.weight", stack,
                                        i, ffl),
-                              2, ff, d, ld->buf)) < 0 ||
+                              2, ff, d, 0)) < 0 ||
             (rc = read_tensor(ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi_1.weight", stack,
                                        i, ffl),
-                              2, ff, d, ld->buf + (size_t)ff * d)) < 0 ||
+                              2, ff, d, (size_t)ff * d)) < 0 ||
             (rc = upload(ld, T5_W_LINEAR, 2 * ff, d, &L->w_in,
                          NAME("%s.block.%d wi_0|wi_1", stack, i))) < 0)
             return rc;
@@ -157,7 +169,7 @@ static int load_cross_kv(loader *ld, void **out)
         for (int j = 0; j < 2; j++) {
             snprintf(n, sizeof n, "decoder.block.%d.layer.1.EncDecAttention.%c.weight", l,
                      j ? 'v' : 'k');
-            int rc = read_tensor(ld, n, 2, inner, d, ld->buf + ((size_t)2 * l + j) * inner * d);
+            int rc = read_tensor(ld, n, 2, inner, d, ((size_t)2 * l + j) * inner * d);
             if (rc < 0)
                 return rc;
         }
@@ -213,20 +225,6 @@ static int load_weights(loader *ld, t5_model *m)
     return load_cross_kv(ld, &m->w_cross_kv);
 }
 
-static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
-
-/* Host floats needed by the largest single upload. */
-static size_t scratch_floats(const t5_config *c)
-{
-    size_t d = (size_t)c->d_model, inner = (size_t)c->num_heads * c->d_kv;
-    size_t n = (size_t)c->vocab_size * d;
-    n = max_size(n, 3 * inner * d);
-    n = max_size(n, (c->gated ? 2 : 1) * (size_t)c->d_ff * d);
-    n = max_size(n, (size_t)c->num_decoder_layers * 2 * inner * d);
-    n = max_size(n, (size_t)c->relative_attention_num_buckets * c->num_heads);
-    return n;
-}
-
 static int read_config(const char *dir, t5_config *cfg, t5_err *err)
 {
     char *path = t5__path_join(dir, "config.json");
@@ -269,16 +267,6 @@ int t5__model_load_backend(t5_model **out, const char *dir, t5_backend *be, int 
     }
     if ((rc = t5_st_set_open(&ld.st, dir, err)) < 0)
         goto fail;
-    /* The scratch buffer is sized from the config, which was checked against
-     * sane bounds; the tensors' shapes are checked against the config before
-     * anything is written into it. */
-    ld.buf_len = scratch_floats(c);
-    ld.buf = malloc(ld.buf_len * sizeof *ld.buf);
-    if (!ld.buf) {
-        rc = t5_errf(err, T5_ENOMEM, "%s: out of memory (%zu MB of host scratch)", dir,
-                     ld.buf_len * sizeof(float) >> 20);
-        goto fail;
-    }
     if ((rc = load_weights(&ld, m)) < 0)
         goto fail;
     if (load_tokenizer) {

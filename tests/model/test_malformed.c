@@ -195,6 +195,12 @@ static void test_config_problems(void)
     expect_fail("bad config JSON", T5_EFORMAT, "config.json", "not valid JSON", NULL);
     write_file("config.json", "{\"d_model\": -3}", 15);
     expect_fail("negative d_model", T5_EFORMAT, "config.json", "d_model", NULL);
+    /* A config claiming a giant model over the tiny file: a shape error, not
+     * an attempt to allocate for the giant. */
+    const char *giant = "{\"d_model\": 65536, \"num_layers\": 512, \"d_ff\": 1048576, "
+                        "\"vocab_size\": 4000000}";
+    write_file("config.json", giant, strlen(giant));
+    expect_fail("giant config", T5_EFORMAT, "shared.weight", "[4000000, 65536]", NULL);
     /* A valid config that does not match the weights. */
     fresh_copy();
     size_t n;
