@@ -13,4 +13,3 @@
         return 2;                                                       \
     }
 
-STUB(t5_cmd_bench, "bench")

@@ -1,0 +1,40 @@
+"""`t5serve bench` against the test server: both modes run, the table and
+the CSV have every column, and no request fails."""
+import csv
+import subprocess
+
+from conftest import BIN
+
+
+def test_bench_modes(server, tmp_path):
+    q = tmp_path / "queries.txt"
+    q.write_text("helo wrld\nspeling mistake\n\nünïcödé \"quoted\"\n")
+    out = tmp_path / "out.csv"
+    p = subprocess.run([BIN, "bench", "--url", f"http://{server.url}", "--model", "echo", "--queries", str(q),
+                        "--concurrency", "1,3", "--requests", "30", "--warmup", "2", "--csv", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "p99_us" in p.stdout
+    rows = list(csv.DictReader(out.open()))
+    assert [r["level"] for r in rows] == ["1", "3"]
+    for r in rows:
+        assert r["mode"] == "concurrency" and int(r["requests"]) == 30 and int(r["errors"]) == 0
+        assert float(r["p50_us"]) <= float(r["p99_us"])
+    p = subprocess.run([BIN, "bench", "--url", server.url, "--model", "byt5", "--queries", str(q),
+                        "--request-rate", "40", "--requests", "20", "--endpoint", "generate",
+                        "--batch-size", "2", "--max-new-tokens", "3", "--csv", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    (r,) = list(csv.DictReader(out.open()))
+    assert r["mode"] == "request_rate" and int(r["requests"]) == 20 and int(r["errors"]) == 0
+
+
+def test_bench_bad_args(server, tmp_path):
+    p = subprocess.run([BIN, "bench", "--model", "echo", "--queries", str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "queries" in p.stderr
+    q = tmp_path / "q.txt"
+    q.write_text("x\n")
+    p = subprocess.run([BIN, "bench", "--url", server.url, "--model", "nope", "--queries", str(q)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "404" in p.stderr
