@@ -1,6 +1,63 @@
 /* gemm.cu - kernel lab: cuBLASLt GEMM (act out, fp32 out, fused residual add). */
 #include "lab.cuh"
 
+/* rmsnorm or ffn_act followed by the GEMM that consumes its output: on few
+ * rows the backend fuses the two (gemv.cu); both the GEMM result and the
+ * intermediate buffer must match the reference. */
+static void check_fused(lab *L, int m, int n, int k, int which, int act, int gated)
+{
+    size_t kin = which == 0 ? (size_t)k : (size_t)k * (gated ? 2 : 1);
+    float *x = lab_rand((size_t)m * kin, which == 0 ? 500.0f : 3.0f);
+    float *nw = lab_rand(k, 1.0f), *w = lab_rand((size_t)n * k, 0.05f);
+    float *r0 = lab_rand((size_t)m * n, 1.0f);
+    lab_quantize(L->dt, w, (size_t)n * k);
+    if (which == 1)
+        lab_quantize(L->dt, x, (size_t)m * kin);
+    void *dw = NULL, *dnw = NULL, *dx;
+    LAB_OK(L->be->vt->upload_weight(L->be, T5_W_LINEAR, w, n, k, &dw, err));
+    LAB_OK(L->be->vt->upload_weight(L->be, T5_W_NORM, nw, 1, k, &dnw, err));
+    dx = which == 0 ? lab_up_bytes(L, x, (size_t)m * k * 4) : lab_up_act(L, x, (size_t)m * kin);
+    void *dmid = L->be->vt->alloc(L->be, (size_t)m * k * lab_esz(L->dt));
+    float *dout = (float *)lab_up_bytes(L, r0, (size_t)m * n * 4);
+    lab_poison(L, dmid, (size_t)m * k * lab_esz(L->dt));
+    auto issue = [&](t5_err *e) {
+        if (which == 0)
+            L->be->vt->rmsnorm(L->s, dmid, (const float *)dx, dnw, m, k, 1e-6f, e);
+        else
+            L->be->vt->ffn_act(L->s, dmid, dx, m, k, act, gated, e);
+        return L->be->vt->gemm(L->s, dout, dmid, dw, m, n, k, 1.0f, T5_GEMM_ADD_RESID, e);
+    };
+    LAB_OK(issue(err));
+    float *mid = lab_down_act(L, dmid, (size_t)m * k), *out = (float *)malloc((size_t)m * n * 4);
+    lab_down_bytes(L, out, dout, (size_t)m * n * 4);
+    float *rmid = (float *)malloc((size_t)m * k * 4), *ref = (float *)malloc((size_t)m * n * 4);
+    if (which == 0)
+        t5_ref_rmsnorm(rmid, x, nw, m, k, 1e-6f);
+    else
+        t5_ref_ffn_act(rmid, x, m, k, act, gated);
+    double mx1, rel1 = lab_rel(mid, rmid, (size_t)m * k, &mx1);
+    lab_quantize(L->dt, rmid, (size_t)m * k); /* the GEMM sees the stored values */
+    memcpy(ref, r0, (size_t)m * n * 4);
+    t5_ref_gemm(ref, rmid, w, m, n, k, 1.0f, 1);
+    double mx2, rel2 = lab_rel(out, ref, (size_t)m * n, &mx2);
+    double us = lab_time_us(L, 20, [&] {
+        t5_err e2 = {};
+        issue(&e2);
+    });
+    char sh[64];
+    snprintf(sh, sizeof sh, "m=%d n=%d k=%d%s", m, n, k, which ? (gated ? " gated" : "") : "");
+    lab_row(which == 0 ? "norm>gemm (mid)" : "act>gemm (mid)", L->dt, sh, rel1, mx1, lab_tol(L->dt),
+            0);
+    lab_row(which == 0 ? "norm>gemm +resid" : "act>gemm +resid", L->dt, sh, rel2, mx2,
+            lab_tol(L->dt), us);
+    L->be->vt->free_weight(L->be, dw);
+    L->be->vt->free_weight(L->be, dnw);
+    L->be->vt->free(L->be, dx);
+    L->be->vt->free(L->be, dmid);
+    L->be->vt->free(L->be, dout);
+    free(x), free(nw), free(w), free(r0), free(mid), free(out), free(rmid), free(ref);
+}
+
 int main(void)
 {
     static const int shapes[][3] = {{1, 512, 512},   {9, 1536, 512},  {7, 2048, 512},
@@ -52,6 +109,12 @@ int main(void)
             L.be->vt->free(L.be, dout);
             L.be->vt->free_weight(L.be, dw);
             free(a), free(w), free(o0), free(out), free(ref);
+        }
+        static const int fz[][3] = {{1, 1536, 512}, {4, 2048, 512}, {9, 768, 3072}, {16, 512, 1024}, {3, 100, 200}};
+        for (size_t i = 0; i < sizeof fz / sizeof fz[0]; i++) {
+            check_fused(&L, fz[i][0], fz[i][1], fz[i][2], 0, 0, 0);
+            check_fused(&L, fz[i][0], fz[i][1], fz[i][2], 1, T5_ACT_GELU_TANH, 1);
+            check_fused(&L, fz[i][0], fz[i][1], fz[i][2], 1, T5_ACT_RELU, 0);
         }
         lab_close(&L);
     }

@@ -151,7 +151,7 @@ int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kca
 {
     if (n <= 0)
         return 0;
-    CU_USE(s->be);
+    CU_ENTER(s);
     int rc = 0;
     T5__DISPATCH(s->be->base.act_dtype, T,
                  rc = (dec_launch<T, true>(s, out, qkv, kcache, vcache, lay, layer, rows_dev, n,
@@ -165,7 +165,7 @@ int t5__cu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache
 {
     if (n <= 0)
         return 0;
-    CU_USE(s->be);
+    CU_ENTER(s);
     int rc = 0;
     T5__DISPATCH(s->be->base.act_dtype, T,
                  rc = (dec_launch<T, false>(s, out, q, (void *)kcache, (void *)vcache, lay, layer,

@@ -217,7 +217,7 @@ int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t 
         return 0;
     if (sh->d_kv < 1 || sh->d_kv > 128)
         return t5_errf(err, T5_EUNSUP, "attn_encoder: d_kv %d not supported (1..128)", sh->d_kv);
-    CU_USE(s->be);
+    CU_ENTER(s);
     int rc = 0;
     T5__DISPATCH(s->be->base.act_dtype, T,
                  rc = enc_dispatch<T>(s, out, qkv, lens, B, L, bias_table, sh, err));

@@ -192,7 +192,7 @@ fail:
 
 static int cu_sync(t5_stream *s, t5_err *err)
 {
-    CU_USE(s->be);
+    CU_ENTER(s);
     CU_CHECK(cudaStreamSynchronize(s->st));
     for (int i = 0; i < s->n_pending; i++)
         memcpy(s->pending[i].dst, s->dstage + s->pending[i].off, s->pending[i].bytes);
@@ -205,7 +205,7 @@ static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
 
 static int cu_h2d(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err)
 {
-    CU_USE(s->be);
+    CU_ENTER(s);
     if (!bytes)
         return 0;
     /* Staged through pinned memory when it fits and we are not capturing
@@ -223,7 +223,7 @@ static int cu_h2d(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err
 
 static int cu_d2h(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err)
 {
-    CU_USE(s->be);
+    CU_ENTER(s);
     if (!bytes)
         return 0;
     if (!s->capturing && s->n_pending < T5__PENDING && s->doff + bytes <= s->stage_bytes) {
@@ -241,7 +241,7 @@ static int cu_d2h(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err
 
 static int cu_memset0(t5_stream *s, void *dst, size_t bytes, t5_err *err)
 {
-    CU_USE(s->be);
+    CU_ENTER(s);
     CU_CHECK(cudaMemsetAsync(dst, 0, bytes, s->st));
     return 0;
 }
@@ -255,8 +255,8 @@ static int cu_memset0(t5_stream *s, void *dst, size_t bytes, t5_err *err)
 static int cu_run_cached(t5_stream *s, uint64_t key, int (*fn)(void *, t5_err *), void *arg,
                          t5_err *err)
 {
-    CU_USE(s->be);
-    if (getenv("T5_CUDA_NO_GRAPHS"))
+    CU_ENTER(s);
+    if (s->be->no_graphs)
         return fn(arg, err);
     for (int i = 0; i < s->n_graphs; i++)
         if (s->graphs[i].key == key) {
@@ -264,11 +264,15 @@ static int cu_run_cached(t5_stream *s, uint64_t key, int (*fn)(void *, t5_err *)
             return 0;
         }
     int rc = fn(arg, err);
+    if (rc >= 0 && s->pend.kind)
+        rc = t5__cu_pending_flush(s, err); /* keep the capture to fn's own ops */
     if (rc < 0 || s->n_graphs == T5__GRAPHS)
         return rc; /* table full: keep running eagerly */
     CU_CHECK(cudaStreamBeginCapture(s->st, cudaStreamCaptureModeThreadLocal));
     s->capturing = 1;
     rc = fn(arg, err);
+    if (rc >= 0 && s->pend.kind)
+        rc = t5__cu_pending_flush(s, err); /* into the graph, not after it */
     s->capturing = 0;
     cudaGraph_t g = NULL;
     cudaError_t e = cudaStreamEndCapture(s->st, &g);
@@ -322,9 +326,9 @@ static t5_backend_vt make_vt(void)
     v.memset0 = cu_memset0;
     v.run_cached = cu_run_cached;
     v.embed = t5__cu_embed;
-    v.rmsnorm = t5__cu_rmsnorm;
+    v.rmsnorm = t5__cu_pending_norm;
     v.gemm = t5__cu_gemm;
-    v.ffn_act = t5__cu_ffn_act;
+    v.ffn_act = t5__cu_pending_act;
     v.attn_encoder = t5__cu_attn_encoder;
     v.cross_kv_store = t5__cu_cross_kv_store;
     v.attn_decoder_self = t5__cu_attn_decoder_self;
@@ -367,6 +371,8 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->dev = device_index;
     be->n_sm = prop.multiProcessorCount;
     be->smem_optin = prop.sharedMemPerBlockOptin;
+    be->no_gemv = getenv("T5_CUDA_NO_GEMV") != NULL;
+    be->no_graphs = getenv("T5_CUDA_NO_GRAPHS") != NULL;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);

@@ -64,6 +64,8 @@ typedef struct t5__cu_backend {
     int dev;
     int n_sm;
     size_t smem_optin; /* largest dynamic shared memory a block may ask for */
+    int no_gemv;       /* T5_CUDA_NO_GEMV set: always cuBLASLt, never fuse */
+    int no_graphs;     /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
     float *stage;      /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
@@ -83,6 +85,21 @@ typedef struct t5__gemm_plan {
 #define T5__PENDING 64
 /* Floats in a stream's top-k partial buffer (row parts x (k + 1) x 2). */
 #define T5__TOPK_PARTIALS (64 * 1024)
+
+/* Rows up to which GEMMs take the small-m path of gemv.cu, with a pending
+ * RMSNorm or FFN activation fused into their prologue. */
+#define T5__GEMV_MAX_M 16
+
+/* An rmsnorm() or ffn_act() recorded but not launched yet (gemv.cu). */
+typedef struct t5__pending {
+    int kind; /* 0 none, 1 norm, 2 act */
+    void *out;
+    const float *x;
+    const void *w;
+    const void *in;
+    int m, k, act, gated;
+    float eps;
+} t5__pending;
 
 typedef struct t5__graph {
     uint64_t key;
@@ -117,6 +134,7 @@ struct t5_stream {
     size_t slot_scratch_bytes;
     int32_t *host_tmp; /* copy_slots' host bookkeeping, grown likewise */
     float *topk_part;  /* logits_topk partials; fixed, so graphs may use it */
+    t5__pending pend;
     size_t host_tmp_n;
 };
 
@@ -128,6 +146,20 @@ int t5__cu_use(const t5__cu_backend *be, t5_err *err);
         int use__rc = t5__cu_use((be_), err);                                            \
         if (use__rc < 0)                                                                 \
             return use__rc;                                                              \
+    } while (0)
+
+int t5__cu_pending_flush(t5_stream *s, t5_err *err);
+
+/* Entry of every stream op other than the fusing ones: the right device,
+ * and any pending norm/activation launched first so order is as issued. */
+#define CU_ENTER(s_)                                                                     \
+    do {                                                                                 \
+        CU_USE((s_)->be);                                                                \
+        if ((s_)->pend.kind) {                                                           \
+            int ent__rc = t5__cu_pending_flush((s_), err);                               \
+            if (ent__rc < 0)                                                             \
+                return ent__rc;                                                          \
+        }                                                                                \
     } while (0)
 
 /* ---- dtype helpers ---------------------------------------------------------*/
@@ -201,10 +233,16 @@ int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, in
 void t5__cu_gemm_plans_free(t5_stream *s);
 int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
                  t5_err *err);
-int t5__cu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
-                   float eps, t5_err *err);
-int t5__cu_ffn_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
-                   t5_err *err);
+int t5__cu_rmsnorm_launch(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
+                          float eps, t5_err *err);
+int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff, int act,
+                          int gated, t5_err *err);
+int t5__cu_pending_norm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
+                        float eps, t5_err *err);
+int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
+                       t5_err *err);
+int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
+                    float alpha, int flags, t5_err *err);
 int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
                         int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
 int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,

@@ -20,7 +20,7 @@ int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, 
 {
     if (n <= 0)
         return 0;
-    CU_USE(s->be);
+    CU_ENTER(s);
     /* The vocabulary size is not part of the op; INT32_MAX disables the clamp's
      * upper bound while keeping negative ids safe. */
     int threads = d >= 256 ? 256 : 128;

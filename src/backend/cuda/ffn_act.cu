@@ -50,12 +50,12 @@ __global__ void ffn_act_kernel(T *out, const T *in, int m, int ff, int act, int 
     }
 }
 
-int t5__cu_ffn_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
-                   t5_err *err)
+/* Launches now; the vtable's ffn_act is t5__cu_pending_act (gemv.cu). */
+int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff, int act,
+                          int gated, t5_err *err)
 {
     if (m <= 0)
         return 0;
-    CU_USE(s->be);
     size_t total = (size_t)m * ff;
     size_t blocks = (total + 255) / 256;
     size_t cap = (size_t)s->be->n_sm * 8;

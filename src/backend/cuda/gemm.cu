@@ -104,6 +104,11 @@ int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, in
     if (m <= 0 || n <= 0 || k <= 0)
         return m == 0 ? 0 : t5_errf(err, T5_EINVAL, "gemm: bad shape %d x %d x %d", m, n, k);
     CU_USE(s->be);
+    /* Few rows: the small-m kernel, fusing a pending norm/activation; it
+     * flushes anything pending when it declines. */
+    int g = t5__cu_gemv_try(s, out, a, w, m, n, k, alpha, flags, err);
+    if (g != 0)
+        return g < 0 ? g : 0;
     int align = ptr_align(out, a, w);
     int fkey = flags | (align << 8);
     uint32_t h = (uint32_t)m * 2654435761u ^ (uint32_t)n * 40503u ^ (uint32_t)k * 9973u ^

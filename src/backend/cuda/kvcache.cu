@@ -36,7 +36,7 @@ int t5__cu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_
 {
     if (B <= 0 || L <= 0)
         return 0;
-    CU_USE(s->be);
+    CU_ENTER(s);
     T5__DISPATCH(s->be->base.act_dtype, T,
                  cross_store_kernel<T><<<B * L, 256, 0, s->st>>>(
                      (T *)kcache, (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers,
@@ -118,7 +118,7 @@ int t5__cu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layo
         return 0;
     if (len > lay->max_len)
         return t5_errf(err, T5_EINVAL, "copy_slots: len %d > max_len %d", len, lay->max_len);
-    CU_USE(s->be);
+    CU_ENTER(s);
     size_t row_bytes = (size_t)lay->d_kv * s->be->base.act_size;
     size_t span_bytes = row_bytes * len;
 

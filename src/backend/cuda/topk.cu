@@ -259,7 +259,7 @@ int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *log
     if (k < 1 || k > 64 || k > V)
         return t5_errf(err, T5_EUNSUP, "logits_topk: k=%d not supported (1..min(64, V=%d))", k,
                        V);
-    CU_USE(s->be);
+    CU_ENTER(s);
     if (k == 1)
         topk_launch<1, 1024>(s, vals, ids, logits, n, V, k, no_eos, eos_id);
     else if (k <= 2)

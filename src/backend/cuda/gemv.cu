@@ -1,0 +1,310 @@
+/* gemv.cu - GEMMs with few rows (decoder steps at small batch, short
+ * encoder inputs), with the preceding RMSNorm or FFN activation fused in.
+ *
+ * Why. At batch 1 a decoder step is ~75 small kernels, and each costs a few
+ * microseconds of launch and ramp however little it does; the weights (the
+ * real work, ~1.5 MB per projection in t5-small) stream in well under that.
+ * So for m <= 16 rows this path (a) reads W once with 16-byte loads, one
+ * warp per output column, all m rows at a time, and (b) removes the separate
+ * norm and activation kernels: rmsnorm() and ffn_act() on so few rows are
+ * recorded as pending (see t5__cu_pending_*) and folded into the prologue of
+ * the GEMM that consumes their output. Each block recomputes the prologue
+ * for its own use (the rows are tiny: k <= a few thousand elements) and block
+ * 0 also writes the op's output buffer, so the result in memory is exactly
+ * what the unfused ops would have left. Any other op flushes a pending one
+ * first, so ordering is as issued.
+ *
+ * Numerics match the unfused path: the prologue's output is rounded to the
+ * act dtype before the dot products (as the stored tensor would be), the
+ * dot products accumulate in fp32, and the epilogue applies alpha and the
+ * residual add in fp32.
+ */
+#include "cuda_internal.cuh"
+
+#include <string.h>
+
+#define GEMV_WARPS 4
+
+/* 16 bytes of T, converted to floats. */
+template <typename T> struct vec16;
+template <> struct vec16<float> {
+    enum { N = 4 };
+    static __device__ __forceinline__ void load(const float *p, float *f)
+    {
+        float4 v = *(const float4 *)p;
+        f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
+    }
+};
+template <> struct vec16<__half> {
+    enum { N = 8 };
+    static __device__ __forceinline__ void load(const __half *p, float *f)
+    {
+        uint4 v = *(const uint4 *)p;
+        const __half2 *h = (const __half2 *)&v;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 t = __half22float2(h[i]);
+            f[2 * i] = t.x, f[2 * i + 1] = t.y;
+        }
+    }
+};
+template <> struct vec16<__nv_bfloat16> {
+    enum { N = 8 };
+    static __device__ __forceinline__ void load(const __nv_bfloat16 *p, float *f)
+    {
+        uint4 v = *(const uint4 *)p;
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&v;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 t = __bfloat1622float2(h[i]);
+            f[2 * i] = t.x, f[2 * i + 1] = t.y;
+        }
+    }
+};
+
+__device__ __forceinline__ float gemv_act(float x, int act)
+{
+    switch (act) {
+    case T5_ACT_RELU: return fmaxf(x, 0.0f);
+    case T5_ACT_GELU_TANH: {
+        const float c = 0.7978845608028654f;
+        return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+    }
+    case T5_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+    default: return x / (1.0f + expf(-x));
+    }
+}
+template <typename T> __device__ __forceinline__ float gemv_fin(float v) { return v; }
+template <> __device__ __forceinline__ float gemv_fin<__half>(float v)
+{
+    return fminf(fmaxf(v, -65504.0f), 65504.0f);
+}
+
+enum { PRO_NONE = 0, PRO_NORM = 1, PRO_ACT = 2 };
+
+struct gemv_args {
+    void *out;
+    const void *a;     /* PRO_NONE: a [m, k] act */
+    const void *w;     /* [n, k] act */
+    int m, n, k, flags;
+    float alpha;
+    int pro;
+    /* PRO_NORM: a = rmsnorm(x) with scale nw, written to pro_out too */
+    const float *x;
+    const float *nw;
+    float eps;
+    /* PRO_ACT: a = act(in) (gated: act(in[:, :k]) * in[:, k:]), written to pro_out */
+    const void *in;
+    int act, gated;
+    void *pro_out;
+};
+
+template <typename T, int MAXM>
+__global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g)
+{
+    extern __shared__ __align__(16) unsigned char gemv_sm[];
+    T *as = (T *)gemv_sm; /* [m][k] */
+    __shared__ float red[GEMV_WARPS];
+    const int m = g.m, k = g.k;
+    const bool writer = blockIdx.x == 0;
+
+    /* Prologue: the m input rows into shared memory, in the act dtype. */
+    if (g.pro == PRO_NORM) {
+        for (int r = 0; r < m; r++) {
+            const float *xr = g.x + (size_t)r * k;
+            float ss = 0.0f;
+            for (int i = threadIdx.x; i < k; i += blockDim.x)
+                ss += xr[i] * xr[i];
+            ss = t5__warp_sum(ss);
+            if ((threadIdx.x & 31) == 0)
+                red[threadIdx.x >> 5] = ss;
+            __syncthreads();
+            float tot = 0.0f;
+            for (int w = 0; w < GEMV_WARPS; w++)
+                tot += red[w];
+            __syncthreads();
+            float rs = rsqrtf(tot / (float)k + g.eps);
+            for (int i = threadIdx.x; i < k; i += blockDim.x) {
+                T v = t5__dt<T>::store(g.nw[i] * (xr[i] * rs));
+                as[r * k + i] = v;
+                if (writer)
+                    ((T *)g.pro_out)[(size_t)r * k + i] = v;
+            }
+        }
+    } else if (g.pro == PRO_ACT) {
+        const T *in = (const T *)g.in;
+        for (int idx = threadIdx.x; idx < m * k; idx += blockDim.x) {
+            int r = idx / k, c = idx - r * k;
+            float y;
+            if (g.gated) {
+                const T *row = in + (size_t)r * 2 * k;
+                y = gemv_act(gemv_fin<T>(t5__ld(row + c)), g.act) * gemv_fin<T>(t5__ld(row + k + c));
+            } else {
+                y = gemv_act(gemv_fin<T>(t5__ld(in + idx)), g.act);
+            }
+            T v = t5__dt<T>::store(gemv_fin<T>(y));
+            as[idx] = v;
+            if (writer)
+                ((T *)g.pro_out)[idx] = v;
+        }
+    } else {
+        const uint4 *src = (const uint4 *)g.a;
+        uint4 *dst = (uint4 *)as;
+        for (int i = threadIdx.x; i < m * k * (int)sizeof(T) / 16; i += blockDim.x)
+            dst[i] = src[i];
+    }
+    __syncthreads();
+
+    /* One warp per output column: lanes stride over k in 16-byte chunks. */
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int col = blockIdx.x * GEMV_WARPS + warp;
+    if (col >= g.n)
+        return;
+    const T *wr = (const T *)g.w + (size_t)col * k;
+    constexpr int VN = vec16<T>::N;
+    float acc[MAXM];
+#pragma unroll
+    for (int r = 0; r < MAXM; r++)
+        acc[r] = 0.0f;
+    for (int i = lane * VN; i < k; i += 32 * VN) {
+        float wf[VN];
+        vec16<T>::load(wr + i, wf);
+#pragma unroll
+        for (int r = 0; r < MAXM; r++) {
+            if (r < m) {
+                float af[VN];
+                vec16<T>::load(as + r * k + i, af);
+#pragma unroll
+                for (int e = 0; e < VN; e++)
+                    acc[r] += af[e] * wf[e];
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MAXM; r++) {
+        if (r < m) {
+            float v = t5__warp_sum(acc[r]) * g.alpha;
+            if (lane == 0) {
+                size_t at = (size_t)r * g.n + col;
+                if (g.flags & T5_GEMM_ADD_RESID)
+                    ((float *)g.out)[at] += v;
+                else if (g.flags & T5_GEMM_OUT_F32)
+                    ((float *)g.out)[at] = v;
+                else
+                    t5__st((T *)g.out + at, v);
+            }
+        }
+    }
+}
+
+template <typename T, int MAXM> static int gemv_launch_t(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
+{
+    static bool raised[64]; /* per device: the >48 KB shared-memory opt-in is per function */
+    if (smem > 48 * 1024 && !raised[s->be->dev & 63]) {
+        CU_CHECK(cudaFuncSetAttribute(gemv_kernel<T, MAXM>,
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      (int)s->be->smem_optin));
+        raised[s->be->dev & 63] = true;
+    }
+    int blocks = (g.n + GEMV_WARPS - 1) / GEMV_WARPS;
+    gemv_kernel<T, MAXM><<<blocks, GEMV_WARPS * 32, smem, s->st>>>(g);
+    CU_CHECK_LAUNCH("gemv");
+    return 0;
+}
+
+template <typename T> static int gemv_launch(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
+{
+    if (g.m <= 1)
+        return gemv_launch_t<T, 1>(s, g, smem, err);
+    if (g.m <= 4)
+        return gemv_launch_t<T, 4>(s, g, smem, err);
+    if (g.m <= 8)
+        return gemv_launch_t<T, 8>(s, g, smem, err);
+    return gemv_launch_t<T, 16>(s, g, smem, err);
+}
+
+/* Whether a GEMM of this shape may take the small-m path. */
+static int gemv_ok(t5_stream *s, const void *out, const void *a, const void *w, int m, int k)
+{
+    if (m < 1 || m > T5__GEMV_MAX_M || s->be->no_gemv)
+        return 0;
+    size_t es = s->be->base.act_size;
+    if ((k * es) % 16 || ((uintptr_t)a | (uintptr_t)w) % 16)
+        return 0;
+    return (size_t)m * k * es <= s->be->smem_optin;
+}
+
+int t5__cu_pending_flush(t5_stream *s, t5_err *err)
+{
+    t5__pending p = s->pend;
+    s->pend.kind = 0;
+    if (p.kind == PRO_NORM)
+        return t5__cu_rmsnorm_launch(s, p.out, p.x, p.w, p.m, p.k, p.eps, err);
+    if (p.kind == PRO_ACT)
+        return t5__cu_ffn_act_launch(s, p.out, p.in, p.m, p.k, p.act, p.gated, err);
+    return 0;
+}
+
+int t5__cu_pending_norm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
+                        float eps, t5_err *err)
+{
+    int rc = t5__cu_pending_flush(s, err);
+    if (rc < 0)
+        return rc;
+    if (n <= 0)
+        return 0;
+    CU_USE(s->be);
+    if (n > T5__GEMV_MAX_M || s->be->no_gemv)
+        return t5__cu_rmsnorm_launch(s, out, x, w, n, d, eps, err);
+    t5__pending *p = &s->pend;
+    p->kind = PRO_NORM;
+    p->out = out, p->x = x, p->w = w, p->m = n, p->k = d, p->eps = eps;
+    return 0;
+}
+
+int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
+                       t5_err *err)
+{
+    int rc = t5__cu_pending_flush(s, err);
+    if (rc < 0)
+        return rc;
+    if (m <= 0)
+        return 0;
+    CU_USE(s->be);
+    if (m > T5__GEMV_MAX_M || s->be->no_gemv || out == in)
+        return t5__cu_ffn_act_launch(s, out, in, m, ff, act, gated, err);
+    t5__pending *p = &s->pend;
+    p->kind = PRO_ACT;
+    p->out = out, p->in = in, p->m = m, p->k = ff, p->act = act, p->gated = gated;
+    return 0;
+}
+
+/* Called by gemm first: returns 1 if it ran the GEMM here (fused or not),
+ * 0 if cuBLASLt should (any pending op is flushed then), < 0 on error. */
+int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
+                    float alpha, int flags, t5_err *err)
+{
+    t5__pending p = s->pend;
+    gemv_args g;
+    memset(&g, 0, sizeof g);
+    g.out = out, g.a = a, g.w = w, g.m = m, g.n = n, g.k = k, g.flags = flags, g.alpha = alpha;
+    int fuse = p.kind && p.out == a && p.m == m && p.k == k &&
+               !((flags & T5_GEMM_ADD_RESID) && (const void *)p.x == out);
+    if (!gemv_ok(s, out, a, w, m, k) || (p.kind && !fuse)) {
+        int rc = t5__cu_pending_flush(s, err);
+        if (rc < 0)
+            return rc;
+        if (!gemv_ok(s, out, a, w, m, k))
+            return 0;
+    } else if (fuse) {
+        g.pro = p.kind;
+        g.pro_out = p.out;
+        g.x = p.x, g.nw = (const float *)p.w, g.eps = p.eps;
+        g.in = p.in, g.act = p.act, g.gated = p.gated;
+        s->pend.kind = 0;
+    }
+    size_t smem = (size_t)m * k * s->be->base.act_size;
+    int rc = 0;
+    T5__DISPATCH(s->be->base.act_dtype, T, rc = gemv_launch<T>(s, g, smem, err));
+    return rc < 0 ? rc : 1;
+}
