@@ -156,7 +156,7 @@ static int normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *
     if (t5__buf_put(a, s, n) < 0)
         return -1;
     t5__buf *cur = a, *nxt = b;
-    for (int i = 0; i < tok->n_norm; i++) {
+    for (int i = 0; i < tok->n_norm && cur->n; i++) { /* empty stays empty */
         const t5__norm_op *op = &tok->norm[i];
         nxt->n = 0;
         int rc = 0;
