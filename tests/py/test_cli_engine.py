@@ -91,3 +91,20 @@ def test_bad_input_is_an_error():
     p = subprocess.run([BIN, "generate", "--model", "/nonexistent", "--input-ids", "1"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "/nonexistent" in p.stderr
+
+
+def test_text_goes_through_the_tokenizer():
+    # ByT5's tokenizer is bytes + 3 then </s> (id 1); the byt5_like fixture
+    # directory has no tokenizer file, so t5serve picks the byte tokenizer.
+    fx = fixture("byt5_like")
+    model = FIX / fx["model_dir"]
+    text = "hello world"
+    ids = [b + 3 for b in text.encode()] + [1]
+    by_text = run("generate", "--model", model, "--text", text, "--json", "--max-new-tokens", 6,
+                  "--num-beams", 2, "--num-return-sequences", 2)
+    by_ids = run("generate", "--model", model, "--input-ids", ids_arg(ids), "--json",
+                 "--max-new-tokens", 6, "--num-beams", 2, "--num-return-sequences", 2)
+    a = [json.loads(l) for l in by_text.splitlines()]
+    b = [json.loads(l) for l in by_ids.splitlines()]
+    assert [s["ids"] for s in a] == [s["ids"] for s in b]
+    assert all("text" in s for s in a)
