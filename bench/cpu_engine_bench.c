@@ -6,8 +6,8 @@
  * F holds one request per line (comma-separated ids); the first B lines are
  * one batch. Each iteration runs the whole batch through t5_generate (greedy,
  * min_new_tokens = max_new_tokens = N, so every sequence is exactly N tokens)
- * and the program prints one JSON line: latency percentiles of an iteration,
- * sequences per second, and the first sequence's ids. */
+ * and the program prints one JSON line: every iteration's latency, its
+ * percentiles, sequences per second, and the first sequence's ids. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +102,15 @@ int main(int argc, char **argv)
                 t5_gen_result_clear(&res[b]);
     }
     double total = 0;
-    for (int i = 0; i < iters; i++)
+    printf("{\"lat_ms\":[");
+    for (int i = 0; i < iters; i++) {
         total += lat[i];
+        printf(i ? ",%.3f" : "%.3f", lat[i]);
+    }
+    printf("],");
     qsort(lat, iters, sizeof(double), cmp_d);
     int i99 = (int)(0.99 * (iters - 1) + 0.5);
-    printf("{\"batch\":%d,\"iters\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"mean_ms\":%.3f,"
+    printf("\"batch\":%d,\"iters\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"mean_ms\":%.3f,"
            "\"seq_per_s\":%.2f,\"ids0\":[",
            batch, iters, lat[(iters - 1) / 2], lat[i99], total / iters,
            batch * iters / (total / 1e3));
