@@ -16,9 +16,11 @@
  * taking the shortest rule that matches; pieces never span a U+2581 when
  * Metaspace splits.
  *
- * One approximation: prepend_scheme "first" prepends U+2581 to the piece
- * that starts the text (tokenizers asks whether the piece's original offset
- * is 0; a normalizer that deletes leading characters can make that differ).
+ * prepend_scheme "first" prepends U+2581 to a piece whose first character
+ * comes from offset 0 of the original text, as tokenizers decides it from
+ * its alignments; here each step carries the length of that prefix (o0):
+ * characters a normalizer produced from the first original character, or
+ * prepended before it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,6 @@
 
 typedef struct span {
     size_t off, len;
-    bool orig0; /* starts at offset 0 of the original text */
 } span;
 
 typedef struct spans {
@@ -35,7 +36,7 @@ typedef struct spans {
     size_t n, cap;
 } spans;
 
-static int spans_push(spans *s, size_t off, size_t len, bool orig0)
+static int spans_push(spans *s, size_t off, size_t len)
 {
     if (!len)
         return 0; /* the tokenizers library drops empty splits */
@@ -47,7 +48,7 @@ static int spans_push(spans *s, size_t off, size_t len, bool orig0)
         s->v = v;
         s->cap = cap;
     }
-    s->v[s->n++] = (span){off, len, orig0};
+    s->v[s->n++] = (span){off, len};
     return 0;
 }
 
@@ -63,16 +64,22 @@ static inline int cp_at(const char *s, size_t n, size_t i, uint32_t *cp)
 
 /* ---- normalizers -------------------------------------------------------------- */
 
-static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out)
+/* Each normalizer also maps *o0, the length of the prefix of the text that
+ * comes from the first original character (tokenizers' alignment offset 0),
+ * which Metaspace's prepend_scheme "first" asks about. */
+static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out, size_t *o0)
 {
-    size_t i = 0;
+    size_t i = 0, L = *o0, nl = 0;
     while (i < n) {
         size_t g = t5__grapheme_len(s + i, n - i);
         const char *rep;
+        bool first = i < L;
         if (g < 6 && t5__charsmap_match(&tok->cmap, s + i, g, false, &rep)) {
             if (t5__buf_put(out, rep, strlen(rep)) < 0)
                 return -1;
             i += g;
+            if (first)
+                nl = out->n;
             continue;
         }
         size_t end = i + g;
@@ -82,13 +89,16 @@ static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5
             size_t m = t5__charsmap_match(&tok->cmap, s + i, l, false, &rep);
             if (m ? t5__buf_put(out, rep, strlen(rep)) : t5__buf_put(out, s + i, l))
                 return -1;
+            if (i < L)
+                nl = out->n;
             i += l;
         }
     }
+    *o0 = nl;
     return 0;
 }
 
-static int norm_strip(const t5__norm_op *op, const char *s, size_t n, t5__buf *out)
+static int norm_strip(const t5__norm_op *op, const char *s, size_t n, t5__buf *out, size_t *o0)
 {
     size_t a = 0, b = n;
     uint32_t cp;
@@ -109,12 +119,13 @@ static int norm_strip(const t5__norm_op *op, const char *s, size_t n, t5__buf *o
                 break;
             b = p;
         }
+    *o0 = *o0 > a ? (*o0 < b ? *o0 : b) - a : 0;
     return t5__buf_put(out, s + a, b - a);
 }
 
-static int norm_replace(const t5__norm_op *op, const char *s, size_t n, t5__buf *out)
+static int norm_replace(const t5__norm_op *op, const char *s, size_t n, t5__buf *out, size_t *o0)
 {
-    size_t pos = 0;
+    size_t pos = 0, L = *o0, nl = 0;
     while (pos <= n) {
         size_t ms, me;
         if (op->re) {
@@ -127,8 +138,14 @@ static int norm_replace(const t5__norm_op *op, const char *s, size_t n, t5__buf 
             ms = (size_t)(q - s);
             me = ms + op->pat_len;
         }
-        if (t5__buf_put(out, s + pos, ms - pos) < 0 || t5__buf_put(out, op->content, op->content_len) < 0)
+        if (t5__buf_put(out, s + pos, ms - pos) < 0)
             return -1;
+        if (pos < L)
+            nl = out->n - (ms > L ? ms - L : 0);
+        if (t5__buf_put(out, op->content, op->content_len) < 0)
+            return -1;
+        if (ms < L)
+            nl = out->n;
         if (me == ms) { /* an empty match: keep one character and move on */
             if (ms >= n) {
                 pos = n + 1;
@@ -142,15 +159,21 @@ static int norm_replace(const t5__norm_op *op, const char *s, size_t n, t5__buf 
         }
         pos = me;
     }
-    if (pos < n && t5__buf_put(out, s + pos, n - pos) < 0)
-        return -1;
+    if (pos < n) {
+        size_t before = out->n;
+        if (t5__buf_put(out, s + pos, n - pos) < 0)
+            return -1;
+        if (pos < L)
+            nl = before + (L < n ? L : n) - pos;
+    }
+    *o0 = nl;
     return 0;
 }
 
 /* Runs the normalizer chain over s[0..n); the result is in *res (which
  * points at a or b). */
 static int normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *a, t5__buf *b,
-                     t5__buf **res)
+                     t5__buf **res, size_t *o0)
 {
     a->n = 0;
     if (t5__buf_put(a, s, n) < 0)
@@ -162,17 +185,19 @@ static int normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *
         int rc = 0;
         switch (op->kind) {
         case T5__N_PRECOMPILED:
-            rc = norm_precompiled(tok, cur->p, cur->n, nxt);
+            rc = norm_precompiled(tok, cur->p, cur->n, nxt, o0);
             break;
         case T5__N_STRIP:
-            rc = norm_strip(op, cur->p, cur->n, nxt);
+            rc = norm_strip(op, cur->p, cur->n, nxt, o0);
             break;
         case T5__N_REPLACE:
-            rc = norm_replace(op, cur->p, cur->n, nxt);
+            rc = norm_replace(op, cur->p, cur->n, nxt, o0);
             break;
         case T5__N_PREPEND:
             if (cur->n)
                 rc = t5__buf_put(nxt, op->content, op->content_len);
+            if (*o0) /* prepended text is aligned with the first character */
+                *o0 += op->content_len;
             if (rc == 0)
                 rc = t5__buf_put(nxt, cur->p, cur->n);
             break;
@@ -187,18 +212,32 @@ static int normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *
     return 0;
 }
 
+int t5__hf_normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out)
+{
+    t5__buf other = {0}, *res;
+    size_t o0 = 0;
+    int rc = normalize(tok, s, n, out, &other, &res, &o0);
+    if (rc == 0 && res != out) {
+        out->n = 0;
+        rc = t5__buf_put(out, res->p, res->n);
+    }
+    t5__buf_free(&other);
+    return rc < 0 ? T5_ENOMEM : 0;
+}
+
 /* ---- pre-tokenizers -------------------------------------------------------- */
 
 /* Metaspace on every span of (in, sp): replace spaces, maybe prepend, maybe
  * split before every replacement character. Writes new text and spans. */
 static int pt_metaspace(const t5__pretok_op *op, const t5__buf *in, const spans *sp, t5__buf *out,
-                        spans *res)
+                        spans *res, size_t *o0)
 {
+    size_t L = *o0, nl = 0;
     for (size_t k = 0; k < sp->n; k++) {
         const char *s = in->p + sp->v[k].off;
         size_t n = sp->v[k].len, start = out->n;
         bool pre = false;
-        if (op->prepend == T5__PREPEND_ALWAYS || (op->prepend == T5__PREPEND_FIRST && sp->v[k].orig0))
+        if (op->prepend == T5__PREPEND_ALWAYS || (op->prepend == T5__PREPEND_FIRST && sp->v[k].off < L))
             /* Tested after spaces became the replacement, as the library does. */
             pre = !(n && s[0] == ' ') && !(n >= op->rep_len && !memcmp(s, op->rep, op->rep_len));
         if (pre && t5__buf_put(out, op->rep, op->rep_len) < 0)
@@ -206,10 +245,12 @@ static int pt_metaspace(const t5__pretok_op *op, const t5__buf *in, const spans 
         for (size_t i = 0; i < n; i++) {
             if (s[i] == ' ' ? t5__buf_put(out, op->rep, op->rep_len) : t5__buf_putc(out, s[i]))
                 return -1;
+            if (sp->v[k].off + i < L)
+                nl = out->n;
         }
         size_t end = out->n;
         if (!op->split) {
-            if (spans_push(res, start, end - start, sp->v[k].orig0) < 0)
+            if (spans_push(res, start, end - start) < 0)
                 return -1;
             continue;
         }
@@ -217,15 +258,16 @@ static int pt_metaspace(const t5__pretok_op *op, const t5__buf *in, const spans 
         size_t ps = start;
         for (size_t i = start; i + op->rep_len <= end;) {
             if (i > ps && !memcmp(out->p + i, op->rep, op->rep_len)) {
-                if (spans_push(res, ps, i - ps, sp->v[k].orig0 && ps == start) < 0)
+                if (spans_push(res, ps, i - ps) < 0)
                     return -1;
                 ps = i;
             }
             i += (op->rep_len && !memcmp(out->p + i, op->rep, op->rep_len)) ? op->rep_len : 1;
         }
-        if (spans_push(res, ps, end - ps, sp->v[k].orig0 && ps == start) < 0)
+        if (spans_push(res, ps, end - ps) < 0)
             return -1;
     }
+    *o0 = nl;
     return 0;
 }
 
@@ -242,13 +284,13 @@ static int pt_wssplit(const t5__buf *in, const spans *sp, spans *res)
                 ws = i;
                 in_word = true;
             } else if (w && in_word) {
-                if (spans_push(res, ws, i - ws, sp->v[k].orig0 && ws == sp->v[k].off) < 0)
+                if (spans_push(res, ws, i - ws) < 0)
                     return -1;
                 in_word = false;
             }
             i += l;
         }
-        if (in_word && spans_push(res, ws, end - ws, sp->v[k].orig0 && ws == sp->v[k].off) < 0)
+        if (in_word && spans_push(res, ws, end - ws) < 0)
             return -1;
     }
     return 0;
@@ -259,7 +301,6 @@ static int pt_split(const t5__pretok_op *op, const t5__buf *in, const spans *sp,
     for (size_t k = 0; k < sp->n; k++) {
         const char *s = in->p + sp->v[k].off;
         size_t n = sp->v[k].len, base = sp->v[k].off, pos = 0, prev = 0, ms, me;
-        bool o0 = sp->v[k].orig0;
         size_t pend_s = 0, pend_e = 0; /* Contiguous: a run of matches */
         bool pend = false;
         while (pos <= n && t5__re_find(op->re, s, n, pos, &ms, &me)) {
@@ -270,21 +311,21 @@ static int pt_split(const t5__pretok_op *op, const t5__buf *in, const spans *sp,
             int rc = 0;
             switch (op->behavior) {
             case 0: /* Removed */
-                rc = spans_push(res, base + prev, ms - prev, o0 && prev == 0);
+                rc = spans_push(res, base + prev, ms - prev);
                 prev = me;
                 break;
             case 1: /* Isolated */
-                rc = spans_push(res, base + prev, ms - prev, o0 && prev == 0);
+                rc = spans_push(res, base + prev, ms - prev);
                 if (rc == 0)
-                    rc = spans_push(res, base + ms, me - ms, o0 && ms == 0);
+                    rc = spans_push(res, base + ms, me - ms);
                 prev = me;
                 break;
             case 2: /* MergedWithPrevious */
-                rc = spans_push(res, base + prev, me - prev, o0 && prev == 0);
+                rc = spans_push(res, base + prev, me - prev);
                 prev = me;
                 break;
             case 3: /* MergedWithNext */
-                rc = spans_push(res, base + prev, ms - prev, o0 && prev == 0);
+                rc = spans_push(res, base + prev, ms - prev);
                 prev = ms;
                 break;
             case 4: /* Contiguous */
@@ -292,9 +333,9 @@ static int pt_split(const t5__pretok_op *op, const t5__buf *in, const spans *sp,
                     pend_e = me;
                 } else {
                     if (pend)
-                        rc = spans_push(res, base + pend_s, pend_e - pend_s, o0 && pend_s == 0);
+                        rc = spans_push(res, base + pend_s, pend_e - pend_s);
                     if (rc == 0)
-                        rc = spans_push(res, base + prev, ms - prev, o0 && prev == 0);
+                        rc = spans_push(res, base + prev, ms - prev);
                     pend = true;
                     pend_s = ms;
                     pend_e = me;
@@ -306,9 +347,9 @@ static int pt_split(const t5__pretok_op *op, const t5__buf *in, const spans *sp,
                 return -1;
             pos = me;
         }
-        if (pend && spans_push(res, base + pend_s, pend_e - pend_s, o0 && pend_s == 0) < 0)
+        if (pend && spans_push(res, base + pend_s, pend_e - pend_s) < 0)
             return -1;
-        if (spans_push(res, base + prev, n - prev, o0 && prev == 0) < 0)
+        if (spans_push(res, base + prev, n - prev) < 0)
             return -1;
     }
     return 0;
@@ -331,7 +372,7 @@ static void work_free(work *w)
 }
 
 /* Pre-tokenizes and encodes one normalized piece. */
-static int encode_piece(const t5_tokenizer *tok, work *w, const char *s, size_t n, bool orig0,
+static int encode_piece(const t5_tokenizer *tok, work *w, const char *s, size_t n, size_t o0,
                         t5__ids *out)
 {
     if (!n)
@@ -340,7 +381,7 @@ static int encode_piece(const t5_tokenizer *tok, work *w, const char *s, size_t 
     spans *cur = &w->sa, *nxt = &w->sb;
     text->n = 0;
     cur->n = 0;
-    if (t5__buf_put(text, s, n) < 0 || spans_push(cur, 0, n, orig0) < 0)
+    if (t5__buf_put(text, s, n) < 0 || spans_push(cur, 0, n) < 0)
         return T5_ENOMEM;
     for (int i = 0; i < tok->n_pretok; i++) {
         const t5__pretok_op *op = &tok->pretok[i];
@@ -348,7 +389,7 @@ static int encode_piece(const t5_tokenizer *tok, work *w, const char *s, size_t 
         int rc;
         if (op->kind == T5__PT_METASPACE) {
             tnext->n = 0;
-            rc = pt_metaspace(op, text, cur, tnext, nxt);
+            rc = pt_metaspace(op, text, cur, tnext, nxt, &o0);
             t5__buf *t = text;
             text = tnext;
             tnext = t;
@@ -376,13 +417,14 @@ static bool is_word_char(uint32_t c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-typedef int (*segment_fn)(const t5_tokenizer *tok, work *w, const char *s, size_t n, bool orig0,
+/* o0: how many leading bytes of s come from the first original character. */
+typedef int (*segment_fn)(const t5_tokenizer *tok, work *w, const char *s, size_t n, size_t o0,
                           t5__ids *out);
 
 /* Splits s on the added tokens of trie t: matched tokens go to out as ids,
  * the text between goes to fn. */
 static int split_added(const t5_tokenizer *tok, const t5__trie *t, bool use, work *w, const char *s,
-                       size_t n, bool orig0, segment_fn fn, t5__ids *out)
+                       size_t n, size_t o0, segment_fn fn, t5__ids *out)
 {
     size_t start_off = 0, i = 0;
     while (use && i < n) {
@@ -437,7 +479,7 @@ static int split_added(const t5_tokenizer *tok, const t5__trie *t, bool use, wor
             }
         }
         if (start_off < start) {
-            int rc = fn(tok, w, s + start_off, start - start_off, orig0 && start_off == 0, out);
+            int rc = fn(tok, w, s + start_off, start - start_off, start_off < o0 ? (o0 < start ? o0 : start) - start_off : 0, out);
             if (rc < 0)
                 return rc;
         }
@@ -447,24 +489,24 @@ static int split_added(const t5_tokenizer *tok, const t5__trie *t, bool use, wor
         i = stop;
     }
     if (start_off < n)
-        return fn(tok, w, s + start_off, n - start_off, orig0 && start_off == 0, out);
+        return fn(tok, w, s + start_off, n - start_off, start_off < o0 ? o0 - start_off : 0, out);
     return 0;
 }
 
-static int normalized_segment(const t5_tokenizer *tok, work *w, const char *s, size_t n, bool orig0,
+static int normalized_segment(const t5_tokenizer *tok, work *w, const char *s, size_t n, size_t o0,
                               t5__ids *out)
 {
     t5__buf *res;
-    if (normalize(tok, s, n, &w->na, &w->nb, &res) < 0)
+    if (normalize(tok, s, n, &w->na, &w->nb, &res, &o0) < 0)
         return T5_ENOMEM;
     if (!tok->has_added_norm)
-        return encode_piece(tok, w, res->p, res->n, orig0, out);
+        return encode_piece(tok, w, res->p, res->n, o0, out);
     /* The normalized text must outlive the pre-tokenizer buffers: copy it. */
     char *copy = malloc(res->n ? res->n : 1);
     if (!copy)
         return T5_ENOMEM;
     memcpy(copy, res->p, res->n);
-    int rc = split_added(tok, &tok->added_norm_trie, true, w, copy, res->n, orig0, encode_piece, out);
+    int rc = split_added(tok, &tok->added_norm_trie, true, w, copy, res->n, o0, encode_piece, out);
     free(copy);
     return rc;
 }
@@ -479,7 +521,11 @@ int t5__hf_encode(const t5_tokenizer *tok, const char *s, size_t n, int flags, t
         for (int i = 0; i < tok->n_post_before && rc == 0; i++)
             rc = t5__ids_push(out, tok->post_before[i]);
     if (rc == 0)
-        rc = split_added(tok, &tok->added_trie, tok->has_added, &w, s, n, true, normalized_segment, out);
+    {
+        uint32_t cp;
+        size_t first = n ? (size_t)cp_at(s, n, 0, &cp) : 0; /* the character at offset 0 */
+        rc = split_added(tok, &tok->added_trie, tok->has_added, &w, s, n, first, normalized_segment, out);
+    }
     if (post)
         for (int i = 0; i < tok->n_post_after && rc == 0; i++)
             rc = t5__ids_push(out, tok->post_after[i]);

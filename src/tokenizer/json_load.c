@@ -515,17 +515,37 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
             tok->pieces[a->id].type = T5__P_CONTROL;
     }
     tok->pool_len = off;
-    /* Decoding skips a token because its *string* is a special added token
-     * (tokenizers' is_special_token), so a model piece spelled like one is
-     * skipped too. */
+    if ((rc = load_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), 0, err)) < 0)
+        goto out;
+    /* A "normalized" added token is matched, and decoded, in its normalized
+     * form (the tokenizers library normalizes its content when adding it). */
     for (int k = 0; k < tok->n_added; k++) {
-        const t5__added *a = &tok->added[k];
-        if (!a->special)
+        t5__added *a = &tok->added[k];
+        if (!a->normalized || !tok->n_norm)
             continue;
-        for (int id = 0; id < tok->n_pieces; id++)
-            if (tok->pieces[id].len == a->len &&
-                !memcmp(tok->pool + tok->pieces[id].off, tok->pool + a->off, a->len))
-                tok->pieces[id].special = 1;
+        t5__buf nb = {0};
+        if (t5__hf_normalize(tok, tok->pool + a->off, a->len, &nb) < 0 ||
+            nb.n > UINT32_MAX / 2 || tok->pool_len + nb.n + 1 > UINT32_MAX) {
+            t5__buf_free(&nb);
+            rc = t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");
+            goto out;
+        }
+        char *np = realloc(tok->pool, tok->pool_len + nb.n + 1);
+        if (!np) {
+            t5__buf_free(&nb);
+            rc = t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");
+            goto out;
+        }
+        tok->pool = np;
+        if (nb.n)
+            memcpy(np + tok->pool_len, nb.p, nb.n);
+        np[tok->pool_len + nb.n] = 0;
+        a->off = (uint32_t)tok->pool_len;
+        a->len = (uint32_t)nb.n;
+        tok->pieces[a->id].off = a->off;
+        tok->pieces[a->id].len = a->len;
+        tok->pool_len += nb.n + 1;
+        t5__buf_free(&nb);
     }
     {
         t5__trie_key *keys = malloc((na ? (size_t)na : 1) * sizeof *keys);
@@ -552,12 +572,23 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
         if (rc < 0)
             goto out;
     }
+    /* Decoding skips a token because its *string* is a special added token
+     * (tokenizers' is_special_token), so a model piece spelled like one is
+     * skipped too. */
+    for (int k = 0; k < tok->n_added; k++) {
+        const t5__added *a = &tok->added[k];
+        if (!a->special)
+            continue;
+        for (int id = 0; id < tok->n_pieces; id++)
+            if (tok->pieces[id].len == a->len &&
+                !memcmp(tok->pool + tok->pieces[id].off, tok->pool + a->off, a->len))
+                tok->pieces[id].special = 1;
+    }
     tok->eos_id = find_id(tok, "</s>");
     tok->pad_id = find_id(tok, "<pad>");
     tok->bos_id = -1;
 
-    if ((rc = load_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), 0, err)) < 0 ||
-        (rc = load_pretok(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), 0, err)) < 0 ||
+    if ((rc = load_pretok(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), 0, err)) < 0 ||
         (rc = load_post(tok, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), err)) < 0 ||
         (rc = load_decoder(tok, cJSON_GetObjectItemCaseSensitive(root, "decoder"), 0, err)) < 0)
         goto out;

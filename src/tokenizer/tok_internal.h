@@ -260,6 +260,8 @@ int t5__unigram(const t5_tokenizer *tok, const char *s, size_t n, bool hf, t5__i
 /* Pipelines. */
 int t5__spm_normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out);
 int t5__spm_encode(const t5_tokenizer *tok, const char *s, size_t n, t5__ids *out, t5_err *err);
+/* The normalizer chain of a tokenizer.json, on its own. */
+int t5__hf_normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out);
 int t5__hf_encode(const t5_tokenizer *tok, const char *s, size_t n, int flags, t5__ids *out,
                   t5_err *err);
 int t5__spm_decode(const t5_tokenizer *tok, const int32_t *ids, int n, int flags, t5__buf *out,

@@ -256,8 +256,53 @@ static void test_load_dir(void)
     rmdir(dir);
 }
 
+/* Every supported tokenizer.json component against the tokenizers library
+ * (tools/tokenizer/make_component_refs.py). */
+static void test_components(void)
+{
+    t5_tokenizer *tok = NULL;
+    t5_err err = {0};
+    CHECK_EQ_INT(t5_tokenizer_load(&tok, T5_TOK_DATA "/components.json", &err), 0);
+    if (!tok) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    fx_lines L;
+    CHECK(fx_lines_read(&L, "components.ref.gz") == 0);
+    int bad = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        char *f[4] = {L.line[i], NULL, NULL, NULL};
+        for (int k = 1; k < 4; k++) {
+            f[k] = f[k - 1] ? strchr(f[k - 1], '\t') : NULL;
+            if (f[k])
+                *f[k]++ = 0;
+        }
+        if (!f[3])
+            continue;
+        size_t len = fx_unescape(f[0], line);
+        int nr = fx_ids(f[1], ref, MAXI);
+        int n = t5_tokenizer_encode(tok, line, len, ids, MAXI, T5_TOK_ADD_EOS, &err);
+        if (n != nr || memcmp(ids, ref, (size_t)nr * 4)) {
+            if (bad++ < 10)
+                fprintf(stderr, "components ids row %zu \"%s\": got %d ids, want [%s]\n", i, f[0], n, f[1]);
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            fx_unescape(f[2 + k], want);
+            t5_tokenizer_decode(tok, ref, nr, text, sizeof text, k ? 0 : T5_TOK_SKIP_SPECIAL, &err);
+            if (strcmp(text, want) && bad++ < 10)
+                fprintf(stderr, "components decode%d row %zu: \"%s\" vs \"%s\"\n", k, i, text, want);
+        }
+    }
+    CHECK(L.n > 2000);
+    CHECK_EQ_INT(bad, 0);
+    fx_lines_free(&L);
+    t5_tokenizer_free(tok);
+}
+
 int main(void)
 {
+    RUN(test_components);
     RUN(test_byt5);
     RUN(test_invalid_utf8);
     RUN(test_buffers);
