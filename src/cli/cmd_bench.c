@@ -4,7 +4,8 @@
  *   t5serve bench --url 127.0.0.1:8000 --model speller --queries FILE
  *       [--concurrency 1,2,4,8 | --request-rate 50,100,200]
  *       [--requests N | --duration-s S] [--warmup N] [--batch-size B]
- *       [--endpoint infer|generate] [--max-new-tokens N] [--num-beams K]
+ *       [--endpoint infer|generate] [--max-new-tokens N] [--min-new-tokens N]
+ *       [--num-beams K]
  *       [--max-threads N] [--seed S] [--csv FILE]
  *   t5serve bench --engine ...      the in-process engine benchmark
  *
@@ -40,7 +41,7 @@ typedef struct bench {
     const char *model, *endpoint;
     char **queries;
     int n_queries;
-    int batch, max_new_tokens, num_beams;
+    int batch, max_new_tokens, min_new_tokens, num_beams;
     long n_requests; /* per level; 0: use duration */
     double duration_s;
     int warmup;
@@ -218,6 +219,8 @@ static int build_bodies(bench *b)
         int k = 0;
         if (b->max_new_tokens > 0)
             fprintf(f, "%s\"max_new_tokens\":%d", k++ ? "," : "", b->max_new_tokens);
+        if (b->min_new_tokens > 0)
+            fprintf(f, "%s\"min_new_tokens\":%d", k++ ? "," : "", b->min_new_tokens);
         if (b->num_beams > 0)
             fprintf(f, "%s\"num_beams\":%d", k++ ? "," : "", b->num_beams);
         fputs("}}", f);
@@ -386,7 +389,7 @@ static void usage(FILE *f)
             "  --warmup N                unmeasured requests before each level (default 5)\n"
             "  --batch-size B            queries per request (default 1)\n"
             "  --endpoint infer|generate (default infer)\n"
-            "  --max-new-tokens N, --num-beams K   request parameters\n"
+            "  --max-new-tokens N, --min-new-tokens N, --num-beams K   request parameters\n"
             "  --max-threads N           connections for rate mode (default 64)\n"
             "  --seed S                  arrival-time seed (default 1)\n"
             "  --csv FILE                also write the table as CSV\n");
@@ -498,6 +501,8 @@ int t5_cmd_bench(int argc, char **argv)
             b.endpoint = v;
         } else if (!strcmp(a, "--max-new-tokens")) {
             b.max_new_tokens = atoi(v);
+        } else if (!strcmp(a, "--min-new-tokens")) {
+            b.min_new_tokens = atoi(v);
         } else if (!strcmp(a, "--num-beams")) {
             b.num_beams = atoi(v);
         } else if (!strcmp(a, "--max-threads")) {
