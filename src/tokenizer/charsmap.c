@@ -16,6 +16,11 @@
 
 #include "tokenizer/tok_internal.h"
 
+static inline uint32_t u_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
+static inline uint32_t u_label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
+static inline int u_has_leaf(uint32_t u) { return (u >> 8) & 1; }
+static inline uint32_t u_value(uint32_t u) { return u & ((1u << 31) - 1); }
+
 int t5__charsmap_init(t5__charsmap *m, const void *blob, size_t len, t5_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -43,6 +48,27 @@ int t5__charsmap_init(t5__charsmap *m, const void *blob, size_t len, t5_err *err
     memcpy(m->norm, b + 4 + tsize, nlen);
     m->norm[nlen] = 0; /* a final NUL, so every offset names a terminated string */
     m->norm_len = nlen;
+    for (int c = 0; c < 128; c++) {
+        m->first[c] = m->longest[c] = -1;
+        size_t pos = u_offset(m->units[0]) ^ (size_t)c;
+        if (pos >= m->n_units || u_label(m->units[pos]) != (uint32_t)c)
+            continue; /* no rule starts with c */
+        uint32_t unit = m->units[pos];
+        pos ^= u_offset(unit);
+        if (pos >= m->n_units) {
+            m->longest[c] = -2;
+            continue;
+        }
+        if (u_has_leaf(unit) && u_value(m->units[pos]) < m->norm_len)
+            m->first[c] = m->longest[c] = (int32_t)u_value(m->units[pos]);
+        for (int b2 = 1; b2 < 256; b2++) {
+            size_t q = pos ^ (size_t)b2;
+            if (q < m->n_units && u_label(m->units[q]) == (uint32_t)b2) {
+                m->longest[c] = -2; /* a longer rule starts with c */
+                break;
+            }
+        }
+    }
     return 0;
 }
 
@@ -52,11 +78,6 @@ void t5__charsmap_free(t5__charsmap *m)
     free(m->norm);
     memset(m, 0, sizeof *m);
 }
-
-static inline uint32_t u_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
-static inline uint32_t u_label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
-static inline int u_has_leaf(uint32_t u) { return (u >> 8) & 1; }
-static inline uint32_t u_value(uint32_t u) { return u & ((1u << 31) - 1); }
 
 size_t t5__charsmap_match(const t5__charsmap *m, const char *s, size_t n, bool longest,
                           const char **rep)

@@ -71,6 +71,17 @@ static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5
 {
     size_t i = 0, L = *o0, nl = 0;
     while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        /* An ASCII character followed by ASCII is a grapheme of its own. */
+        if (c < 0x80 && c != '\r' && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
+            int32_t v = tok->cmap.first[c];
+            if (v < 0 ? t5__buf_putc(out, (char)c) : t5__buf_put(out, tok->cmap.norm + v, strlen(tok->cmap.norm + v)))
+                return -1;
+            if (i < L)
+                nl = out->n;
+            i++;
+            continue;
+        }
         size_t g = t5__grapheme_len(s + i, n - i);
         const char *rep;
         bool first = i < L;

@@ -20,6 +20,21 @@ static const char SPACE_SYM[] = "\xE2\x96\x81";
 static size_t norm_prefix(const t5_tokenizer *tok, const char *s, size_t n, const char **rep,
                           size_t *rep_len)
 {
+    unsigned char c = (unsigned char)s[0];
+    /* ASCII with no user symbol or longer rule starting here: one table read. */
+    if (c < 0x80 && !(tok->has_user && t5__trie_step(&tok->user_trie, 0, c) >= 0)) {
+        int32_t v = tok->has_cmap ? tok->cmap.longest[c] : -1;
+        if (v == -1) {
+            *rep = s;
+            *rep_len = 1;
+            return 1;
+        }
+        if (v >= 0) {
+            *rep = tok->cmap.norm + v;
+            *rep_len = strlen(*rep);
+            return 1;
+        }
+    }
     if (tok->has_user) {
         int32_t v;
         size_t l = t5__trie_longest(&tok->user_trie, s, n, &v);

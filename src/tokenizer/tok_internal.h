@@ -92,6 +92,11 @@ typedef struct t5__charsmap {
     size_t n_units;
     char *norm;      /* replacement strings, NUL-terminated, with a final NUL */
     size_t norm_len;
+    /* ASCII shortcuts, computed at load: for a byte c < 0x80,
+     * first[c] is the offset of the rule for exactly "c" (-1: none), and
+     * longest[c] is that too when no longer rule starts with c (-2: a longer
+     * rule may match, do the full lookup). */
+    int32_t first[128], longest[128];
 } t5__charsmap;
 
 int t5__charsmap_init(t5__charsmap *m, const void *blob, size_t len, t5_err *err);
