@@ -16,6 +16,31 @@
  *     t5_tokenizer_free(tok);
  *
  * A tokenizer is immutable after loading and safe to use from many threads.
+ *
+ * Reference behaviour, per kind (tests/tokenizer checks it line by line):
+ *  - spiece.model encodes exactly as sentencepiece's SentencePieceProcessor
+ *    (normalizer, Viterbi with its float arithmetic, unknown merging, byte
+ *    fallback, user-defined symbols). Like sentencepiece it does NOT
+ *    recognise "</s>" or "<extra_id_0>" written in the text; those are
+ *    spelled with ordinary pieces. T5_TOK_ADD_EOS appends the eos piece.
+ *  - tokenizer.json encodes exactly as the tokenizers library's
+ *    Tokenizer.encode: added tokens written in the text ("</s>", "<pad>",
+ *    "<extra_id_N>", user-defined symbols) become their ids; the normalizer
+ *    chain, pre-tokenizer and post-processor of the file apply.
+ *    T5_TOK_ADD_EOS applies the TemplateProcessing post-processor (T5: append
+ *    </s>), i.e. tokenizer(text)["input_ids"]; without it the result is
+ *    encode(text, add_special_tokens=False).
+ *  - ByT5 encodes as transformers' ByT5Tokenizer (special tokens in the
+ *    text are recognised; "</s>" is not appended twice).
+ *  - Decoding follows each reference's decode(); T5_TOK_SKIP_SPECIAL is
+ *    skip_special_tokens=True (tokenizer.json, ByT5) or, for spiece.model,
+ *    dropping CONTROL and UNKNOWN pieces first (sentencepiece itself always
+ *    hides control pieces and shows <unk> as " \u2047 ").
+ *
+ * Input text must be valid UTF-8: anything else is T5_EINVAL with the byte
+ * offset in the message (sentencepiece would map each bad byte to U+FFFD and
+ * the tokenizers library cannot take such text at all). NUL bytes are
+ * ordinary characters. Inputs above 1 GiB are T5_ELIMIT.
  */
 #ifndef T5_TOKENIZER_H
 #define T5_TOKENIZER_H
@@ -45,8 +70,10 @@ int t5_tokenizer_load_mem(t5_tokenizer **out, const char *kind, const void *data
 int t5_tokenizer_byt5(t5_tokenizer **out, int extra_ids, t5_err *err);
 
 /* Finds the tokenizer of a Hugging Face model directory: tokenizer.json,
- * else spiece.model, else (if config.json says vocab_size 384 and no file
- * exists) the ByT5 byte tokenizer. */
+ * else spiece.model, else (if tokenizer_config.json names ByT5Tokenizer or
+ * config.json says vocab_size 384) the ByT5 byte tokenizer with 125 extra
+ * ids. Prefer tokenizer.json: a bare spiece.model knows no <extra_id_N>
+ * sentinels, so ids >= its piece count do not decode. */
 int t5_tokenizer_load_dir(t5_tokenizer **out, const char *dir, t5_err *err);
 
 void t5_tokenizer_free(t5_tokenizer *tok);
