@@ -24,11 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c.num_layers <= 0 || c.num_decoder_layers <= 0 || c.num_heads <= 0 ||
             c.relative_attention_num_buckets < 4 ||
             c.relative_attention_max_distance <= c.relative_attention_num_buckets / 2 ||
-            !(c.layer_norm_epsilon > 0) || c.pad_token_id < 0 ||
-            c.pad_token_id >= c.vocab_size || c.eos_token_id < 0 ||
-            c.eos_token_id >= c.vocab_size || c.decoder_start_token_id < 0 ||
-            c.decoder_start_token_id >= c.vocab_size || c.act < T5_ACT_RELU ||
-            c.act > T5_ACT_SILU)
+            !(c.layer_norm_epsilon > 0) || c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size ||
+            c.eos_token_id < 0 || c.eos_token_id >= c.vocab_size || c.decoder_start_token_id < 0 ||
+            c.decoder_start_token_id >= c.vocab_size || c.act < T5_ACT_RELU || c.act > T5_ACT_SILU)
             abort();
     } else if (err.code == 0 || !err.msg[0]) {
         abort();

@@ -9,17 +9,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: t5serve random-model --shape NAME --out DIR [--seed S] "
-            "[--dtype fp32|fp16|bf16]\n\n"
-            "Writes config.json and model.safetensors with random weights of a published\n"
-            "T5 shape, for benchmarks that must not depend on downloads. The weights are\n"
-            "the same for the same seed. No tokenizer is written: use --input-ids.\n\n"
-            "shapes: t5-small, t5-base, t5-large, flan-t5-small, flan-t5-base,\n"
-            "        flan-t5-large, t5-v1_1-small, t5-v1_1-base, mt5-small, byt5-small,\n"
-            "        t5-tiny, flan-t5-tiny (tiny: quick tests)\n"
-            "--seed   random seed (default 0)\n"
-            "--dtype  storage dtype of the weights (default fp32)\n");
+    fprintf(f, "usage: t5serve random-model --shape NAME --out DIR [--seed S] "
+               "[--dtype fp32|fp16|bf16]\n\n"
+               "Writes config.json and model.safetensors with random weights of a published\n"
+               "T5 shape, for benchmarks that must not depend on downloads. The weights are\n"
+               "the same for the same seed. No tokenizer is written: use --input-ids.\n\n"
+               "shapes: t5-small, t5-base, t5-large, flan-t5-small, flan-t5-base,\n"
+               "        flan-t5-large, t5-v1_1-small, t5-v1_1-base, mt5-small, byt5-small,\n"
+               "        t5-tiny, flan-t5-tiny (tiny: quick tests)\n"
+               "--seed   random seed (default 0)\n"
+               "--dtype  storage dtype of the weights (default fp32)\n");
 }
 
 int t5_cmd_random_model(int argc, char **argv)

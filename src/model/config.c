@@ -45,8 +45,8 @@ static int get_int(const cJSON *root, const char *key, int lo, int hi, int *out,
         return t5_errf(err, T5_EFORMAT, "config.json: \"%s\" must be an integer", key);
     double v = j->valuedouble;
     if (v < lo || v > hi)
-        return t5_errf(err, T5_EFORMAT, "config.json: \"%s\" is %.0f; expected %d..%d", key, v,
-                       lo, hi);
+        return t5_errf(err, T5_EFORMAT, "config.json: \"%s\" is %.0f; expected %d..%d", key, v, lo,
+                       hi);
     *out = (int)v;
     if (present)
         *present = 1;
@@ -143,8 +143,8 @@ static int parse_eos(const cJSON *root, t5_config *c, t5_err *err)
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, "eos_token_id");
     if (cJSON_IsArray(j)) {
         j = cJSON_GetArrayItem(j, 0);
-        if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) ||
-            j->valuedouble < 0 || j->valuedouble >= c->vocab_size)
+        if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < 0 ||
+            j->valuedouble >= c->vocab_size)
             return t5_errf(err, T5_EFORMAT,
                            "config.json: \"eos_token_id\" list must start with a token id");
         c->eos_token_id = (int)j->valuedouble;
@@ -233,8 +233,7 @@ int t5_config_parse(t5_config *cfg, const char *json, size_t len, t5_err *err)
         goto out;
     c.tie_word_embeddings = has_scale ? scale : tie;
 
-    if ((rc = get_int(root, "pad_token_id", 0, c.vocab_size - 1, &c.pad_token_id, NULL, err)) <
-            0 ||
+    if ((rc = get_int(root, "pad_token_id", 0, c.vocab_size - 1, &c.pad_token_id, NULL, err)) < 0 ||
         (rc = parse_eos(root, &c, err)) < 0)
         goto out;
     c.decoder_start_token_id = c.pad_token_id;
@@ -247,8 +246,9 @@ int t5_config_parse(t5_config *cfg, const char *json, size_t len, t5_err *err)
     const int toks[3] = {c.pad_token_id, c.eos_token_id, c.decoder_start_token_id};
     for (int i = 0; i < 3; i++)
         if (toks[i] >= c.vocab_size) {
-            rc = t5_errf(err, T5_EFORMAT, "config.json: %s %d is outside the vocabulary "
-                                          "(vocab_size %d)",
+            rc = t5_errf(err, T5_EFORMAT,
+                         "config.json: %s %d is outside the vocabulary "
+                         "(vocab_size %d)",
                          tok_names[i], toks[i], c.vocab_size);
             goto out;
         }

@@ -90,8 +90,7 @@ static int upload(loader *ld, int kind, int64_t rows, int64_t cols, void **out, 
 }
 
 /* One 2-D or 1-D weight, unfused. */
-static int load_one(loader *ld, const char *name, int kind, int64_t rows, int64_t cols,
-                    void **out)
+static int load_one(loader *ld, const char *name, int kind, int64_t rows, int64_t cols, void **out)
 {
     int rc = kind == T5_W_NORM ? read_tensor(ld, name, 1, cols, 0, 0)
                                : read_tensor(ld, name, 2, rows, cols, 0);
@@ -110,16 +109,16 @@ static int load_layer(loader *ld, const char *stack, int i, int decoder, t5_laye
     /* Self-attention: q, k, v stacked row-wise into one (3*inner, d) matrix. */
     static const char qkv[3] = {'q', 'k', 'v'};
     for (int j = 0; j < 3; j++)
-        if ((rc = read_tensor(ld, NAME("%s.block.%d.layer.0.SelfAttention.%c.weight", stack, i,
-                                       qkv[j]),
+        if ((rc = read_tensor(ld,
+                              NAME("%s.block.%d.layer.0.SelfAttention.%c.weight", stack, i, qkv[j]),
                               2, inner, d, (size_t)j * inner * d)) < 0)
             return rc;
     if ((rc = upload(ld, T5_W_LINEAR, 3 * inner, d, &L->w_qkv,
                      NAME("%s.block.%d self-attention q|k|v", stack, i))) < 0 ||
         (rc = load_one(ld, NAME("%s.block.%d.layer.0.SelfAttention.o.weight", stack, i),
                        T5_W_LINEAR, d, inner, &L->w_o)) < 0 ||
-        (rc = load_one(ld, NAME("%s.block.%d.layer.0.layer_norm.weight", stack, i), T5_W_NORM, 1,
-                       d, &L->ln_attn)) < 0)
+        (rc = load_one(ld, NAME("%s.block.%d.layer.0.layer_norm.weight", stack, i), T5_W_NORM, 1, d,
+                       &L->ln_attn)) < 0)
         return rc;
     int ffl = 1;
     if (decoder) {
@@ -128,30 +127,30 @@ static int load_layer(loader *ld, const char *stack, int i, int decoder, t5_laye
                            T5_W_LINEAR, inner, d, &L->w_cq)) < 0 ||
             (rc = load_one(ld, NAME("decoder.block.%d.layer.1.EncDecAttention.o.weight", i),
                            T5_W_LINEAR, d, inner, &L->w_co)) < 0 ||
-            (rc = load_one(ld, NAME("decoder.block.%d.layer.1.layer_norm.weight", i), T5_W_NORM,
-                           1, d, &L->ln_cross)) < 0)
+            (rc = load_one(ld, NAME("decoder.block.%d.layer.1.layer_norm.weight", i), T5_W_NORM, 1,
+                           d, &L->ln_cross)) < 0)
             return rc;
     }
     /* FFN: wi, or wi_0 (activated) over wi_1 (linear) in one (2*ff, d). */
     if (c->gated) {
-        if ((rc = read_tensor(ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi_0.weight", stack,
-                                       i, ffl),
-                              2, ff, d, 0)) < 0 ||
-            (rc = read_tensor(ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi_1.weight", stack,
-                                       i, ffl),
-                              2, ff, d, (size_t)ff * d)) < 0 ||
+        if ((rc = read_tensor(
+                 ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi_0.weight", stack, i, ffl), 2, ff,
+                 d, 0)) < 0 ||
+            (rc = read_tensor(
+                 ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi_1.weight", stack, i, ffl), 2, ff,
+                 d, (size_t)ff * d)) < 0 ||
             (rc = upload(ld, T5_W_LINEAR, 2 * ff, d, &L->w_in,
                          NAME("%s.block.%d wi_0|wi_1", stack, i))) < 0)
             return rc;
-    } else if ((rc = load_one(ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wi.weight", stack, i,
-                                       ffl),
+    } else if ((rc = load_one(ld,
+                              NAME("%s.block.%d.layer.%d.DenseReluDense.wi.weight", stack, i, ffl),
                               T5_W_LINEAR, ff, d, &L->w_in)) < 0) {
         return rc;
     }
     if ((rc = load_one(ld, NAME("%s.block.%d.layer.%d.DenseReluDense.wo.weight", stack, i, ffl),
                        T5_W_LINEAR, d, ff, &L->w_out)) < 0 ||
-        (rc = load_one(ld, NAME("%s.block.%d.layer.%d.layer_norm.weight", stack, i, ffl),
-                       T5_W_NORM, 1, d, &L->ln_ff)) < 0)
+        (rc = load_one(ld, NAME("%s.block.%d.layer.%d.layer_norm.weight", stack, i, ffl), T5_W_NORM,
+                       1, d, &L->ln_ff)) < 0)
         return rc;
 #undef NAME
     return 0;
@@ -195,8 +194,7 @@ static int load_weights(loader *ld, t5_model *m)
      * per-stack copies. */
     static const char *const embed_names[] = {"shared.weight", "encoder.embed_tokens.weight",
                                               "decoder.embed_tokens.weight"};
-    if ((rc = load_one(ld, first_present(ld->st, embed_names, 3), T5_W_EMBED, V, d, &m->embed)) <
-        0)
+    if ((rc = load_one(ld, first_present(ld->st, embed_names, 3), T5_W_EMBED, V, d, &m->embed)) < 0)
         return rc;
     /* An lm_head.weight in the file is used as is (transformers keeps an
      * untied head whenever the checkpoint has one); without it the head is
@@ -211,10 +209,10 @@ static int load_weights(loader *ld, t5_model *m)
                        T5_W_BIAS_TABLE, nb, h, &m->enc_bias)) < 0 ||
         (rc = load_one(ld, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                        T5_W_BIAS_TABLE, nb, h, &m->dec_bias)) < 0 ||
-        (rc = load_one(ld, "encoder.final_layer_norm.weight", T5_W_NORM, 1, d,
-                       &m->enc_ln_final)) < 0 ||
-        (rc = load_one(ld, "decoder.final_layer_norm.weight", T5_W_NORM, 1, d,
-                       &m->dec_ln_final)) < 0)
+        (rc = load_one(ld, "encoder.final_layer_norm.weight", T5_W_NORM, 1, d, &m->enc_ln_final)) <
+            0 ||
+        (rc = load_one(ld, "decoder.final_layer_norm.weight", T5_W_NORM, 1, d, &m->dec_ln_final)) <
+            0)
         return rc;
     for (int i = 0; i < c->num_layers; i++)
         if ((rc = load_layer(ld, "encoder", i, 0, &m->enc[i])) < 0)
@@ -356,7 +354,19 @@ void t5_model_free(t5_model *m)
     free(m);
 }
 
-const t5_config *t5_model_config(const t5_model *m) { return &m->cfg; }
-const t5_tokenizer *t5_model_tokenizer(const t5_model *m) { return m->tok; }
-t5_device t5_model_device(const t5_model *m) { return m->be->device; }
-t5_dtype t5_model_dtype(const t5_model *m) { return m->be->act_dtype; }
+const t5_config *t5_model_config(const t5_model *m)
+{
+    return &m->cfg;
+}
+const t5_tokenizer *t5_model_tokenizer(const t5_model *m)
+{
+    return m->tok;
+}
+t5_device t5_model_device(const t5_model *m)
+{
+    return m->be->device;
+}
+t5_dtype t5_model_dtype(const t5_model *m)
+{
+    return m->be->act_dtype;
+}

@@ -72,7 +72,10 @@ static void rng_seed(rng *r, uint64_t seed, const char *name)
     r->have_spare = 0;
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t rng_next(rng *r)
 {
@@ -160,8 +163,7 @@ static int build_list(const shape *s, tlist *l)
             for (int j = 0; j < 3; j++)
                 rc |= add(l, inner, d, INIT_LINEAR, "%s.block.%d.layer.0.SelfAttention.%c.weight",
                           st, i, qkv[j]);
-            rc |= add(l, d, inner, INIT_OUT, "%s.block.%d.layer.0.SelfAttention.o.weight", st,
-                      i);
+            rc |= add(l, d, inner, INIT_OUT, "%s.block.%d.layer.0.SelfAttention.o.weight", st, i);
             if (i == 0)
                 rc |= add(l, 32, s->heads, INIT_BIAS,
                           "%s.block.0.layer.0.SelfAttention.relative_attention_bias.weight", st);
@@ -185,8 +187,8 @@ static int build_list(const shape *s, tlist *l)
                 rc |= add(l, ff, d, INIT_LINEAR, "%s.block.%d.layer.%d.DenseReluDense.wi.weight",
                           st, i, f);
             }
-            rc |= add(l, d, ff, INIT_OUT, "%s.block.%d.layer.%d.DenseReluDense.wo.weight", st,
-                      i, f);
+            rc |=
+                add(l, d, ff, INIT_OUT, "%s.block.%d.layer.%d.DenseReluDense.wo.weight", st, i, f);
             rc |= add(l, 0, d, INIT_NORM, "%s.block.%d.layer.%d.layer_norm.weight", st, i, f);
         }
         rc |= add(l, 0, d, INIT_NORM, "%s.final_layer_norm.weight", st);

@@ -104,10 +104,10 @@ static int dtype_info(const char *s, t5_st_dtype *dt, size_t *elem)
         t5_st_dtype dt;
         size_t size;
     } tab[] = {
-        {"F32", T5_ST_F32, 4},   {"F16", T5_ST_F16, 2},    {"BF16", T5_ST_BF16, 2},
-        {"F64", T5_ST_OTHER, 8}, {"I64", T5_ST_OTHER, 8},  {"U64", T5_ST_OTHER, 8},
-        {"I32", T5_ST_OTHER, 4}, {"U32", T5_ST_OTHER, 4},  {"I16", T5_ST_OTHER, 2},
-        {"U16", T5_ST_OTHER, 2}, {"I8", T5_ST_OTHER, 1},   {"U8", T5_ST_OTHER, 1},
+        {"F32", T5_ST_F32, 4},    {"F16", T5_ST_F16, 2},       {"BF16", T5_ST_BF16, 2},
+        {"F64", T5_ST_OTHER, 8},  {"I64", T5_ST_OTHER, 8},     {"U64", T5_ST_OTHER, 8},
+        {"I32", T5_ST_OTHER, 4},  {"U32", T5_ST_OTHER, 4},     {"I16", T5_ST_OTHER, 2},
+        {"U16", T5_ST_OTHER, 2},  {"I8", T5_ST_OTHER, 1},      {"U8", T5_ST_OTHER, 1},
         {"BOOL", T5_ST_OTHER, 1}, {"F8_E4M3", T5_ST_OTHER, 1}, {"F8_E5M2", T5_ST_OTHER, 1},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
@@ -170,8 +170,8 @@ static int parse_entry(const cJSON *e, t5_st_tensor *t, const uint8_t *data, uin
                        jd->valuestring);
     int nd = cJSON_GetArraySize(js);
     if (nd > T5_ST_MAX_DIMS)
-        return t5_errf(err, T5_EFORMAT, "%s: tensor '%s': %d dimensions (at most %d)", label,
-                       name, nd, T5_ST_MAX_DIMS);
+        return t5_errf(err, T5_EFORMAT, "%s: tensor '%s': %d dimensions (at most %d)", label, name,
+                       nd, T5_ST_MAX_DIMS);
     t->ndim = nd;
     /* numel * elem must fit the data section, so bounding by it keeps every
      * product below 2^63 and catches overflow at the same time. */
@@ -227,18 +227,18 @@ int t5_st_parse(t5_st_file *f, const void *image, size_t size, const char *label
     if (!label)
         label = "<memory>";
     if (size < 8)
-        return t5_errf(err, T5_EFORMAT, "%s: %zu bytes, too short for a safetensors header",
-                       label, size);
+        return t5_errf(err, T5_EFORMAT, "%s: %zu bytes, too short for a safetensors header", label,
+                       size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | p[i];
     if (n > size - 8)
         return t5_errf(err, T5_EFORMAT,
-                       "%s: header length %llu runs past the end of the file (%zu bytes)",
-                       label, (unsigned long long)n, size);
+                       "%s: header length %llu runs past the end of the file (%zu bytes)", label,
+                       (unsigned long long)n, size);
     if (n > T5_ST_MAX_HEADER)
-        return t5_errf(err, T5_EFORMAT, "%s: header length %llu exceeds the %u-byte limit",
-                       label, (unsigned long long)n, T5_ST_MAX_HEADER);
+        return t5_errf(err, T5_EFORMAT, "%s: header length %llu exceeds the %u-byte limit", label,
+                       (unsigned long long)n, T5_ST_MAX_HEADER);
     const uint8_t *data = p + 8 + n;
     uint64_t data_size = size - 8 - n;
 
@@ -356,8 +356,8 @@ const t5_st_tensor *t5_st_file_find(const t5_st_file *f, const char *name)
 int t5_st_read_f32(const t5_st_tensor *t, float *dst, size_t n, t5_err *err)
 {
     if ((uint64_t)t->numel > n)
-        return t5_errf(err, T5_EINVAL, "%s: tensor '%s': %lld elements, buffer holds %zu",
-                       t->file, t->name, (long long)t->numel, n);
+        return t5_errf(err, T5_EINVAL, "%s: tensor '%s': %lld elements, buffer holds %zu", t->file,
+                       t->name, (long long)t->numel, n);
     size_t cnt = (size_t)t->numel;
     const uint8_t *p = t->data;
     switch (t->dtype) {

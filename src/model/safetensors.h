@@ -38,24 +38,24 @@ typedef enum t5_st_dtype {
 } t5_st_dtype;
 
 typedef struct t5_st_tensor {
-    const char *name;     /* NUL-terminated, owned by the file */
-    const char *file;     /* path (or label) of the file holding it */
+    const char *name; /* NUL-terminated, owned by the file */
+    const char *file; /* path (or label) of the file holding it */
     t5_st_dtype dtype;
-    char dtype_name[16];  /* as written in the header, e.g. "F32", "I64" */
+    char dtype_name[16]; /* as written in the header, e.g. "F32", "I64" */
     int ndim;
     int64_t shape[T5_ST_MAX_DIMS];
-    int64_t numel;        /* prod(shape); 1 for a scalar */
-    const uint8_t *data;  /* inside the file's mapping */
+    int64_t numel;       /* prod(shape); 1 for a scalar */
+    const uint8_t *data; /* inside the file's mapping */
     size_t nbytes;
 } t5_st_tensor;
 
 typedef struct t5_st_file {
-    char *path;             /* owned; a label when parsed from memory */
-    void *map;              /* mmap'd file, or NULL when parsed from memory */
+    char *path; /* owned; a label when parsed from memory */
+    void *map;  /* mmap'd file, or NULL when parsed from memory */
     size_t map_size;
-    t5_st_tensor *tensors;  /* sorted by name */
+    t5_st_tensor *tensors; /* sorted by name */
     int n_tensors;
-    char *names;            /* owned storage for the names */
+    char *names; /* owned storage for the names */
 } t5_st_file;
 
 /* Parses a whole .safetensors image held in memory (data, size). The tensors
@@ -81,8 +81,8 @@ const t5_st_tensor *t5_st_find(const t5_st_set *s, const char *name);
  * distinct shard file names it maps tensors to (exposed for the fuzzer).
  * *files is an array of *n_files malloc'd strings; free with
  * t5_st_index_free. Names must be plain file names (no '/', not ".."). */
-int t5_st_index_parse(const char *json, size_t len, const char *label, char ***files,
-                      int *n_files, t5_err *err);
+int t5_st_index_parse(const char *json, size_t len, const char *label, char ***files, int *n_files,
+                      t5_err *err);
 void t5_st_index_free(char **files, int n_files);
 
 /* Converts a tensor's data to fp32 into dst (room for n >= numel floats). */

@@ -65,8 +65,9 @@ int t5_st_index_parse(const char *json, size_t len, const char *label, char ***f
          * model directory. */
         if (!fn[0] || strchr(fn, '/') || strchr(fn, '\\') || !strcmp(fn, ".") ||
             !strcmp(fn, "..")) {
-            rc = t5_errf(err, T5_EFORMAT, "%s: weight_map entry '%s' names '%.64s', not a plain "
-                                          "file name in the model directory",
+            rc = t5_errf(err, T5_EFORMAT,
+                         "%s: weight_map entry '%s' names '%.64s', not a plain "
+                         "file name in the model directory",
                          label, e->string ? e->string : "?", fn);
             goto out;
         }
@@ -159,8 +160,8 @@ int t5_st_set_open(t5_st_set **out, const char *dir, t5_err *err)
                      ".save_pretrained('%s', safe_serialization=True)\"",
                      dir, dir, dir);
     } else {
-        rc = t5_errf(err, T5_ENOTFOUND,
-                     "%s: no model.safetensors or model.safetensors.index.json", dir);
+        rc = t5_errf(err, T5_ENOTFOUND, "%s: no model.safetensors or model.safetensors.index.json",
+                     dir);
     }
 out:
     free(single);

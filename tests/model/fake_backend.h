@@ -20,9 +20,9 @@ typedef struct fake_w {
 
 typedef struct fake_backend {
     t5_backend base;
-    int live;     /* weights uploaded and not yet freed */
+    int live; /* weights uploaded and not yet freed */
     int uploads;
-    int fail_at;  /* make the n-th upload fail (1-based), 0: never */
+    int fail_at; /* make the n-th upload fail (1-based), 0: never */
 } fake_backend;
 
 static int fake_upload(t5_backend *be, int kind, const float *host, int64_t rows, int64_t cols,

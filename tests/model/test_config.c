@@ -101,8 +101,8 @@ static void test_activations(void)
         /* dense_act_fn, when present, wins (transformers sets it after
          * deriving it from feed_forward_proj). */
         {"{\"feed_forward_proj\":\"gated-gelu\",\"dense_act_fn\":\"relu\"}", T5_ACT_RELU, 1},
-        {"{\"feed_forward_proj\":\"gated-silu\",\"dense_act_fn\":\"gelu_new\"}",
-         T5_ACT_GELU_TANH, 1},
+        {"{\"feed_forward_proj\":\"gated-silu\",\"dense_act_fn\":\"gelu_new\"}", T5_ACT_GELU_TANH,
+         1},
         /* So does is_gated_act, which transformers 5 writes into configs. */
         {"{\"feed_forward_proj\":\"relu\",\"is_gated_act\":true}", T5_ACT_RELU, 1},
         {"{\"feed_forward_proj\":\"gated-gelu\",\"is_gated_act\":false}", T5_ACT_GELU_TANH, 0},
@@ -187,8 +187,7 @@ static void test_rejects(void)
         {"{\"d_ff\":-1}", T5_EFORMAT, "d_ff"},
         {"{\"num_heads\":1000,\"d_kv\":1000}", T5_EFORMAT, "num_heads * d_kv"},
         {"{\"relative_attention_num_buckets\":2}", T5_EFORMAT, "relative_attention_num_buckets"},
-        {"{\"relative_attention_max_distance\":16}", T5_EFORMAT,
-         "relative_attention_max_distance"},
+        {"{\"relative_attention_max_distance\":16}", T5_EFORMAT, "relative_attention_max_distance"},
         {"{\"layer_norm_epsilon\":0}", T5_EFORMAT, "layer_norm_epsilon"},
         {"{\"layer_norm_epsilon\":1e-60}", T5_EFORMAT, "layer_norm_epsilon"},
         {"{\"vocab_size\":1}", T5_EFORMAT, "eos_token_id 1 is outside"},

@@ -112,7 +112,10 @@ static void mutate_file(const char *fname, void (*fn)(cJSON *root))
     free(s);
 }
 
-static void mutate_header(void (*fn)(cJSON *root)) { mutate_file("model.safetensors", fn); }
+static void mutate_header(void (*fn)(cJSON *root))
+{
+    mutate_file("model.safetensors", fn);
+}
 
 static cJSON *entry(cJSON *root, const char *name)
 {
@@ -127,10 +130,22 @@ static void set_offsets(cJSON *root, const char *name, double b, double e)
     cJSON_ReplaceItemInObjectCaseSensitive(entry(root, name), "data_offsets", o);
 }
 
-static void m_offsets_outside(cJSON *r) { set_offsets(r, "shared.weight", 0, 1e9); }
-static void m_offsets_reversed(cJSON *r) { set_offsets(r, "shared.weight", 100, 4); }
-static void m_size_mismatch(cJSON *r) { set_offsets(r, "shared.weight", 0, 4); }
-static void m_offsets_negative(cJSON *r) { set_offsets(r, "shared.weight", -8, 4); }
+static void m_offsets_outside(cJSON *r)
+{
+    set_offsets(r, "shared.weight", 0, 1e9);
+}
+static void m_offsets_reversed(cJSON *r)
+{
+    set_offsets(r, "shared.weight", 100, 4);
+}
+static void m_size_mismatch(cJSON *r)
+{
+    set_offsets(r, "shared.weight", 0, 4);
+}
+static void m_offsets_negative(cJSON *r)
+{
+    set_offsets(r, "shared.weight", -8, 4);
+}
 static void m_dtype_unknown(cJSON *r)
 {
     cJSON_ReplaceItemInObjectCaseSensitive(entry(r, "shared.weight"), "dtype",
@@ -182,8 +197,7 @@ static void m_entry_not_object(cJSON *r)
 }
 static void m_duplicate(cJSON *r)
 {
-    cJSON_AddItemToObject(r, "shared.weight",
-                          cJSON_Duplicate(entry(r, "shared.weight"), 1));
+    cJSON_AddItemToObject(r, "shared.weight", cJSON_Duplicate(entry(r, "shared.weight"), 1));
 }
 
 static void test_config_problems(void)

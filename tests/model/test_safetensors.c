@@ -83,8 +83,12 @@ static void test_index(void)
         CHECK(!strcmp(files[0], "x.safetensors") && !strcmp(files[1], "y.safetensors"));
     t5_st_index_free(files, n);
     const char *bad[] = {"{\"weight_map\":{\"a\":\"/etc/passwd\"}}",
-                         "{\"weight_map\":{\"a\":\"..\"}}", "{\"weight_map\":{\"a\":\"\"}}",
-                         "{\"weight_map\":{\"a\":\"x\\\\y\"}}", "{\"weight_map\":{}}", "[]", "{"};
+                         "{\"weight_map\":{\"a\":\"..\"}}",
+                         "{\"weight_map\":{\"a\":\"\"}}",
+                         "{\"weight_map\":{\"a\":\"x\\\\y\"}}",
+                         "{\"weight_map\":{}}",
+                         "[]",
+                         "{"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.code = 0;
         CHECK_MSG(t5_st_index_parse(bad[i], strlen(bad[i]), "idx", &files, &n, &err) ==
@@ -114,9 +118,9 @@ static void test_half_conversions(void)
     CHECK(t5_f32_to_f16(65519.0f) == 0x7bff);
     CHECK(t5_f32_to_f16(65520.0f) == 0x7c00); /* rounds to infinity */
     CHECK(t5_f32_to_f16(-1e9f) == 0xfc00);
-    CHECK(t5_f32_to_f16(5.9604645e-8f) == 0x0001);   /* smallest subnormal */
-    CHECK(t5_f32_to_f16(2.9802322e-8f) == 0x0000);   /* exactly half of it: to even */
-    CHECK(t5_f32_to_f16(4.4703484e-8f) == 0x0001);   /* 0.75 of it */
+    CHECK(t5_f32_to_f16(5.9604645e-8f) == 0x0001);      /* smallest subnormal */
+    CHECK(t5_f32_to_f16(2.9802322e-8f) == 0x0000);      /* exactly half of it: to even */
+    CHECK(t5_f32_to_f16(4.4703484e-8f) == 0x0001);      /* 0.75 of it */
     CHECK(t5_f32_to_f16(1.0f + 1.0f / 2048) == 0x3c00); /* tie to even */
     CHECK(t5_f32_to_f16(1.0f + 3.0f / 2048) == 0x3c02);
     CHECK(t5_f32_to_bf16(1.0f + 1.0f / 256) == 0x3f80); /* tie to even */
