@@ -20,6 +20,8 @@ break tokenizers, and records the reference encodings and decodings:
   <model>.rand.ids.gz      random id sequences, for decode tests
   <model>.rand.spm.dec.gz  sentencepiece decode of each: all ids TAB without control/unk
   <model>.rand.hf.gz       ids TAB tokenizers decode skipping special TAB not skipping
+  nfkc_v5.*                tokenizer.json as transformers 5's T5Tokenizer saves it
+                           (WhitespaceSplit + Metaspace), references for 3000 lines
   byt5.ids.gz, byt5.dec.gz ByT5Tokenizer references for the first 2000 corpus lines
 
 Text fields are escaped with escape() below so that every record is one line.
@@ -60,6 +62,7 @@ EXTRA_MODELS = {
     "nfkccf": dict(vocab_size=800, normalization_rule_name="nmt_nfkc_cf",
                    remove_extra_whitespaces=False, split_digits=True),
 }
+V5_MODELS = ["nfkc"]
 if "--extra" in sys.argv:
     MODELS.update(EXTRA_MODELS)
 
@@ -306,6 +309,34 @@ def main():
         write_gz(os.path.join(OUT, name + ".rand.ids.gz"), rids)
         write_gz(os.path.join(OUT, name + ".rand.spm.dec.gz"), rspm)
         write_gz(os.path.join(OUT, name + ".rand.hf.gz"), rhf)
+
+    # transformers 5's own T5Tokenizer (from_pretrained on a directory with
+    # spiece.model, then save_pretrained) writes a different pipeline:
+    # Precompiled alone, WhitespaceSplit + Metaspace. References for the
+    # first 3000 lines; "=" means the same as the T5Converter file's value.
+    from transformers import T5Tokenizer
+
+    for name in V5_MODELS:
+        src = os.path.join(work, "v5src")
+        os.makedirs(src, exist_ok=True)
+        shutil.copy(os.path.join(work, name + ".model"), os.path.join(src, "spiece.model"))
+        T5Tokenizer.from_pretrained(src).save_pretrained(os.path.join(work, "v5out"))
+        jpath = os.path.join(work, "v5out", "tokenizer.json")
+        with open(jpath, "rb") as f, gzip.GzipFile(os.path.join(OUT, name + "_v5.json.gz"), "wb", 9, mtime=0) as g:
+            g.write(f.read())
+        base = Tokenizer.from_file(os.path.join(work, name + ".json"))
+        hf = Tokenizer.from_file(jpath)
+        ids_out, dec_out = [], []
+        for line in corpus[:3000]:
+            b = base.encode(line).ids
+            e = hf.encode(line).ids
+            ids_out.append("=" if e == b else " ".join(map(str, e)))
+            d1 = hf.decode(e, skip_special_tokens=True)
+            d2 = hf.decode(e, skip_special_tokens=False)
+            dec_out.append(same(d1, base.decode(b, skip_special_tokens=True)) + "\t" +
+                           ("+" if d2 == d1 + "</s>" else same(d2, d1)))
+        write_gz(os.path.join(OUT, name + "_v5.hf.ids.gz"), ids_out)
+        write_gz(os.path.join(OUT, name + "_v5.hf.dec.gz"), dec_out)
 
     from transformers import ByT5Tokenizer
 
