@@ -89,6 +89,9 @@ typedef struct t5__gemm_plan {
 /* Rows up to which GEMMs take the small-m path of gemv.cu, with a pending
  * RMSNorm or FFN activation fused into their prologue. */
 #define T5__GEMV_MAX_M 16
+/* fp16: an FFN activation consumed by a GEMM is stored divided by this and
+ * the GEMM's alpha multiplied by it (ffn_act.cu says why). */
+#define T5__ACT_SCALE 16.0f
 
 /* An rmsnorm() or ffn_act() recorded but not launched yet (gemv.cu). */
 typedef struct t5__pending {
@@ -236,7 +239,7 @@ int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, 
 int t5__cu_rmsnorm_launch(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
                           float eps, t5_err *err);
 int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff, int act,
-                          int gated, t5_err *err);
+                          int gated, float scale, t5_err *err);
 int t5__cu_pending_norm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
                         float eps, t5_err *err);
 int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,

@@ -33,7 +33,7 @@ __device__ __forceinline__ float act_fn(float x, int act)
 }
 
 template <typename T>
-__global__ void ffn_act_kernel(T *out, const T *in, int m, int ff, int act, int gated)
+__global__ void ffn_act_kernel(T *out, const T *in, int m, int ff, int act, int gated, float scale)
 {
     size_t total = (size_t)m * ff;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
@@ -46,13 +46,13 @@ __global__ void ffn_act_kernel(T *out, const T *in, int m, int ff, int act, int 
         } else {
             y = act_fn(fin<T>(t5__ld(in + i)), act);
         }
-        t5__st(out + i, fin<T>(y));
+        t5__st(out + i, fin<T>(y * scale));
     }
 }
 
 /* Launches now; the vtable's ffn_act is t5__cu_pending_act (gemv.cu). */
 int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff, int act,
-                          int gated, t5_err *err)
+                          int gated, float scale, t5_err *err)
 {
     if (m <= 0)
         return 0;
@@ -63,7 +63,7 @@ int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff
         blocks = cap;
     T5__DISPATCH(s->be->base.act_dtype, T,
                  ffn_act_kernel<T><<<(int)blocks, 256, 0, s->st>>>((T *)out, (const T *)in, m, ff,
-                                                                   act, gated));
+                                                                   act, gated, scale));
     CU_CHECK_LAUNCH("ffn_act");
     return 0;
 }

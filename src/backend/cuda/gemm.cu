@@ -107,8 +107,10 @@ int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, in
     /* Few rows: the small-m kernel, fusing a pending norm/activation; it
      * flushes anything pending when it declines. */
     int g = t5__cu_gemv_try(s, out, a, w, m, n, k, alpha, flags, err);
-    if (g != 0)
+    if (g < 0 || g == 1)
         return g < 0 ? g : 0;
+    if (g == 2)
+        alpha *= T5__ACT_SCALE;
     int align = ptr_align(out, a, w);
     int fkey = flags | (align << 8);
     uint32_t h = (uint32_t)m * 2654435761u ^ (uint32_t)n * 40503u ^ (uint32_t)k * 9973u ^

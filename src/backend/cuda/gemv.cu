@@ -88,6 +88,7 @@ struct gemv_args {
     const void *w;     /* [n, k] act */
     int m, n, k, flags;
     float alpha;
+    float pro_scale; /* PRO_ACT: shared-memory copy holds act / pro_scale */
     int pro;
     /* PRO_NORM: a = rmsnorm(x) with scale nw, written to pro_out too */
     const float *x;
@@ -142,10 +143,10 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
             } else {
                 y = gemv_act(gemv_fin<T>(t5__ld(in + idx)), g.act);
             }
-            T v = t5__dt<T>::store(gemv_fin<T>(y));
-            as[idx] = v;
+            y = gemv_fin<T>(y);
+            as[idx] = t5__dt<T>::store(y * (1.0f / g.pro_scale));
             if (writer)
-                ((T *)g.pro_out)[idx] = v;
+                ((T *)g.pro_out)[idx] = t5__dt<T>::store(y);
         }
     } else {
         const uint4 *src = (const uint4 *)g.a;
@@ -183,7 +184,7 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
 #pragma unroll
     for (int r = 0; r < MAXM; r++) {
         if (r < m) {
-            float v = t5__warp_sum(acc[r]) * g.alpha;
+            float v = t5__warp_sum(acc[r]) * (g.alpha * g.pro_scale);
             if (lane == 0) {
                 size_t at = (size_t)r * g.n + col;
                 if (g.flags & T5_GEMM_ADD_RESID)
@@ -199,12 +200,13 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
 
 template <typename T, int MAXM> static int gemv_launch_t(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
 {
-    static bool raised[64]; /* per device: the >48 KB shared-memory opt-in is per function */
-    if (smem > 48 * 1024 && !raised[s->be->dev & 63]) {
+    /* The >48 KB opt-in is per function (and device); raise it to what this
+     * launch needs when that grows. */
+    static int raised[64];
+    if (smem > 48 * 1024 && (int)smem > raised[s->be->dev & 63]) {
         CU_CHECK(cudaFuncSetAttribute(gemv_kernel<T, MAXM>,
-                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      (int)s->be->smem_optin));
-        raised[s->be->dev & 63] = true;
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        raised[s->be->dev & 63] = (int)smem;
     }
     int blocks = (g.n + GEMV_WARPS - 1) / GEMV_WARPS;
     gemv_kernel<T, MAXM><<<blocks, GEMV_WARPS * 32, smem, s->st>>>(g);
@@ -231,7 +233,7 @@ static int gemv_ok(t5_stream *s, const void *out, const void *a, const void *w, 
     size_t es = s->be->base.act_size;
     if ((k * es) % 16 || ((uintptr_t)a | (uintptr_t)w) % 16)
         return 0;
-    return (size_t)m * k * es <= s->be->smem_optin;
+    return (size_t)m * k * es + 1024 <= s->be->smem_optin; /* + the kernel's static smem */
 }
 
 int t5__cu_pending_flush(t5_stream *s, t5_err *err)
@@ -241,7 +243,7 @@ int t5__cu_pending_flush(t5_stream *s, t5_err *err)
     if (p.kind == PRO_NORM)
         return t5__cu_rmsnorm_launch(s, p.out, p.x, p.w, p.m, p.k, p.eps, err);
     if (p.kind == PRO_ACT)
-        return t5__cu_ffn_act_launch(s, p.out, p.in, p.m, p.k, p.act, p.gated, err);
+        return t5__cu_ffn_act_launch(s, p.out, p.in, p.m, p.k, p.act, p.gated, 1.0f, err);
     return 0;
 }
 
@@ -271,8 +273,10 @@ int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, i
     if (m <= 0)
         return 0;
     CU_USE(s->be);
-    if (m > T5__GEMV_MAX_M || s->be->no_gemv || out == in)
-        return t5__cu_ffn_act_launch(s, out, in, m, ff, act, gated, err);
+    /* Deferred at any m: a GEMM consuming it fuses it (few rows) or, in
+     * fp16, takes it scaled (see ffn_act.cu). */
+    if (s->be->no_gemv || out == in)
+        return t5__cu_ffn_act_launch(s, out, in, m, ff, act, gated, 1.0f, err);
     t5__pending *p = &s->pend;
     p->kind = PRO_ACT;
     p->out = out, p->in = in, p->m = m, p->k = ff, p->act = act, p->gated = gated;
@@ -280,7 +284,9 @@ int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, i
 }
 
 /* Called by gemm first: returns 1 if it ran the GEMM here (fused or not),
- * 0 if cuBLASLt should (any pending op is flushed then), < 0 on error. */
+ * 0 if cuBLASLt should (any pending op is flushed then), 2 if cuBLASLt
+ * should with alpha * T5__ACT_SCALE (the input was stored scaled), < 0 on
+ * error. */
 int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
                     float alpha, int flags, t5_err *err)
 {
@@ -288,9 +294,17 @@ int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m
     gemv_args g;
     memset(&g, 0, sizeof g);
     g.out = out, g.a = a, g.w = w, g.m = m, g.n = n, g.k = k, g.flags = flags, g.alpha = alpha;
+    g.pro_scale = 1.0f;
     int fuse = p.kind && p.out == a && p.m == m && p.k == k &&
                !((flags & T5_GEMM_ADD_RESID) && (const void *)p.x == out);
     if (!gemv_ok(s, out, a, w, m, k) || (p.kind && !fuse)) {
+        if (fuse && p.kind == PRO_ACT && s->be->base.act_dtype == T5_F16) {
+            /* cuBLASLt consumes the activation: store it scaled. */
+            s->pend.kind = 0;
+            int rc = t5__cu_ffn_act_launch(s, p.out, p.in, p.m, p.k, p.act, p.gated,
+                                           1.0f / T5__ACT_SCALE, err);
+            return rc < 0 ? rc : 2;
+        }
         int rc = t5__cu_pending_flush(s, err);
         if (rc < 0)
             return rc;
@@ -298,6 +312,8 @@ int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m
             return 0;
     } else if (fuse) {
         g.pro = p.kind;
+        if (p.kind == PRO_ACT && s->be->base.act_dtype == T5_F16)
+            g.pro_scale = T5__ACT_SCALE;
         g.pro_out = p.out;
         g.x = p.x, g.nw = (const float *)p.w, g.eps = p.eps;
         g.in = p.in, g.act = p.act, g.gated = p.gated;
