@@ -512,14 +512,8 @@ static int normalized_segment(const t5_tokenizer *tok, work *w, const char *s, s
         return T5_ENOMEM;
     if (!tok->has_added_norm)
         return encode_piece(tok, w, res->p, res->n, o0, out);
-    /* The normalized text must outlive the pre-tokenizer buffers: copy it. */
-    char *copy = malloc(res->n ? res->n : 1);
-    if (!copy)
-        return T5_ENOMEM;
-    memcpy(copy, res->p, res->n);
-    int rc = split_added(tok, &tok->added_norm_trie, true, w, copy, res->n, o0, encode_piece, out);
-    free(copy);
-    return rc;
+    /* res lives in the normalizer buffers, which encode_piece never touches. */
+    return split_added(tok, &tok->added_norm_trie, true, w, res->p, res->n, o0, encode_piece, out);
 }
 
 int t5__hf_encode(const t5_tokenizer *tok, const char *s, size_t n, int flags, t5__ids *out,
