@@ -34,6 +34,7 @@ static void usage(FILE *f)
             "  --keep-special    decode special tokens (</s>, <pad>, <extra_id_N>) as text\n");
 }
 
+/* Parses one line of ids and decodes it into *text; returns the text length. */
 static int decode_line(const t5_tokenizer *tok, char *line, int32_t **ids, size_t *cap, char **text,
                        size_t *tcap, int flags, t5_err *err)
 {
@@ -66,7 +67,7 @@ static int decode_line(const t5_tokenizer *tok, char *line, int32_t **ids, size_
         if (len < 0)
             return len;
         if ((size_t)len < *tcap)
-            return 0;
+            return len;
         *tcap = (size_t)len + 1;
         char *nt = realloc(*text, *tcap);
         if (!nt)
@@ -127,8 +128,8 @@ int t5_cmd_tokenize(int argc, char **argv)
             line[--len] = 0;
         if (decode) {
             rc = decode_line(tok, line, &ids, &icap, &text, &tcap, skip ? T5_TOK_SKIP_SPECIAL : 0, &err);
-            if (rc == 0)
-                fputs(text, stdout);
+            if (rc > 0) /* fwrite: the text may contain NUL characters */
+                fwrite(text, 1, (size_t)rc, stdout);
         } else {
             for (;;) {
                 rc = t5_tokenizer_encode(tok, line, (size_t)len, ids, (int)icap, eos ? T5_TOK_ADD_EOS : 0, &err);
