@@ -423,8 +423,27 @@ static int encode_piece(const t5_tokenizer *tok, work *w, const char *s, size_t 
     return 0;
 }
 
+/* single_word boundaries: tokenizers asks char::is_alphanumeric() (or '_').
+ * Without Unicode category tables this approximates it: a non-ASCII
+ * character is a word character unless it is whitespace or lies in a block
+ * of punctuation and symbols (Latin-1 signs, U+2000-2BFF including U+2581,
+ * CJK and full-width punctuation, emoji). T5 files have no single_word
+ * tokens; components.json tests the common cases. */
 static bool is_word_char(uint32_t c)
 {
+    if (c >= 0x80) {
+        if (t5__is_whitespace(c))
+            return false;
+        if (c <= 0xBF)
+            return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA ||
+                   (c >= 0xBC && c <= 0xBE);
+        if (c == 0xD7 || c == 0xF7)
+            return false;
+        if ((c >= 0x2000 && c <= 0x2BFF && !(c >= 0x2100 && c <= 0x218F)) || (c >= 0x3000 && c <= 0x303F) ||
+            (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0x1F000 && c <= 0x1FAFF))
+            return false;
+        return true;
+    }
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 

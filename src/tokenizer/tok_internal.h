@@ -160,7 +160,6 @@ enum {
     T5__N_STRIP,
     T5__N_REPLACE,
     T5__N_PREPEND,
-    T5__N_NMT, /* BertNormalizer-free "Nmt": drops/maps control characters */
 };
 typedef struct t5__norm_op {
     int kind;
