@@ -13,7 +13,7 @@ B=build-cuda
 M=${MODEL:-t5-small}
 [ -d /tmp/$M ] || $B/t5serve random-model --shape $M --out /tmp/$M --dtype fp16 > /dev/null
 for batch in ${PBATCHES:-1 8}; do for beams in ${PBEAMS:-1}; do
-  T5_CUDA_NO_GRAPHS=1 timeout 240 ncu --csv --metrics gpu__time_duration.sum --print-units base \
+  T5_CUDA_NO_GRAPHS=1 timeout 240 ncu --cache-control none --clock-control none --csv --metrics gpu__time_duration.sum --print-units base \
     $B/lab/t5bench_engine --model /tmp/$M --device cuda --dtype fp16 --batch $batch --beams $beams \
     --new-tokens ${NEW:-2} --iters 1 --warmup 0 > "$OUT/ncu-$M-b$batch-k$beams.csv" 2>/dev/null
   python3 - "$OUT/ncu-$M-b$batch-k$beams.csv" "$batch" "$beams" <<'PY'
@@ -24,7 +24,7 @@ ki, vi = hdr.index("Kernel Name"), hdr.index("Metric Value")
 tot = collections.defaultdict(float); cnt = collections.Counter()
 for r in rows:
     name = re.sub(r"\(.*", "", r[ki]).replace("void ", "")[:60]
-    tot[name] += float(r[vi]) / 1e3; cnt[name] += 1
+    tot[name] += float(r[vi].replace(',', '')) / 1e3; cnt[name] += 1
 s = sum(tot.values())
 print(f"== batch {sys.argv[2]} beams {sys.argv[3]}: {len(rows)} kernels, {s:.1f} us GPU time")
 for k, v in sorted(tot.items(), key=lambda x: -x[1])[:14]:

@@ -4,8 +4,8 @@
  * Why. At batch 1 a decoder step is ~75 small kernels, and each costs a few
  * microseconds of launch and ramp however little it does; the weights (the
  * real work, ~1.5 MB per projection in t5-small) stream in well under that.
- * So for m <= 16 rows this path (a) reads W once with 16-byte loads, one
- * warp per output column, all m rows at a time, and (b) removes the separate
+ * So for m <= 16 rows this path (a) reads W once with 16-byte loads, each
+ * warp a few output columns, all m rows at a time, and (b) removes the separate
  * norm and activation kernels: rmsnorm() and ffn_act() on so few rows are
  * recorded as pending (see t5__cu_pending_*) and folded into the prologue of
  * the GEMM that consumes their output. Each block recomputes the prologue
@@ -23,7 +23,7 @@
 
 #include <string.h>
 
-#define GEMV_WARPS 4
+#define GEMV_WARPS 8
 
 /* 16 bytes of T, converted to floats. */
 template <typename T> struct vec16;
@@ -105,35 +105,34 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
 {
     extern __shared__ __align__(16) unsigned char gemv_sm[];
     T *as = (T *)gemv_sm; /* [m][k] */
-    __shared__ float red[GEMV_WARPS];
+    __shared__ float rs[MAXM];
     const int m = g.m, k = g.k;
     const bool writer = blockIdx.x == 0;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
-    /* Prologue: the m input rows into shared memory, in the act dtype. */
+    /* Prologue: the m input rows into shared memory, in the act dtype. It is
+     * repeated by every block, so each block covers many columns. */
     if (g.pro == PRO_NORM) {
-        for (int r = 0; r < m; r++) {
+        for (int r = warp; r < m; r += GEMV_WARPS) { /* a warp per row: no block barriers */
             const float *xr = g.x + (size_t)r * k;
             float ss = 0.0f;
-            for (int i = threadIdx.x; i < k; i += blockDim.x)
+            for (int i = lane; i < k; i += 32)
                 ss += xr[i] * xr[i];
             ss = t5__warp_sum(ss);
-            if ((threadIdx.x & 31) == 0)
-                red[threadIdx.x >> 5] = ss;
-            __syncthreads();
-            float tot = 0.0f;
-            for (int w = 0; w < GEMV_WARPS; w++)
-                tot += red[w];
-            __syncthreads();
-            float rs = rsqrtf(tot / (float)k + g.eps);
-            for (int i = threadIdx.x; i < k; i += blockDim.x) {
-                T v = t5__dt<T>::store(g.nw[i] * (xr[i] * rs));
-                as[r * k + i] = v;
-                if (writer)
-                    ((T *)g.pro_out)[(size_t)r * k + i] = v;
-            }
+            if (lane == 0)
+                rs[r] = rsqrtf(ss / (float)k + g.eps);
+        }
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < m * k; idx += blockDim.x) {
+            int r = idx / k, c = idx - r * k;
+            T v = t5__dt<T>::store(g.nw[c] * (g.x[idx] * rs[r]));
+            as[idx] = v;
+            if (writer)
+                ((T *)g.pro_out)[idx] = v;
         }
     } else if (g.pro == PRO_ACT) {
         const T *in = (const T *)g.in;
+        const float inv = 1.0f / g.pro_scale;
         for (int idx = threadIdx.x; idx < m * k; idx += blockDim.x) {
             int r = idx / k, c = idx - r * k;
             float y;
@@ -143,10 +142,11 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
             } else {
                 y = gemv_act(gemv_fin<T>(t5__ld(in + idx)), g.act);
             }
-            y = gemv_fin<T>(y);
-            as[idx] = t5__dt<T>::store(y * (1.0f / g.pro_scale));
+            /* scaled before the clamp: the point of the scale is to keep
+             * products past 65504 (ffn_act.cu) */
+            as[idx] = t5__dt<T>::store(gemv_fin<T>(y * inv));
             if (writer)
-                ((T *)g.pro_out)[idx] = t5__dt<T>::store(y);
+                ((T *)g.pro_out)[idx] = t5__dt<T>::store(gemv_fin<T>(y));
         }
     } else {
         const uint4 *src = (const uint4 *)g.a;
@@ -156,43 +156,59 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
     }
     __syncthreads();
 
-    /* One warp per output column: lanes stride over k in 16-byte chunks. */
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int col = blockIdx.x * GEMV_WARPS + warp;
-    if (col >= g.n)
-        return;
-    const T *wr = (const T *)g.w + (size_t)col * k;
+    /* Each warp owns CPW consecutive columns; per 16-byte step of k a lane
+     * loads CPW weight chunks (all in flight together) and reuses each
+     * shared-memory chunk of a for all of them. */
+    constexpr int CPW = MAXM >= 16 ? 2 : 4;
     constexpr int VN = vec16<T>::N;
-    float acc[MAXM];
+    const int col0 = (blockIdx.x * GEMV_WARPS + warp) * CPW;
+    if (col0 >= g.n)
+        return;
+    const T *wbase = (const T *)g.w;
+    float acc[MAXM][CPW];
 #pragma unroll
     for (int r = 0; r < MAXM; r++)
-        acc[r] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < CPW; j++)
+            acc[r][j] = 0.0f;
+#pragma unroll 2
     for (int i = lane * VN; i < k; i += 32 * VN) {
-        float wf[VN];
-        vec16<T>::load(wr + i, wf);
+        float wf[CPW][VN];
+#pragma unroll
+        for (int j = 0; j < CPW; j++) {
+            int col = col0 + j < g.n ? col0 + j : g.n - 1; /* clamp: results unused */
+            vec16<T>::load(wbase + (size_t)col * k + i, wf[j]);
+        }
 #pragma unroll
         for (int r = 0; r < MAXM; r++) {
             if (r < m) {
                 float af[VN];
                 vec16<T>::load(as + r * k + i, af);
 #pragma unroll
-                for (int e = 0; e < VN; e++)
-                    acc[r] += af[e] * wf[e];
+                for (int j = 0; j < CPW; j++)
+#pragma unroll
+                    for (int e = 0; e < VN; e++)
+                        acc[r][j] += af[e] * wf[j][e];
             }
         }
     }
+    const float alpha = g.alpha * g.pro_scale;
 #pragma unroll
     for (int r = 0; r < MAXM; r++) {
         if (r < m) {
-            float v = t5__warp_sum(acc[r]) * (g.alpha * g.pro_scale);
-            if (lane == 0) {
-                size_t at = (size_t)r * g.n + col;
-                if (g.flags & T5_GEMM_ADD_RESID)
-                    ((float *)g.out)[at] += v;
-                else if (g.flags & T5_GEMM_OUT_F32)
-                    ((float *)g.out)[at] = v;
-                else
-                    t5__st((T *)g.out + at, v);
+#pragma unroll
+            for (int j = 0; j < CPW; j++) {
+                float v = t5__warp_sum(acc[r][j]) * alpha;
+                int col = col0 + j;
+                if (lane == j && col < g.n) {
+                    size_t at = (size_t)r * g.n + col;
+                    if (g.flags & T5_GEMM_ADD_RESID)
+                        ((float *)g.out)[at] += v;
+                    else if (g.flags & T5_GEMM_OUT_F32)
+                        ((float *)g.out)[at] = v;
+                    else
+                        t5__st((T *)g.out + at, v);
+                }
             }
         }
     }
@@ -208,7 +224,8 @@ template <typename T, int MAXM> static int gemv_launch_t(t5_stream *s, const gem
                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         raised[s->be->dev & 63] = (int)smem;
     }
-    int blocks = (g.n + GEMV_WARPS - 1) / GEMV_WARPS;
+    int cols = GEMV_WARPS * (MAXM >= 16 ? 2 : 4);
+    int blocks = (g.n + cols - 1) / cols;
     gemv_kernel<T, MAXM><<<blocks, GEMV_WARPS * 32, smem, s->st>>>(g);
     CU_CHECK_LAUNCH("gemv");
     return 0;
