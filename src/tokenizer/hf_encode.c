@@ -253,11 +253,20 @@ static int pt_metaspace(const t5__pretok_op *op, const t5__buf *in, const spans 
             pre = !(n && s[0] == ' ') && !(n >= op->rep_len && !memcmp(s, op->rep, op->rep_len));
         if (pre && t5__buf_put(out, op->rep, op->rep_len) < 0)
             return -1;
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == ' ' ? t5__buf_put(out, op->rep, op->rep_len) : t5__buf_putc(out, s[i]))
+        for (size_t i = 0; i < n;) {
+            const char *q = memchr(s + i, ' ', n - i);
+            size_t e = q ? (size_t)(q - s) : n;
+            if (t5__buf_put(out, s + i, e - i) < 0)
                 return -1;
             if (sp->v[k].off + i < L)
+                nl = out->n - (sp->v[k].off + e > L ? sp->v[k].off + e - L : 0);
+            if (!q)
+                break;
+            if (t5__buf_put(out, op->rep, op->rep_len) < 0)
+                return -1;
+            if (sp->v[k].off + e < L)
                 nl = out->n;
+            i = e + 1;
         }
         size_t end = out->n;
         if (!op->split) {

@@ -36,6 +36,7 @@ struct rnode {
 
 struct t5__re {
     rnode *root;            /* an R_GROUP */
+    int run_cp, run_min, run_max; /* the pattern is just "c{min,max}": scanned directly */
     rnode **all;            /* every node, for freeing */
     int nall, capall;
 };
@@ -385,6 +386,15 @@ int t5__re_compile(t5__re **out, const char *pattern, t5_err *err)
         t5__re_free(re);
         return t5_errf(err, T5_EUNSUP, "regex \"%.100s\": unsupported or malformed pattern", pattern);
     }
+    /* The common " {2,}" shape gets a direct scan (run_cp < 0: general). */
+    re->run_cp = -1;
+    const rnode *a0 = re->root->nalts == 1 ? re->root->alts[0] : NULL;
+    if (a0 && a0->type == R_REPEAT && !a0->next && a0->min >= 1 && a0->child->type == R_CHAR &&
+        a0->child->cp < 0x80) {
+        re->run_cp = (int)a0->child->cp;
+        re->run_min = a0->min;
+        re->run_max = a0->max;
+    }
     *out = re;
     return 0;
 }
@@ -538,6 +548,25 @@ static bool m_rep(mctx *M, const rnode *nd, int count, size_t pos, size_t prev, 
 
 int t5__re_find(const t5__re *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me)
 {
+    if (re->run_cp >= 0) {
+        /* Leftmost run of at least run_min, greedy up to run_max. */
+        size_t pos = from;
+        while (pos < n) {
+            const char *q = memchr(s + pos, re->run_cp, n - pos);
+            if (!q)
+                return 0;
+            size_t a = (size_t)(q - s), b = a;
+            while (b < n && s[b] == (char)re->run_cp && (re->run_max < 0 || (long)(b - a) < re->run_max))
+                b++;
+            if ((long)(b - a) >= re->run_min) {
+                *ms = a;
+                *me = b;
+                return 1;
+            }
+            pos = b;
+        }
+        return 0;
+    }
     mctx M = {(const unsigned char *)s, n, 0, 1000000, 0};
     /* A pattern that must start with one literal character is scanned for it. */
     const rnode *r = re->root;
