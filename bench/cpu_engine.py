@@ -12,8 +12,10 @@ machine's CPU. For every (shape, batch) it times, in one run:
               with ct2-transformers-converter)
   ct2-int8    the same converted model with compute_type int8
 
-and prints p50 / p99 latency of one batch and sequences per second as a Markdown
-table. Every engine uses --threads threads (default 2) and sees the same token ids.
+and prints p50 / p99 / min latency of one batch and sequences per second as a
+Markdown table. Every engine uses --threads threads (default 2) and sees the same
+token ids. All four stay loaded and run in rounds (--per-round batches each, in
+turn), so load from other users of a shared machine is spread over all of them.
 
     python3 bench/cpu_engine.py                      # defaults below
     python3 bench/cpu_engine.py --shapes t5-small --batches 1 --iters 10
@@ -70,27 +72,54 @@ def make_inputs(ct2, n, seed=1):
     return ids, vocab
 
 
-def bench_t5serve(binary, ckpt, ids, batch, iters, threads, work):
-    f = work / "ids.txt"
-    f.write_text("\n".join(",".join(map(str, r)) for r in ids) + "\n")
-    out = sh([binary, "--model", str(ckpt), "--ids-file", str(f), "--batch", str(batch),
-              "--new-tokens", str(OUT_LEN), "--iters", str(iters), "--warmup", "2",
-              "--threads", str(threads)])
-    return summary(json.loads(out)["lat_ms"], batch)
+class T5serve:
+    """The engine timer kept running (--serve): one process, model loaded once."""
+
+    def __init__(self, binary, ckpt, ids, batch, threads, work):
+        f = work / "ids.txt"
+        f.write_text("\n".join(",".join(map(str, r)) for r in ids) + "\n")
+        self.p = subprocess.Popen(
+            [binary, "--model", str(ckpt), "--ids-file", str(f), "--batch", str(batch),
+             "--new-tokens", str(OUT_LEN), "--iters", "1", "--warmup", "2",
+             "--threads", str(threads), "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if '"ready"' not in line:
+            raise RuntimeError(f"bench_cpu_engine did not start: {line!r}")
+
+    def run(self, n):
+        self.p.stdin.write(f"{n}\n")
+        self.p.stdin.flush()
+        r = json.loads(self.p.stdout.readline())
+        assert len(r["ids0"]) == OUT_LEN, r["ids0"]
+        return r["lat_ms"]
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
 
 
-def timed(fn, iters, warmup=1):
-    for _ in range(warmup):
-        fn()
-    ms = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t) * 1e3)
-    return ms
+class InProcess:
+    """An engine driven from Python: run(n) times n calls of fn."""
+
+    def __init__(self, fn, warmup=1):
+        self.fn = fn
+        for _ in range(warmup):
+            fn()
+
+    def run(self, n):
+        ms = []
+        for _ in range(n):
+            t = time.perf_counter()
+            self.fn()
+            ms.append((time.perf_counter() - t) * 1e3)
+        return ms
+
+    def close(self):
+        pass
 
 
-def bench_hf(ckpt, ids, batch, iters, threads):
+def make_hf(ckpt, ids, batch, threads):
     import torch
     from transformers import T5ForConditionalGeneration
 
@@ -105,10 +134,10 @@ def bench_hf(ckpt, ids, batch, iters, threads):
                                min_new_tokens=OUT_LEN, do_sample=False, num_beams=1)
         assert y.shape[1] == OUT_LEN + 1, y.shape
 
-    return summary(timed(run, iters), batch)
+    return InProcess(run)
 
 
-def bench_ct2(ct2, vocab, ids, batch, iters, threads, compute_type):
+def make_ct2(ct2, vocab, ids, batch, threads, compute_type):
     import ctranslate2
 
     tr = ctranslate2.Translator(str(ct2), device="cpu", compute_type=compute_type,
@@ -120,7 +149,7 @@ def bench_ct2(ct2, vocab, ids, batch, iters, threads, compute_type):
                                  min_decoding_length=OUT_LEN, max_batch_size=batch)
         assert len(res[0].hypotheses[0]) == OUT_LEN
 
-    return summary(timed(run, iters), batch)
+    return InProcess(run)
 
 
 def main():
@@ -130,6 +159,7 @@ def main():
     ap.add_argument("--iters", type=int, default=20, help="timed batches at batch 1")
     ap.add_argument("--iters-large", type=int, default=4, help="timed batches at batch >= 8")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--per-round", type=int, default=2, help="batches per engine per round")
     ap.add_argument("--engines", default="t5serve,hf,ct2-fp32,ct2-int8")
     ap.add_argument("--work", default="/tmp/t5serve-bench")
     ap.add_argument("--t5serve", default=os.environ.get("T5SERVE", str(ROOT / "build" / "t5serve")))
@@ -153,22 +183,37 @@ def main():
         ids, vocab = make_inputs(ct2, max(int(b) for b in a.batches.split(",")))
         for batch in map(int, a.batches.split(",")):
             iters = a.iters if batch < 8 else a.iters_large
+            runners = {}
             for eng in engines:
                 try:
                     if eng == "t5serve":
-                        r = bench_t5serve(a.engine_bench, ckpt, ids, batch, iters, a.threads, work)
+                        runners[eng] = T5serve(a.engine_bench, ckpt, ids, batch, a.threads, work)
                     elif eng == "hf":
-                        r = bench_hf(ckpt, ids, batch, iters, a.threads)
+                        runners[eng] = make_hf(ckpt, ids, batch, a.threads)
                     elif eng == "ct2-fp32":
-                        r = bench_ct2(ct2, vocab, ids, batch, iters, a.threads, "float32")
+                        runners[eng] = make_ct2(ct2, vocab, ids, batch, a.threads, "float32")
                     elif eng == "ct2-int8":
-                        r = bench_ct2(ct2, vocab, ids, batch, iters, a.threads, "int8")
+                        runners[eng] = make_ct2(ct2, vocab, ids, batch, a.threads, "int8")
                     else:
                         raise ValueError(eng)
-                    print(f"| {shape} | {batch} | {eng} | {r[0]:.1f} | {r[1]:.1f} | {r[2]:.1f} | {r[3]:.1f} | {iters} |",
-                          flush=True)
                 except Exception as ex:  # keep the other rows
                     print(f"| {shape} | {batch} | {eng} | error: {ex} | | | | |", flush=True)
+            # Rounds of a few batches per engine, engines in turn, so a change of
+            # machine load (the machine is shared) hits every engine alike.
+            per_round = max(1, min(a.per_round, iters))
+            lat = {e: [] for e in runners}
+            done = 0
+            while done < iters:
+                n = min(per_round, iters - done)
+                for eng, r in runners.items():
+                    lat[eng] += r.run(n)
+                done += n
+            for eng, r in runners.items():
+                r.close()
+                p50, p99, mn, sps = summary(lat[eng], batch)
+                print(f"| {shape} | {batch} | {eng} | {p50:.1f} | {p99:.1f} | {mn:.1f} | {sps:.1f} "
+                      f"| {len(lat[eng])} |", flush=True)
+            del runners
     print()
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
 

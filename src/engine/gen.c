@@ -274,17 +274,42 @@ static int32_t sample_row(t5_gen *g, const float *z, double *lp)
     if (g->p.temperature != 1.0f)
         for (int v = 0; v < V; v++)
             w[v] /= g->p.temperature;
-    /* Sorting once (descending) serves both top-k and top-p. */
+    /* o[0..keep) gets the candidate tokens, most likely first: the top_k
+     * (plus ties with the k-th, which transformers keeps) found by one
+     * selection pass, or the whole vocabulary sorted when top-k is off. */
     int32_t *o = g->order;
-    for (int v = 0; v < V; v++)
-        o[v] = v;
-    qsort_r(o, V, sizeof(int32_t), cmp_desc, w);
-    int keep = V;
-    if (g->p.top_k > 0 && g->p.top_k < V) {
-        double kth = w[o[g->p.top_k - 1]];
-        keep = g->p.top_k;
-        while (keep < V && w[o[keep]] >= kth) /* ties with the k-th stay */
-            keep++;
+    int keep = V, k = g->p.top_k;
+    if (k > 0 && k < V) {
+        int have = 0;
+        for (int v = 0; v < V; v++) {
+            if (have == k && !(w[v] > w[o[k - 1]]))
+                continue;
+            int p = have < k ? have++ : k - 1;
+            while (p > 0 && w[o[p - 1]] < w[v]) {
+                o[p] = o[p - 1];
+                p--;
+            }
+            o[p] = v;
+        }
+        double kth = w[o[k - 1]];
+        int ties = 0;
+        for (int v = 0; v < V; v++)
+            ties += w[v] == kth;
+        int in_set = 0;
+        for (int i = 0; i < k; i++)
+            in_set += w[o[i]] == kth;
+        keep = k;
+        if (ties > in_set) { /* rare: rebuild the set as every token >= kth */
+            keep = 0;
+            for (int v = 0; v < V; v++)
+                if (w[v] >= kth)
+                    o[keep++] = v;
+            qsort_r(o, keep, sizeof(int32_t), cmp_desc, w);
+        }
+    } else {
+        for (int v = 0; v < V; v++)
+            o[v] = v;
+        qsort_r(o, V, sizeof(int32_t), cmp_desc, w);
     }
     double top = w[o[0]];
     if (g->p.top_p < 1.0f) {
