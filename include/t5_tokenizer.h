@@ -69,11 +69,14 @@ int t5_tokenizer_load_mem(t5_tokenizer **out, const char *kind, const void *data
 /* ByT5: ids = byte + 3; 0 pad, 1 eos, 2 unk; extra_ids sentinels above 258. */
 int t5_tokenizer_byt5(t5_tokenizer **out, int extra_ids, t5_err *err);
 
-/* Finds the tokenizer of a Hugging Face model directory: tokenizer.json,
- * else spiece.model, else (if tokenizer_config.json names ByT5Tokenizer or
- * config.json says vocab_size 384) the ByT5 byte tokenizer with 125 extra
- * ids. Prefer tokenizer.json: a bare spiece.model knows no <extra_id_N>
- * sentinels, so ids >= its piece count do not decode. */
+/* Finds the tokenizer of a Hugging Face model directory as
+ * AutoTokenizer.from_pretrained(dir) would: tokenizer.json; else
+ * spiece.model wrapped in transformers' T5Tokenizer pipeline (the pieces
+ * plus 100 <extra_id_N> sentinels, Precompiled normalizer, WhitespaceSplit +
+ * Metaspace, </s> appended: not sentencepiece's own encoding, which
+ * t5_tokenizer_load of the .model file gives); else, if
+ * tokenizer_config.json names ByT5Tokenizer or config.json says vocab_size
+ * 384, the ByT5 byte tokenizer with 125 extra ids. */
 int t5_tokenizer_load_dir(t5_tokenizer **out, const char *dir, t5_err *err);
 
 void t5_tokenizer_free(t5_tokenizer *tok);

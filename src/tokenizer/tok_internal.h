@@ -243,6 +243,9 @@ struct t5_tokenizer {
 int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_err *err);
 int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err);
 
+/* transformers' T5Tokenizer pipeline for a bare spiece.model (t5_from_spm.c). */
+int t5__t5_from_spm(t5_tokenizer **out, const t5_tokenizer *spm, t5_err *err);
+
 /* Vocabulary helpers (vocab.c). */
 int t5__vocab_finish(t5_tokenizer *tok, t5_err *err);
 static inline const char *t5__piece_str(const t5_tokenizer *tok, int id)

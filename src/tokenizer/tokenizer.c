@@ -435,8 +435,16 @@ int t5_tokenizer_load_dir(t5_tokenizer **out, const char *dir, t5_err *err)
     if (exists(p))
         return t5_tokenizer_load(out, p, err);
     snprintf(p, sizeof p, "%s/spiece.model", dir);
-    if (exists(p))
-        return t5_tokenizer_load(out, p, err);
+    if (exists(p)) {
+        /* As AutoTokenizer would: T5Tokenizer's pipeline around the model. */
+        t5_tokenizer *spm;
+        int rc = t5_tokenizer_load(&spm, p, err);
+        if (rc < 0)
+            return rc;
+        rc = t5__t5_from_spm(out, spm, err);
+        t5_tokenizer_free(spm);
+        return rc < 0 ? t5_err_wrap(err, rc, "%s", p) : 0;
+    }
     if (looks_byt5(dir))
         return t5_tokenizer_byt5(out, 125, err);
     return t5_errf(err, T5_ENOTFOUND,

@@ -237,8 +237,13 @@ static void test_load_dir(void)
     snprintf(p, sizeof p, "%s/spiece.model", dir);
     write_file(p, d, len);
     free(d);
+    /* A bare spiece.model gets T5Tokenizer's pipeline: + 100 sentinels. */
     CHECK_EQ_INT(t5_tokenizer_load_dir(&tok, dir, &err), 0);
-    CHECK_EQ_INT(t5_tokenizer_vocab_size(tok), 800);
+    CHECK_EQ_INT(t5_tokenizer_vocab_size(tok), 900);
+    CHECK(!strcmp(t5_tokenizer_piece(tok, 800), "<extra_id_99>"));
+    int32_t sent[4];
+    CHECK_EQ_INT(t5_tokenizer_encode(tok, "<extra_id_0>", 12, sent, 4, T5_TOK_ADD_EOS, &err), 2);
+    CHECK_EQ_INT(sent[0], 899);
     t5_tokenizer_free(tok);
     d = fx_read("ident.json.gz", &len);
     snprintf(p, sizeof p, "%s/tokenizer.json", dir);

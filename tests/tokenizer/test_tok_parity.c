@@ -3,8 +3,10 @@
  * (tokenizer.json) produced, as recorded by tools/tokenizer/make_fixtures.py.
  *
  * Usage: test_tok_parity [MODEL...]   (default: nfkc bytefb ident uds) */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fixtures.h"
@@ -226,14 +228,51 @@ static void check_model(const char *m, const fx_lines *corpus)
 /* tokenizer.json as transformers 5's T5Tokenizer.save_pretrained writes it
  * (Precompiled; WhitespaceSplit + Metaspace), against the tokenizers library;
  * "=" in its references means "as the T5Converter file of the same model". */
+static void check_v5_with(const char *m, t5_tokenizer *hf, const fx_lines *corpus);
+
+/* The same references serve t5_tokenizer_load_dir on a directory holding
+ * only the spiece.model: transformers made them from exactly that. */
+static t5_tokenizer *load_dir_with_spiece(const char *m)
+{
+    char dir[] = "/tmp/t5tokv5XXXXXX", path[512], name[256];
+    if (!mkdtemp(dir))
+        return NULL;
+    snprintf(name, sizeof name, "%s.model.gz", m);
+    size_t len;
+    char *d = fx_read(name, &len);
+    snprintf(path, sizeof path, "%s/spiece.model", dir);
+    FILE *f = fopen(path, "wb");
+    if (f && d)
+        fwrite(d, 1, len, f);
+    if (f)
+        fclose(f);
+    free(d);
+    t5_tokenizer *tok = NULL;
+    t5_err err = {0};
+    if (t5_tokenizer_load_dir(&tok, dir, &err) < 0)
+        fprintf(stderr, "load_dir: %s\n", err.msg);
+    remove(path);
+    remove(dir);
+    return tok;
+}
+
 static void check_v5(const char *m, const fx_lines *corpus)
 {
-    char name[256], a[4096];
+    char name[256];
     snprintf(name, sizeof name, "%s_v5.json.gz", m);
     t5_tokenizer *hf = load_gz(name, "json");
     CHECK(hf != NULL);
-    if (!hf)
-        return;
+    if (hf)
+        check_v5_with(m, hf, corpus);
+    t5_tokenizer *dir = load_dir_with_spiece(m);
+    CHECK(dir != NULL);
+    if (dir)
+        check_v5_with(m, dir, corpus);
+}
+
+static void check_v5_with(const char *m, t5_tokenizer *hf, const fx_lines *corpus)
+{
+    char name[256], a[4096];
     fx_lines ids_l, dec_l;
     snprintf(name, sizeof name, "%s_v5.hf.ids.gz", m);
     CHECK(fx_lines_read(&ids_l, name) == 0);
