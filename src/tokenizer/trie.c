@@ -74,59 +74,89 @@ static int grow(builder *B, size_t need)
     return 0;
 }
 
-static int build_node(builder *B, size_t lo, size_t hi, uint32_t depth, int32_t node)
-{
-    const skey *k = B->k;
-    size_t i = lo;
-    /* Keys ending here: all equal, sorted by insertion order; the last wins. */
-    while (i < hi && k[i].len == depth) {
-        B->t->value[node] = k[i].value;
-        i++;
-    }
-    if (i >= hi)
-        return 0;
-    unsigned char labels[256];
-    size_t starts[257];
-    int nl = 0;
-    while (i < hi) {
-        unsigned char c = k[i].s[depth];
-        labels[nl] = c;
-        starts[nl] = i;
-        while (i < hi && k[i].s[depth] == c)
-            i++;
-        nl++;
-    }
-    starts[nl] = hi;
+/* One node: keys [lo, hi) share their first depth bytes. */
+typedef struct task {
+    size_t lo, hi;
+    uint32_t depth;
+    int32_t node;
+} task;
 
-    size_t pos = B->first_free;
-    if (pos < (size_t)labels[0] + 1)
-        pos = (size_t)labels[0] + 1;
-    size_t b;
-    for (;; pos++) {
-        if (grow(B, pos + 257) < 0)
-            return -1;
-        if (B->used[pos])
+/* Places every node, depth first, with an explicit stack: a key may be
+ * thousands of bytes long (tokenizer.json comes from outside), which would
+ * overflow the C stack if each byte were a recursive call. */
+static int build_all(builder *B, size_t m)
+{
+    size_t cap = 256, top = 0;
+    task *st = malloc(cap * sizeof *st);
+    if (!st)
+        return -1;
+    st[top++] = (task){0, m, 0, 0};
+    const skey *k = B->k;
+    while (top) {
+        task t = st[--top];
+        size_t i = t.lo;
+        /* Keys ending here: all equal, sorted by insertion order; the last wins. */
+        while (i < t.hi && k[i].len == t.depth) {
+            B->t->value[t.node] = k[i].value;
+            i++;
+        }
+        if (i >= t.hi)
             continue;
-        b = pos - labels[0];
-        int ok = 1;
-        for (int j = 1; j < nl; j++)
-            if (B->used[b + labels[j]]) {
-                ok = 0;
-                break;
+        unsigned char labels[256];
+        size_t starts[257];
+        int nl = 0;
+        while (i < t.hi) {
+            unsigned char c = k[i].s[t.depth];
+            labels[nl] = c;
+            starts[nl] = i;
+            while (i < t.hi && k[i].s[t.depth] == c)
+                i++;
+            nl++;
+        }
+        starts[nl] = t.hi;
+
+        size_t pos = B->first_free;
+        if (pos < (size_t)labels[0] + 1)
+            pos = (size_t)labels[0] + 1;
+        size_t b;
+        for (;; pos++) {
+            if (grow(B, pos + 257) < 0) {
+                free(st);
+                return -1;
             }
-        if (ok)
-            break;
+            if (B->used[pos])
+                continue;
+            b = pos - labels[0];
+            int ok = 1;
+            for (int j = 1; j < nl; j++)
+                if (B->used[b + labels[j]]) {
+                    ok = 0;
+                    break;
+                }
+            if (ok)
+                break;
+        }
+        B->t->base[t.node] = (int32_t)b;
+        for (int j = 0; j < nl; j++) {
+            B->used[b + labels[j]] = 1;
+            B->t->check[b + labels[j]] = t.node;
+        }
+        while (B->first_free < B->cap && B->used[B->first_free])
+            B->first_free++;
+        if (top + (size_t)nl > cap) {
+            while (top + (size_t)nl > cap)
+                cap *= 2;
+            task *ns = realloc(st, cap * sizeof *ns);
+            if (!ns) {
+                free(st);
+                return -1;
+            }
+            st = ns;
+        }
+        for (int j = nl - 1; j >= 0; j--)
+            st[top++] = (task){starts[j], starts[j + 1], t.depth + 1, (int32_t)(b + labels[j])};
     }
-    B->t->base[node] = (int32_t)b;
-    for (int j = 0; j < nl; j++) {
-        B->used[b + labels[j]] = 1;
-        B->t->check[b + labels[j]] = node;
-    }
-    while (B->first_free < B->cap && B->used[B->first_free])
-        B->first_free++;
-    for (int j = 0; j < nl; j++)
-        if (build_node(B, starts[j], starts[j + 1], depth + 1, (int32_t)(b + labels[j])) < 0)
-            return -1;
+    free(st);
     return 0;
 }
 
@@ -152,7 +182,7 @@ int t5__trie_build(t5__trie *t, const t5__trie_key *keys, size_t n)
     if (rc == 0) {
         B.used[0] = 1;
         t->check[0] = -2; /* the root has no parent */
-        rc = build_node(&B, 0, m, 0, 0);
+        rc = build_all(&B, m);
     }
     free(k);
     free(B.used);
