@@ -65,18 +65,44 @@ static void test_bucket(void)
 
 static void test_gemm(void)
 {
-    for (int it = 0; it < 12; it++) {
-        int m = it < 3 ? 1 : it < 6 ? it - 1 : irand(1, 37), n = irand(1, 300), k = irand(1, 130);
+    for (int it = 0; it < 16; it++) {
+        int m = it < 3 ? 1 : it < 6 ? it - 1 : irand(1, 40), n = irand(1, 300), k = irand(1, 130);
         float *a = rnd((size_t)m * k, 1), *w = rnd((size_t)n * k, 1);
         float *o1 = rnd((size_t)m * n, 1), *o2 = malloc(sizeof(float) * m * n);
         memcpy(o2, o1, sizeof(float) * m * n);
         int flags = it % 2 ? T5_GEMM_ADD_RESID : T5_GEMM_OUT_F32;
         float alpha = it % 3 ? 1.0f : 0.37f;
-        CHECK(t5__cpu_gemm(st, o1, a, w, m, n, k, alpha, flags, NULL) == 0);
+        void *wh = NULL;
+        CHECK(be->vt->upload_weight(be, it % 4 == 3 ? T5_W_EMBED : T5_W_LINEAR, w, n, k, &wh,
+                                    NULL) == 0);
+        CHECK(t5__cpu_gemm(st, o1, a, wh, m, n, k, alpha, flags, NULL) == 0);
+        CHECK(t5__cpu_gemm(st, o1, a, wh, m, n + 1, k, alpha, flags, NULL) == T5_EINVAL);
+        be->vt->free_weight(be, wh);
         t5_ref_gemm(o2, a, w, m, n, k, alpha, flags & T5_GEMM_ADD_RESID);
         CHECK_MSG(relerr(o1, o2, (size_t)m * n) < TOL, "gemm %dx%dx%d err %g", m, n, k,
                   relerr(o1, o2, (size_t)m * n));
         free(a), free(w), free(o1), free(o2);
+    }
+}
+
+static void test_embed(void)
+{
+    for (int it = 0; it < 4; it++) {
+        int V = irand(1, 70), d = irand(1, 90), n = irand(1, 9);
+        float *tab = rnd((size_t)V * d, 1);
+        void *th = NULL;
+        CHECK(be->vt->upload_weight(be, T5_W_EMBED, tab, V, d, &th, NULL) == 0);
+        int32_t ids[9];
+        for (int i = 0; i < n; i++)
+            ids[i] = irand(0, V - 1);
+        float *x1 = malloc(sizeof(float) * n * d), *x2 = malloc(sizeof(float) * n * d);
+        CHECK(t5__cpu_embed(st, x1, th, ids, n, d, NULL) == 0);
+        t5_ref_embed(x2, tab, ids, n, d);
+        CHECK(memcmp(x1, x2, sizeof(float) * n * d) == 0);
+        ids[0] = V;
+        CHECK(t5__cpu_embed(st, x1, th, ids, n, d, NULL) == T5_EINVAL);
+        be->vt->free_weight(be, th);
+        free(tab), free(x1), free(x2);
     }
 }
 
@@ -199,10 +225,14 @@ static void test_topk(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* A second pass with row-major weights (OpenBLAS path): "nopack". */
+    if (argc > 1 && !strcmp(argv[1], "nopack"))
+        setenv("T5_CPU_PACK", "0", 1);
     CHECK(t5_backend_cpu_create(&be, T5_F16, NULL) == T5_EUNSUP);
     CHECK(t5_backend_cpu_create(&be, T5_F32, NULL) == 0);
+    fprintf(stderr, "-- weights %s\n", ((t5__cpu_backend *)be)->pack ? "packed" : "row-major");
     RUN(test_bucket);
     static const char *variants[] = {"scalar", "avx2", "avx512"};
     for (int threads = 1; threads <= 2; threads++)
@@ -214,6 +244,7 @@ int main(void)
             st->simd = v;
             fprintf(stderr, "-- %s, %d thread(s)\n", v->name, threads);
             RUN(test_gemm);
+            RUN(test_embed);
             RUN(test_rmsnorm_act);
             RUN(test_attention);
             RUN(test_topk);

@@ -9,12 +9,14 @@
 #define T5_CPU_H
 
 #include "backend/backend.h"
+#include "backend/cpu/packed.h"
 #include "backend/cpu/pool.h"
 #include "backend/cpu/simd.h"
 
 typedef struct t5__cpu_backend {
     t5_backend base;
     const t5__simd *simd;
+    int pack; /* store linear and embedding weights in column panels (packed.h) */
 } t5__cpu_backend;
 
 struct t5_stream {
@@ -44,7 +46,8 @@ static inline int t5__cpu_chunks(const t5_stream *s, int items)
     return items < c ? items : c;
 }
 
-/* The fast operations (cpu_gemm.c, cpu_ops.c, cpu_attn.c). */
+/* The fast operations (cpu_gemm.c, cpu_ops.c, cpu_attn.c). Weights (gemm's
+ * w, embed's table) must come from upload_weight: they carry a header. */
 int t5__cpu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
                   t5_err *err);
 int t5__cpu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,

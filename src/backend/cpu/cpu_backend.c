@@ -3,6 +3,7 @@
  * Two vtables share everything but the operations: "cpu" (OpenBLAS, OpenMP,
  * SIMD) and "cpu-ref" (the scalar reference of ref.c), chosen with
  * T5_CPU_REF=1 so a whole model can be run on the oracle. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,25 +30,42 @@ static void cpu_free(t5_backend *be, void *p)
     free(p);
 }
 
+/* A weight is a 64-byte header (packed.h) followed by its data; the handle
+ * points at the data, so ops that take plain float pointers (rmsnorm's
+ * scale, the bias tables, the reference ops) read it directly. */
 static int cpu_upload_weight(t5_backend *be, int kind, const float *host, int64_t rows,
                              int64_t cols, void **out, t5_err *err)
 {
-    (void)kind;
-    if (!out || !host || rows <= 0 || cols <= 0)
+    if (!out || !host || rows <= 0 || cols <= 0 || cols > INT32_MAX || rows > INT32_MAX)
         return t5_errf(err, T5_EINVAL, "cpu upload_weight: bad arguments (%lld x %lld)",
                        (long long)rows, (long long)cols);
-    size_t bytes = (size_t)rows * (size_t)cols * sizeof(float);
-    float *w = cpu_alloc(be, bytes);
-    if (!w)
+    t5__cpu_backend *cb = (t5__cpu_backend *)be;
+    int pack = cb->pack && (kind == T5_W_LINEAR || kind == T5_W_EMBED);
+    size_t floats = pack ? t5__packed_floats(rows, cols) : (size_t)rows * (size_t)cols;
+    size_t bytes = 64 + floats * sizeof(float);
+    char *blk = cpu_alloc(be, bytes);
+    if (!blk)
         return t5_errf(err, T5_ENOMEM, "cpu upload_weight: cannot allocate %zu bytes", bytes);
-    memcpy(w, host, bytes);
+    t5__cpu_w *h = (t5__cpu_w *)blk;
+    memset(h, 0, 64);
+    h->magic = T5__CPU_W_MAGIC;
+    h->kind = kind;
+    h->packed = pack;
+    h->rows = rows;
+    h->cols = cols;
+    float *w = (float *)(blk + 64);
+    if (pack)
+        t5__pack(w, host, rows, cols);
+    else
+        memcpy(w, host, (size_t)rows * (size_t)cols * sizeof(float));
     *out = w;
     return 0;
 }
 
 static void cpu_free_weight(t5_backend *be, void *w)
 {
-    cpu_free(be, w);
+    if (w)
+        cpu_free(be, (char *)w - 64);
 }
 
 static int cpu_stream_create(t5_backend *be, int n_threads, t5_stream **out, t5_err *err)
@@ -247,6 +265,11 @@ int t5_backend_cpu_create(t5_backend **out, t5_dtype dtype, t5_err *err)
     be->base.act_dtype = T5_F32;
     be->base.act_size = sizeof(float);
     be->simd = t5__simd_best();
+    /* Panels pay off where the AVX-512 kernels run; T5_CPU_PACK=0 keeps
+     * row-major weights and OpenBLAS for comparison. */
+    const char *pk = getenv("T5_CPU_PACK");
+    be->pack = be->base.vt == &cpu_vt && t5__simd_by_name("avx512") != NULL &&
+               !(pk && !strcmp(pk, "0"));
     /* Our OpenMP team parallelises the GEMMs itself (cpu_gemm.c); OpenBLAS's
      * own pthreads would compete with it for the same cores. */
     openblas_set_num_threads(1);

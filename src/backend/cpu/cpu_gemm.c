@@ -3,7 +3,10 @@
  * W is [n, k] row-major, so a slice of output columns is a contiguous block
  * of W rows: the team claims slices and each multiplies its own with
  * single-threaded OpenBLAS sgemm, sgemv for one row (batch-1 decode), or the
- * SIMD small-m kernel for 2..4 rows (beam decode). */
+ * SIMD small-m kernel for 2..4 rows (beam decode). Weights packed at upload
+ * (packed.h, AVX-512 processors) go to the panel kernels instead. */
+#include <string.h>
+
 #include <cblas.h>
 
 #include "backend/cpu/cpu.h"
@@ -18,8 +21,9 @@ typedef struct gemm_job {
     const t5_stream *s;
     float *out;
     const float *a, *w;
-    int m, n, k, cols; /* cols: W rows per chunk */
+    int m, n, k, cols; /* cols: W rows per chunk (panels per chunk when packed) */
     float alpha, beta;
+    int avx512;
 } gemm_job;
 
 static void gemm_slice(const gemm_job *j, int n0, int n1)
@@ -45,12 +49,40 @@ static void gemm_chunk(void *arg, int c)
     gemm_slice(j, c * j->cols, (c + 1) * j->cols);
 }
 
+static void packed_chunk(void *arg, int c)
+{
+    const gemm_job *j = arg;
+    int q0 = c * j->cols, q1 = (c + 1) * j->cols, nq = (j->n + T5__PANEL - 1) / T5__PANEL;
+    t5__packed_gemm(j->out, j->a, j->w, j->m, j->n, j->k, j->alpha, j->beta != 0.0f, q0,
+                    q1 < nq ? q1 : nq, j->avx512);
+}
+
 int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
                  float alpha, int flags, t5_err *err)
 {
     if (m <= 0 || n <= 0 || k <= 0)
         return m == 0 ? 0 : t5_errf(err, T5_EINVAL, "gemm: bad shape %d x %d x %d", m, n, k);
-    gemm_job j = {s, out, a, w, m, n, k, n, alpha, (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f};
+    const t5__cpu_w *h = t5__cpu_w_of(w);
+    if (h->magic != T5__CPU_W_MAGIC || h->rows != n || h->cols != k)
+        return t5_errf(err, T5_EINVAL, "gemm: weight is not a [%d, %d] CPU weight", n, k);
+    gemm_job j = {s, out, a, w, m, n, k, n, alpha, (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f,
+                  !strcmp(s->simd->name, "avx512")};
+    if (h->packed) {
+        /* No packing cost per call, so chunks can be small for balance:
+         * 8 panels (128 columns) when streaming W for a few rows, else about
+         * four chunks per thread. */
+        int nq = (n + T5__PANEL - 1) / T5__PANEL, per;
+        if (!t5__cpu_parallel(s, (double)m * n * k))
+            per = nq;
+        else if (m <= SMALL_M)
+            per = 8;
+        else
+            per = (nq + 4 * s->n_threads - 1) / (4 * s->n_threads);
+        per = per < 2 ? 2 : (per + 1) & ~1;
+        j.cols = per;
+        t5__pool_run(s->pool, packed_chunk, &j, (nq + per - 1) / per);
+        return 0;
+    }
     if (!t5__cpu_parallel(s, (double)m * n * k)) {
         gemm_slice(&j, 0, n);
         return 0;

@@ -10,8 +10,18 @@ int t5__cpu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids,
                   t5_err *err)
 {
     const float *tab = table;
-    for (int i = 0; i < n; i++)
-        memcpy(x + (size_t)i * d, tab + (size_t)ids[i] * d, sizeof(float) * d);
+    const t5__cpu_w *h = t5__cpu_w_of(table);
+    if (h->magic != T5__CPU_W_MAGIC || h->cols != d)
+        return t5_errf(err, T5_EINVAL, "embed: table is not a [V, %d] CPU weight", d);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= h->rows)
+            return t5_errf(err, T5_EINVAL, "embed: id %d outside 0..%lld", ids[i],
+                           (long long)h->rows - 1);
+        if (h->packed)
+            t5__packed_row(x + (size_t)i * d, tab, ids[i], d);
+        else
+            memcpy(x + (size_t)i * d, tab + (size_t)ids[i] * d, sizeof(float) * d);
+    }
     return 0;
 }
 
