@@ -1,0 +1,14 @@
+#!/bin/bash
+# Second GPU call: continues the chosen architecture (C: SentencePiece 4k,
+# 6 encoder + 2 decoder layers) alone on the GPU from the first call's
+# checkpoint, with a 4x larger batch (the first call was launch-bound with
+# three runs sharing the card) and a fresh warm-up + cosine schedule.
+#   carry: the first call's data files and tools/out/speller/runs1/C
+set -u
+MIN=${MIN:-3.0}
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
+nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null
+python3 tools/speller/train.py --name C2 --init tools/out/speller/runs1/C --tok spm \
+    --layers 6 --dec-layers 2 --data tools/out/speller --out "$OUT" --minutes "$MIN" \
+    --batch 4096 --lr 1.5e-3 --warmup 100 --workers 12 --save-every 60 --eval-n 300 \
+    --log-every 100 --seed 2 2>&1 | grep -v "Writing model" | tee "$OUT/C2.log"
