@@ -190,8 +190,9 @@ static int dec_step(const t5__dec_op *op, const toks *in, toks *out)
     }
     unsigned char bytes[4096];
     size_t nb = 0;
+    const char *tp = in->text.p ? in->text.p : ""; /* all tokens may be empty */
     for (size_t k = 0; k < in->n; k++) {
-        const char *s = in->text.p + in->off[k];
+        const char *s = tp + in->off[k];
         size_t n = in->off[k + 1] - in->off[k];
         switch (op->kind) {
         case T5__D_METASPACE: {
@@ -296,9 +297,10 @@ int t5__hf_decode(const t5_tokenizer *tok, const int32_t *ids, int n, int flags,
             goto oom;
     }
     if (!tok->has_decoder) {
+        const char *tp = a.text.p ? a.text.p : "";
         for (size_t k = 0; k < a.n; k++)
             if ((k && t5__buf_putc(out, ' ') < 0) ||
-                t5__buf_put(out, a.text.p + a.off[k], a.off[k + 1] - a.off[k]) < 0)
+                t5__buf_put(out, tp + a.off[k], a.off[k + 1] - a.off[k]) < 0)
                 goto oom;
         goto done;
     }
