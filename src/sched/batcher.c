@@ -237,7 +237,7 @@ static int b_submit(t5_sched *s, t5_sched_req *r, t5_err *err)
     pthread_mutex_lock(&b->mu);
     int rc;
     if (b->stopping)
-        rc = t5_errf(err, T5_EBUSY, "the server is shutting down");
+        rc = t5_errf(err, T5_EBUSY, "the model is being unloaded or the server is shutting down");
     else
         rc = t5_rqueue_push(&b->q, r, t5_now_ns(), err);
     if (rc == 0)

@@ -112,6 +112,7 @@ void t5_http_complete(t5_conn *c, unsigned status, struct MHD_Response *resp)
     pthread_mutex_lock(&c->mu);
     c->status = status;
     c->resp = resp;
+    c->completed = 1;
     int w = c->waiting;
     c->waiting = 0;
     if (w)
@@ -221,13 +222,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         }
         return MHD_YES;
     }
-    if (c->resp) {
-        /* Resumed: a worker left the response. */
+    if (c->completed) {
+        /* Resumed: a worker left the response (NULL: it could not build
+         * one, so close the connection rather than answer twice). */
         pthread_mutex_lock(&c->mu);
         struct MHD_Response *r = c->resp;
         unsigned st = c->status;
         c->resp = NULL;
         pthread_mutex_unlock(&c->mu);
+        if (!r)
+            return MHD_NO;
         enum MHD_Result ret = MHD_queue_response(mc, st, r);
         MHD_destroy_response(r);
         return ret;
@@ -267,6 +271,11 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     (void)toe;
     if (!c)
         return;
+    /* A worker may still be inside t5_http_complete (MHD can finish a
+     * resumed request whose client left without calling the handler):
+     * taking the lock waits until it has let go of c. */
+    pthread_mutex_lock(&c->mu);
+    pthread_mutex_unlock(&c->mu);
     if (c->resp)
         MHD_destroy_response(c->resp);
     t5_mver_unref(c->mv);

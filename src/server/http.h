@@ -43,6 +43,7 @@ typedef struct t5_conn {
     /* async hand-off: set under mu by the worker, read by the IO thread */
     pthread_mutex_t mu;
     int waiting;
+    int completed; /* a worker handed over the outcome (resp may be NULL on OOM) */
     struct MHD_Response *resp;
     unsigned status;
     /* an inference in flight */
