@@ -24,6 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("T5SERVE", str(ROOT / "build" / "t5serve"))
 BIN_ASAN = os.environ.get("T5SERVE_ASAN", str(ROOT / "build-asan" / "t5serve"))
+# A ThreadSanitizer build (cmake -DT5_TSAN=ON); its test is skipped without one.
+BIN_TSAN = os.environ.get("T5SERVE_TSAN", str(ROOT / "build-tsan" / "t5serve"))
 FIXTURE_MODEL = ROOT / "tests" / "fixtures" / "models" / "byt5_like"
 
 ECHO_CFG = """

@@ -1,4 +1,5 @@
-"""The server under AddressSanitizer + UndefinedBehaviorSanitizer
+"""The server under ThreadSanitizer ($T5SERVE_TSAN, a -DT5_TSAN=ON build)
+and AddressSanitizer + UndefinedBehaviorSanitizer
 ($T5SERVE_ASAN, built by `make test-asan`): a battery of good and bad
 requests, JSON and binary, a real T5 model, vanishing clients, explicit
 load/unload, then SIGTERM. The process must exit 0 with no sanitizer report
@@ -11,7 +12,9 @@ import pytest
 
 requests = pytest.importorskip("requests")
 
-from conftest import BIN_ASAN, Server, need  # noqa: E402
+import threading
+
+from conftest import BIN_ASAN, BIN_TSAN, Server, need  # noqa: E402
 from test_server_http import BAD, binary_body, infer_body, post, raw_request, read_response  # noqa: E402
 
 
@@ -70,3 +73,40 @@ def test_asan_battery(repo):
     assert rc == 0, out[-6000:]
     status, _ = read_response(pending)
     assert status == 200
+
+
+def test_tsan_concurrency(repo):
+    """Many clients at once, vanishing clients and a drain under TSan: the
+    IO thread, the workers and the completion hand-off must not race."""
+    need(BIN_TSAN)
+    s = Server(BIN_TSAN, repo, env={"TSAN_OPTIONS": "halt_on_error=0 exitcode=66",
+                                     "OMP_NUM_THREADS": "1"})
+    errors = []
+
+    def client(k):
+        try:
+            with requests.Session() as sess:
+                for i in range(15):
+                    model = "byt5" if i % 5 == 0 else "echo"
+                    r = sess.post(f"{s.base}/v2/models/{model}/infer", json=infer_body([f"t{k}-{i}"]),
+                                  timeout=120)
+                    if r.status_code != 200:
+                        errors.append(r.text)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    try:
+        th = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+        for t in th:
+            t.start()
+        for i in range(4):
+            raw_request(s.port, "/v2/models/slow/infer", json.dumps(infer_body([f"v{i}"])).encode()).close()
+        for t in th:
+            t.join(300)
+        pending = raw_request(s.port, "/v2/models/slow/infer", json.dumps(infer_body(["last"])).encode())
+    finally:
+        rc = s.stop()
+    out = s.output()
+    assert "ThreadSanitizer" not in out, out[-8000:]
+    assert rc == 0 and not errors, (errors, out[-4000:])
+    assert read_response(pending)[0] in (200, 503)
