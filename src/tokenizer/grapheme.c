@@ -14,6 +14,13 @@ enum { G_OTHER, G_CR, G_LF, G_CONTROL, G_EXTEND, G_ZWJ, G_RI, G_PREPEND, G_SPACI
 
 static int gcb(uint32_t cp, bool *pict)
 {
+    /* Fast paths for the common scripts: Latin-1 and Latin Extended (below
+     * the combining marks at U+0300) and the CJK ideographs are "Other". */
+    if ((cp >= 0x20 && cp < 0x300 && !(cp >= 0x7F && cp <= 0x9F) && cp != 0xAD) ||
+        (cp >= 0x4E00 && cp <= 0x9FFF)) {
+        *pict = cp == 0xA9 || cp == 0xAE;
+        return G_OTHER;
+    }
     size_t lo = 0, hi = t5__gcb_nranges;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;

@@ -468,7 +468,8 @@ static int split_added(const t5_tokenizer *tok, const t5__trie *t, bool use, wor
     size_t start_off = 0, i = 0;
     while (use && i < n) {
         int32_t idx;
-        size_t l = t5__trie_longest(t, s + i, n - i, &idx);
+        /* Most characters cannot start an added token: one probe says so. */
+        size_t l = t5__trie_step(t, 0, (unsigned char)s[i]) >= 0 ? t5__trie_longest(t, s + i, n - i, &idx) : 0;
         if (!l) {
             i++;
             while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
@@ -547,7 +548,10 @@ static int normalized_segment(const t5_tokenizer *tok, work *w, const char *s, s
 int t5__hf_encode(const t5_tokenizer *tok, const char *s, size_t n, int flags, t5__ids *out,
                   t5_err *err)
 {
-    work w = {0};
+    /* Short texts (the common case) never touch the heap for buffers. */
+    char b1[1024], b2[1024], b3[1024], b4[1024];
+    work w = {{b1, 0, sizeof b1, true}, {b2, 0, sizeof b2, true}, {b3, 0, sizeof b3, true},
+              {b4, 0, sizeof b4, true}, {0}, {0}};
     bool post = (flags & T5_TOK_ADD_EOS) && tok->has_post;
     int rc = 0;
     if (post)
