@@ -63,8 +63,9 @@ def test_asan_battery(repo):
         assert post(s, "/v2/models/plain/infer", infer_body(["p"]), timeout=300).status_code == 200
         assert post(s, "/v2/repository/models/plain/unload", timeout=300).status_code == 200
         assert post(s, "/v2/repository/models/broken/load", timeout=300).status_code == 400
-        # a request in flight at SIGTERM
-        pending = raw_request(s.port, "/v2/models/slow/infer", json.dumps(infer_body(["last"])).encode())
+        # a request in flight at SIGTERM (priority 1: its queue level is empty)
+        pending = raw_request(s.port, "/v2/models/slow/infer",
+                              json.dumps(infer_body(["last"], priority=1)).encode())
     finally:
         rc = s.stop()
     out = s.output()
@@ -110,3 +111,45 @@ def test_tsan_concurrency(repo):
     assert "ThreadSanitizer" not in out, out[-8000:]
     assert rc == 0 and not errors, (errors, out[-4000:])
     assert read_response(pending)[0] in (200, 503)
+
+
+def test_asan_mutated_requests(repo):
+    """Deterministically mutated infer bodies (JSON and binary), headers and
+    paths under ASan: every one gets an HTTP answer, and the server exits
+    clean."""
+    import random
+
+    need(BIN_ASAN)
+    s = Server(BIN_ASAN, repo, env={"ASAN_OPTIONS": "detect_leaks=1:exitcode=23",
+                                     "UBSAN_OPTIONS": "halt_on_error=1:exitcode=24"})
+    rng = random.Random(5)
+    seeds = [json.dumps(infer_body(["hello", "wörld"], max_new_tokens=3)).encode(),
+             json.dumps({"text_input": "abc", "parameters": {"num_beams": 2}}).encode()]
+    bb, bhl = binary_body([b"one", b"two"])
+    try:
+        for i in range(300):
+            kind = i % 3
+            body = bytearray(bb if kind == 2 else seeds[kind])
+            for _ in range(rng.randint(1, 8)):
+                op = rng.random()
+                pos = rng.randrange(len(body) + 1)
+                if op < 0.4 and body:
+                    body[min(pos, len(body) - 1)] = rng.randrange(256)
+                elif op < 0.7:
+                    body[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 6)))
+                else:
+                    del body[pos:pos + rng.randint(1, 6)]
+            model = rng.choice(["echo", "byt5", "echo"])
+            path = f"/v2/models/{model}/" + ("generate" if kind == 1 else "infer")
+            headers = {}
+            if kind == 2:
+                headers["Inference-Header-Content-Length"] = str(max(0, bhl + rng.randint(-3, 3)))
+            r = post(s, path, raw=bytes(body), headers=headers, timeout=300)
+            assert 200 <= r.status_code < 600
+            if r.status_code != 200:
+                assert "error" in r.json()
+    finally:
+        rc = s.stop()
+    out = s.output()
+    assert "ERROR: AddressSanitizer" not in out and "runtime error:" not in out, out[-6000:]
+    assert rc == 0, out[-6000:]
