@@ -41,6 +41,7 @@ void t5_mcfg_default(t5_mcfg *c, const char *name)
     c->max_input_tokens = 128;
     c->max_output_tokens = 128;
     c->max_num_beams = 4;
+    snprintf(c->scheduler, sizeof c->scheduler, "dynamic");
 }
 
 static int copy_str(const pb_node *n, char *dst, size_t cap, t5_err *err)
@@ -314,6 +315,12 @@ static int derive_params(t5_mcfg *c, t5_err *err)
         if (strcmp(s, "cpu") && strcmp(s, "cuda"))
             return t5_errf(err, T5_EFORMAT, "parameter device: '%s' is not cpu or cuda", s);
         snprintf(c->device, sizeof c->device, "%s", s);
+    }
+    snprintf(c->scheduler, sizeof c->scheduler, "dynamic");
+    if ((s = t5_mcfg_param_get(c, "scheduler"))) {
+        if (strlen(s) >= sizeof c->scheduler)
+            return t5_errf(err, T5_EFORMAT, "parameter scheduler: '%.32s' is too long", s);
+        snprintf(c->scheduler, sizeof c->scheduler, "%s", s);
     }
     if ((s = t5_mcfg_param_get(c, "dtype"))) {
         t5_dtype dt;

@@ -75,6 +75,7 @@ typedef struct t5_mcfg {
     char device[16];        /* "" (from instance kind), "cpu", "cuda" */
     char dtype[16];         /* "" (fp16 on GPU, fp32 on CPU) */
     int n_threads;          /* CPU threads per instance (0: let the backend choose) */
+    char scheduler[16];     /* "dynamic" (request-level batcher, default); see repo.c */
     uint64_t identity_delay_us; /* the identity test backend sleeps this long per execution */
 } t5_mcfg;
 

@@ -184,6 +184,23 @@ static int list_versions(const char *mdir, int64_t *vers, int cap)
     return n;
 }
 
+/* The scheduler seam (src/sched/sched.h): parameter "scheduler" in
+ * config.pbtxt picks the implementation per model. An iteration-level
+ * (in-flight) scheduler plugs in here: it gets the version's model (v->model)
+ * and config and creates its own engines, so it may free the executors it
+ * does not use. Takes ownership of ex[0..n). */
+static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
+{
+    const t5_mcfg *cfg = &v->cfg;
+    if (!strcmp(cfg->scheduler, "dynamic"))
+        return t5_sched_batcher_create(&v->sched, &cfg->sched, ex, n, on_exec, v, err);
+    for (int i = 0; i < n; i++)
+        if (ex[i].free)
+            ex[i].free(ex[i].ctx);
+    return t5_errf(err, T5_EUNSUP, "parameter scheduler: '%s' is not available (this build has: dynamic)",
+                   cfg->scheduler);
+}
+
 static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_t ver,
                         t5_mver **out, t5_err *err)
 {
@@ -244,7 +261,7 @@ static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_
         free_version(v);
         return rc;
     }
-    rc = t5_sched_batcher_create(&v->sched, &cfg->sched, ex, n, on_exec, v, err);
+    rc = create_scheduler(v, ex, n, err);
     free(ex);
     if (rc < 0) {
         free_version(v);
