@@ -155,3 +155,23 @@ def test_repository_index(client):
     assert "config.pbtxt line" in idx["broken"]["reason"]
     with pytest.raises(InferenceServerException, match="not allowed"):
         client.load_model("echo")  # model control mode none
+
+
+def test_t5_mixed_parameters_in_one_batch(client):
+    """Greedy, beam and sampled requests queued together (so the batcher may
+    combine them) each get what they get alone."""
+    outs = [httpclient.InferRequestedOutput("output_ids", binary_data=False),
+            httpclient.InferRequestedOutput("sequence_score", binary_data=False)]
+    cases = [({"max_new_tokens": 6}, "hello"), ({"num_beams": 3, "max_new_tokens": 5}, "hello"),
+             ({"num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 4}, "world"),
+             ({"do_sample": True, "seed": 7, "top_k": 10, "max_new_tokens": 6}, "hello"),
+             ({"min_new_tokens": 4, "max_new_tokens": 4}, "abc")]
+
+    def ids(r):
+        return [[x for x in row if x] for row in r.as_numpy("output_ids")[0].tolist()]
+
+    alone = [ids(client.infer("byt5", [text_input([t])], outputs=outs, parameters=p)) for p, t in cases]
+    for _ in range(2):
+        reqs = [client.async_infer("byt5", [text_input([t])], outputs=outs, parameters=p) for p, t in cases]
+        assert [ids(r.get_result()) for r in reqs] == alone
+    assert len(alone[2]) == 2 and len(alone[4][0]) == 4
