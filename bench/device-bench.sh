@@ -8,8 +8,9 @@
 # measured bandwidth). Results under $OUT; bench/cuda.md records them.
 #
 #   run(command="bash bench/device-bench.sh",
-#       carry=["build-cuda/lab", "build-cuda/t5serve", ".devlibs/lib"])
+#       carry=["build-cuda/carry.tar.xz", ".devlibs/lib"]) after bench/device-pack.sh
 set -u
+bash "$(dirname "$0")/device-unpack.sh"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}

@@ -9,6 +9,7 @@
 #                  carry=["build-cuda/lab", ".devlibs/lib"]).
 # See bench/DEVICE-NOTES.md.
 set -u
+bash "$(dirname "$0")/device-unpack.sh"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}

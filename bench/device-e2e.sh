@@ -5,9 +5,9 @@
 #
 # Binaries come from the dev machine (build-cuda, -DT5_CUDA_ARCHS=90a):
 #   run(command="bash bench/device-e2e.sh",
-#       carry=["build-cuda/lab", "build-cuda/t5serve",
-#              "build-cuda/tests/engine/test_engine_fixtures", ".devlibs/lib"])
+#       carry=["build-cuda/carry.tar.xz", ".devlibs/lib"]) after bench/device-pack.sh
 set -u
+bash "$(dirname "$0")/device-unpack.sh"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
@@ -19,7 +19,14 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 for p in ${LABS:-topk attn}; do timeout 120 $B/lab/lab_$p | grep -E "FAIL|failed|logits_topk|attn_encoder short +fp16"; done
 for dt in fp32 fp16 bf16; do
   echo "== engine fixtures on cuda $dt"
-  T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt T5_TEST_VERBOSE=1 timeout 300 $B/tests/engine/test_engine_fixtures 2>&1 | grep -vE "^  .* done$" | tail -${TAIL:-25}
+  T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt T5_TEST_VERBOSE=1 timeout 300 $B/tests/engine/test_engine_fixtures > "$OUT/fixtures-$dt.txt" 2>&1
+  tail -1 "$OUT/fixtures-$dt.txt"
+  for mdl in $(python3 -c "import json; print(' '.join(json.load(open('tests/fixtures/index.json'))['models']))"); do
+    nf=$(grep "CHECK failed" "$OUT/fixtures-$dt.txt" | grep -c -- "$mdl")
+    worst=$(grep -oE "^  $mdl case [0-9]+: encoder rel err [^,]+, logits rel err [0-9.e+-]+" "$OUT/fixtures-$dt.txt" | awk '{print $NF}' | sort -g | tail -1)
+    echo "  $mdl: $nf failed checks; worst logits rel err $worst"
+  done
+  grep "CHECK failed" "$OUT/fixtures-$dt.txt" | grep -v "beam\|batch" | head -${NFAIL:-5}
 done
 echo "== memcheck: generate greedy and beam on cuda"
 M=tests/fixtures/models/t5_v1_1

@@ -4,8 +4,9 @@
 # for t5-small fp16 at a few batch sizes. Graphs are off here (ncu times
 # each kernel alone), so the sum is pure kernel time; compare it with the
 # end-to-end step time of device-bench.sh to see the launch/host share.
-#   run(command="bash bench/device-profile.sh", carry=["build-cuda/lab", "build-cuda/t5serve", ".devlibs/lib"])
+#   run(command="bash bench/device-profile.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"]) after bench/device-pack.sh
 set -u
+bash "$(dirname "$0")/device-unpack.sh"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}

@@ -52,6 +52,7 @@ __global__ void __launch_bounds__(DEC_THREADS)
 dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, int dkv,
          int layer, const int32_t *rows, const float *table, int nb, int maxd)
 {
+    T5__PDL_ENTRY();
     extern __shared__ float sm[];
     __shared__ float red[DEC_THREADS / 32];
     int r = blockIdx.x / H, h = blockIdx.x % H;
@@ -80,6 +81,7 @@ dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, in
     __syncthreads(); /* q in shared memory, the new k/v visible to the block */
 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+#pragma unroll 2
     for (int j = warp; j < nk; j += DEC_THREADS / 32) {
         const T *kr = K + (size_t)j * dkv;
         float s = 0.0f;
@@ -110,7 +112,8 @@ dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, in
     for (int idx = threadIdx.x; idx < G * dkv; idx += DEC_THREADS) {
         int g = idx / dkv, i = idx - g * dkv;
         float acc = 0.0f;
-        for (int j = g; j < nk; j += G)
+#pragma unroll 4
+        for (int j = g; j < nk; j += G) /* unrolled: the V loads overlap */
             acc += sc[j] * t5__ld(Vv + (size_t)j * dkv + i);
         part[idx] = acc;
     }
@@ -137,7 +140,7 @@ static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *
     if (smem > 48 * 1024)
         CU_CHECK(cudaFuncSetAttribute(dec_attn<T, SELF>,
                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    dec_attn<T, SELF><<<n * lay->n_heads, DEC_THREADS, smem, s->st>>>(
+    t5__launch(s, dec_attn<T, SELF>, dim3(n * lay->n_heads), dim3(DEC_THREADS), smem,
         (T *)out, (const T *)qin, (T *)kc, (T *)vc, lay->n_slots, lay->n_heads, lay->max_len, dkv,
         layer, rows, table, sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
     CU_CHECK_LAUNCH(what);

@@ -25,6 +25,7 @@ template <typename T, int DPL>
 __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
                                const float *table, int nb, int maxd)
 {
+    T5__PDL_ENTRY();
     extern __shared__ float sm[];
     int b = blockIdx.x / H, h = blockIdx.x % H;
     int inner = H * dkv, ld = 3 * inner;
@@ -36,6 +37,7 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     float *bias = Vs + L * dkv;           /* [2L-1]: relative distance + L-1 */
     float *qs = bias + 2 * L;             /* [ENC_WARPS][dkv] */
     const T *base = qkv + (size_t)b * L * ld + h * dkv;
+#pragma unroll 4
     for (int idx = threadIdx.x; idx < len * dkv; idx += blockDim.x) {
         int t = idx / dkv, i = idx - t * dkv;
         const T *row = base + (size_t)t * ld;
@@ -115,6 +117,7 @@ template <typename T, int DPL>
 __global__ void enc_attn_long(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
                               const float *table, int nb, int maxd)
 {
+    T5__PDL_ENTRY();
     __shared__ float qs[ENC_WARPS][32 * DPL];
     int b = blockIdx.x / H, h = blockIdx.x % H;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -187,13 +190,13 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           (int)smem));
         dim3 grid(B * H, (L + ENC_SHORT_QB - 1) / ENC_SHORT_QB);
-        enc_attn_short<T, DPL><<<grid, 32 * ENC_WARPS, smem, s->st>>>(
+        t5__launch(s, enc_attn_short<T, DPL>, grid, dim3(32 * ENC_WARPS), smem,
             out, qkv, lens, L, H, dkv, table, sh->num_buckets, sh->max_distance);
         CU_CHECK_LAUNCH("attn_encoder (short)");
         return 0;
     }
     dim3 grid(B * H, (L + ENC_WARPS - 1) / ENC_WARPS);
-    enc_attn_long<T, DPL><<<grid, 32 * ENC_WARPS, 0, s->st>>>(out, qkv, lens, L, H, dkv, table,
+    t5__launch(s, enc_attn_long<T, DPL>, grid, dim3(32 * ENC_WARPS), 0, out, qkv, lens, L, H, dkv, table,
                                                               sh->num_buckets, sh->max_distance);
     CU_CHECK_LAUNCH("attn_encoder (long)");
     return 0;

@@ -372,7 +372,13 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->n_sm = prop.multiProcessorCount;
     be->smem_optin = prop.sharedMemPerBlockOptin;
     be->no_gemv = getenv("T5_CUDA_NO_GEMV") != NULL;
+    /* Measured on an H200 (bench/cuda.md): the GEMV path ties cuBLASLt at
+     * one row and loses from 8 rows on, so by default it takes m <= 4. */
+    be->gemv_max_m = getenv("T5_CUDA_GEMV_MAX_M") ? atoi(getenv("T5_CUDA_GEMV_MAX_M")) : 4;
+    if (be->gemv_max_m > T5__GEMV_MAX_M)
+        be->gemv_max_m = T5__GEMV_MAX_M;
     be->no_graphs = getenv("T5_CUDA_NO_GRAPHS") != NULL;
+    be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cublasLt.h>
 #include <cuda_bf16.h>
@@ -65,7 +66,9 @@ typedef struct t5__cu_backend {
     int n_sm;
     size_t smem_optin; /* largest dynamic shared memory a block may ask for */
     int no_gemv;       /* T5_CUDA_NO_GEMV set: always cuBLASLt, never fuse */
+    int gemv_max_m;    /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
     int no_graphs;     /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
+    int pdl;           /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
     float *stage;      /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
@@ -88,7 +91,7 @@ typedef struct t5__gemm_plan {
 
 /* Rows up to which GEMMs take the small-m path of gemv.cu, with a pending
  * RMSNorm or FFN activation fused into their prologue. */
-#define T5__GEMV_MAX_M 16
+#define T5__GEMV_MAX_M 16 /* upper bound; the backend's gemv_max_m (default 4) decides */
 /* fp16: an FFN activation consumed by a GEMM is stored divided by this and
  * the GEMM's alpha multiplied by it (ffn_act.cu says why). */
 #define T5__ACT_SCALE 16.0f
@@ -164,6 +167,41 @@ int t5__cu_pending_flush(t5_stream *s, t5_err *err);
                 return ent__rc;                                                          \
         }                                                                                \
     } while (0)
+
+/* ---- launches ----------------------------------------------------------------
+ * Programmatic dependent launch (Hopper): every kernel of this backend is
+ * launched with programmatic stream serialization and begins with
+ * T5__PDL_ENTRY(): it waits (griddepcontrol.wait) until the kernel before it
+ * has completed and its writes are visible, and at once allows the next one
+ * to be scheduled. So the next kernel's launch and block scheduling overlap
+ * the tail of this one, which at batch 1 (~50 kernels of a few microseconds
+ * per decoder step) is a large share of the step. Captured into the decoder
+ * graph as programmatic edges. No-ops before sm_90. */
+static __device__ __forceinline__ void t5__pdl_entry(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+#define T5__PDL_ENTRY() t5__pdl_entry()
+
+template <typename... KArgs, typename... Args>
+static inline cudaError_t t5__launch(const t5_stream *s, void (*kern)(KArgs...), dim3 grid,
+                                     dim3 block, size_t smem, Args... args)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = s->st;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = s->be->pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, kern, args...);
+}
 
 /* ---- dtype helpers ---------------------------------------------------------*/
 

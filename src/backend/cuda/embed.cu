@@ -6,6 +6,7 @@
 template <typename T>
 __global__ void embed_kernel(float *x, const T *table, const int32_t *ids, int d, int vocab)
 {
+    T5__PDL_ENTRY();
     int row = blockIdx.x;
     int id = ids[row];
     id = id < 0 ? 0 : id >= vocab ? vocab - 1 : id;
@@ -25,7 +26,7 @@ int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, 
      * upper bound while keeping negative ids safe. */
     int threads = d >= 256 ? 256 : 128;
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 embed_kernel<T><<<n, threads, 0, s->st>>>(x, (const T *)table, ids, d,
+                 t5__launch(s, embed_kernel<T>, dim3(n), dim3(threads), 0, x, (const T *)table, ids, d,
                                                            INT32_MAX));
     CU_CHECK_LAUNCH("embed");
     return 0;

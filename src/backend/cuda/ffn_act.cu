@@ -35,6 +35,7 @@ __device__ __forceinline__ float act_fn(float x, int act)
 template <typename T>
 __global__ void ffn_act_kernel(T *out, const T *in, int m, int ff, int act, int gated, float scale)
 {
+    T5__PDL_ENTRY();
     size_t total = (size_t)m * ff;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -62,7 +63,7 @@ int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff
     if (blocks > cap)
         blocks = cap;
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 ffn_act_kernel<T><<<(int)blocks, 256, 0, s->st>>>((T *)out, (const T *)in, m, ff,
+                 t5__launch(s, ffn_act_kernel<T>, dim3((int)blocks), dim3(256), 0, (T *)out, (const T *)in, m, ff,
                                                                    act, gated, scale));
     CU_CHECK_LAUNCH("ffn_act");
     return 0;

@@ -103,6 +103,18 @@ struct gemv_args {
 template <typename T, int MAXM>
 __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g)
 {
+    /* The weights do not depend on the kernel before this one: ask L2 for
+     * this block's slice of W before waiting for that kernel (PDL), so the
+     * fetch overlaps its tail and the loads below hit L2. */
+    {
+        constexpr int CPB = GEMV_WARPS * (MAXM >= 16 ? 2 : 4);
+        int c0 = blockIdx.x * CPB, c1 = c0 + CPB < g.n ? c0 + CPB : g.n;
+        const char *base = (const char *)g.w + (size_t)c0 * g.k * sizeof(T);
+        size_t bytes = (size_t)(c1 - c0) * g.k * sizeof(T);
+        for (size_t off = (size_t)threadIdx.x * 128; off < bytes; off += (size_t)blockDim.x * 128)
+            asm volatile("prefetch.global.L2 [%0];" ::"l"(base + off));
+    }
+    T5__PDL_ENTRY();
     extern __shared__ __align__(16) unsigned char gemv_sm[];
     T *as = (T *)gemv_sm; /* [m][k] */
     __shared__ float rs[MAXM];
@@ -113,16 +125,30 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
     /* Prologue: the m input rows into shared memory, in the act dtype. It is
      * repeated by every block, so each block covers many columns. */
     if (g.pro == PRO_NORM) {
-        for (int r = warp; r < m; r += GEMV_WARPS) { /* a warp per row: no block barriers */
-            const float *xr = g.x + (size_t)r * k;
-            float ss = 0.0f;
-            for (int i = lane; i < k; i += 32)
-                ss += xr[i] * xr[i];
-            ss = t5__warp_sum(ss);
-            if (lane == 0)
-                rs[r] = rsqrtf(ss / (float)k + g.eps);
+        /* Sum of squares of every row by the whole block: all loads of a
+         * row are independent (unrolled), partial sums meet in shared
+         * memory. A loop of dependent loads here cost ~5 us per GEMM. */
+        if (threadIdx.x < MAXM)
+            rs[threadIdx.x] = 0.0f;
+        __syncthreads();
+#pragma unroll
+        for (int r = 0; r < MAXM; r++) {
+            if (r < m) {
+                const float *xr = g.x + (size_t)r * k;
+                float ss = 0.0f;
+#pragma unroll 4
+                for (int i = threadIdx.x; i < k; i += blockDim.x)
+                    ss += xr[i] * xr[i];
+                ss = t5__warp_sum(ss);
+                if (lane == 0)
+                    atomicAdd(&rs[r], ss);
+            }
         }
         __syncthreads();
+        if (threadIdx.x < m)
+            rs[threadIdx.x] = rsqrtf(rs[threadIdx.x] / (float)k + g.eps);
+        __syncthreads();
+#pragma unroll 4
         for (int idx = threadIdx.x; idx < m * k; idx += blockDim.x) {
             int r = idx / k, c = idx - r * k;
             T v = t5__dt<T>::store(g.nw[c] * (g.x[idx] * rs[r]));
@@ -133,6 +159,7 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
     } else if (g.pro == PRO_ACT) {
         const T *in = (const T *)g.in;
         const float inv = 1.0f / g.pro_scale;
+#pragma unroll 4
         for (int idx = threadIdx.x; idx < m * k; idx += blockDim.x) {
             int r = idx / k, c = idx - r * k;
             float y;
@@ -151,6 +178,7 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
     } else {
         const uint4 *src = (const uint4 *)g.a;
         uint4 *dst = (uint4 *)as;
+#pragma unroll 4
         for (int i = threadIdx.x; i < m * k * (int)sizeof(T) / 16; i += blockDim.x)
             dst[i] = src[i];
     }
@@ -226,7 +254,7 @@ template <typename T, int MAXM> static int gemv_launch_t(t5_stream *s, const gem
     }
     int cols = GEMV_WARPS * (MAXM >= 16 ? 2 : 4);
     int blocks = (g.n + cols - 1) / cols;
-    gemv_kernel<T, MAXM><<<blocks, GEMV_WARPS * 32, smem, s->st>>>(g);
+    t5__launch(s, gemv_kernel<T, MAXM>, dim3(blocks), dim3(GEMV_WARPS * 32), smem, g);
     CU_CHECK_LAUNCH("gemv");
     return 0;
 }
@@ -245,7 +273,7 @@ template <typename T> static int gemv_launch(t5_stream *s, const gemv_args &g, s
 /* Whether a GEMM of this shape may take the small-m path. */
 static int gemv_ok(t5_stream *s, const void *out, const void *a, const void *w, int m, int k)
 {
-    if (m < 1 || m > T5__GEMV_MAX_M || s->be->no_gemv)
+    if (m < 1 || m > s->be->gemv_max_m || s->be->no_gemv)
         return 0;
     size_t es = s->be->base.act_size;
     if ((k * es) % 16 || ((uintptr_t)a | (uintptr_t)w) % 16)
@@ -273,7 +301,7 @@ int t5__cu_pending_norm(t5_stream *s, void *out, const float *x, const void *w, 
     if (n <= 0)
         return 0;
     CU_USE(s->be);
-    if (n > T5__GEMV_MAX_M || s->be->no_gemv)
+    if (n > s->be->gemv_max_m || s->be->no_gemv)
         return t5__cu_rmsnorm_launch(s, out, x, w, n, d, eps, err);
     t5__pending *p = &s->pend;
     p->kind = PRO_NORM;

@@ -15,6 +15,7 @@ __global__ void cross_store_kernel(T *kc, T *vc, const T *kv, const int32_t *slo
                                    const int32_t *lens, int L, int n_layers, int n_slots, int H,
                                    int max_len, int dkv)
 {
+    T5__PDL_ENTRY();
     int row = blockIdx.x, b = row / L, t = row - b * L;
     if (t >= lens[b] || t >= max_len)
         return;
@@ -38,7 +39,7 @@ int t5__cu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_
         return 0;
     CU_ENTER(s);
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 cross_store_kernel<T><<<B * L, 256, 0, s->st>>>(
+                 t5__launch(s, cross_store_kernel<T>, dim3(B * L), dim3(256), 0,
                      (T *)kcache, (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers,
                      lay->n_slots, lay->n_heads, lay->max_len, lay->d_kv));
     CU_CHECK_LAUNCH("cross_kv_store");
@@ -67,6 +68,7 @@ static __global__ void copy_slots_kernel(const __grid_constant__ copy_job job, c
                                   char *scratch, int n_slots, int n_scratch, int H, int max_len,
                                   size_t row_bytes, size_t span_bytes, int vec16)
 {
+    T5__PDL_ENTRY();
     int p = blockIdx.x, lh = blockIdx.y, which = blockIdx.z;
     int l = lh / H, h = lh - l * H;
     char *cache = which ? vc : kc;
@@ -103,7 +105,7 @@ static int launch_jobs(t5_stream *s, const int32_t *dst, const int32_t *src, int
         memcpy(job.dst, dst + o, job.n * sizeof(int32_t));
         memcpy(job.src, src + o, job.n * sizeof(int32_t));
         dim3 grid(job.n, lay->n_layers * lay->n_heads, 2);
-        copy_slots_kernel<<<grid, 128, 0, s->st>>>(job, kc, vc, (char *)s->slot_scratch,
+        t5__launch(s, copy_slots_kernel, grid, dim3(128), 0, job, kc, vc, (char *)s->slot_scratch,
                                                    lay->n_slots, n_scratch, lay->n_heads,
                                                    lay->max_len, row_bytes, span_bytes, vec16);
         CU_CHECK_LAUNCH("copy_slots");

@@ -14,6 +14,7 @@
 template <typename T, int PER>
 __global__ void rmsnorm_kernel(T *out, const float *x, const float *w, int d, float eps)
 {
+    T5__PDL_ENTRY();
     const float *xr = x + (size_t)blockIdx.x * d;
     T *o = out + (size_t)blockIdx.x * d;
     float v[PER];
@@ -38,6 +39,7 @@ __global__ void rmsnorm_kernel(T *out, const float *x, const float *w, int d, fl
 template <typename T>
 __global__ void rmsnorm_any_kernel(T *out, const float *x, const float *w, int d, float eps)
 {
+    T5__PDL_ENTRY();
     const float *xr = x + (size_t)blockIdx.x * d;
     T *o = out + (size_t)blockIdx.x * d;
     float ss = 0.0f;
@@ -50,15 +52,15 @@ __global__ void rmsnorm_any_kernel(T *out, const float *x, const float *w, int d
 }
 
 template <typename T>
-static void rmsnorm_launch(cudaStream_t st, T *out, const float *x, const float *w, int n, int d,
+static void rmsnorm_launch(t5_stream *s, T *out, const float *x, const float *w, int n, int d,
                            float eps)
 {
     if (d <= 256 * 4)
-        rmsnorm_kernel<T, 4><<<n, 256, 0, st>>>(out, x, w, d, eps);
+        t5__launch(s, rmsnorm_kernel<T, 4>, dim3(n), dim3(256), 0, out, x, w, d, eps);
     else if (d <= 512 * 8)
-        rmsnorm_kernel<T, 8><<<n, 512, 0, st>>>(out, x, w, d, eps);
+        t5__launch(s, rmsnorm_kernel<T, 8>, dim3(n), dim3(512), 0, out, x, w, d, eps);
     else
-        rmsnorm_any_kernel<T><<<n, 512, 0, st>>>(out, x, w, d, eps);
+        t5__launch(s, rmsnorm_any_kernel<T>, dim3(n), dim3(512), 0, out, x, w, d, eps);
 }
 
 /* Launches now; the vtable's rmsnorm is t5__cu_pending_norm (gemv.cu),
@@ -69,7 +71,7 @@ int t5__cu_rmsnorm_launch(t5_stream *s, void *out, const float *x, const void *w
     if (n <= 0)
         return 0;
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 rmsnorm_launch<T>(s->st, (T *)out, x, (const float *)w, n, d, eps));
+                 rmsnorm_launch<T>(s, (T *)out, x, (const float *)w, n, d, eps));
     CU_CHECK_LAUNCH("rmsnorm");
     return 0;
 }

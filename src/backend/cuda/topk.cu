@@ -160,6 +160,7 @@ __global__ void __launch_bounds__(THREADS)
 topk_kernel(float *vals, int32_t *ids, const float *logits, int V, int k,
             const int32_t *no_eos, int eos_id)
 {
+    T5__PDL_ENTRY();
     int r = blockIdx.x;
     float lv[K], m, l;
     int li[K];
@@ -178,6 +179,7 @@ __global__ void __launch_bounds__(THREADS)
 topk_part_kernel(float *pm, float *pl, float *pv, int32_t *pi, const float *logits, int V,
                  int k, int chunk, const int32_t *no_eos, int eos_id)
 {
+    T5__PDL_ENTRY();
     int r = blockIdx.x, p = blockIdx.y, P = gridDim.y;
     int lo = p * chunk, hi = lo + chunk < V ? lo + chunk : V;
     float lv[K], m, l;
@@ -198,6 +200,7 @@ __global__ void __launch_bounds__(THREADS)
 topk_merge_kernel(float *vals, int32_t *ids, const float *pm, const float *pl, const float *pv,
                   const int32_t *pi, int P, int k)
 {
+    T5__PDL_ENTRY();
     int r = blockIdx.x;
     float m = -INFINITY, l = 0.0f;
     for (int p = threadIdx.x; p < P; p += THREADS) {
@@ -240,15 +243,15 @@ static void topk_launch(t5_stream *s, float *vals, int32_t *ids, const float *lo
     while (P > 1 && (size_t)n * P * (k + 1) > T5__TOPK_PARTIALS)
         P--;
     if (P <= 1) {
-        topk_kernel<K, THREADS><<<n, THREADS, 0, s->st>>>(vals, ids, logits, V, k, no_eos, eos_id);
+        t5__launch(s, topk_kernel<K, THREADS>, dim3(n), dim3(THREADS), 0, vals, ids, logits, V, k, no_eos, eos_id);
         return;
     }
     int chunk = (V + P - 1) / P;
     float *pm = s->topk_part, *pl = pm + (size_t)n * P, *pv = pl + (size_t)n * P;
     int32_t *pi = (int32_t *)(pv + (size_t)n * P * k);
-    topk_part_kernel<K, 256><<<dim3(n, P), 256, 0, s->st>>>(pm, pl, pv, pi, logits, V, k, chunk,
+    t5__launch(s, topk_part_kernel<K, 256>, dim3(n, P), dim3(256), 0, pm, pl, pv, pi, logits, V, k, chunk,
                                                              no_eos, eos_id);
-    topk_merge_kernel<K, 128><<<n, 128, 0, s->st>>>(vals, ids, pm, pl, pv, pi, P, k);
+    t5__launch(s, topk_merge_kernel<K, 128>, dim3(n), dim3(128), 0, vals, ids, pm, pl, pv, pi, P, k);
 }
 
 int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,

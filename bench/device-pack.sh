@@ -1,0 +1,15 @@
+#!/bin/bash
+# device-pack.sh - run HERE (the dev machine) before a device call: strips
+# the CUDA binaries built in build-cuda and packs them into
+# build-cuda/carry.tar.xz (each binary embeds the whole kernel fatbin, so
+# carried one by one they exceed the 64 MiB a call may take; packed they are
+# ~2 MB). The device scripts unpack it with bench/device-unpack.sh.
+set -e
+cd "$(dirname "$0")/.."
+B=build-cuda
+rm -rf $B/carry && mkdir -p $B/carry
+for f in $B/lab/*; do strip -o $B/carry/$(basename $f) $f; done
+strip -o $B/carry/t5serve $B/t5serve
+strip -o $B/carry/test_engine_fixtures $B/tests/engine/test_engine_fixtures
+tar -cf - -C $B/carry . | xz -T2 -2 > $B/carry.tar.xz
+ls -la $B/carry.tar.xz
