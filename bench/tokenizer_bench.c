@@ -35,12 +35,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--eos"))
             flags |= T5_TOK_ADD_EOS;
         else {
-            fprintf(stderr, "usage: tokenizer_bench --tokenizer FILE --corpus FILE [--reps N] [--eos]\n");
+            fprintf(stderr,
+                    "usage: tokenizer_bench --tokenizer FILE --corpus FILE [--reps N] [--eos]\n");
             return 2;
         }
     }
     if (!tpath || !cpath || reps < 1) {
-        fprintf(stderr, "usage: tokenizer_bench --tokenizer FILE --corpus FILE [--reps N] [--eos]\n");
+        fprintf(stderr,
+                "usage: tokenizer_bench --tokenizer FILE --corpus FILE [--reps N] [--eos]\n");
         return 2;
     }
     t5_tokenizer *tok;
@@ -97,8 +99,9 @@ int main(int argc, char **argv)
             best = dt;
         total_ids = n_ids;
     }
-    printf("t5serve\t%s\t%zu lines\t%ld bytes\t%.4f s\t%.0f lines/s\t%.2f MB/s\t%ld ids\t%ld errors\n", tpath,
-           nlines, size, best, nlines / best, size / best / 1e6, total_ids, errors);
+    printf(
+        "t5serve\t%s\t%zu lines\t%ld bytes\t%.4f s\t%.0f lines/s\t%.2f MB/s\t%ld ids\t%ld errors\n",
+        tpath, nlines, size, best, nlines / best, size / best / 1e6, total_ids, errors);
     t5_tokenizer_free(tok);
     free(line);
     free(len);

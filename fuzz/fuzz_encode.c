@@ -45,10 +45,10 @@ static void init(void)
     if (done)
         return;
     done = 1;
-    const char *names[8][2] = {{"nfkc.model.gz", "spiece"}, {"nfkc.json.gz", "json"},
+    const char *names[8][2] = {{"nfkc.model.gz", "spiece"},   {"nfkc.json.gz", "json"},
                                {"bytefb.model.gz", "spiece"}, {"bytefb.json.gz", "json"},
-                               {"ident.model.gz", "spiece"}, {"ident.json.gz", "json"},
-                               {"uds.model.gz", "spiece"}, {"uds.json.gz", "json"}};
+                               {"ident.model.gz", "spiece"},  {"ident.json.gz", "json"},
+                               {"uds.model.gz", "spiece"},    {"uds.json.gz", "json"}};
     for (int i = 0; i < 8; i++)
         toks[i] = load(names[i][0], names[i][1]);
     t5_tokenizer_byt5(&toks[8], 125, NULL);
@@ -69,11 +69,13 @@ static void run(const t5_tokenizer *tok, const char *s, size_t n, int flags)
         }
     }
     char out[256];
-    int len = t5_tokenizer_decode(tok, ids, total, out, sizeof out, flags & T5_TOK_SKIP_SPECIAL, NULL);
+    int len =
+        t5_tokenizer_decode(tok, ids, total, out, sizeof out, flags & T5_TOK_SKIP_SPECIAL, NULL);
     if (len >= (int)sizeof out) {
         char *big = malloc((size_t)len + 1);
         if (big)
-            t5_tokenizer_decode(tok, ids, total, big, (size_t)len + 1, flags & T5_TOK_SKIP_SPECIAL, NULL);
+            t5_tokenizer_decode(tok, ids, total, big, (size_t)len + 1, flags & T5_TOK_SKIP_SPECIAL,
+                                NULL);
         free(big);
     }
     if (ids != small)
@@ -99,7 +101,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Replace each byte that does not start a well-formed sequence. */
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)fixed[i];
-        size_t l = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xF0 && c < 0xF5 ? 4 : 0;
+        size_t l = c < 0x80                ? 1
+                   : c >= 0xC2 && c < 0xE0 ? 2
+                   : c >= 0xE0 && c < 0xF0 ? 3
+                   : c >= 0xF0 && c < 0xF5 ? 4
+                                           : 0;
         int ok = l && i + l <= n;
         for (size_t k = 1; ok && k < l; k++)
             ok = ((unsigned char)fixed[i + k] & 0xC0) == 0x80;

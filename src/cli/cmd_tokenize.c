@@ -21,17 +21,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: t5serve tokenize --tokenizer FILE [--decode] [--no-eos] [--keep-special]\n"
-            "\n"
-            "Reads lines on stdin. Encoding prints the ids of each line, space-separated,\n"
-            "ending with </s> as tokenizer(text)[\"input_ids\"] does. --decode reads lines of\n"
-            "ids (spaces or commas) and prints the text.\n"
-            "\n"
-            "  --tokenizer FILE  spiece.model, tokenizer.json, a model directory, or \"byt5\"\n"
-            "  --decode          ids -> text instead of text -> ids\n"
-            "  --no-eos          encode without the trailing </s>\n"
-            "  --keep-special    decode special tokens (</s>, <pad>, <extra_id_N>) as text\n");
+    fprintf(f, "usage: t5serve tokenize --tokenizer FILE [--decode] [--no-eos] [--keep-special]\n"
+               "\n"
+               "Reads lines on stdin. Encoding prints the ids of each line, space-separated,\n"
+               "ending with </s> as tokenizer(text)[\"input_ids\"] does. --decode reads lines of\n"
+               "ids (spaces or commas) and prints the text.\n"
+               "\n"
+               "  --tokenizer FILE  spiece.model, tokenizer.json, a model directory, or \"byt5\"\n"
+               "  --decode          ids -> text instead of text -> ids\n"
+               "  --no-eos          encode without the trailing </s>\n"
+               "  --keep-special    decode special tokens (</s>, <pad>, <extra_id_N>) as text\n");
 }
 
 /* Parses one line of ids and decodes it into *text; returns the text length. */
@@ -127,12 +126,14 @@ int t5_cmd_tokenize(int argc, char **argv)
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = 0;
         if (decode) {
-            rc = decode_line(tok, line, &ids, &icap, &text, &tcap, skip ? T5_TOK_SKIP_SPECIAL : 0, &err);
+            rc = decode_line(tok, line, &ids, &icap, &text, &tcap, skip ? T5_TOK_SKIP_SPECIAL : 0,
+                             &err);
             if (rc > 0) /* fwrite: the text may contain NUL characters */
                 fwrite(text, 1, (size_t)rc, stdout);
         } else {
             for (;;) {
-                rc = t5_tokenizer_encode(tok, line, (size_t)len, ids, (int)icap, eos ? T5_TOK_ADD_EOS : 0, &err);
+                rc = t5_tokenizer_encode(tok, line, (size_t)len, ids, (int)icap,
+                                         eos ? T5_TOK_ADD_EOS : 0, &err);
                 if (rc < 0 || (size_t)rc <= icap)
                     break;
                 icap = (size_t)rc;

@@ -16,10 +16,22 @@
 
 #include "tokenizer/tok_internal.h"
 
-static inline uint32_t u_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
-static inline uint32_t u_label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
-static inline int u_has_leaf(uint32_t u) { return (u >> 8) & 1; }
-static inline uint32_t u_value(uint32_t u) { return u & ((1u << 31) - 1); }
+static inline uint32_t u_offset(uint32_t u)
+{
+    return (u >> 10) << ((u & (1u << 9)) >> 6);
+}
+static inline uint32_t u_label(uint32_t u)
+{
+    return u & ((1u << 31) | 0xFF);
+}
+static inline int u_has_leaf(uint32_t u)
+{
+    return (u >> 8) & 1;
+}
+static inline uint32_t u_value(uint32_t u)
+{
+    return u & ((1u << 31) - 1);
+}
 
 int t5__charsmap_init(t5__charsmap *m, const void *blob, size_t len, t5_err *err)
 {
@@ -27,11 +39,11 @@ int t5__charsmap_init(t5__charsmap *m, const void *blob, size_t len, t5_err *err
     const unsigned char *b = blob;
     if (len <= 4)
         return t5_errf(err, T5_EFORMAT, "precompiled_charsmap: %zu bytes is too short", len);
-    uint32_t tsize = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+    uint32_t tsize =
+        (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     if (tsize >= len - 4 + 1 || tsize % 4 || tsize == 0)
-        return t5_errf(err, T5_EFORMAT, "precompiled_charsmap: trie size %u does not fit in %zu bytes",
-                       tsize, len);
+        return t5_errf(err, T5_EFORMAT,
+                       "precompiled_charsmap: trie size %u does not fit in %zu bytes", tsize, len);
     m->n_units = tsize / 4;
     m->units = malloc(tsize);
     size_t nlen = len - 4 - tsize;
@@ -42,8 +54,8 @@ int t5__charsmap_init(t5__charsmap *m, const void *blob, size_t len, t5_err *err
     }
     for (size_t i = 0; i < m->n_units; i++) {
         const unsigned char *u = b + 4 + 4 * i;
-        m->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
-                      (uint32_t)u[3] << 24;
+        m->units[i] =
+            (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
     }
     memcpy(m->norm, b + 4 + tsize, nlen);
     m->norm[nlen] = 0; /* a final NUL, so every offset names a terminated string */

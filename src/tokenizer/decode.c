@@ -22,8 +22,10 @@ static const char REPLACEMENT[] = "\xEF\xBF\xBD";
 
 static int hexv(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
 }
 
 /* Appends s with every U+2581 replaced by a space. */
@@ -203,7 +205,8 @@ static int dec_step(const t5__dec_op *op, const toks *in, toks *out)
                 if (l <= 0)
                     l = 1, cp = 0xFFFD;
                 if (cp == op->rep_cp) {
-                    if (!(k == 0 && op->prepend != T5__PREPEND_NEVER) && t5__buf_putc(&out->text, ' ') < 0)
+                    if (!(k == 0 && op->prepend != T5__PREPEND_NEVER) &&
+                        t5__buf_putc(&out->text, ' ') < 0)
                         return -1;
                 } else if (t5__buf_put(&out->text, s + i, (size_t)l) < 0) {
                     return -1;
@@ -217,7 +220,9 @@ static int dec_step(const t5__dec_op *op, const toks *in, toks *out)
         case T5__D_REPLACE: {
             size_t i = 0;
             while (i < n) {
-                const char *q = op->pat_len && n - i >= op->pat_len ? memmem(s + i, n - i, op->pat, op->pat_len) : NULL;
+                const char *q = op->pat_len && n - i >= op->pat_len
+                                    ? memmem(s + i, n - i, op->pat, op->pat_len)
+                                    : NULL;
                 size_t e = q ? (size_t)(q - s) : n;
                 if (t5__buf_put(&out->text, s + i, e - i) < 0)
                     return -1;
@@ -246,7 +251,8 @@ static int dec_step(const t5__dec_op *op, const toks *in, toks *out)
                 bytes[nb++] = (unsigned char)v;
                 break;
             }
-            if (flush_run(out, bytes, &nb) < 0 || t5__buf_put(&out->text, s, n) < 0 || toks_end(out) < 0)
+            if (flush_run(out, bytes, &nb) < 0 || t5__buf_put(&out->text, s, n) < 0 ||
+                toks_end(out) < 0)
                 return -1;
             break;
         }

@@ -9,8 +9,22 @@
  */
 #include "tokenizer/tok_internal.h"
 
-enum { G_OTHER, G_CR, G_LF, G_CONTROL, G_EXTEND, G_ZWJ, G_RI, G_PREPEND, G_SPACINGMARK,
-       G_L, G_V, G_T, G_LV, G_LVT };
+enum {
+    G_OTHER,
+    G_CR,
+    G_LF,
+    G_CONTROL,
+    G_EXTEND,
+    G_ZWJ,
+    G_RI,
+    G_PREPEND,
+    G_SPACINGMARK,
+    G_L,
+    G_V,
+    G_T,
+    G_LV,
+    G_LVT
+};
 
 static int gcb(uint32_t cp, bool *pict)
 {
@@ -49,7 +63,7 @@ size_t t5__grapheme_len(const char *s, size_t n)
         return 1;
     bool pict;
     int prev = gcb(cp, &pict);
-    bool emoji_seq = pict;   /* inside ExtPict Extend* (for GB11) */
+    bool emoji_seq = pict; /* inside ExtPict Extend* (for GB11) */
     int ri_count = prev == G_RI;
     size_t pos = (size_t)l;
     while (pos < n) {
@@ -61,8 +75,8 @@ size_t t5__grapheme_len(const char *s, size_t n)
         bool join;
         if (prev == G_CR && cur == G_LF)
             join = true; /* GB3 */
-        else if (prev == G_CR || prev == G_LF || prev == G_CONTROL || cur == G_CR ||
-                 cur == G_LF || cur == G_CONTROL)
+        else if (prev == G_CR || prev == G_LF || prev == G_CONTROL || cur == G_CR || cur == G_LF ||
+                 cur == G_CONTROL)
             join = false; /* GB4, GB5 */
         else if (prev == G_L && (cur == G_L || cur == G_V || cur == G_LV || cur == G_LVT))
             join = true; /* GB6 */

@@ -2,6 +2,7 @@
  * the Unicode 15.0.0 Character Database. Do not edit. */
 #include "tokenizer/tok_internal.h"
 
+/* clang-format off */
 const t5__gcb_range t5__gcb_ranges[] = {
     {0x0, 0x9, 3},
     {0xA, 0xA, 2},
@@ -1454,3 +1455,4 @@ const t5__gcb_range t5__gcb_ranges[] = {
     {0xE01F0, 0xE0FFF, 3},
 };
 const size_t t5__gcb_nranges = sizeof t5__gcb_ranges / sizeof t5__gcb_ranges[0];
+/* clang-format on */

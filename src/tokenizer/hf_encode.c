@@ -67,7 +67,8 @@ static inline int cp_at(const char *s, size_t n, size_t i, uint32_t *cp)
 /* Each normalizer also maps *o0, the length of the prefix of the text that
  * comes from the first original character (tokenizers' alignment offset 0),
  * which Metaspace's prepend_scheme "first" asks about. */
-static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out, size_t *o0)
+static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *out,
+                            size_t *o0)
 {
     size_t i = 0, L = *o0, nl = 0;
     while (i < n) {
@@ -75,7 +76,8 @@ static int norm_precompiled(const t5_tokenizer *tok, const char *s, size_t n, t5
         /* An ASCII character followed by ASCII is a grapheme of its own. */
         if (c < 0x80 && c != '\r' && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
             int32_t v = tok->cmap.first[c];
-            if (v < 0 ? t5__buf_putc(out, (char)c) : t5__buf_put(out, tok->cmap.norm + v, strlen(tok->cmap.norm + v)))
+            if (v < 0 ? t5__buf_putc(out, (char)c)
+                      : t5__buf_put(out, tok->cmap.norm + v, strlen(tok->cmap.norm + v)))
                 return -1;
             if (i < L)
                 nl = out->n;
@@ -143,7 +145,8 @@ static int norm_replace(const t5__norm_op *op, const char *s, size_t n, t5__buf 
             if (!t5__re_find(op->re, s, n, pos, &ms, &me))
                 break;
         } else {
-            const char *q = n - pos >= op->pat_len ? memmem(s + pos, n - pos, op->pat, op->pat_len) : NULL;
+            const char *q =
+                n - pos >= op->pat_len ? memmem(s + pos, n - pos, op->pat, op->pat_len) : NULL;
             if (!q)
                 break;
             ms = (size_t)(q - s);
@@ -195,15 +198,9 @@ static int normalize(const t5_tokenizer *tok, const char *s, size_t n, t5__buf *
         nxt->n = 0;
         int rc = 0;
         switch (op->kind) {
-        case T5__N_PRECOMPILED:
-            rc = norm_precompiled(tok, cur->p, cur->n, nxt, o0);
-            break;
-        case T5__N_STRIP:
-            rc = norm_strip(op, cur->p, cur->n, nxt, o0);
-            break;
-        case T5__N_REPLACE:
-            rc = norm_replace(op, cur->p, cur->n, nxt, o0);
-            break;
+        case T5__N_PRECOMPILED: rc = norm_precompiled(tok, cur->p, cur->n, nxt, o0); break;
+        case T5__N_STRIP: rc = norm_strip(op, cur->p, cur->n, nxt, o0); break;
+        case T5__N_REPLACE: rc = norm_replace(op, cur->p, cur->n, nxt, o0); break;
         case T5__N_PREPEND:
             if (cur->n)
                 rc = t5__buf_put(nxt, op->content, op->content_len);
@@ -248,7 +245,8 @@ static int pt_metaspace(const t5__pretok_op *op, const t5__buf *in, const spans 
         const char *s = in->p + sp->v[k].off;
         size_t n = sp->v[k].len, start = out->n;
         bool pre = false;
-        if (op->prepend == T5__PREPEND_ALWAYS || (op->prepend == T5__PREPEND_FIRST && sp->v[k].off < L))
+        if (op->prepend == T5__PREPEND_ALWAYS ||
+            (op->prepend == T5__PREPEND_FIRST && sp->v[k].off < L))
             /* Tested after spaces became the replacement, as the library does. */
             pre = !(n && s[0] == ' ') && !(n >= op->rep_len && !memcmp(s, op->rep, op->rep_len));
         if (pre && t5__buf_put(out, op->rep, op->rep_len) < 0)
@@ -376,8 +374,8 @@ static int pt_split(const t5__pretok_op *op, const t5__buf *in, const spans *sp,
 }
 
 typedef struct work {
-    t5__buf na, nb;   /* normalizer ping-pong */
-    t5__buf pa, pb;   /* pre-tokenizer text ping-pong */
+    t5__buf na, nb; /* normalizer ping-pong */
+    t5__buf pa, pb; /* pre-tokenizer text ping-pong */
     spans sa, sb;
 } work;
 
@@ -448,8 +446,9 @@ static bool is_word_char(uint32_t c)
                    (c >= 0xBC && c <= 0xBE);
         if (c == 0xD7 || c == 0xF7)
             return false;
-        if ((c >= 0x2000 && c <= 0x2BFF && !(c >= 0x2100 && c <= 0x218F)) || (c >= 0x3000 && c <= 0x303F) ||
-            (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0x1F000 && c <= 0x1FAFF))
+        if ((c >= 0x2000 && c <= 0x2BFF && !(c >= 0x2100 && c <= 0x218F)) ||
+            (c >= 0x3000 && c <= 0x303F) || (c >= 0xFE30 && c <= 0xFE4F) ||
+            (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0x1F000 && c <= 0x1FAFF))
             return false;
         return true;
     }
@@ -469,7 +468,9 @@ static int split_added(const t5_tokenizer *tok, const t5__trie *t, bool use, wor
     while (use && i < n) {
         int32_t idx;
         /* Most characters cannot start an added token: one probe says so. */
-        size_t l = t5__trie_step(t, 0, (unsigned char)s[i]) >= 0 ? t5__trie_longest(t, s + i, n - i, &idx) : 0;
+        size_t l = t5__trie_step(t, 0, (unsigned char)s[i]) >= 0
+                       ? t5__trie_longest(t, s + i, n - i, &idx)
+                       : 0;
         if (!l) {
             i++;
             while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
@@ -519,7 +520,8 @@ static int split_added(const t5_tokenizer *tok, const t5__trie *t, bool use, wor
             }
         }
         if (start_off < start) {
-            int rc = fn(tok, w, s + start_off, start - start_off, start_off < o0 ? (o0 < start ? o0 : start) - start_off : 0, out);
+            int rc = fn(tok, w, s + start_off, start - start_off,
+                        start_off < o0 ? (o0 < start ? o0 : start) - start_off : 0, out);
             if (rc < 0)
                 return rc;
         }
@@ -550,18 +552,22 @@ int t5__hf_encode(const t5_tokenizer *tok, const char *s, size_t n, int flags, t
 {
     /* Short texts (the common case) never touch the heap for buffers. */
     char b1[1024], b2[1024], b3[1024], b4[1024];
-    work w = {{b1, 0, sizeof b1, true}, {b2, 0, sizeof b2, true}, {b3, 0, sizeof b3, true},
-              {b4, 0, sizeof b4, true}, {0}, {0}};
+    work w = {{b1, 0, sizeof b1, true},
+              {b2, 0, sizeof b2, true},
+              {b3, 0, sizeof b3, true},
+              {b4, 0, sizeof b4, true},
+              {0},
+              {0}};
     bool post = (flags & T5_TOK_ADD_EOS) && tok->has_post;
     int rc = 0;
     if (post)
         for (int i = 0; i < tok->n_post_before && rc == 0; i++)
             rc = t5__ids_push(out, tok->post_before[i]);
-    if (rc == 0)
-    {
+    if (rc == 0) {
         uint32_t cp;
         size_t first = n ? (size_t)cp_at(s, n, 0, &cp) : 0; /* the character at offset 0 */
-        rc = split_added(tok, &tok->added_trie, tok->has_added, &w, s, n, first, normalized_segment, out);
+        rc = split_added(tok, &tok->added_trie, tok->has_added, &w, s, n, first, normalized_segment,
+                         out);
     }
     if (post)
         for (int i = 0; i < tok->n_post_after && rc == 0; i++)

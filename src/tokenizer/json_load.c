@@ -117,13 +117,13 @@ static int prepend_scheme(const cJSON *o)
 }
 
 /* Generic growable arrays of ops. */
-#define PUSH(arr, n, item)                                                       \
-    do {                                                                         \
-        void *np_ = realloc((arr), (size_t)((n) + 1) * sizeof *(arr));           \
-        if (!np_)                                                                \
-            return t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");     \
-        (arr) = np_;                                                             \
-        (arr)[(n)++] = (item);                                                   \
+#define PUSH(arr, n, item)                                                                         \
+    do {                                                                                           \
+        void *np_ = realloc((arr), (size_t)((n) + 1) * sizeof *(arr));                             \
+        if (!np_)                                                                                  \
+            return t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");                       \
+        (arr) = np_;                                                                               \
+        (arr)[(n)++] = (item);                                                                     \
     } while (0)
 
 static int load_normalizer(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err)
@@ -159,8 +159,9 @@ static int load_normalizer(t5_tokenizer *tok, const cJSON *o, int depth, t5_err 
         if (!blob)
             return t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");
         long bl = b64decode(b64, blob);
-        int rc = bl < 0 ? t5_errf(err, T5_EFORMAT, "tokenizer.json: precompiled_charsmap is not base64")
-                        : t5__charsmap_init(&tok->cmap, blob, (size_t)bl, err);
+        int rc =
+            bl < 0 ? t5_errf(err, T5_EFORMAT, "tokenizer.json: precompiled_charsmap is not base64")
+                   : t5__charsmap_init(&tok->cmap, blob, (size_t)bl, err);
         free(blob);
         if (rc < 0)
             return t5_err_wrap(err, rc, "tokenizer.json");
@@ -176,7 +177,8 @@ static int load_normalizer(t5_tokenizer *tok, const cJSON *o, int depth, t5_err 
         const char *content = jstr(o, "content");
         const char *lit = jstr(pat, "String"), *rx = jstr(pat, "Regex");
         if (!content || (!lit && !rx))
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: Replace normalizer needs pattern and content");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: Replace normalizer needs pattern and content");
         op.content = dupn(content, strlen(content));
         op.content_len = strlen(content);
         if (lit) {
@@ -206,7 +208,8 @@ static int load_normalizer(t5_tokenizer *tok, const cJSON *o, int depth, t5_err 
         if (!op.content)
             return t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");
     } else {
-        return t5_errf(err, T5_EUNSUP, "tokenizer.json: normalizer \"%.40s\" is not supported", type);
+        return t5_errf(err, T5_EUNSUP, "tokenizer.json: normalizer \"%.40s\" is not supported",
+                       type);
     }
     PUSH(tok->norm, tok->n_norm, op);
     return 0;
@@ -224,7 +227,8 @@ static int load_pretok(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err
     if (!strcmp(type, "Sequence")) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "pretokenizers"), *it;
         if (!cJSON_IsArray(arr))
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: Sequence pre-tokenizer without a list");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: Sequence pre-tokenizer without a list");
         cJSON_ArrayForEach(it, arr)
         {
             int rc = load_pretok(tok, it, depth + 1, err);
@@ -241,7 +245,8 @@ static int load_pretok(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err
         if (!rep)
             rep = "\xE2\x96\x81";
         if (one_cp(rep, &op.rep_cp) < 0)
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: Metaspace replacement must be one character");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: Metaspace replacement must be one character");
         op.kind = T5__PT_METASPACE;
         op.rep_len = strlen(rep);
         memcpy(op.rep, rep, op.rep_len);
@@ -255,7 +260,8 @@ static int load_pretok(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err
         const char *lit = jstr(pat, "String"), *rx = jstr(pat, "Regex");
         const char *beh = jstr(o, "behavior");
         if ((!lit && !rx) || !beh)
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: Split pre-tokenizer needs pattern and behavior");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: Split pre-tokenizer needs pattern and behavior");
         static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
                                       "Contiguous"};
         op.behavior = -1;
@@ -275,7 +281,8 @@ static int load_pretok(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err
         if (rc < 0)
             return t5_err_wrap(err, rc, "tokenizer.json: Split pre-tokenizer");
     } else {
-        return t5_errf(err, T5_EUNSUP, "tokenizer.json: pre-tokenizer \"%.40s\" is not supported", type);
+        return t5_errf(err, T5_EUNSUP, "tokenizer.json: pre-tokenizer \"%.40s\" is not supported",
+                       type);
     }
     PUSH(tok->pretok, tok->n_pretok, op);
     return 0;
@@ -311,14 +318,16 @@ static int load_decoder(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *er
         if (!rep)
             rep = "\xE2\x96\x81";
         if (one_cp(rep, &op.rep_cp) < 0)
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: Metaspace replacement must be one character");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: Metaspace replacement must be one character");
         op.kind = T5__D_METASPACE;
         op.prepend = prepend_scheme(o);
     } else if (!strcmp(type, "Replace")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(o, "pattern");
         const char *lit = jstr(pat, "String"), *content = jstr(o, "content");
         if (!lit || !content)
-            return t5_errf(err, T5_EUNSUP, "tokenizer.json: Replace decoder needs a string pattern");
+            return t5_errf(err, T5_EUNSUP,
+                           "tokenizer.json: Replace decoder needs a string pattern");
         op.kind = T5__D_REPLACE;
         op.pat = dupn(lit, strlen(lit));
         op.pat_len = strlen(lit);
@@ -335,10 +344,15 @@ static int load_decoder(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *er
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "start");
         const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "stop");
         if (!c || one_cp(c, &op.strip_cp) < 0 || !cJSON_IsNumber(st) || !cJSON_IsNumber(sp))
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: Strip decoder needs content, start, stop");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: Strip decoder needs content, start, stop");
         op.kind = T5__D_STRIP;
-        op.strip_start = st->valuedouble < 0 ? 0 : st->valuedouble > 1e6 ? 1000000 : (int)st->valuedouble;
-        op.strip_stop = sp->valuedouble < 0 ? 0 : sp->valuedouble > 1e6 ? 1000000 : (int)sp->valuedouble;
+        op.strip_start = st->valuedouble < 0     ? 0
+                         : st->valuedouble > 1e6 ? 1000000
+                                                 : (int)st->valuedouble;
+        op.strip_stop = sp->valuedouble < 0     ? 0
+                        : sp->valuedouble > 1e6 ? 1000000
+                                                : (int)sp->valuedouble;
     } else {
         return t5_errf(err, T5_EUNSUP, "tokenizer.json: decoder \"%.40s\" is not supported", type);
     }
@@ -384,15 +398,18 @@ static int load_post(t5_tokenizer *tok, const cJSON *o, t5_err *err)
         }
         const char *name = jstr(sp, "id");
         if (!name)
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: template item is neither Sequence nor SpecialToken");
+            return t5_errf(err, T5_EFORMAT,
+                           "tokenizer.json: template item is neither Sequence nor SpecialToken");
         const cJSON *def = cJSON_GetObjectItemCaseSensitive(specials, name);
         const cJSON *ids = cJSON_GetObjectItemCaseSensitive(def, "ids"), *idv;
         if (!cJSON_IsArray(ids))
-            return t5_errf(err, T5_EFORMAT, "tokenizer.json: template token \"%.40s\" has no ids", name);
+            return t5_errf(err, T5_EFORMAT, "tokenizer.json: template token \"%.40s\" has no ids",
+                           name);
         cJSON_ArrayForEach(idv, ids)
         {
             if (!cJSON_IsNumber(idv) || idv->valuedouble < 0 || idv->valuedouble >= tok->n_pieces)
-                return t5_errf(err, T5_EFORMAT, "tokenizer.json: template token \"%.40s\" has a bad id", name);
+                return t5_errf(err, T5_EFORMAT,
+                               "tokenizer.json: template token \"%.40s\" has a bad id", name);
             int32_t id = (int32_t)idv->valuedouble;
             if (seen_seq)
                 PUSH(tok->post_after, tok->n_post_after, id);
@@ -486,7 +503,8 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
     tok->min_score = mn;
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_id");
     tok->unk_id = cJSON_IsNumber(unk) && unk->valuedouble >= 0 && unk->valuedouble < nv
-                      ? (int)unk->valuedouble : -1;
+                      ? (int)unk->valuedouble
+                      : -1;
     tok->byte_fallback = jbool(model, "byte_fallback", false);
     rc = t5__vocab_finish(tok, err);
     if (rc < 0)
@@ -515,7 +533,8 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
             tok->pieces[a->id].type = T5__P_CONTROL;
     }
     tok->pool_len = off;
-    if ((rc = load_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), 0, err)) < 0)
+    if ((rc = load_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), 0, err)) <
+        0)
         goto out;
     /* A "normalized" added token is matched, and decoded, in its normalized
      * form (the tokenizers library normalizes its content when adding it). */
@@ -524,8 +543,8 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
         if (!a->normalized || !tok->n_norm)
             continue;
         t5__buf nb = {0};
-        if (t5__hf_normalize(tok, tok->pool + a->off, a->len, &nb) < 0 ||
-            nb.n > UINT32_MAX / 2 || tok->pool_len + nb.n + 1 > UINT32_MAX) {
+        if (t5__hf_normalize(tok, tok->pool + a->off, a->len, &nb) < 0 || nb.n > UINT32_MAX / 2 ||
+            tok->pool_len + nb.n + 1 > UINT32_MAX) {
             t5__buf_free(&nb);
             rc = t5_errf(err, T5_ENOMEM, "tokenizer.json: out of memory");
             goto out;
@@ -557,7 +576,8 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
             size_t nk = 0;
             for (int k = 0; k < tok->n_added; k++)
                 if (tok->added[k].normalized == (pass == 1) && tok->added[k].len)
-                    keys[nk++] = (t5__trie_key){tok->pool + tok->added[k].off, tok->added[k].len, k};
+                    keys[nk++] =
+                        (t5__trie_key){tok->pool + tok->added[k].off, tok->added[k].len, k};
             if (!nk)
                 continue;
             t5__trie *t = pass ? &tok->added_norm_trie : &tok->added_trie;
@@ -588,7 +608,8 @@ int t5__json_load(t5_tokenizer *tok, const char *data, size_t len, t5_err *err)
     tok->pad_id = find_id(tok, "<pad>");
     tok->bos_id = -1;
 
-    if ((rc = load_pretok(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), 0, err)) < 0 ||
+    if ((rc = load_pretok(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), 0, err)) <
+            0 ||
         (rc = load_post(tok, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), err)) < 0 ||
         (rc = load_decoder(tok, cJSON_GetObjectItemCaseSensitive(root, "decoder"), 0, err)) < 0)
         goto out;

@@ -23,21 +23,21 @@ enum { R_CHAR, R_ANY, R_CLASS, R_BOT, R_EOT, R_GROUP, R_REPEAT };
 typedef struct rnode rnode;
 struct rnode {
     int type;
-    uint32_t cp;            /* R_CHAR */
-    uint32_t *ranges;       /* R_CLASS: pairs lo,hi */
+    uint32_t cp;      /* R_CHAR */
+    uint32_t *ranges; /* R_CLASS: pairs lo,hi */
     int nranges;
     bool negate;
-    rnode **alts;           /* R_GROUP: sequences */
+    rnode **alts; /* R_GROUP: sequences */
     int nalts;
-    rnode *child;           /* R_REPEAT */
-    int min, max;           /* max < 0: unbounded */
+    rnode *child; /* R_REPEAT */
+    int min, max; /* max < 0: unbounded */
     rnode *next;
 };
 
 struct t5__re {
-    rnode *root;            /* an R_GROUP */
+    rnode *root;                  /* an R_GROUP */
     int run_cp, run_min, run_max; /* the pattern is just "c{min,max}": scanned directly */
-    rnode **all;            /* every node, for freeing */
+    rnode **all;                  /* every node, for freeing */
     int nall, capall;
 };
 
@@ -78,9 +78,9 @@ static int add_range(rnode *n, uint32_t lo, uint32_t hi)
     return 0;
 }
 
-static const uint32_t WS_RANGES[] = {0x09, 0x0D, 0x20, 0x20, 0x85, 0x85, 0xA0, 0xA0, 0x1680, 0x1680,
-                                     0x2000, 0x200A, 0x2028, 0x2029, 0x202F, 0x202F, 0x205F, 0x205F,
-                                     0x3000, 0x3000};
+static const uint32_t WS_RANGES[] = {0x09,   0x0D,   0x20,   0x20,   0x85,   0x85,   0xA0,
+                                     0xA0,   0x1680, 0x1680, 0x2000, 0x200A, 0x2028, 0x2029,
+                                     0x202F, 0x202F, 0x205F, 0x205F, 0x3000, 0x3000};
 static const uint32_t DIGIT_RANGES[] = {'0', '9'};
 static const uint32_t WORD_RANGES[] = {'0', '9', 'A', 'Z', '_', '_', 'a', 'z'};
 
@@ -110,17 +110,20 @@ static int parse_escape(parser *P, uint32_t *cp, rnode *cls, bool *neg)
         return -1;
     char c = *P->p++;
     switch (c) {
-    case 'A':
-        return 2;
+    case 'A': return 2;
     case 'z':
-    case 'Z':
-        return 3;
+    case 'Z': return 3;
     case 'n': *cp = '\n'; return 0;
     case 't': *cp = '\t'; return 0;
     case 'r': *cp = '\r'; return 0;
     case 'f': *cp = '\f'; return 0;
     case 'v': *cp = '\v'; return 0;
-    case 's': case 'S': case 'd': case 'D': case 'w': case 'W':
+    case 's':
+    case 'S':
+    case 'd':
+    case 'D':
+    case 'w':
+    case 'W':
         if (!cls)
             return -2;
         *neg = c == 'S' || c == 'D' || c == 'W';
@@ -135,8 +138,10 @@ static int parse_escape(parser *P, uint32_t *cp, rnode *cls, bool *neg)
             if (P->p >= P->end)
                 return -1;
             char h = *P->p++;
-            int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            int d = h >= '0' && h <= '9'   ? h - '0'
+                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                           : -1;
             if (d < 0)
                 return -1;
             v = v * 16 + (uint32_t)d;
@@ -384,7 +389,8 @@ int t5__re_compile(t5__re **out, const char *pattern, t5_err *err)
     re->root = parse_alt(&P);
     if (!re->root || P.p != P.end) {
         t5__re_free(re);
-        return t5_errf(err, T5_EUNSUP, "regex \"%.100s\": unsupported or malformed pattern", pattern);
+        return t5_errf(err, T5_EUNSUP, "regex \"%.100s\": unsupported or malformed pattern",
+                       pattern);
     }
     /* The common " {2,}" shape gets a direct scan (run_cp < 0: general). */
     re->run_cp = -1;
@@ -403,8 +409,8 @@ int t5__re_compile(t5__re **out, const char *pattern, t5_err *err)
 
 typedef struct kont {
     const rnode *node;
-    int count;     /* repeat frames: iterations so far */
-    size_t start;  /* repeat frames: where this iteration began */
+    int count;    /* repeat frames: iterations so far */
+    size_t start; /* repeat frames: where this iteration began */
     bool rep;
     const struct kont *next;
 } kont;
@@ -441,10 +447,8 @@ static size_t m_char(const mctx *M, const rnode *nd, size_t pos)
     if (l <= 0)
         return 0;
     switch (nd->type) {
-    case R_CHAR:
-        return cp == nd->cp ? (size_t)l : 0;
-    case R_ANY:
-        return cp != '\n' ? (size_t)l : 0;
+    case R_CHAR: return cp == nd->cp ? (size_t)l : 0;
+    case R_ANY: return cp != '\n' ? (size_t)l : 0;
     default: {
         bool in = false;
         for (int i = 0; i < nd->nranges && !in; i++)
@@ -523,8 +527,7 @@ static bool m_node(mctx *M, const rnode *nd, size_t pos, const kont *k)
             kont after = {nd->next, 0, 0, false, k};
             return m_rep(M, nd, 0, pos, (size_t)-1, &after);
         }
-        default:
-            return false;
+        default: return false;
         }
     }
 }
@@ -556,7 +559,8 @@ int t5__re_find(const t5__re *re, const char *s, size_t n, size_t from, size_t *
             if (!q)
                 return 0;
             size_t a = (size_t)(q - s), b = a;
-            while (b < n && s[b] == (char)re->run_cp && (re->run_max < 0 || (long)(b - a) < re->run_max))
+            while (b < n && s[b] == (char)re->run_cp &&
+                   (re->run_max < 0 || (long)(b - a) < re->run_max))
                 b++;
             if ((long)(b - a) >= re->run_min) {
                 *ms = a;

@@ -82,22 +82,19 @@ static int pb_skip(pb *r, int wire)
     const unsigned char *s;
     size_t n;
     switch (wire) {
-    case 0:
-        return pb_varint(r, &v);
+    case 0: return pb_varint(r, &v);
     case 1:
         if (r->end - r->p < 8)
             return -1;
         r->p += 8;
         return 0;
-    case 2:
-        return pb_bytes(r, &s, &n);
+    case 2: return pb_bytes(r, &s, &n);
     case 5:
         if (r->end - r->p < 4)
             return -1;
         r->p += 4;
         return 0;
-    default: /* groups (3, 4) are not used by this schema */
-        return -1;
+    default: /* groups (3, 4) are not used by this schema */ return -1;
     }
 }
 
@@ -241,8 +238,14 @@ static int read_piece(const unsigned char *s, size_t n, const unsigned char **st
 
 int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_err *err)
 {
-    spm_spec sp = {.model_type = 1, .unk_id = 0, .bos_id = 1, .eos_id = 2, .pad_id = -1,
-                   .add_dummy_prefix = true, .remove_extra_ws = true, .escape_ws = true};
+    spm_spec sp = {.model_type = 1,
+                   .unk_id = 0,
+                   .bos_id = 1,
+                   .eos_id = 2,
+                   .pad_id = -1,
+                   .add_dummy_prefix = true,
+                   .remove_extra_ws = true,
+                   .escape_ws = true};
     pb r = {data, data + len};
     uint32_t f;
     int w, rc;
@@ -263,7 +266,8 @@ int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_er
                 float sc;
                 int ty;
                 if (read_piece(b, bl, &ps, &pl, &sc, &ty) < 0)
-                    return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu is malformed", n_pieces);
+                    return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu is malformed",
+                                   n_pieces);
                 n_pieces++;
                 pool += pl + 1;
             } else if (f == 2) {
@@ -279,14 +283,16 @@ int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_er
         }
     }
     if (rc < 0)
-        return t5_errf(err, T5_EFORMAT, "spiece.model: not a SentencePiece model (bad protobuf at byte %zu of %zu)",
+        return t5_errf(err, T5_EFORMAT,
+                       "spiece.model: not a SentencePiece model (bad protobuf at byte %zu of %zu)",
                        (size_t)(r.p - data), len);
     if (n_pieces == 0)
         return t5_errf(err, T5_EFORMAT, "spiece.model: no pieces");
     if (n_pieces > (size_t)INT32_MAX / 2)
         return t5_errf(err, T5_ELIMIT, "spiece.model: %zu pieces", n_pieces);
     if (sp.model_type != 1)
-        return t5_errf(err, T5_EUNSUP, "spiece.model: model_type %d is not unigram (1)", sp.model_type);
+        return t5_errf(err, T5_EUNSUP, "spiece.model: model_type %d is not unigram (1)",
+                       sp.model_type);
     if (sp.denorm_charsmap_len)
         return t5_errf(err, T5_EUNSUP, "spiece.model: denormalizer rules are not supported");
 
@@ -307,13 +313,14 @@ int t5__spm_load(t5_tokenizer *tok, const unsigned char *data, size_t len, t5_er
             float sc;
             int ty;
             /* Pass 1 validated all of this; checked again all the same. */
-            if (pb_bytes(&r, &b, &bl) < 0 || read_piece(b, bl, &ps, &pl, &sc, &ty) < 0 || i >= n_pieces ||
-                off + pl + 1 > pool)
+            if (pb_bytes(&r, &b, &bl) < 0 || read_piece(b, bl, &ps, &pl, &sc, &ty) < 0 ||
+                i >= n_pieces || off + pl + 1 > pool)
                 return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu is malformed", i);
             if (pl == 0)
                 return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu is empty", i);
             if (ty < T5__P_NORMAL || ty > T5__P_BYTE)
-                return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu has unknown type %d", i, ty);
+                return t5_errf(err, T5_EFORMAT, "spiece.model: piece %zu has unknown type %d", i,
+                               ty);
             memcpy(tok->pool + off, ps, pl);
             tok->pool[off + pl] = 0;
             tok->pieces[i].off = (uint32_t)off;

@@ -90,7 +90,7 @@ size_t t5__trie_longest(const t5__trie *t, const char *s, size_t n, int32_t *val
 typedef struct t5__charsmap {
     uint32_t *units; /* copied out so alignment never matters */
     size_t n_units;
-    char *norm;      /* replacement strings, NUL-terminated, with a final NUL */
+    char *norm; /* replacement strings, NUL-terminated, with a final NUL */
     size_t norm_len;
     /* ASCII shortcuts, computed at load: for a byte c < 0x80,
      * first[c] is the offset of the rule for exactly "c" (-1: none), and
@@ -145,7 +145,7 @@ typedef struct t5__piece {
     uint32_t off, len; /* into tok->pool */
     double score;      /* exactly the stored value (float for spm files) */
     uint8_t type;
-    uint8_t special;   /* HF: an added token marked special (skipped on decode) */
+    uint8_t special; /* HF: an added token marked special (skipped on decode) */
 } t5__piece;
 
 typedef struct t5__added {
@@ -163,9 +163,9 @@ enum {
 };
 typedef struct t5__norm_op {
     int kind;
-    bool left, right;     /* Strip */
-    t5__re *re;           /* Replace with a regex */
-    char *pat, *content;  /* Replace with a literal; Prepend */
+    bool left, right;    /* Strip */
+    t5__re *re;          /* Replace with a regex */
+    char *pat, *content; /* Replace with a literal; Prepend */
     size_t pat_len, content_len;
 } t5__norm_op;
 
@@ -173,24 +173,25 @@ enum { T5__PT_METASPACE = 1, T5__PT_WSSPLIT, T5__PT_SPLIT };
 enum { T5__PREPEND_ALWAYS = 0, T5__PREPEND_FIRST, T5__PREPEND_NEVER };
 typedef struct t5__pretok_op {
     int kind;
-    char rep[8];         /* Metaspace replacement, UTF-8 */
+    char rep[8]; /* Metaspace replacement, UTF-8 */
     size_t rep_len;
     uint32_t rep_cp;
-    int prepend;         /* T5__PREPEND_* */
+    int prepend; /* T5__PREPEND_* */
     bool split;
-    t5__re *re;          /* Split */
-    int behavior;        /* Split: 0 removed, 1 isolated, 2 merged_with_previous, 3 merged_with_next, 4 contiguous */
+    t5__re *re;   /* Split */
+    int behavior; /* Split: 0 removed, 1 isolated, 2 merged_with_previous, 3 merged_with_next, 4
+                     contiguous */
     bool invert;
 } t5__pretok_op;
 
 enum { T5__D_METASPACE = 1, T5__D_REPLACE, T5__D_BYTEFALLBACK, T5__D_FUSE, T5__D_STRIP };
 typedef struct t5__dec_op {
     int kind;
-    uint32_t rep_cp;     /* Metaspace */
+    uint32_t rep_cp; /* Metaspace */
     int prepend;
     char *pat, *content; /* Replace (literal) */
     size_t pat_len, content_len;
-    uint32_t strip_cp;   /* Strip */
+    uint32_t strip_cp; /* Strip */
     int strip_start, strip_stop;
 } t5__dec_op;
 
@@ -198,24 +199,24 @@ struct t5_tokenizer {
     int kind;
 
     /* vocabulary */
-    int n_pieces;         /* every id: model vocabulary, then added-only ids */
-    int n_model;          /* ids the model (lattice) knows; HF may add more */
+    int n_pieces; /* every id: model vocabulary, then added-only ids */
+    int n_model;  /* ids the model (lattice) knows; HF may add more */
     t5__piece *pieces;
     char *pool;
     size_t pool_len;
     int unk_id, eos_id, pad_id, bos_id;
     int32_t byte_id[256]; /* id of <0xNN>, -1 if absent */
     bool byte_fallback;
-    double min_score;     /* spm: over NORMAL pieces; HF: over all */
-    double max_score;     /* spm: over NORMAL pieces, starting at FLT_MIN */
-    t5__trie trie;        /* pieces the lattice may use -> id */
+    double min_score; /* spm: over NORMAL pieces; HF: over all */
+    double max_score; /* spm: over NORMAL pieces, starting at FLT_MIN */
+    t5__trie trie;    /* pieces the lattice may use -> id */
 
     /* SentencePiece normalizer */
     t5__charsmap cmap;
     bool has_cmap;
     bool add_dummy_prefix, remove_extra_ws, escape_ws, ws_suffix;
     char *unk_surface;
-    t5__trie user_trie;   /* user-defined symbols: never normalized */
+    t5__trie user_trie; /* user-defined symbols: never normalized */
     bool has_user;
 
     /* tokenizer.json */

@@ -321,12 +321,11 @@ int t5_tokenizer_encode(const t5_tokenizer *tok, const char *text, size_t len, i
     switch (tok->kind) {
     case T5__KIND_SPM:
         rc = t5__spm_encode(tok, text, len, &out, err);
-        if (rc == 0 && (flags & T5_TOK_ADD_EOS) && tok->eos_id >= 0 && t5__ids_push(&out, tok->eos_id) < 0)
+        if (rc == 0 && (flags & T5_TOK_ADD_EOS) && tok->eos_id >= 0 &&
+            t5__ids_push(&out, tok->eos_id) < 0)
             rc = t5_errf(err, T5_ENOMEM, "encode: out of memory");
         break;
-    case T5__KIND_HF:
-        rc = t5__hf_encode(tok, text, len, flags, &out, err);
-        break;
+    case T5__KIND_HF: rc = t5__hf_encode(tok, text, len, flags, &out, err); break;
     default:
         rc = byt5_encode(tok, text, len, flags, &out);
         if (rc < 0)
@@ -349,18 +348,15 @@ int t5_tokenizer_decode(const t5_tokenizer *tok, const int32_t *ids, int n, char
         return t5_errf(err, T5_EINVAL, "t5_tokenizer_decode: bad arguments");
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= tok->n_pieces)
-            return t5_errf(err, T5_EINVAL, "decode: id %d at position %d is outside the vocabulary (0..%d)",
+            return t5_errf(err, T5_EINVAL,
+                           "decode: id %d at position %d is outside the vocabulary (0..%d)",
                            (int)ids[i], i, tok->n_pieces - 1);
     char stack[512];
     t5__buf out = {stack, 0, sizeof stack, true};
     int rc;
     switch (tok->kind) {
-    case T5__KIND_SPM:
-        rc = t5__spm_decode(tok, ids, n, flags, &out, err);
-        break;
-    case T5__KIND_HF:
-        rc = t5__hf_decode(tok, ids, n, flags, &out, err);
-        break;
+    case T5__KIND_SPM: rc = t5__spm_decode(tok, ids, n, flags, &out, err); break;
+    case T5__KIND_HF: rc = t5__hf_decode(tok, ids, n, flags, &out, err); break;
     default:
         rc = byt5_decode(tok, ids, n, flags, &out);
         if (rc < 0)
@@ -379,10 +375,22 @@ int t5_tokenizer_decode(const t5_tokenizer *tok, const int32_t *ids, int n, char
     return rc < 0 ? rc : (int)total;
 }
 
-int t5_tokenizer_vocab_size(const t5_tokenizer *tok) { return tok ? tok->n_pieces : 0; }
-int t5_tokenizer_eos_id(const t5_tokenizer *tok) { return tok ? tok->eos_id : -1; }
-int t5_tokenizer_pad_id(const t5_tokenizer *tok) { return tok ? tok->pad_id : -1; }
-int t5_tokenizer_unk_id(const t5_tokenizer *tok) { return tok ? tok->unk_id : -1; }
+int t5_tokenizer_vocab_size(const t5_tokenizer *tok)
+{
+    return tok ? tok->n_pieces : 0;
+}
+int t5_tokenizer_eos_id(const t5_tokenizer *tok)
+{
+    return tok ? tok->eos_id : -1;
+}
+int t5_tokenizer_pad_id(const t5_tokenizer *tok)
+{
+    return tok ? tok->pad_id : -1;
+}
+int t5_tokenizer_unk_id(const t5_tokenizer *tok)
+{
+    return tok ? tok->unk_id : -1;
+}
 
 const char *t5_tokenizer_piece(const t5_tokenizer *tok, int id)
 {

@@ -49,16 +49,16 @@ typedef struct node_d {
     int32_t next;
 } node_d;
 
-#define LINK_FORWARD(best, n, first)                                  \
-    do {                                                              \
-        int32_t nx_ = -1;                                             \
-        for (int32_t e_ = (int32_t)(n); e_ > 0;) {                    \
-            int32_t st_ = best[e_].start;                             \
-            best[e_].next = nx_;                                      \
-            nx_ = e_;                                                 \
-            e_ = st_;                                                 \
-        }                                                             \
-        (first) = nx_;                                                \
+#define LINK_FORWARD(best, n, first)                                                               \
+    do {                                                                                           \
+        int32_t nx_ = -1;                                                                          \
+        for (int32_t e_ = (int32_t)(n); e_ > 0;) {                                                 \
+            int32_t st_ = best[e_].start;                                                          \
+            best[e_].next = nx_;                                                                   \
+            nx_ = e_;                                                                              \
+            e_ = st_;                                                                              \
+        }                                                                                          \
+        (first) = nx_;                                                                             \
     } while (0)
 
 static inline int char_len(unsigned char c)
@@ -66,8 +66,7 @@ static inline int char_len(unsigned char c)
     return "\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[c >> 4];
 }
 
-static int emit_spm(const t5_tokenizer *tok, const char *s, node_f *best, size_t n,
-                    t5__ids *out)
+static int emit_spm(const t5_tokenizer *tok, const char *s, node_f *best, size_t n, t5__ids *out)
 {
     int32_t first;
     LINK_FORWARD(best, n, first);
@@ -89,8 +88,7 @@ static int emit_spm(const t5_tokenizer *tok, const char *s, node_f *best, size_t
     return 0;
 }
 
-static int viterbi_spm(const t5_tokenizer *tok, const char *s, size_t n, node_f *best,
-                       t5__ids *out)
+static int viterbi_spm(const t5_tokenizer *tok, const char *s, size_t n, node_f *best, t5__ids *out)
 {
     const t5__trie *t = &tok->trie;
     const float unk_score = (float)tok->min_score - (float)UNK_PENALTY;
@@ -120,7 +118,8 @@ static int viterbi_spm(const t5_tokenizer *tok, const char *s, size_t n, node_f 
             if (p->type == T5__P_UNUSED)
                 continue;
             size_t length = kp - st;
-            float score = p->type == T5__P_USER ? (float)length * max_score - 0.1f : (float)p->score;
+            float score =
+                p->type == T5__P_USER ? (float)length * max_score - 0.1f : (float)p->score;
             float cand = score + till_here;
             node_f *tn = &best[kp];
             if (tn->start == -1 || cand > tn->score) {
@@ -145,8 +144,7 @@ static int viterbi_spm(const t5_tokenizer *tok, const char *s, size_t n, node_f 
     return emit_spm(tok, s, best, n, out);
 }
 
-static int viterbi_hf(const t5_tokenizer *tok, const char *s, size_t n, node_d *best,
-                      t5__ids *out)
+static int viterbi_hf(const t5_tokenizer *tok, const char *s, size_t n, node_d *best, t5__ids *out)
 {
     const t5__trie *t = &tok->trie;
     const double unk_score = tok->min_score - UNK_PENALTY;
@@ -245,14 +243,16 @@ int t5__unigram(const t5_tokenizer *tok, const char *s, size_t n, bool hf, t5__i
     enum { STACK_NODES = 512 };
     int rc;
     if (hf) {
-        node_d stack[STACK_NODES], *best = n + 1 <= STACK_NODES ? stack : malloc((n + 1) * sizeof *best);
+        node_d stack[STACK_NODES],
+            *best = n + 1 <= STACK_NODES ? stack : malloc((n + 1) * sizeof *best);
         if (!best)
             return T5_ENOMEM;
         rc = viterbi_hf(tok, s, n, best, out);
         if (best != stack)
             free(best);
     } else {
-        node_f stack[STACK_NODES], *best = n + 1 <= STACK_NODES ? stack : malloc((n + 1) * sizeof *best);
+        node_f stack[STACK_NODES],
+            *best = n + 1 <= STACK_NODES ? stack : malloc((n + 1) * sizeof *best);
         if (!best)
             return T5_ENOMEM;
         rc = viterbi_spm(tok, s, n, best, out);

@@ -15,8 +15,10 @@ static int byte_piece_value(const char *s, size_t n)
     int v = 0;
     for (int i = 3; i < 5; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -53,7 +55,8 @@ int t5__vocab_finish(t5_tokenizer *tok, t5_err *err)
     if (tok->byte_fallback && !hf)
         for (int b = 0; b < 256; b++)
             if (tok->byte_id[b] < 0)
-                return t5_errf(err, T5_EFORMAT, "byte_fallback is on but piece <0x%02X> is missing", b);
+                return t5_errf(err, T5_EFORMAT, "byte_fallback is on but piece <0x%02X> is missing",
+                               b);
 
     t5__trie_key *keys = malloc((n ? (size_t)n : 1) * sizeof *keys);
     if (!keys)

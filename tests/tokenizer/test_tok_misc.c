@@ -77,10 +77,12 @@ static void test_byt5(void)
 
 static void test_invalid_utf8(void)
 {
-    t5_tokenizer *toks[3] = {load_gz("nfkc.model.gz", "spiece"), load_gz("nfkc.json.gz", "json"), NULL};
+    t5_tokenizer *toks[3] = {load_gz("nfkc.model.gz", "spiece"), load_gz("nfkc.json.gz", "json"),
+                             NULL};
     t5_tokenizer_byt5(&toks[2], 125, NULL);
-    static const char *bad[] = {"\xff", "abc\xc3", "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80",
-                                "ok \x80 ok", "\xe2\x96"};
+    static const char *bad[] = {"\xff",     "abc\xc3",          "\xed\xa0\x80",
+                                "\xc0\xaf", "\xf4\x90\x80\x80", "ok \x80 ok",
+                                "\xe2\x96"};
     for (int t = 0; t < 3; t++) {
         CHECK(toks[t] != NULL);
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -121,7 +123,8 @@ static void test_buffers(void)
     CHECK_EQ_INT(len, (int)strlen(s));
     CHECK(!strcmp(text, s));
     char tiny[5];
-    CHECK_EQ_INT(t5_tokenizer_decode(tok, ids, n, tiny, sizeof tiny, T5_TOK_SKIP_SPECIAL, &err), len);
+    CHECK_EQ_INT(t5_tokenizer_decode(tok, ids, n, tiny, sizeof tiny, T5_TOK_SKIP_SPECIAL, &err),
+                 len);
     CHECK(!strcmp(tiny, "the "));
     CHECK_EQ_INT(t5_tokenizer_decode(tok, ids, n, NULL, 0, T5_TOK_SKIP_SPECIAL, &err), len);
     t5_tokenizer_free(tok);
@@ -129,8 +132,8 @@ static void test_buffers(void)
 
 static void test_huge(void)
 {
-    static const char *models[][2] = {{"nfkc.model.gz", "spiece"}, {"nfkc.json.gz", "json"},
-                                      {"bytefb.model.gz", "spiece"}};
+    static const char *models[][2] = {
+        {"nfkc.model.gz", "spiece"}, {"nfkc.json.gz", "json"}, {"bytefb.model.gz", "spiece"}};
     size_t n = 4 << 20;
     char *big = malloc(n);
     int32_t *out = malloc(n * sizeof *out);
@@ -187,7 +190,8 @@ static void fuzz_file(const char *name, const char *kind, size_t step)
             copy[(size_t)rand() % len] = (char)rand();
         t5_tokenizer *tok = NULL;
         if (t5_tokenizer_load_mem(&tok, kind, copy, len, NULL) == 0) {
-            int n = t5_tokenizer_encode(tok, "Hello wörld ﬁ 日本 </s>", 28, ids, MAXI, T5_TOK_ADD_EOS, NULL);
+            int n = t5_tokenizer_encode(tok, "Hello wörld ﬁ 日本 </s>", 28, ids, MAXI,
+                                        T5_TOK_ADD_EOS, NULL);
             if (n > 0 && n <= MAXI)
                 t5_tokenizer_decode(tok, ids, n, text, sizeof text, 0, NULL);
             t5_tokenizer_free(tok);
@@ -289,14 +293,16 @@ static void test_components(void)
         int n = t5_tokenizer_encode(tok, line, len, ids, MAXI, T5_TOK_ADD_EOS, &err);
         if (n != nr || memcmp(ids, ref, (size_t)nr * 4)) {
             if (bad++ < 10)
-                fprintf(stderr, "components ids row %zu \"%s\": got %d ids, want [%s]\n", i, f[0], n, f[1]);
+                fprintf(stderr, "components ids row %zu \"%s\": got %d ids, want [%s]\n", i, f[0],
+                        n, f[1]);
             continue;
         }
         for (int k = 0; k < 2; k++) {
             fx_unescape(f[2 + k], want);
             t5_tokenizer_decode(tok, ref, nr, text, sizeof text, k ? 0 : T5_TOK_SKIP_SPECIAL, &err);
             if (strcmp(text, want) && bad++ < 10)
-                fprintf(stderr, "components decode%d row %zu: \"%s\" vs \"%s\"\n", k, i, text, want);
+                fprintf(stderr, "components decode%d row %zu: \"%s\" vs \"%s\"\n", k, i, text,
+                        want);
         }
     }
     CHECK(L.n > 2000);

@@ -115,7 +115,8 @@ static void check_model(const char *m, const fx_lines *corpus)
         if (n != nr || memcmp(ids, ref, (size_t)nr * 4)) {
             bad_sids++;
             ids_str(ids, n, a, sizeof a), ids_str(ref, nr, b, sizeof b);
-            snprintf(text, 8192, "got [%.3000s] want [%.3000s] (%.200s)", a, b, n < 0 ? err.msg : "");
+            snprintf(text, 8192, "got [%.3000s] want [%.3000s] (%.200s)", a, b,
+                     n < 0 ? err.msg : "");
             report("spm ids", m, i, text);
         }
         int ne = t5_tokenizer_encode(spm, line, len, ids, MAXI, T5_TOK_ADD_EOS, &err);
@@ -141,7 +142,8 @@ static void check_model(const char *m, const fx_lines *corpus)
         if (n != nh || memcmp(ids, ref, (size_t)nh * 4)) {
             bad_hids++;
             ids_str(ids, n, a, sizeof a), ids_str(ref, nh, b, sizeof b);
-            snprintf(text, 8192, "got [%.3000s] want [%.3000s] (%.200s)", a, b, n < 0 ? err.msg : "");
+            snprintf(text, 8192, "got [%.3000s] want [%.3000s] (%.200s)", a, b,
+                     n < 0 ? err.msg : "");
             report("hf ids", m, i, text);
         }
         /* tokenizers decode, skipping special tokens and not */
@@ -180,13 +182,15 @@ static void check_model(const char *m, const fx_lines *corpus)
         int tl = t5_tokenizer_decode(spm, ref, nr, text, MAXT, 0, &err);
         if (tl < 0 || strcmp(text, want)) {
             bad_r++;
-            snprintf(a, sizeof a, "spm all [%s]: got \"%.200s\" want \"%.200s\"", rids.line[i], text, want);
+            snprintf(a, sizeof a, "spm all [%s]: got \"%.200s\" want \"%.200s\"", rids.line[i],
+                     text, want);
             report("rand", m, i, a);
         }
         tl = t5_tokenizer_decode(spm, ref, nr, text, MAXT, T5_TOK_SKIP_SPECIAL, &err);
         if (tl < 0 || strcmp(text, want2)) {
             bad_r++;
-            snprintf(a, sizeof a, "spm skip [%s]: got \"%.200s\" want \"%.200s\"", rids.line[i], text, want2);
+            snprintf(a, sizeof a, "spm skip [%s]: got \"%.200s\" want \"%.200s\"", rids.line[i],
+                     text, want2);
             report("rand", m, i, a);
         }
         char *t1 = strchr(rhf.line[i], '\t');
@@ -200,18 +204,21 @@ static void check_model(const char *m, const fx_lines *corpus)
         tl = t5_tokenizer_decode(hf, ref, nr, text, MAXT, T5_TOK_SKIP_SPECIAL, &err);
         if (tl < 0 || strcmp(text, want)) {
             bad_r++;
-            snprintf(a, sizeof a, "hf skip [%s]: got \"%.200s\" want \"%.200s\"", rhf.line[i], text, want);
+            snprintf(a, sizeof a, "hf skip [%s]: got \"%.200s\" want \"%.200s\"", rhf.line[i], text,
+                     want);
             report("rand", m, i, a);
         }
         tl = t5_tokenizer_decode(hf, ref, nr, text, MAXT, 0, &err);
         if (tl < 0 || strcmp(text, want2)) {
             bad_r++;
-            snprintf(a, sizeof a, "hf all [%s]: got \"%.200s\" want \"%.200s\"", rhf.line[i], text, want2);
+            snprintf(a, sizeof a, "hf all [%s]: got \"%.200s\" want \"%.200s\"", rhf.line[i], text,
+                     want2);
             report("rand", m, i, a);
         }
     }
-    fprintf(stderr, "%-7s lines %zu: spm ids %d bad, spm eos %d bad, spm decode %d bad, hf ids %d bad, "
-                    "hf decode %d bad, random decode %d bad\n",
+    fprintf(stderr,
+            "%-7s lines %zu: spm ids %d bad, spm eos %d bad, spm decode %d bad, hf ids %d bad, "
+            "hf decode %d bad, random decode %d bad\n",
             m, corpus->n, bad_sids, bad_eos, bad_sdec, bad_hids, bad_hdec, bad_r);
     CHECK_EQ_INT(bad_sids, 0);
     CHECK_EQ_INT(bad_eos, 0);
