@@ -1,4 +1,5 @@
-/* ep_infer.c - POST .../infer, .../generate and .../generate_stream.
+/* ep_infer.c - POST .../infer and .../generate (and the parsing half of
+ * .../generate_stream, which ep_stream.c serves).
  *
  * The IO thread parses and validates the body, then submits the request to
  * the model version's scheduler and suspends the connection. The completion
@@ -38,13 +39,7 @@ static void infer_done(t5_sched_req *r)
         }
         binary = ok && jlen != b.len;
     } else {
-        if (c->kind == T5_REQ_STREAM) {
-            t5_buf_append(&b, "data: ", 6);
-            ctype = "text/event-stream";
-        }
         t5_generate_render(&c->ir, v->name, v->vstr, &b);
-        if (c->kind == T5_REQ_STREAM)
-            t5_buf_append(&b, "\n\n", 2);
     }
     if (binary)
         ctype = "application/octet-stream";
@@ -120,6 +115,14 @@ enum MHD_Result t5_ep_infer(t5_conn *c, const char *model, const char *version, 
     }
     /* The body is parsed into c->ir; free it now rather than at the end. */
     t5_buf_free(&c->body);
+    if (kind == T5_REQ_STREAM) {
+        if (c->ir.rows != 1) {
+            t5_mver_unref(v);
+            return t5_http_error(c, MHD_HTTP_BAD_REQUEST,
+                                 "generate_stream takes one text_input (a string)");
+        }
+        return t5_ep_stream(c, v);
+    }
     t5_sched_req *r = &c->sr;
     memset(r, 0, sizeof *r);
     r->rows = c->ir.rows;

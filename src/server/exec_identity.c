@@ -50,6 +50,28 @@ static int ident_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
         struct timespec ts = {(time_t)(x->delay_us / 1000000u), (long)(x->delay_us % 1000000u) * 1000};
         nanosleep(&ts, NULL);
     }
+    /* A streaming request gets its text word by word, as a model would. */
+    for (int i = 0; i < n; i++) {
+        t5_infer_req *ir = reqs[i]->payload;
+        if (!ir->stream || ir->rows < 1)
+            continue;
+        const char *p = ir->text[0], *end = p + ir->text_len[0];
+        while (p < end && !(ir->gone && ir->gone(ir))) {
+            const char *q = memchr(p, ' ', (size_t)(end - p));
+            q = q ? q + 1 : end;
+            ir->on_delta(ir, p, (size_t)(q - p));
+            p = q;
+        }
+        free(ir->s_text);
+        ir->s_text_len = (size_t)(p - ir->text[0]);
+        ir->s_text = malloc(ir->s_text_len + 1);
+        if (ir->s_text) {
+            memcpy(ir->s_text, ir->text[0], ir->s_text_len);
+            ir->s_text[ir->s_text_len] = '\0';
+        } else {
+            ir->s_text_len = 0;
+        }
+    }
     t = t5_now_ns();
     for (int i = 0; i < n; i++) {
         reqs[i]->t_infer_ns = t;

@@ -96,6 +96,185 @@ static int decode_seq(const t5_tokenizer *tok, const t5_gen_seq *g, t5_infer_seq
     return t5_errf(err, T5_EFORMAT, "detokenization did not converge");
 }
 
+/* ---- streaming ------------------------------------------------------------ */
+
+/* Appends a generated token to a streaming request and sends the new text.
+ * SentencePiece text of a prefix is not always a prefix of the longer
+ * text (a piece may change how the previous one renders), so a delta goes
+ * out only when the new text extends what was sent. */
+static void stream_token(t5x *x, t5_infer_req *ir, int32_t tok)
+{
+    if (ir->s_n == ir->s_cap) {
+        int cap = ir->s_cap ? ir->s_cap * 2 : 32;
+        int32_t *p = realloc(ir->s_ids, (size_t)cap * sizeof *p);
+        if (!p)
+            return;
+        ir->s_ids = p;
+        ir->s_cap = cap;
+    }
+    ir->s_ids[ir->s_n++] = tok;
+    t5_gen_seq g = {ir->s_ids, ir->s_n, 0};
+    t5_infer_seq s = {0};
+    t5_err e = {0};
+    if (decode_seq(x->tok, &g, &s, &e) == 0 && s.text_len > ir->s_text_len &&
+        (!ir->s_text_len || !memcmp(s.text, ir->s_text, ir->s_text_len))) {
+        ir->on_delta(ir, s.text + ir->s_text_len, s.text_len - ir->s_text_len);
+        free(ir->s_text);
+        ir->s_text = s.text;
+        ir->s_text_len = s.text_len;
+        s.text = NULL;
+    }
+    free(s.text);
+    free(s.ids);
+}
+
+typedef struct live_req {
+    int idx; /* row index in this call */
+    t5_gen *g;
+    int n_slots;
+    int32_t cross;
+    int32_t *slots;
+} live_req;
+
+/* t5_generate's admission/step/retire loop (src/engine/generate.c), with two
+ * additions the server needs for generate_stream: after every decoder step
+ * each streaming row's new token is sent, and rows whose client left are
+ * retired at once (their slots freed). Used only for batches holding a
+ * streaming request; everything else goes through t5_generate. */
+static int gen_stream_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *const *ids,
+                           const int32_t *lens, const t5_gen_params *params, const int *owner,
+                           t5_gen_result *results, t5_err *err)
+{
+    t5_engine *e = x->e;
+    const t5_engine_params *ep = t5_engine_params_of(e);
+    const t5_model *m = t5_engine_model(e);
+    int V = t5_model_config(m)->vocab_size;
+    int kmax = 1, any_sample = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        int k = params[i].num_beams > 1 && !params[i].do_sample ? 2 * params[i].num_beams : 1;
+        kmax = k > kmax ? k : kmax;
+        any_sample |= params[i].do_sample;
+    }
+    int B = ep->max_batch, S = ep->max_slots;
+    int n_self = S, n_cross = S, next = 0, n_live = 0, rows_used = 0, finished = 0;
+    live_req *live = calloc((size_t)n, sizeof *live);
+    int32_t *self_free = malloc(sizeof(int32_t) * (size_t)S);
+    int32_t *cross_free = malloc(sizeof(int32_t) * (size_t)S);
+    t5_step_row *rows = malloc(sizeof(t5_step_row) * (size_t)B);
+    int *row_off = malloc(sizeof(int) * (size_t)n);
+    t5_step_out out = {0};
+    out.logprob = malloc(sizeof(float) * (size_t)B * (size_t)kmax);
+    out.ids = malloc(sizeof(int32_t) * (size_t)B * (size_t)kmax);
+    out.logits = any_sample ? malloc(sizeof(float) * (size_t)B * (size_t)V) : NULL;
+    int32_t *enc_slots = malloc(sizeof(int32_t) * (size_t)n);
+    int32_t *enc_lens = malloc(sizeof(int32_t) * (size_t)n);
+    const int32_t **enc_ids = malloc(sizeof(int32_t *) * (size_t)n);
+    memset(results, 0, sizeof *results * (size_t)n);
+    if (!live || !self_free || !cross_free || !rows || !row_off || !out.logprob || !out.ids ||
+        (any_sample && !out.logits) || !enc_slots || !enc_lens || !enc_ids) {
+        rc = t5_errf(err, T5_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < S; i++)
+        self_free[i] = cross_free[i] = S - 1 - i;
+
+    while (finished < n) {
+        int n_enc = 0;
+        while (next < n) {
+            int need = t5_gen_slots_needed(&params[next]);
+            if (need > n_self || n_cross < 1 || rows_used + need > B)
+                break;
+            live_req *L = &live[n_live];
+            L->idx = next;
+            L->n_slots = need;
+            L->cross = cross_free[--n_cross];
+            L->slots = malloc(sizeof(int32_t) * (size_t)need);
+            if (!L->slots) {
+                rc = t5_errf(err, T5_ENOMEM, "out of memory");
+                goto done;
+            }
+            for (int j = 0; j < need; j++)
+                L->slots[j] = self_free[--n_self];
+            if ((rc = t5_gen_create(&L->g, m, &params[next], L->cross, L->slots, err)) < 0) {
+                free(L->slots);
+                goto done;
+            }
+            n_live++;
+            rows_used += need;
+            enc_slots[n_enc] = L->cross;
+            enc_ids[n_enc] = ids[next];
+            enc_lens[n_enc] = lens[next];
+            n_enc++;
+            next++;
+        }
+        if (n_enc > 0 && (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL, err)) < 0)
+            goto done;
+        if (n_live == 0) {
+            rc = t5_errf(err, T5_ELIMIT, "request %d does not fit the engine", next);
+            goto done;
+        }
+        int nr = 0;
+        out.k = 1;
+        for (int i = 0; i < n_live; i++) {
+            row_off[i] = nr;
+            int got = t5_gen_rows(live[i].g, rows + nr);
+            t5_infer_req *ir = reqs[owner[live[i].idx]]->payload;
+            if (ir->stream && got == 1 && rows[nr].pos > 0)
+                stream_token(x, ir, rows[nr].token);
+            nr += got;
+            int k = t5_gen_topk(live[i].g);
+            out.k = k > out.k ? k : out.k;
+        }
+        if ((rc = t5_engine_step(e, nr, rows, &out, err)) < 0)
+            goto done;
+        for (int i = 0; i < n_live; i++)
+            if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
+                goto done;
+        for (int i = 0; i < n_live;) {
+            live_req *L = &live[i];
+            t5_sched_req *r = reqs[owner[L->idx]];
+            t5_infer_req *ir = r->payload;
+            int gone = ir->stream && ir->gone && ir->gone(ir);
+            if (!gone && !t5_gen_done(L->g)) {
+                i++;
+                continue;
+            }
+            if (gone)
+                fail(r, T5_ECANCELED, NULL, "the client closed the connection");
+            else if ((rc = t5_gen_take_result(L->g, &results[L->idx], err)) < 0)
+                goto done;
+            t5_gen_free(L->g);
+            for (int j = 0; j < L->n_slots; j++)
+                self_free[n_self++] = L->slots[j];
+            cross_free[n_cross++] = L->cross;
+            rows_used -= L->n_slots;
+            free(L->slots);
+            live[i] = live[--n_live];
+            finished++;
+        }
+    }
+done:
+    for (int i = 0; live && i < n_live; i++) {
+        t5_gen_free(live[i].g);
+        free(live[i].slots);
+    }
+    if (rc < 0)
+        for (int i = 0; i < n; i++)
+            t5_gen_result_clear(&results[i]);
+    free(live);
+    free(self_free);
+    free(cross_free);
+    free(rows);
+    free(row_off);
+    free(out.logprob);
+    free(out.ids);
+    free(out.logits);
+    free(enc_slots);
+    free(enc_lens);
+    free(enc_ids);
+    return rc;
+}
+
 static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
 {
     t5x *x = ctx;
@@ -159,8 +338,14 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
             slots += need;
             e++;
         }
+        int streaming = 0;
+        for (int q = s; q < e; q++)
+            streaming |= ((t5_infer_req *)reqs[x->owner[q]]->payload)->stream;
         t5_err ge = {0};
-        int rc = t5_generate(x->e, e - s, x->ptr + s, x->lens + s, x->gp + s, 1, x->res + s, &ge);
+        int rc = streaming ? gen_stream_loop(x, reqs, e - s, x->ptr + s, x->lens + s, x->gp + s,
+                                             x->owner + s, x->res + s, &ge)
+                           : t5_generate(x->e, e - s, x->ptr + s, x->lens + s, x->gp + s, 1,
+                                         x->res + s, &ge);
         if (rc < 0)
             for (int q = s; q < e; q++)
                 fail(reqs[x->owner[q]], rc, &ge, "generation failed");

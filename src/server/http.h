@@ -79,6 +79,8 @@ enum MHD_Result t5_ep_model(t5_conn *c, const char *model, const char *version,
 enum MHD_Result t5_ep_stats_all(t5_conn *c);
 enum MHD_Result t5_ep_infer(t5_conn *c, const char *model, const char *version, int kind);
 enum MHD_Result t5_ep_repository(t5_conn *c, int n, char **seg);
+/* generate_stream after parsing: takes the reference on v and c->ir. */
+enum MHD_Result t5_ep_stream(t5_conn *c, t5_mver *v);
 
 /* The metrics endpoint's body. */
 void t5_metrics_render(t5_server *s, t5_buf *out);

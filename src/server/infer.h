@@ -49,7 +49,8 @@ typedef struct t5_infer_row {
     t5_infer_seq *seqs; /* malloc'd */
 } t5_infer_row;
 
-typedef struct t5_infer_req {
+typedef struct t5_infer_req t5_infer_req;
+struct t5_infer_req {
     char id[256];
     int has_id;
     int rows;          /* texts */
@@ -64,7 +65,21 @@ typedef struct t5_infer_req {
     int binary;        /* T5_OUT_* to send as binary tensor data */
     int generate;      /* from the generate extension */
     t5_infer_row *res; /* [rows], filled by the executor */
-} t5_infer_req;
+
+    /* generate_stream: set by the server. The executor calls on_delta from
+     * its thread with each new piece of text of row 0 (greedy or sampled,
+     * one sequence), and polls gone() between decoder steps to drop a
+     * request whose client left. */
+    int stream;
+    void (*on_delta)(struct t5_infer_req *r, const char *text, size_t len);
+    int (*gone)(struct t5_infer_req *r);
+    void *stream_user;
+    /* streaming state, owned by the executor, freed by t5_infer_req_clear */
+    int32_t *s_ids;
+    int s_n, s_cap;
+    char *s_text; /* the text sent so far (NUL-terminated) */
+    size_t s_text_len;
+};
 
 /* Parses a v2 infer body. header_len: the Inference-Header-Content-Length
  * (the JSON part), or 0 if the whole body is JSON. Errors (T5_EINVAL,

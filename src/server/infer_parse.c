@@ -24,6 +24,8 @@ void t5_infer_req_clear(t5_infer_req *r)
     free(r->text);
     free(r->text_len);
     free(r->arena);
+    free(r->s_ids);
+    free(r->s_text);
     memset(r, 0, sizeof *r);
 }
 

@@ -89,8 +89,18 @@ def test_tsan_concurrency(repo):
             with requests.Session() as sess:
                 for i in range(15):
                     model = "byt5" if i % 5 == 0 else "echo"
-                    r = sess.post(f"{s.base}/v2/models/{model}/infer", json=infer_body([f"t{k}-{i}"]),
-                                  timeout=120)
+                    if i % 4 == 1:  # a stream, read to the end
+                        r = sess.post(f"{s.base}/v2/models/{model}/generate_stream",
+                                      json={"text_input": f"t{k} {i} x", "max_new_tokens": 5}, timeout=120)
+                    elif i % 7 == 3:  # a stream abandoned after its first bytes
+                        sock = raw_request(s.port, f"/v2/models/{model}/generate_stream",
+                                           json.dumps({"text_input": f"gone {k} {i}"}).encode())
+                        sock.recv(1)
+                        sock.close()
+                        continue
+                    else:
+                        r = sess.post(f"{s.base}/v2/models/{model}/infer", json=infer_body([f"t{k}-{i}"]),
+                                      timeout=120)
                     if r.status_code != 200:
                         errors.append(r.text)
         except Exception as e:  # noqa: BLE001

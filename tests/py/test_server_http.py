@@ -81,15 +81,47 @@ def test_generate(server):
     assert r.json()["text_output"] == "abc"
 
 
-def test_generate_stream(server):
-    with requests.post(server.base + "/v2/models/echo/generate_stream",
-                       json={"text_input": "stream me"}, stream=True, timeout=60) as r:
-        assert r.status_code == 200
+def stream_events(server, path, body):
+    with requests.post(server.base + path, json=body, stream=True, timeout=120) as r:
+        assert r.status_code == 200, r.text
         assert r.headers["Content-Type"].startswith("text/event-stream")
-        events = [json.loads(line[len(b"data: "):]) for line in r.iter_lines() if line.startswith(b"data: ")]
-    assert events and events[-1]["text_output"] == "stream me"
+        return [json.loads(line[len(b"data: "):]) for line in r.iter_lines() if line.startswith(b"data: ")]
+
+
+def test_generate_stream(server):
+    ev = stream_events(server, "/v2/models/echo/generate_stream", {"text_input": "stream me word by word"})
+    assert len(ev) >= 5  # one event per word, then the final one
+    assert "".join(e["text_output"] for e in ev) == "stream me word by word"
     r = post(server, "/v2/models/byt5/generate_stream", {"text_input": "x", "num_beams": 99})
     assert r.status_code == 400 and "num_beams" in r.json()["error"]
+    r = post(server, "/v2/models/byt5/generate_stream", {"text_input": ["a", "b"]})
+    assert r.status_code == 400 and "one text_input" in r.json()["error"]
+
+
+@pytest.mark.parametrize("params", [{"max_new_tokens": 8}, {"max_new_tokens": 6, "num_beams": 2},
+                                    {"do_sample": True, "seed": 11, "max_new_tokens": 8}])
+def test_generate_stream_matches_generate(server, params):
+    """The streamed pieces add up to what generate returns, with the score
+    and ids in the final event."""
+    body = {"text_input": "hello world", "parameters": {**params, "return_scores": True, "return_ids": True}}
+    full = post(server, "/v2/models/byt5/generate", body).json()
+    ev = stream_events(server, "/v2/models/byt5/generate_stream", body)
+    assert "".join(e["text_output"] for e in ev) == full["text_output"]
+    assert ev[-1]["output_ids"] == full["output_ids"]
+    assert abs(ev[-1]["sequence_score"] - full["sequence_score"]) < 1e-5
+
+
+def test_generate_stream_client_leaves(server):
+    for i in range(3):
+        s = raw_request(server.port, "/v2/models/byt5/generate_stream",
+                        json.dumps({"text_input": f"bye {i}", "max_new_tokens": 32, "min_new_tokens": 32}).encode())
+        s.recv(10)  # the headers have started: the request is running
+        s.close()
+    s = raw_request(server.port, "/v2/models/slow/generate_stream", json.dumps({"text_input": "queued"}).encode())
+    s.close()
+    assert_alive(server)
+    ev = stream_events(server, "/v2/models/echo/generate_stream", {"text_input": "after"})
+    assert "".join(e["text_output"] for e in ev) == "after"
 
 
 # ---- metrics --------------------------------------------------------------
