@@ -223,6 +223,33 @@ static void run_model(const char *name)
                 ps[q] = j ? beam_params(want[q]) : greedy_params(want[q]);
             }
         }
+        /* The group's encoder outputs, encoded together (padded to the
+         * longest), against each case's own. */
+        size_t tot = 0;
+        for (int i = 0; i < ng; i++)
+            tot += (size_t)lens[i] * c->d_model;
+        float *enc = tot > 0 && tot < ((size_t)1 << 28) ? calloc(tot, sizeof(float)) : NULL;
+        int32_t *cslots = calloc(ng, sizeof(int32_t));
+        if (!enc || !cslots)
+            exit(2);
+        for (int i = 0; i < ng; i++)
+            cslots[i] = i;
+        rc = t5_engine_encode(e, ng, cslots, ids, lens, enc, &err);
+        CHECK_MSG(rc == 0, "%s: batch encode: %s", name, err.msg);
+        float *at = enc;
+        for (int i = 0; rc == 0 && i < ng; i++) {
+            const cJSON *cs2 = cJSON_GetArrayItem(cases, members[i]);
+            int nw;
+            float *want_h = fx_floats(fx_get(fx_get(cs2, "encoder_hidden"), "data"), &nw);
+            double eb = nw == lens[i] * c->d_model ? fx_relerr(at, want_h, nw) : 1e30;
+            CHECK_MSG(eb <= tol_hidden, "%s batch: case %d encoder rel err %g beside others",
+                      name, members[i], eb);
+            at += (size_t)lens[i] * c->d_model;
+            free(want_h);
+        }
+        free(enc);
+        free(cslots);
+
         t5_gen_result *res = calloc(nreq, sizeof *res);
         rc = t5_generate(e, nreq, ids, lens, ps, 1, res, &err);
         CHECK_MSG(rc == 0, "%s: batch: %s", name, err.msg);
