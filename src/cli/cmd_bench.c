@@ -203,7 +203,9 @@ static int build_bodies(bench *b)
             if (b->batch > 1)
                 fputc('[', f);
         } else {
-            fprintf(f, "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"BYTES\",\"shape\":[%d,1],\"data\":[",
+            fprintf(f,
+                    "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"BYTES\",\"shape\":[%d,1],"
+                    "\"data\":[",
                     b->batch);
         }
         for (int j = 0; j < b->batch; j++) {
@@ -240,7 +242,7 @@ typedef struct level {
     long total;       /* requests to send (0: until the deadline) */
     double t0, deadline;
     atomic_long next;
-    double *lat;      /* seconds, per completed request */
+    double *lat; /* seconds, per completed request */
     atomic_long n_lat;
     long cap_lat;
     atomic_long errors, late;
@@ -378,21 +380,20 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, uin
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: t5serve bench --model NAME --queries FILE [options]\n"
-            "       t5serve bench --engine ...   (in-process engine benchmark)\n"
-            "  --url HOST:PORT           server (default 127.0.0.1:8000; http:// optional)\n"
-            "  --concurrency LIST        e.g. 1,2,4,8 (default 1): closed-loop clients\n"
-            "  --request-rate LIST       e.g. 50,100: Poisson arrivals per second instead\n"
-            "  --requests N              requests per level (default: run --duration-s)\n"
-            "  --duration-s S            seconds per level (default 10)\n"
-            "  --warmup N                unmeasured requests before each level (default 5)\n"
-            "  --batch-size B            queries per request (default 1)\n"
-            "  --endpoint infer|generate (default infer)\n"
-            "  --max-new-tokens N, --min-new-tokens N, --num-beams K   request parameters\n"
-            "  --max-threads N           connections for rate mode (default 64)\n"
-            "  --seed S                  arrival-time seed (default 1)\n"
-            "  --csv FILE                also write the table as CSV\n");
+    fprintf(f, "usage: t5serve bench --model NAME --queries FILE [options]\n"
+               "       t5serve bench --engine ...   (in-process engine benchmark)\n"
+               "  --url HOST:PORT           server (default 127.0.0.1:8000; http:// optional)\n"
+               "  --concurrency LIST        e.g. 1,2,4,8 (default 1): closed-loop clients\n"
+               "  --request-rate LIST       e.g. 50,100: Poisson arrivals per second instead\n"
+               "  --requests N              requests per level (default: run --duration-s)\n"
+               "  --duration-s S            seconds per level (default 10)\n"
+               "  --warmup N                unmeasured requests before each level (default 5)\n"
+               "  --batch-size B            queries per request (default 1)\n"
+               "  --endpoint infer|generate (default infer)\n"
+               "  --max-new-tokens N, --min-new-tokens N, --num-beams K   request parameters\n"
+               "  --max-threads N           connections for rate mode (default 64)\n"
+               "  --seed S                  arrival-time seed (default 1)\n"
+               "  --csv FILE                also write the table as CSV\n");
 }
 
 static int parse_list(const char *s, double *out, int cap)
@@ -523,7 +524,8 @@ int t5_cmd_bench(int argc, char **argv)
     }
     if (b.batch < 1 || b.port <= 0 || max_threads < 1 || max_threads > 4096 ||
         (strcmp(b.endpoint, "infer") && strcmp(b.endpoint, "generate"))) {
-        fprintf(stderr, "t5serve bench: bad --batch-size, --url port, --max-threads or --endpoint\n");
+        fprintf(stderr,
+                "t5serve bench: bad --batch-size, --url port, --max-threads or --endpoint\n");
         return 2;
     }
     for (int i = 0; i < n_levels; i++)
@@ -546,8 +548,8 @@ int t5_cmd_bench(int argc, char **argv)
     int st = do_request(&c, &b, b.bodies[0], b.body_len[0]);
     conn_close(&c);
     if (st != 200) {
-        fprintf(stderr, "t5serve bench: POST http://%s:%d%s answered %d\n", b.host, b.port,
-                b.path, st);
+        fprintf(stderr, "t5serve bench: POST http://%s:%d%s answered %d\n", b.host, b.port, b.path,
+                st);
         return 1;
     }
     FILE *csv = NULL;
@@ -560,8 +562,9 @@ int t5_cmd_bench(int argc, char **argv)
         fprintf(csv, "mode,level,requests,errors,late,throughput_rps,throughput_seq_s,p50_us,"
                      "p90_us,p95_us,p99_us,avg_us\n");
     }
-    printf("# %s http://%s:%d%s, %d queries, batch %d\n", rate_mode ? "request rate" : "concurrency",
-           b.host, b.port, b.path, b.n_queries, b.batch);
+    printf("# %s http://%s:%d%s, %d queries, batch %d\n",
+           rate_mode ? "request rate" : "concurrency", b.host, b.port, b.path, b.n_queries,
+           b.batch);
     printf("%-12s %8s  %9s %9s  %8s %8s %8s %8s %8s  %6s %6s\n", "mode", "level", "req/s", "seq/s",
            "p50_us", "p90_us", "p95_us", "p99_us", "avg_us", "errors", "late");
     int rc = 0;

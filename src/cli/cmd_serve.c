@@ -20,19 +20,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: t5serve serve --model-repository DIR [options]\n"
-            "  --http-port N              HTTP port (default 8000; 0 picks a free port)\n"
-            "  --metrics-port N           Prometheus metrics port (default 8002; -1 disables)\n"
-            "  --host ADDR                address to bind (default 127.0.0.1)\n"
-            "  --model-control-mode M     none (load every model at start) or explicit\n"
-            "  --load-model NAME          with explicit mode: load NAME at start (repeatable)\n"
-            "  --log-verbose N            log loads and failed requests when N > 0\n"
-            "  --http-thread-count N      HTTP IO threads (default 1)\n"
-            "  --max-body-bytes N         largest request body (default 16777216)\n"
-            "  --connection-timeout N     idle connection timeout in seconds (default 60)\n"
-            "  --strict-readiness B       ready only when every model loaded (default true)\n"
-            "  --exit-timeout-secs N      how long SIGTERM waits for in-flight work (default 30)\n");
+    fprintf(
+        f, "usage: t5serve serve --model-repository DIR [options]\n"
+           "  --http-port N              HTTP port (default 8000; 0 picks a free port)\n"
+           "  --metrics-port N           Prometheus metrics port (default 8002; -1 disables)\n"
+           "  --host ADDR                address to bind (default 127.0.0.1)\n"
+           "  --model-control-mode M     none (load every model at start) or explicit\n"
+           "  --load-model NAME          with explicit mode: load NAME at start (repeatable)\n"
+           "  --log-verbose N            log loads and failed requests when N > 0\n"
+           "  --http-thread-count N      HTTP IO threads (default 1)\n"
+           "  --max-body-bytes N         largest request body (default 16777216)\n"
+           "  --connection-timeout N     idle connection timeout in seconds (default 60)\n"
+           "  --strict-readiness B       ready only when every model loaded (default true)\n"
+           "  --exit-timeout-secs N      how long SIGTERM waits for in-flight work (default 30)\n");
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)

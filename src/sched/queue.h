@@ -15,10 +15,10 @@ typedef struct t5_fifo {
 } t5_fifo;
 
 typedef struct t5_rqueue {
-    int levels;                               /* >= 1 */
-    int default_level;                        /* 1..levels */
+    int levels;        /* >= 1 */
+    int default_level; /* 1..levels */
     t5_queue_policy policy;
-    t5_fifo lv[T5_SCHED_MAX_LEVELS + 1];      /* [0..levels-1]; [levels] = delayed */
+    t5_fifo lv[T5_SCHED_MAX_LEVELS + 1]; /* [0..levels-1]; [levels] = delayed */
     int n_reqs;
 } t5_rqueue;
 

@@ -125,9 +125,15 @@ static inline int t5_sched_submit(t5_sched *s, t5_sched_req *r, t5_err *err)
     return s->ops->submit(s, r, err);
 }
 /* Stops accepting requests and returns once every accepted one is done. */
-static inline void t5_sched_drain(t5_sched *s) { s->ops->drain(s); }
+static inline void t5_sched_drain(t5_sched *s)
+{
+    s->ops->drain(s);
+}
 /* Requests accepted and not yet done (queued or executing). */
-static inline int t5_sched_pending(t5_sched *s) { return s->ops->pending(s); }
+static inline int t5_sched_pending(t5_sched *s)
+{
+    return s->ops->pending(s);
+}
 /* Drains, then frees the scheduler and its executors. */
 static inline void t5_sched_free(t5_sched *s)
 {

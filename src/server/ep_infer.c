@@ -68,9 +68,10 @@ static int header_len(t5_conn *c, size_t *out, t5_err *err)
     char *end;
     unsigned long long v = strtoull(h, &end, 10);
     if (end == h || *end || h[0] == '-' || v > c->body.len)
-        return t5_errf(err, T5_EINVAL,
-                       "Inference-Header-Content-Length '%.32s' is not a length within the body (%zu bytes)",
-                       h, c->body.len);
+        return t5_errf(
+            err, T5_EINVAL,
+            "Inference-Header-Content-Length '%.32s' is not a length within the body (%zu bytes)",
+            h, c->body.len);
     *out = (size_t)v;
     return 0;
 }

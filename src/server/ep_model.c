@@ -61,8 +61,7 @@ enum MHD_Result t5_ep_stats_all(t5_conn *c)
     return t5_http_json(c, MHD_HTTP_OK, o);
 }
 
-enum MHD_Result t5_ep_model(t5_conn *c, const char *model, const char *version,
-                            const char *action)
+enum MHD_Result t5_ep_model(t5_conn *c, const char *model, const char *version, const char *action)
 {
     t5_mver *v;
     t5_err err = {0};

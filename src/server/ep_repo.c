@@ -61,7 +61,8 @@ enum MHD_Result t5_ep_repository(t5_conn *c, int n, char **seg)
         int has_cfg = p && cJSON_GetObjectItemCaseSensitive(p, "config");
         cJSON_Delete(j);
         if (!ok)
-            return t5_http_error(c, MHD_HTTP_BAD_REQUEST, "failed to parse the request JSON buffer");
+            return t5_http_error(c, MHD_HTTP_BAD_REQUEST,
+                                 "failed to parse the request JSON buffer");
         if (has_cfg)
             return t5_http_error(c, MHD_HTTP_BAD_REQUEST,
                                  "load with a config override is not supported; edit config.pbtxt");

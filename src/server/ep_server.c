@@ -13,9 +13,9 @@ enum MHD_Result t5_ep_server(t5_conn *c, int n, char **seg)
         cJSON_AddStringToObject(o, "name", "t5serve");
         cJSON_AddStringToObject(o, "version", T5SERVE_VERSION);
         cJSON *e = cJSON_AddArrayToObject(o, "extensions");
-        static const char *const ext[] = {"binary_tensor_data", "statistics", "model_repository",
-                                          "model_configuration", "schedule_policy", "generate",
-                                          "parameters"};
+        static const char *const ext[] = {
+            "binary_tensor_data", "statistics", "model_repository", "model_configuration",
+            "schedule_policy",    "generate",   "parameters"};
         for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
             cJSON_AddItemToArray(e, cJSON_CreateString(ext[i]));
         return t5_http_json(c, MHD_HTTP_OK, o);
@@ -24,8 +24,8 @@ enum MHD_Result t5_ep_server(t5_conn *c, int n, char **seg)
         return t5_http_reply(c, atomic_load(&s->stopping) ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK,
                              NULL, "", 0);
     if (n == 3 && !strcmp(seg[2], "ready")) {
-        int ready = !atomic_load(&s->stopping) &&
-                    (!s->o.strict_readiness || t5_repo_all_ready(s->repo));
+        int ready =
+            !atomic_load(&s->stopping) && (!s->o.strict_readiness || t5_repo_all_ready(s->repo));
         return t5_http_reply(c, ready ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST, NULL, "", 0);
     }
     return t5_http_error(c, MHD_HTTP_NOT_FOUND, "Not Found");

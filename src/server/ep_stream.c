@@ -21,7 +21,7 @@
 typedef struct t5_sjob {
     pthread_mutex_t mu;
     int refs;
-    t5_buf q;    /* bytes not yet handed to MHD, from qoff */
+    t5_buf q; /* bytes not yet handed to MHD, from qoff */
     size_t qoff;
     int finished;
     int gone;      /* the response was freed: the client is gone */
@@ -107,8 +107,14 @@ static int sjob_gone(t5_sjob *j)
     return g;
 }
 
-static int req_gone(t5_infer_req *ir) { return sjob_gone(ir->stream_user); }
-static int sched_gone(t5_sched_req *r) { return sjob_gone(r->user); }
+static int req_gone(t5_infer_req *ir)
+{
+    return sjob_gone(ir->stream_user);
+}
+static int sched_gone(t5_sched_req *r)
+{
+    return sjob_gone(r->user);
+}
 
 /* "data: {json}\n\n" */
 static void push_event(t5_sjob *j, cJSON *o, int finish)
@@ -211,8 +217,8 @@ enum MHD_Result t5_ep_stream(t5_conn *c, t5_mver *v)
     r->user = j;
     r->on_done = stream_done;
     r->is_cancelled = sched_gone;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sjob_read, j, sjob_response_freed);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sjob_read,
+                                                                  j, sjob_response_freed);
     if (!resp) {
         j->refs = 1;
         sjob_release(j);

@@ -47,7 +47,8 @@ static int ident_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
     for (int i = 0; i < n; i++)
         reqs[i]->t_input_ns = t;
     if (x->delay_us) {
-        struct timespec ts = {(time_t)(x->delay_us / 1000000u), (long)(x->delay_us % 1000000u) * 1000};
+        struct timespec ts = {(time_t)(x->delay_us / 1000000u),
+                              (long)(x->delay_us % 1000000u) * 1000};
         nanosleep(&ts, NULL);
     }
     /* A streaming request gets its text word by word, as a model would. */
@@ -85,7 +86,10 @@ static int ident_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
     return 0;
 }
 
-static void ident_free(void *ctx) { free(ctx); }
+static void ident_free(void *ctx)
+{
+    free(ctx);
+}
 
 int t5_exec_identity_create(t5_executor *out, const t5_mcfg *cfg, t5_err *err)
 {

@@ -207,7 +207,8 @@ static int gen_stream_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *co
             n_enc++;
             next++;
         }
-        if (n_enc > 0 && (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL, err)) < 0)
+        if (n_enc > 0 &&
+            (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL, err)) < 0)
             goto done;
         if (n_live == 0) {
             rc = t5_errf(err, T5_ELIMIT, "request %d does not fit the engine", next);

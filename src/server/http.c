@@ -31,14 +31,10 @@ unsigned t5_http_status_of(int code)
     case T5_EFORMAT:
     case T5_ELIMIT:
     case T5_EUNSUP:
-    case T5_ECANCELED:
-        return MHD_HTTP_BAD_REQUEST;
-    case T5_ENOTFOUND:
-        return MHD_HTTP_NOT_FOUND;
-    case T5_EBUSY:
-        return MHD_HTTP_SERVICE_UNAVAILABLE;
-    default:
-        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    case T5_ECANCELED: return MHD_HTTP_BAD_REQUEST;
+    case T5_ENOTFOUND: return MHD_HTTP_NOT_FOUND;
+    case T5_EBUSY: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 
@@ -192,8 +188,8 @@ static enum MHD_Result route(t5_conn *c)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     t5_server *s = cls;
     t5_conn *c = *con_cls;
@@ -288,8 +284,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 }
 
 static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     t5_server *s = cls;
     (void)version;
@@ -321,8 +317,8 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *mc, const ch
     return ret;
 }
 
-static struct MHD_Daemon *start_daemon(t5_server *s, int port, int threads, MHD_AccessHandlerCallback h,
-                                       int with_notify, t5_err *err)
+static struct MHD_Daemon *start_daemon(t5_server *s, int port, int threads,
+                                       MHD_AccessHandlerCallback h, int with_notify, t5_err *err)
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -339,8 +335,10 @@ static struct MHD_Daemon *start_daemon(t5_server *s, int port, int threads, MHD_
     struct MHD_OptionItem opts[8];
     int k = 0;
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_conns, NULL};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.conn_timeout_s, NULL};
+    opts[k++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_conns, NULL};
+    opts[k++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.conn_timeout_s, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     if (threads > 1)
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
@@ -397,8 +395,14 @@ int t5_server_start(t5_server **out, const t5_server_opts *o, t5_err *err)
     return 0;
 }
 
-int t5_server_http_port(const t5_server *s) { return s->http_port; }
-int t5_server_metrics_port(const t5_server *s) { return s->metrics_port; }
+int t5_server_http_port(const t5_server *s)
+{
+    return s->http_port;
+}
+int t5_server_metrics_port(const t5_server *s)
+{
+    return s->metrics_port;
+}
 
 void t5_server_shutdown(t5_server *s, unsigned grace_s)
 {

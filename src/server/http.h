@@ -73,7 +73,7 @@ void t5_http_complete(t5_conn *c, unsigned status, struct MHD_Response *resp);
 void t5_http_suspend(t5_conn *c);
 
 /* Endpoint groups. path segments: seg[0] == "v2". */
-enum MHD_Result t5_ep_server(t5_conn *c, int n, char **seg);   /* v2, v2/health/... */
+enum MHD_Result t5_ep_server(t5_conn *c, int n, char **seg); /* v2, v2/health/... */
 enum MHD_Result t5_ep_model(t5_conn *c, const char *model, const char *version,
                             const char *action); /* metadata, ready, config, stats */
 enum MHD_Result t5_ep_stats_all(t5_conn *c);

@@ -27,9 +27,9 @@ enum {
 };
 
 typedef struct t5_infer_limits {
-    int max_rows;           /* most texts per request (max_batch_size, or 1) */
-    size_t max_text_bytes;  /* longest text */
-    int max_new_tokens;     /* limit on the max_new_tokens parameter */
+    int max_rows;          /* most texts per request (max_batch_size, or 1) */
+    size_t max_text_bytes; /* longest text */
+    int max_new_tokens;    /* limit on the max_new_tokens parameter */
     int max_num_beams;
     int priority_levels;
     const char *model_name; /* for messages */
@@ -57,7 +57,7 @@ struct t5_infer_req {
     const char **text; /* [rows], pointers into arena */
     size_t *text_len;  /* [rows] */
     char *arena;
-    int shape2d;       /* the input was [B, 1] rather than [B] */
+    int shape2d; /* the input was [B, 1] rather than [B] */
     t5_gen_params gp;
     int priority;
     uint64_t timeout_us;
@@ -98,8 +98,7 @@ int t5_infer_render(const t5_infer_req *r, const char *model, const char *versio
                     size_t *json_len);
 
 /* Renders the generate response object (one JSON object, no newline). */
-int t5_generate_render(const t5_infer_req *r, const char *model, const char *version,
-                       t5_buf *out);
+int t5_generate_render(const t5_infer_req *r, const char *model, const char *version, t5_buf *out);
 
 /* Renders {"error": msg} with JSON escaping. */
 int t5_error_render(const char *msg, t5_buf *out);

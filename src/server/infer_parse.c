@@ -41,8 +41,9 @@ static int texts_add(texts *t, const char *s, size_t n, const t5_infer_limits *l
     if (t->n >= t->cap)
         return t5_errf(err, T5_EINVAL, "unexpected number of string elements in 'text_input'");
     if (n > lim->max_text_bytes)
-        return t5_errf(err, T5_ELIMIT, "text_input element %d is %zu bytes, longer than the limit of %zu",
-                       t->n, n, lim->max_text_bytes);
+        return t5_errf(err, T5_ELIMIT,
+                       "text_input element %d is %zu bytes, longer than the limit of %zu", t->n, n,
+                       lim->max_text_bytes);
     if (!t5_utf8_valid(s, n))
         return t5_errf(err, T5_EINVAL, "text_input element %d is not valid UTF-8", t->n);
     t->off[t->n] = t->arena.len;
@@ -103,8 +104,9 @@ static int json_strings(texts *t, const cJSON *a, int depth, const t5_infer_limi
         else if (cJSON_IsString(e))
             rc = texts_add(t, e->valuestring, strlen(e->valuestring), lim, err);
         else
-            rc = t5_errf(err, T5_EINVAL,
-                         "unable to parse 'data': expected a string for the BYTES input 'text_input'");
+            rc = t5_errf(
+                err, T5_EINVAL,
+                "unable to parse 'data': expected a string for the BYTES input 'text_input'");
         if (rc < 0)
             return rc;
     }
@@ -194,7 +196,8 @@ static int parse_params(t5_infer_req *r, const cJSON *params, const t5_infer_lim
             else if (cJSON_IsString(v) && !strcmp(v->valuestring, "never"))
                 g->early_stopping = -1;
             else
-                rc = t5_errf(err, T5_EINVAL, "parameter 'early_stopping' must be true, false or \"never\"");
+                rc = t5_errf(err, T5_EINVAL,
+                             "parameter 'early_stopping' must be true, false or \"never\"");
         } else if (!strcmp(k, "seed")) {
             if ((rc = int_param(v, k, 0, (int64_t)1 << 53, &i, err)) == 0)
                 g->seed = (uint64_t)i;
@@ -212,9 +215,10 @@ static int parse_params(t5_infer_req *r, const cJSON *params, const t5_infer_lim
         return t5_errf(err, T5_EINVAL, "min_new_tokens (%d) exceeds max_new_tokens (%d)",
                        g->min_new_tokens, g->max_new_tokens);
     if (!g->do_sample && g->num_return_sequences > g->num_beams)
-        return t5_errf(err, T5_EINVAL,
-                       "num_return_sequences (%d) must be <= num_beams (%d) unless do_sample is true",
-                       g->num_return_sequences, g->num_beams);
+        return t5_errf(
+            err, T5_EINVAL,
+            "num_return_sequences (%d) must be <= num_beams (%d) unless do_sample is true",
+            g->num_return_sequences, g->num_beams);
     return 0;
 }
 
@@ -251,23 +255,27 @@ static int parse_input(t5_infer_req *r, const cJSON *in, const char *bin, size_t
     if (!cJSON_IsString(dt))
         return t5_errf(err, T5_EINVAL, "input 'text_input' has no 'datatype'");
     if (strcmp(dt->valuestring, "BYTES"))
-        return t5_errf(err, T5_EINVAL,
-                       "inference input 'text_input' data-type is '%.16s', but model '%s' expects 'BYTES'",
-                       dt->valuestring, m);
+        return t5_errf(
+            err, T5_EINVAL,
+            "inference input 'text_input' data-type is '%.16s', but model '%s' expects 'BYTES'",
+            dt->valuestring, m);
     if (!cJSON_IsArray(shape))
         return t5_errf(err, T5_EINVAL, "input 'text_input' has no 'shape'");
     int nd = cJSON_GetArraySize(shape);
     int64_t dims[2] = {0, 1};
     if (nd < 1 || nd > 2)
         return t5_errf(err, T5_EINVAL,
-                       "unexpected shape for input 'text_input' for model '%s': expected [-1,1] or [-1], got %d dimensions",
+                       "unexpected shape for input 'text_input' for model '%s': expected [-1,1] or "
+                       "[-1], got %d dimensions",
                        m, nd);
     for (int i = 0; i < nd; i++)
         if (t5_json_int(cJSON_GetArrayItem(shape, i), 0, INT32_MAX, &dims[i]) < 0)
-            return t5_errf(err, T5_EINVAL, "input 'text_input': shape must hold non-negative integers");
+            return t5_errf(err, T5_EINVAL,
+                           "input 'text_input': shape must hold non-negative integers");
     if (nd == 2 && dims[1] != 1)
         return t5_errf(err, T5_EINVAL,
-                       "unexpected shape for input 'text_input' for model '%s'. Expected [-1,1], got [%lld,%lld]",
+                       "unexpected shape for input 'text_input' for model '%s'. Expected [-1,1], "
+                       "got [%lld,%lld]",
                        m, (long long)dims[0], (long long)dims[1]);
     if (dims[0] < 1)
         return t5_errf(err, T5_EINVAL, "input 'text_input' has an empty batch");
@@ -289,9 +297,10 @@ static int parse_input(t5_infer_req *r, const cJSON *in, const char *bin, size_t
             goto out;
         }
         if (t5_json_int(bds, 0, INT64_MAX, &sz) < 0 || (uint64_t)sz > bin_len - *bin_off) {
-            rc = t5_errf(err, T5_EINVAL,
-                         "unexpected binary_data_size for input 'text_input': the body holds %zu more bytes",
-                         bin_len - *bin_off);
+            rc = t5_errf(
+                err, T5_EINVAL,
+                "unexpected binary_data_size for input 'text_input': the body holds %zu more bytes",
+                bin_len - *bin_off);
             goto out;
         }
         const unsigned char *p = (const unsigned char *)bin + *bin_off;
@@ -299,16 +308,18 @@ static int parse_input(t5_infer_req *r, const cJSON *in, const char *bin, size_t
         *bin_off += (size_t)sz;
         while (left > 0) {
             if (left < 4) {
-                rc = t5_errf(err, T5_EINVAL, "binary data of input 'text_input' ends inside an element length");
+                rc = t5_errf(err, T5_EINVAL,
+                             "binary data of input 'text_input' ends inside an element length");
                 goto out;
             }
             uint32_t el = rd_le32(p);
             p += 4;
             left -= 4;
             if (el > left) {
-                rc = t5_errf(err, T5_EINVAL,
-                             "binary data of input 'text_input': element %d claims %u bytes, %zu remain",
-                             t.n, el, left);
+                rc = t5_errf(
+                    err, T5_EINVAL,
+                    "binary data of input 'text_input': element %d claims %u bytes, %zu remain",
+                    t.n, el, left);
                 goto out;
             }
             if ((rc = texts_add(&t, (const char *)p, el, lim, err)) < 0)
@@ -318,7 +329,8 @@ static int parse_input(t5_infer_req *r, const cJSON *in, const char *bin, size_t
         }
     } else {
         if (!cJSON_IsArray(data)) {
-            rc = t5_errf(err, T5_EINVAL, "input 'text_input' has no 'data' array and no binary data");
+            rc = t5_errf(err, T5_EINVAL,
+                         "input 'text_input' has no 'data' array and no binary data");
             goto out;
         }
         if ((rc = json_strings(&t, data, 0, lim, err)) < 0)
@@ -326,7 +338,8 @@ static int parse_input(t5_infer_req *r, const cJSON *in, const char *bin, size_t
     }
     if (t.n != n) {
         rc = t5_errf(err, T5_EINVAL,
-                     "unexpected number of string elements %d for inference input 'text_input', expecting %d",
+                     "unexpected number of string elements %d for inference input 'text_input', "
+                     "expecting %d",
                      t.n, n);
         goto out;
     }
@@ -353,7 +366,8 @@ int t5_infer_parse(t5_infer_req *r, const char *body, size_t len, size_t header_
     size_t jlen = header_len ? header_len : len;
     cJSON *root = cJSON_ParseWithLength(body, jlen);
     if (!root)
-        return t5_errf(err, T5_EINVAL, "failed to parse the request JSON buffer: malformed JSON near byte %ld",
+        return t5_errf(err, T5_EINVAL,
+                       "failed to parse the request JSON buffer: malformed JSON near byte %ld",
                        (long)(cJSON_GetErrorPtr() && cJSON_GetErrorPtr() >= body &&
                                       cJSON_GetErrorPtr() <= body + jlen
                                   ? cJSON_GetErrorPtr() - body
@@ -368,7 +382,8 @@ int t5_infer_parse(t5_infer_req *r, const char *body, size_t len, size_t header_
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
     if (id) {
         if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof r->id) {
-            rc = t5_errf(err, T5_EINVAL, "'id' must be a string shorter than %zu bytes", sizeof r->id);
+            rc = t5_errf(err, T5_EINVAL, "'id' must be a string shorter than %zu bytes",
+                         sizeof r->id);
             goto out;
         }
         snprintf(r->id, sizeof r->id, "%s", id->valuestring);

@@ -164,8 +164,10 @@ int t5_generate_render(const t5_infer_req *r, const char *model, const char *ver
     cJSON_AddStringToObject(root, "model_name", model);
     cJSON_AddStringToObject(root, "model_version", version);
     cJSON *txt = many ? cJSON_AddArrayToObject(root, "text_output") : NULL;
-    cJSON *sc = (r->outputs & T5_OUT_SCORE) && many ? cJSON_AddArrayToObject(root, "sequence_score") : NULL;
-    cJSON *ids = (r->outputs & T5_OUT_IDS) && many ? cJSON_AddArrayToObject(root, "output_ids") : NULL;
+    cJSON *sc =
+        (r->outputs & T5_OUT_SCORE) && many ? cJSON_AddArrayToObject(root, "sequence_score") : NULL;
+    cJSON *ids =
+        (r->outputs & T5_OUT_IDS) && many ? cJSON_AddArrayToObject(root, "output_ids") : NULL;
     for (int i = 0; i < r->rows; i++)
         for (int j = 0; j < k; j++) {
             const t5_infer_seq *s = seq_at(r, i, j);

@@ -375,7 +375,8 @@ int t5_mcfg_parse(const char *text, size_t len, const char *dir_name, t5_mcfg *c
             }
             int *n = is_in ? &c->n_input : &c->n_output;
             if (*n >= T5_MCFG_MAX_IO)
-                rc = t5_errf(err, T5_EFORMAT, "config.pbtxt line %d: too many %ss", k->line, k->name);
+                rc = t5_errf(err, T5_EFORMAT, "config.pbtxt line %d: too many %ss", k->line,
+                             k->name);
             else if ((rc = parse_io(k, is_in ? &c->input[*n] : &c->output[*n], err)) == 0)
                 (*n)++;
         } else if (!strcmp(k->name, "dynamic_batching")) {
@@ -393,8 +394,8 @@ int t5_mcfg_parse(const char *text, size_t len, const char *dir_name, t5_mcfg *c
                 if (!c->group[c->n_group].name[0]) {
                     char nm[T5_MCFG_NAME];
                     memcpy(nm, c->name, sizeof nm);
-                    snprintf(c->group[c->n_group].name, sizeof c->group[0].name, "%.100s_%d",
-                             nm, c->n_group);
+                    snprintf(c->group[c->n_group].name, sizeof c->group[0].name, "%.100s_%d", nm,
+                             c->n_group);
                 }
                 c->n_group++;
             }
@@ -429,9 +430,8 @@ int t5_mcfg_parse(const char *text, size_t len, const char *dir_name, t5_mcfg *c
         return t5_errf(err, T5_EFORMAT, "dynamic_batching needs max_batch_size > 0");
     for (int i = 0; i < s->n_preferred; i++)
         if (s->preferred[i] > c->max_batch_size)
-            return t5_errf(err, T5_EFORMAT,
-                           "preferred_batch_size %d exceeds max_batch_size %d", s->preferred[i],
-                           c->max_batch_size);
+            return t5_errf(err, T5_EFORMAT, "preferred_batch_size %d exceeds max_batch_size %d",
+                           s->preferred[i], c->max_batch_size);
     if (s->priority_levels > 0 &&
         (s->default_priority_level < 1 || s->default_priority_level > s->priority_levels))
         return t5_errf(err, T5_EFORMAT, "default_priority_level must be in 1..%d",
@@ -442,8 +442,10 @@ int t5_mcfg_parse(const char *text, size_t len, const char *dir_name, t5_mcfg *c
     }
     for (int i = 0; i < c->n_input; i++)
         if (strcmp(c->input[i].name, "text_input"))
-            return t5_errf(err, T5_EFORMAT, "input '%s' is not supported: the only input is text_input (TYPE_STRING)",
-                           c->input[i].name);
+            return t5_errf(
+                err, T5_EFORMAT,
+                "input '%s' is not supported: the only input is text_input (TYPE_STRING)",
+                c->input[i].name);
     return derive_params(c, err);
 }
 
@@ -459,9 +461,8 @@ int t5_mcfg_instances(const t5_mcfg *c)
 {
     int n = 0;
     for (int i = 0; i < c->n_group; i++)
-        n += c->group[i].count * (c->group[i].kind == T5_KIND_GPU && c->group[i].n_gpus > 1
-                                      ? c->group[i].n_gpus
-                                      : 1);
+        n += c->group[i].count *
+             (c->group[i].kind == T5_KIND_GPU && c->group[i].n_gpus > 1 ? c->group[i].n_gpus : 1);
     return n > 0 ? n : 1;
 }
 
@@ -523,7 +524,8 @@ cJSON *t5_mcfg_to_json(const t5_mcfg *c)
             cJSON_AddItemToArray(pb, cJSON_CreateNumber(s->preferred[i]));
         cJSON_AddNumberToObject(db, "max_queue_delay_microseconds", (double)s->max_queue_delay_us);
         cJSON_AddBoolToObject(db, "preserve_ordering", 0);
-        cJSON_AddNumberToObject(db, "priority_levels", s->priority_levels > 1 ? s->priority_levels : 0);
+        cJSON_AddNumberToObject(db, "priority_levels",
+                                s->priority_levels > 1 ? s->priority_levels : 0);
         cJSON_AddNumberToObject(db, "default_priority_level",
                                 s->priority_levels > 1 ? s->default_priority_level : 0);
         cJSON *qp = cJSON_AddObjectToObject(db, "default_queue_policy");

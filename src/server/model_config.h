@@ -54,7 +54,7 @@ typedef struct t5_mcfg {
     int n_input;
     t5_mcfg_io output[T5_MCFG_MAX_IO];
     int n_output;
-    int dynamic_batching; /* the block is present */
+    int dynamic_batching;  /* the block is present */
     t5_sched_config sched; /* max_batch_size, preferred sizes, delay, priorities, policy */
     t5_mcfg_group group[T5_MCFG_MAX_GROUPS];
     int n_group;
@@ -68,14 +68,14 @@ typedef struct t5_mcfg {
     int n_vp_versions;
 
     /* Derived from parameters { key: ... value: { string_value: ... } }. */
-    t5_gen_params gen;      /* generation defaults for requests */
-    int max_input_tokens;   /* limit per text (default 128) */
-    int max_output_tokens;  /* limit on max_new_tokens (default 128) */
-    int max_num_beams;      /* limit (default 4) */
-    char device[16];        /* "" (from instance kind), "cpu", "cuda" */
-    char dtype[16];         /* "" (fp16 on GPU, fp32 on CPU) */
-    int n_threads;          /* CPU threads per instance (0: let the backend choose) */
-    char scheduler[16];     /* "dynamic" (request-level batcher, default); see repo.c */
+    t5_gen_params gen;          /* generation defaults for requests */
+    int max_input_tokens;       /* limit per text (default 128) */
+    int max_output_tokens;      /* limit on max_new_tokens (default 128) */
+    int max_num_beams;          /* limit (default 4) */
+    char device[16];            /* "" (from instance kind), "cpu", "cuda" */
+    char dtype[16];             /* "" (fp16 on GPU, fp32 on CPU) */
+    int n_threads;              /* CPU threads per instance (0: let the backend choose) */
+    char scheduler[16];         /* "dynamic" (request-level batcher, default); see repo.c */
     uint64_t identity_delay_us; /* the identity test backend sleeps this long per execution */
 } t5_mcfg;
 

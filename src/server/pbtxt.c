@@ -53,8 +53,14 @@ static int peek(pstate *p)
     return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1;
 }
 
-static int is_ident_start(int c) { return isalpha(c) || c == '_'; }
-static int is_ident_char(int c) { return isalnum(c) || c == '_' || c == '.'; }
+static int is_ident_start(int c)
+{
+    return isalpha(c) || c == '_';
+}
+static int is_ident_char(int c)
+{
+    return isalnum(c) || c == '_' || c == '.';
+}
 
 static void node_free(pb_node *n)
 {
@@ -103,9 +109,12 @@ static pb_node *add_kid(pstate *p, pb_node *parent, const char *name, size_t nam
 
 static int hexval(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -140,7 +149,10 @@ static int parse_string(pstate *p, pb_node *n)
                 case 'b': c = '\b'; break;
                 case 'f': c = '\f'; break;
                 case 'v': c = '\v'; break;
-                case '\\': case '\'': case '"': case '?': c = e; break;
+                case '\\':
+                case '\'':
+                case '"':
+                case '?': c = e; break;
                 case 'x': {
                     int v = 0, k = 0;
                     while (k < 2 && p->pos < p->len && hexval((unsigned char)p->s[p->pos]) >= 0)
@@ -155,7 +167,8 @@ static int parse_string(pstate *p, pb_node *n)
                 default:
                     if (e >= '0' && e <= '7') {
                         int v = e - '0', k = 1;
-                        while (k < 3 && p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '7')
+                        while (k < 3 && p->pos < p->len && p->s[p->pos] >= '0' &&
+                               p->s[p->pos] <= '7')
                             v = v * 8 + (p->s[p->pos++] - '0'), k++;
                         c = v & 0xff;
                     } else {
@@ -354,8 +367,9 @@ int pb_int(const pb_node *n, int64_t lo, int64_t hi, int64_t *out, t5_err *err)
         return t5_errf(err, T5_EFORMAT, "config.pbtxt line %d: %s: '%.64s' is not an integer",
                        n->line, n->name, n->value);
     if (v < lo || v > hi)
-        return t5_errf(err, T5_EFORMAT, "config.pbtxt line %d: %s: %lld is out of range [%lld, %lld]",
-                       n->line, n->name, v, (long long)lo, (long long)hi);
+        return t5_errf(err, T5_EFORMAT,
+                       "config.pbtxt line %d: %s: %lld is out of range [%lld, %lld]", n->line,
+                       n->name, v, (long long)lo, (long long)hi);
     *out = v;
     return 0;
 }
@@ -387,6 +401,5 @@ int pb_double(const pb_node *n, double *out, t5_err *err)
             return 0;
         }
     }
-    return t5_errf(err, T5_EFORMAT, "config.pbtxt line %d: %s must be a number", n->line,
-                   n->name);
+    return t5_errf(err, T5_EFORMAT, "config.pbtxt line %d: %s must be a number", n->line, n->name);
 }

@@ -197,7 +197,8 @@ static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
     for (int i = 0; i < n; i++)
         if (ex[i].free)
             ex[i].free(ex[i].ctx);
-    return t5_errf(err, T5_EUNSUP, "parameter scheduler: '%s' is not available (this build has: dynamic)",
+    return t5_errf(err, T5_EUNSUP,
+                   "parameter scheduler: '%s' is not available (this build has: dynamic)",
                    cfg->scheduler);
 }
 
@@ -231,11 +232,13 @@ static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_
     } else {
         t5_model_params mp = t5_model_default_params();
         int kind = cfg->n_group ? cfg->group[0].kind : T5_KIND_AUTO;
-        int cuda = cfg->device[0] ? !strcmp(cfg->device, "cuda")
-                                  : (kind == T5_KIND_GPU || (kind == T5_KIND_AUTO && t5_have_cuda()));
+        int cuda = cfg->device[0]
+                       ? !strcmp(cfg->device, "cuda")
+                       : (kind == T5_KIND_GPU || (kind == T5_KIND_AUTO && t5_have_cuda()));
         if (cuda && !t5_have_cuda() && (kind == T5_KIND_GPU || cfg->device[0])) {
             rc = t5_errf(err, T5_EUNSUP,
-                         "instance_group kind KIND_GPU (or device cuda) needs a build with the CUDA backend");
+                         "instance_group kind KIND_GPU (or device cuda) needs a build with the "
+                         "CUDA backend");
         } else {
             mp.device = cuda ? T5_DEVICE_CUDA : T5_DEVICE_CPU;
             mp.dtype = cuda ? T5_F16 : T5_F32;
@@ -282,8 +285,8 @@ static int build_model(t5_repo *r, const char *name, t5_mver **vers, int *n_vers
     join(cpath, sizeof cpath, mdir, "config.pbtxt");
     *n_vers = 0;
     if (!is_dir(mdir))
-        return t5_errf(err, T5_ENOTFOUND, "failed to load '%s': no such model directory in the repository",
-                       name);
+        return t5_errf(err, T5_ENOTFOUND,
+                       "failed to load '%s': no such model directory in the repository", name);
     t5_mcfg *cfg = malloc(sizeof *cfg);
     if (!cfg)
         return t5_errf(err, T5_ENOMEM, "out of memory");
@@ -400,7 +403,8 @@ int t5_repo_unload(t5_repo *r, const char *name, t5_err *err)
     entry *e = find(r, name);
     if (!e) {
         pthread_mutex_unlock(&r->mu);
-        return t5_errf(err, T5_ENOTFOUND, "failed to unload '%.64s', no version is available", name);
+        return t5_errf(err, T5_ENOTFOUND, "failed to unload '%.64s', no version is available",
+                       name);
     }
     if (e->busy) {
         pthread_mutex_unlock(&r->mu);
@@ -521,8 +525,7 @@ int t5_repo_get(t5_repo *r, const char *name, const char *version, t5_mver **out
     } else {
         t5_mver *best = NULL;
         for (int i = 0; i < e->n_vers; i++)
-            if (want ? e->vers[i]->version == want
-                     : (!best || e->vers[i]->version > best->version))
+            if (want ? e->vers[i]->version == want : (!best || e->vers[i]->version > best->version))
                 best = e->vers[i];
         if (!best)
             rc = t5_errf(err, T5_ENOTFOUND,

@@ -17,18 +17,18 @@
 
 typedef struct t5_server_opts {
     const char *repo_dir;
-    const char *host;      /* default 127.0.0.1 */
-    int http_port;         /* default 8000; 0 picks a free one */
-    int metrics_port;      /* default 8002; -1 disables metrics */
-    int explicit_mode;     /* --model-control-mode explicit */
+    const char *host;               /* default 127.0.0.1 */
+    int http_port;                  /* default 8000; 0 picks a free one */
+    int metrics_port;               /* default 8002; -1 disables metrics */
+    int explicit_mode;              /* --model-control-mode explicit */
     const char *const *load_models; /* --load-model names (explicit mode) */
     int n_load_models;
-    int verbose;           /* --log-verbose */
-    size_t max_body_bytes; /* largest request body (default 16 MiB) */
+    int verbose;             /* --log-verbose */
+    size_t max_body_bytes;   /* largest request body (default 16 MiB) */
     unsigned conn_timeout_s; /* idle connection timeout (default 60) */
-    unsigned max_conns;    /* default 1024 */
-    int http_threads;      /* IO threads (default 1) */
-    int strict_readiness;  /* ready only if every model loaded (default 1) */
+    unsigned max_conns;      /* default 1024 */
+    int http_threads;        /* IO threads (default 1) */
+    int strict_readiness;    /* ready only if every model loaded (default 1) */
 } t5_server_opts;
 
 t5_server_opts t5_server_default_opts(void);

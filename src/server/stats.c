@@ -27,7 +27,10 @@ void t5_mstats_destroy(t5_mstats *s)
     s->batch = NULL;
 }
 
-static uint64_t d(uint64_t a, uint64_t b) { return b > a ? b - a : 0; }
+static uint64_t d(uint64_t a, uint64_t b)
+{
+    return b > a ? b - a : 0;
+}
 
 void t5_mstats_request(t5_mstats *s, int ok, int rows, uint64_t t_arrive, uint64_t t_start,
                        uint64_t t_input, uint64_t t_infer, uint64_t t_end, uint64_t t_done)
@@ -123,7 +126,8 @@ static const struct {
      "Number of successful inference requests, all batch sizes"},
     {"nv_inference_request_failure", "counter",
      "Number of failed inference requests, all batch sizes"},
-    {"nv_inference_count", "counter", "Number of inferences performed (does not include cached requests)"},
+    {"nv_inference_count", "counter",
+     "Number of inferences performed (does not include cached requests)"},
     {"nv_inference_exec_count", "counter",
      "Number of model executions performed (does not include cached requests)"},
     {"nv_inference_request_duration_us", "counter",
@@ -135,7 +139,8 @@ static const struct {
     {"nv_inference_compute_infer_duration_us", "counter",
      "Cumulative compute inference duration in microseconds (does not include cached requests)"},
     {"nv_inference_compute_output_duration_us", "counter",
-     "Cumulative inference compute output duration in microseconds (does not include cached requests)"},
+     "Cumulative inference compute output duration in microseconds (does not include cached "
+     "requests)"},
     {"nv_inference_pending_request_count", "gauge",
      "Instantaneous number of pending requests awaiting execution per-model."},
 };
@@ -146,8 +151,8 @@ void t5_metric_header(int which, t5_buf *out)
                   families[which].name, families[which].type);
 }
 
-void t5_mstats_metric(t5_mstats *s, int which, const char *name, const char *version,
-                      int pending, t5_buf *out)
+void t5_mstats_metric(t5_mstats *s, int which, const char *name, const char *version, int pending,
+                      t5_buf *out)
 {
     uint64_t v = 0;
     pthread_mutex_lock(&s->mu);

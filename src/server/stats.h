@@ -49,8 +49,8 @@ cJSON *t5_mstats_json(t5_mstats *s, const char *name, const char *version);
 /* Appends this version's samples of each nv_inference_* family. which
  * selects the family (0..T5_METRIC_N-1), so families stay contiguous. */
 enum { T5_METRIC_N = 10 };
-void t5_mstats_metric(t5_mstats *s, int which, const char *name, const char *version,
-                      int pending, t5_buf *out);
+void t5_mstats_metric(t5_mstats *s, int which, const char *name, const char *version, int pending,
+                      t5_buf *out);
 /* The # HELP / # TYPE lines of family which. */
 void t5_metric_header(int which, t5_buf *out);
 

@@ -17,7 +17,7 @@ typedef struct fake {
     int in_exec;
     int batches[64]; /* rows of each execution */
     int n_batches;
-    int order[64];   /* ids in execution order */
+    int order[64]; /* ids in execution order */
     int n_order;
     int done;
 } fake;
@@ -66,7 +66,10 @@ static void on_done(t5_sched_req *r)
     pthread_mutex_unlock(&f->mu);
 }
 
-static int is_cancelled(t5_sched_req *r) { return ((req *)r)->cancelled; }
+static int is_cancelled(t5_sched_req *r)
+{
+    return ((req *)r)->cancelled;
+}
 
 static void fake_init(fake *f)
 {

@@ -82,9 +82,10 @@ static void put32(char *p, uint32_t v)
 
 static void test_binary(void)
 {
-    const char *hdr = "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"BYTES\",\"shape\":[2,1],"
-                      "\"parameters\":{\"binary_data_size\":15}}],"
-                      "\"parameters\":{\"binary_data_output\":true}}";
+    const char *hdr =
+        "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"BYTES\",\"shape\":[2,1],"
+        "\"parameters\":{\"binary_data_size\":15}}],"
+        "\"parameters\":{\"binary_data_output\":true}}";
     size_t hl = strlen(hdr);
     char body[512];
     memcpy(body, hdr, hl);
@@ -129,8 +130,9 @@ static void rejects(const char *body, int code, const char *want)
     CHECK_MSG(strstr(err.msg, want) != NULL, "'%s' lacks '%s'", err.msg, want);
 }
 
-#define IN(shape, data) \
-    "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"BYTES\",\"shape\":" shape ",\"data\":" data "}]"
+#define IN(shape, data)                                                                            \
+    "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"BYTES\",\"shape\":" shape                \
+    ",\"data\":" data "}]"
 
 static void test_rejects(void)
 {
@@ -139,14 +141,17 @@ static void test_rejects(void)
     rejects("{}", T5_EINVAL, "'inputs'");
     rejects("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}]}",
             T5_EINVAL, "unexpected inference input 'x'");
-    rejects("{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
-            T5_EINVAL, "expects 'BYTES'");
+    rejects(
+        "{\"inputs\":[{\"name\":\"text_input\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+        T5_EINVAL, "expects 'BYTES'");
     rejects(IN("[2,1]", "[\"a\"]") "}", T5_EINVAL, "unexpected number of string elements");
     rejects(IN("[1,2]", "[\"a\",\"b\"]") "}", T5_EINVAL, "Expected [-1,1]");
-    rejects(IN("[5,1]", "[\"a\",\"a\",\"a\",\"a\",\"a\"]") "}", T5_ELIMIT, "batch-size must be <= 4");
+    rejects(IN("[5,1]", "[\"a\",\"a\",\"a\",\"a\",\"a\"]") "}", T5_ELIMIT,
+            "batch-size must be <= 4");
     rejects(IN("[1]", "[1]") "}", T5_EINVAL, "expected a string");
     rejects(IN("[1]", "[\"\xc3\x28\"]") "}", T5_EINVAL, "UTF-8");
-    rejects(IN("[1]", "[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"]") "}",
+    rejects(IN("[1]",
+               "[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"]") "}",
             T5_ELIMIT, "longer than the limit");
     rejects(IN("[1]", "[\"a\"]") ",\"parameters\":{\"max_new_tokens\":1000}}", T5_EINVAL,
             "max_new_tokens");

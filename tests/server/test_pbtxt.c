@@ -101,7 +101,8 @@ static void test_errors(void)
     bad("dynamic_batching { }", "max_batch_size > 0");
     bad("max_batch_size: 4 dynamic_batching { preferred_batch_size: 8 }", "exceeds max_batch_size");
     bad("instance_group [ { kind: KIND_TPU } ]", "KIND_CPU");
-    bad("parameters { key: \"max_new_tokens\" value: { string_value: \"lots\" } }", "max_new_tokens");
+    bad("parameters { key: \"max_new_tokens\" value: { string_value: \"lots\" } }",
+        "max_new_tokens");
     bad("input [ { name: \"input_ids\" data_type: TYPE_INT32 dims: [ -1 ] } ]", "not supported");
     bad("max_batch_size: 4 dynamic_batching { default_queue_policy { timeout_action: DROP } }",
         "REJECT or DELAY");
