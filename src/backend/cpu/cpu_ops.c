@@ -93,18 +93,17 @@ static inline float act1(float x, int act)
     return x;
 }
 
-/* out[q] = act(x[q]) (* gate[q] when gate is non-NULL); one loop per
- * activation so the compiler vectorises each (ReLU fully). */
-static void act_row(float *out, const float *x, const float *gate, int n, int act)
+/* out[q] = act(x[q]) (* gate[q] when gate is non-NULL): SIMD for ReLU and
+ * the tanh GELU (the T5 activations), scalar for the rest. */
+static void act_row(const t5__simd *v, float *out, const float *x, const float *gate, int n,
+                    int act)
 {
     switch (act) {
     case T5_ACT_RELU:
-        for (int q = 0; q < n; q++)
-            out[q] = x[q] > 0 ? x[q] : 0;
+        v->relu(out, x, n);
         break;
     case T5_ACT_GELU_TANH:
-        for (int q = 0; q < n; q++)
-            out[q] = gelu_tanh(x[q]);
+        v->gelu_tanh(out, x, n);
         break;
     default:
         for (int q = 0; q < n; q++)
@@ -112,8 +111,7 @@ static void act_row(float *out, const float *x, const float *gate, int n, int ac
         break;
     }
     if (gate)
-        for (int q = 0; q < n; q++)
-            out[q] *= gate[q];
+        v->mul(out, gate, n);
 }
 
 static void ffn_chunk(void *arg, int c)
@@ -125,9 +123,9 @@ static void ffn_chunk(void *arg, int c)
     for (int i = c * j->per; i < (c + 1) * j->per && i < j->n; i++) {
         if (j->gated) {
             const float *r = x + (size_t)i * 2 * ff;
-            act_row(o + (size_t)i * ff, r, r + ff, ff, j->act);
+            act_row(j->s->simd, o + (size_t)i * ff, r, r + ff, ff, j->act);
         } else {
-            act_row(o + (size_t)i * ff, x + (size_t)i * ff, NULL, ff, j->act);
+            act_row(j->s->simd, o + (size_t)i * ff, x + (size_t)i * ff, NULL, ff, j->act);
         }
     }
 }

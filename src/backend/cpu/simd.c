@@ -58,6 +58,27 @@ static float sum_exp_scalar(const float *x, float sub, int n)
     return s;
 }
 
+static void relu_scalar(float *out, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static void gelu_tanh_scalar(float *out, const float *x, int n)
+{
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * (v * v * v))));
+    }
+}
+
+static void mul_scalar(float *out, const float *g, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] *= g[i];
+}
+
 static void gemm_small_scalar(float *out, int ldo, const float *a, int m, const float *w, int j0,
                               int j1, int k, float alpha, int accumulate)
 {
@@ -69,8 +90,9 @@ static void gemm_small_scalar(float *out, int ldo, const float *a, int m, const 
         }
 }
 
-static const t5__simd simd_scalar = {"scalar",         dot_scalar, axpy_scalar,    sumsq_scalar,
-                                     scale_mul_scalar, max_scalar, sum_exp_scalar, gemm_small_scalar};
+static const t5__simd simd_scalar = {"scalar",         dot_scalar,  axpy_scalar,      sumsq_scalar,
+                                     scale_mul_scalar, max_scalar,  sum_exp_scalar,   relu_scalar,
+                                     gelu_tanh_scalar, mul_scalar, gemm_small_scalar};
 
 #ifdef T5_X86
 /* ---- AVX2 + FMA ------------------------------------------------------------ */
@@ -174,6 +196,41 @@ AVX2 static float sum_exp_avx2(const float *x, float sub, int n)
     return r;
 }
 
+AVX2 static void relu_avx2(float *out, const float *x, int n)
+{
+    __m256 z = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_max_ps(_mm256_loadu_ps(x + i), z));
+    for (; i < n; i++)
+        out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+/* tanh(y) = 1 - 2 / (exp(2y) + 1), saturating correctly at both ends. */
+AVX2 static void gelu_tanh_avx2(float *out, const float *x, int n)
+{
+    const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 y = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, v), _mm256_mul_ps(v, v), v));
+        __m256 e = exp256(_mm256_mul_ps(two, y));
+        __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(e, one)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, t)));
+    }
+    gelu_tanh_scalar(out + i, x + i, n - i);
+}
+
+AVX2 static void mul_avx2(float *out, const float *g, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), _mm256_loadu_ps(g + i)));
+    for (; i < n; i++)
+        out[i] *= g[i];
+}
+
 /* Four W rows at a time against up to four a rows: 16 accumulators. */
 AVX2 static void gemm_small_avx2(float *out, int ldo, const float *a, int m, const float *w, int j0,
                                  int j1, int k, float alpha, int accumulate)
@@ -215,8 +272,9 @@ AVX2 static void gemm_small_avx2(float *out, int ldo, const float *a, int m, con
         }
 }
 
-static const t5__simd simd_avx2 = {"avx2",         dot_avx2, axpy_avx2,    sumsq_avx2,
-                                   scale_mul_avx2, max_avx2, sum_exp_avx2, gemm_small_avx2};
+static const t5__simd simd_avx2 = {"avx2",         dot_avx2,       axpy_avx2,    sumsq_avx2,
+                                   scale_mul_avx2, max_avx2,       sum_exp_avx2, relu_avx2,
+                                   gelu_tanh_avx2, mul_avx2,       gemm_small_avx2};
 
 /* ---- AVX-512F --------------------------------------------------------------- */
 #define AVX512 __attribute__((target("avx512f")))
@@ -309,6 +367,40 @@ AVX512 static float sum_exp_avx512(const float *x, float sub, int n)
     return r;
 }
 
+AVX512 static void relu_avx512(float *out, const float *x, int n)
+{
+    __m512 z = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_max_ps(_mm512_loadu_ps(x + i), z));
+    for (; i < n; i++)
+        out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+AVX512 static void gelu_tanh_avx512(float *out, const float *x, int n)
+{
+    const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512 y = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(k, v), _mm512_mul_ps(v, v), v));
+        __m512 e = exp512(_mm512_mul_ps(two, y));
+        __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(e, one)));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, t)));
+    }
+    gelu_tanh_scalar(out + i, x + i, n - i);
+}
+
+AVX512 static void mul_avx512(float *out, const float *g, int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(out + i), _mm512_loadu_ps(g + i)));
+    for (; i < n; i++)
+        out[i] *= g[i];
+}
+
 AVX512 static void gemm_small_avx512(float *out, int ldo, const float *a, int m, const float *w,
                                      int j0, int j1, int k, float alpha, int accumulate)
 {
@@ -348,8 +440,10 @@ AVX512 static void gemm_small_avx512(float *out, int ldo, const float *a, int m,
         }
 }
 
-static const t5__simd simd_avx512 = {"avx512",         dot_avx512, axpy_avx512,    sumsq_avx512,
-                                     scale_mul_avx512, max_avx512, sum_exp_avx512, gemm_small_avx512};
+static const t5__simd simd_avx512 = {"avx512",         dot_avx512,       axpy_avx512,
+                                     sumsq_avx512,     scale_mul_avx512, max_avx512,
+                                     sum_exp_avx512,   relu_avx512,      gelu_tanh_avx512,
+                                     mul_avx512,       gemm_small_avx512};
 #endif /* T5_X86 */
 
 const t5__simd *t5__simd_by_name(const char *name)

@@ -21,6 +21,12 @@ typedef struct t5__simd {
      * for i < m (m <= 4), j in [j0, j1); a [m, k], w [n, k], out row stride
      * ldo. Reads each W row once for all m rows: decode is bound by
      * streaming the weights, not by arithmetic. */
+    /* FFN activations over n values (out may equal x) and the gate product
+     * out *= g. gelu_tanh is transformers' NewGELUActivation with tanh from
+     * the vector exp (max abs error ~1e-7 in tanh). */
+    void (*relu)(float *out, const float *x, int n);
+    void (*gelu_tanh)(float *out, const float *x, int n);
+    void (*mul)(float *out, const float *g, int n);
     void (*gemm_small)(float *out, int ldo, const float *a, int m, const float *w, int j0, int j1,
                        int k, float alpha, int accumulate);
 } t5__simd;
