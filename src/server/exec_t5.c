@@ -1,8 +1,8 @@
 /* exec_t5.c - the T5 executor: text in, generated text out, on one engine.
  *
- * compute_input is tokenization, compute_infer is t5_generate (one call for
- * the whole batch: t5_generate takes per-request parameters, so requests
- * with different settings share the encoder pass and decoder steps), and
+ * compute_input is tokenization, compute_infer is generation (one loop for
+ * the whole batch, t5_generate's over the t5_gen API: requests with
+ * different parameters share the encoder pass and decoder steps), and
  * compute_output is detokenization. Buffers for the largest batch are
  * allocated once, when the instance is created.
  */
@@ -16,7 +16,7 @@
 typedef struct t5x {
     t5_engine *e;
     const t5_tokenizer *tok;
-    int max_rows;  /* texts per t5_generate call */
+    int max_rows;  /* texts per generation loop */
     int max_slots; /* self slots of the engine */
     int max_in;    /* tokens per text, EOS included */
     int32_t *ids;  /* [max_rows * max_in] */
@@ -136,14 +136,18 @@ typedef struct live_req {
     int32_t *slots;
 } live_req;
 
-/* t5_generate's admission/step/retire loop (src/engine/generate.c), with two
- * additions the server needs for generate_stream: after every decoder step
- * each streaming row's new token is sent, and rows whose client left are
- * retired at once (their slots freed). Used only for batches holding a
- * streaming request; everything else goes through t5_generate. */
-static int gen_stream_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *const *ids,
-                           const int32_t *lens, const t5_gen_params *params, const int *owner,
-                           t5_gen_result *results, t5_err *err)
+/* t5_generate's admission/step/retire loop (src/engine/generate.c) over the
+ * public t5_gen API, with two additions the server needs: after every decoder
+ * step each streaming row's new token is sent (generate_stream), and rows
+ * whose client left are retired at the next step, their slots freed, so a
+ * vanished client stops costing compute mid-generation. Streams learn of it
+ * from their response; other requests by peeking at their socket, at most
+ * every CANCEL_CHECK_NS so the syscalls stay off the step's critical path. */
+#define CANCEL_CHECK_NS 2000000u
+
+static int gen_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *const *ids,
+                    const int32_t *lens, const t5_gen_params *params, const int *owner,
+                    t5_gen_result *results, t5_err *err)
 {
     t5_engine *e = x->e;
     const t5_engine_params *ep = t5_engine_params_of(e);
@@ -178,6 +182,7 @@ static int gen_stream_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *co
     for (int i = 0; i < S; i++)
         self_free[i] = cross_free[i] = S - 1 - i;
 
+    uint64_t next_check = t5_now_ns() + CANCEL_CHECK_NS;
     while (finished < n) {
         int n_enc = 0;
         while (next < n) {
@@ -231,11 +236,17 @@ static int gen_stream_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *co
         for (int i = 0; i < n_live; i++)
             if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
                 goto done;
+        uint64_t now = t5_now_ns();
+        int check = now >= next_check;
+        if (check)
+            next_check = now + CANCEL_CHECK_NS;
         for (int i = 0; i < n_live;) {
             live_req *L = &live[i];
             t5_sched_req *r = reqs[owner[L->idx]];
             t5_infer_req *ir = r->payload;
-            int gone = ir->stream && ir->gone && ir->gone(ir);
+            int gone = r->status == T5_ECANCELED ||
+                       (ir->stream ? ir->gone && ir->gone(ir)
+                                   : check && r->is_cancelled && r->is_cancelled(r));
             if (!gone && !t5_gen_done(L->g)) {
                 i++;
                 continue;
@@ -328,7 +339,7 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
     for (int i = 0; i < n; i++)
         reqs[i]->t_input_ns = t;
 
-    /* compute infer: t5_generate over chunks that fit the engine's slots */
+    /* compute infer: generation over chunks that fit the engine's slots */
     memset(x->res, 0, (size_t)rows * sizeof *x->res);
     for (int s = 0; s < rows;) {
         int e = s, slots = 0;
@@ -339,14 +350,9 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
             slots += need;
             e++;
         }
-        int streaming = 0;
-        for (int q = s; q < e; q++)
-            streaming |= ((t5_infer_req *)reqs[x->owner[q]]->payload)->stream;
         t5_err ge = {0};
-        int rc = streaming ? gen_stream_loop(x, reqs, e - s, x->ptr + s, x->lens + s, x->gp + s,
-                                             x->owner + s, x->res + s, &ge)
-                           : t5_generate(x->e, e - s, x->ptr + s, x->lens + s, x->gp + s, 1,
-                                         x->res + s, &ge);
+        int rc = gen_loop(x, reqs, e - s, x->ptr + s, x->lens + s, x->gp + s, x->owner + s,
+                          x->res + s, &ge);
         if (rc < 0)
             for (int q = s; q < e; q++)
                 fail(reqs[x->owner[q]], rc, &ge, "generation failed");
