@@ -96,11 +96,13 @@ static void complete(ifl *s, t5_sched_req *r, int code, const t5_err *e, const c
     if (!r->t_input_ns) r->t_input_ns = r->t_start_ns;
     if (!r->t_infer_ns) r->t_infer_ns = now;
     if (!r->t_end_ns) r->t_end_ns = now;
-    r->on_done(r);
+    /* Count it done before telling its owner, so t5_sched_pending() is
+     * already 0 when the last on_done wakes a waiter. */
     pthread_mutex_lock(&s->mu);
     s->n_running--;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    r->on_done(r);
 }
 
 /* Fails requests the queue's policy timed out. Called without the lock. */
