@@ -54,6 +54,12 @@ for m in $MODELS; do
     --iters 20 --warmup 3 --instances 4 --label $m
 done 2>&1 | grep -v "^label" | tee "$OUT/t5serve-instances.txt"
 
+# Ablations at batch 1 (t5-small fp16 greedy): each switch off alone.
+for sw in T5_CUDA_NO_GEMV T5_CUDA_NO_PDL T5_CUDA_NO_GRAPHS; do
+  env $sw=1 $B/lab/t5bench_engine --model /tmp/t5-small --device cuda --dtype fp16 --batch 1,8 \
+    --iters 30 --warmup 3 --breakdown --label ${sw#T5_CUDA_}
+done 2>&1 | grep -v "^label" | tee "$OUT/t5serve-ablation.txt"
+
 # 3. Hugging Face transformers on the same card.
 PYTHONUNBUFFERED=1 timeout ${HF_TIMEOUT:-300} python3 - $MODELS <<'PY' 2>&1 | grep -v Warning | tee "$OUT/hf.txt"
 import sys, time, torch, transformers
@@ -71,7 +77,7 @@ for m in sys.argv[1:]:
                 g = torch.Generator().manual_seed(1)
                 ids = torch.randint(3, V, (B, 9), generator=g).cuda()
                 kw = dict(max_new_tokens=11, min_new_tokens=11, num_beams=beams, do_sample=False)
-                iters = 10 if B <= 64 else 4
+                iters = 5 if B <= 64 else 3
                 with torch.inference_mode():
                     model.generate(ids, **kw); torch.cuda.synchronize()
                     ts = []
@@ -101,4 +107,4 @@ with torch.inference_mode():
 ts.sort(); print(f"hf-static+compile t5-small float16 batch 1 beams 1  p50 {ts[10]:.3f} ms  p99 {ts[-1]:.3f} ms")
 PY
 echo "== summary (card: $(cat $OUT/gpu.txt))"
-cat "$OUT/floor.txt" "$OUT/t5serve.txt" "$OUT/t5serve-instances.txt" "$OUT/hf.txt" "$OUT/hf-static.txt"
+cat "$OUT/floor.txt" "$OUT/t5serve.txt" "$OUT/t5serve-instances.txt" "$OUT/t5serve-ablation.txt" "$OUT/hf.txt" "$OUT/hf-static.txt"
