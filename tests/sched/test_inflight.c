@@ -178,6 +178,7 @@ static t5_sched *make_sched(int n_inst, int slots, uint32_t max_queue, uint64_t 
     cfg.max_batch_size = MAXR;
     cfg.policy.max_queue_size = max_queue;
     cfg.policy.default_timeout_us = timeout_us;
+    cfg.policy.allow_timeout_override = 1;
     t5_seq_codec codec = {NULL, codec_input, codec_begin, codec_output};
     t5_sched *s = NULL;
     t5_err err = {0};
@@ -296,8 +297,8 @@ static void test_cancel_timeout_and_full_queue(void)
     t5_sched_free(s);
 
     /* queue timeouts: one long request occupies the only slot; the queued
-     * ones expire (their deadline is 1 ms) */
-    s = make_sched(1, 1, 0, 1000);
+     * ones expire (each asks for a 1 ms queue timeout; the default is none) */
+    s = make_sched(1, 1, 0, 0);
     job big, late[3];
     job_init(&big, &seed, vocab);
     big.r.rows = 1;
@@ -309,6 +310,7 @@ static void test_cancel_timeout_and_full_queue(void)
     int expired = 0;
     for (int i = 0; i < 3; i++) {
         job_init(&late[i], &seed, vocab);
+        late[i].r.timeout_us = 1000;
         CHECK_EQ_INT(t5_sched_submit(s, &late[i].r, &err), 0);
     }
     wait_job(&big);
