@@ -310,7 +310,7 @@ int t5_sched_batcher_create(t5_sched **out, const t5_sched_config *cfg, t5_execu
     b->n_w = n_execs;
     b->on_exec = on_exec;
     b->exec_user = exec_user;
-    t5_rqueue_init(&b->q, cfg->priority_levels, cfg->default_priority_level, &cfg->policy);
+    t5_rqueue_init_config(&b->q, cfg);
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

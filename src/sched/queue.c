@@ -12,8 +12,22 @@ void t5_rqueue_init(t5_rqueue *q, int levels, int default_level, const t5_queue_
         levels = T5_SCHED_MAX_LEVELS;
     q->levels = levels;
     q->default_level = default_level >= 1 && default_level <= levels ? default_level : 1;
-    if (p)
-        q->policy = *p;
+    for (int l = 0; p && l < levels; l++)
+        q->pol[l] = *p;
+}
+
+void t5_rqueue_set_level_policy(t5_rqueue *q, int level, const t5_queue_policy *p)
+{
+    if (level >= 1 && level <= q->levels)
+        q->pol[level - 1] = *p;
+}
+
+void t5_rqueue_init_config(t5_rqueue *q, const t5_sched_config *cfg)
+{
+    t5_rqueue_init(q, cfg->priority_levels, cfg->default_priority_level, &cfg->policy);
+    for (int l = 0; l < T5_SCHED_MAX_LEVELS; l++)
+        if (cfg->level_policy_set >> l & 1u)
+            t5_rqueue_set_level_policy(q, l + 1, &cfg->level_policy[l]);
 }
 
 static void fifo_push(t5_fifo *f, t5_sched_req *r)
@@ -36,12 +50,13 @@ int t5_rqueue_push(t5_rqueue *q, t5_sched_req *r, uint64_t now_ns, t5_err *err)
         return t5_errf(err, T5_EINVAL, "invalid priority %d: the model has %d priority level%s",
                        r->priority, q->levels, q->levels == 1 ? "" : "s");
     t5_fifo *f = &q->lv[prio - 1];
-    if (q->policy.max_queue_size && f->n >= q->policy.max_queue_size)
+    const t5_queue_policy *pol = &q->pol[prio - 1];
+    if (pol->max_queue_size && f->n >= pol->max_queue_size)
         return t5_errf(err, T5_EBUSY, "Exceeds maximum queue size");
     /* Triton: an override may shorten the default timeout, never extend it
      * (a default of 0 means none, so any request timeout is shorter). */
-    uint64_t to = q->policy.default_timeout_us;
-    if (r->timeout_us && q->policy.allow_timeout_override && (!to || r->timeout_us < to))
+    uint64_t to = pol->default_timeout_us;
+    if (r->timeout_us && pol->allow_timeout_override && (!to || r->timeout_us < to))
         to = r->timeout_us;
     r->level_ = prio - 1;
     r->deadline_ns_ = to ? now_ns + to * 1000u : UINT64_MAX;
@@ -72,7 +87,7 @@ t5_sched_req *t5_rqueue_expire(t5_rqueue *q, uint64_t now_ns, uint64_t *next_dea
                 f->tail = prev;
             f->n--;
             r->deadline_ns_ = UINT64_MAX;
-            if (q->policy.timeout_action == T5_TIMEOUT_DELAY) {
+            if (q->pol[l].timeout_action == T5_TIMEOUT_DELAY) {
                 r->level_ = q->levels;
                 fifo_push(&q->lv[q->levels], r);
             } else {

@@ -15,14 +15,18 @@ typedef struct t5_fifo {
 } t5_fifo;
 
 typedef struct t5_rqueue {
-    int levels;        /* >= 1 */
-    int default_level; /* 1..levels */
-    t5_queue_policy policy;
-    t5_fifo lv[T5_SCHED_MAX_LEVELS + 1]; /* [0..levels-1]; [levels] = delayed */
+    int levels;                               /* >= 1 */
+    int default_level;                        /* 1..levels */
+    t5_queue_policy pol[T5_SCHED_MAX_LEVELS]; /* per level (priority_queue_policy) */
+    t5_fifo lv[T5_SCHED_MAX_LEVELS + 1];      /* [0..levels-1]; [levels] = delayed */
     int n_reqs;
 } t5_rqueue;
 
 void t5_rqueue_init(t5_rqueue *q, int levels, int default_level, const t5_queue_policy *p);
+/* Gives priority level `level` (1-based) its own policy. */
+void t5_rqueue_set_level_policy(t5_rqueue *q, int level, const t5_queue_policy *p);
+/* Applies cfg's default and per-level policies. */
+void t5_rqueue_init_config(t5_rqueue *q, const t5_sched_config *cfg);
 
 /* Sets r's level and deadline and appends it, or returns T5_EBUSY (its level
  * is at max_queue_size) / T5_EINVAL (priority out of range). */

@@ -52,6 +52,10 @@ typedef struct t5_sched_config {
     int priority_levels;        /* 0 or 1: a single level */
     int default_priority_level; /* 1..priority_levels */
     t5_queue_policy policy;     /* the default queue policy, for every level */
+    /* priority_queue_policy: levels whose bit (1 << (level - 1)) is set in
+     * level_policy_set use level_policy[level - 1] instead of the default. */
+    t5_queue_policy level_policy[T5_SCHED_MAX_LEVELS];
+    unsigned level_policy_set;
 } t5_sched_config;
 
 t5_sched_config t5_sched_default_config(void);

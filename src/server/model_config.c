@@ -146,6 +146,21 @@ static int parse_batching(const pb_node *n, t5_mcfg *c, t5_err *err)
                 s->default_priority_level = (int)v;
         } else if (!strcmp(k->name, "default_queue_policy")) {
             rc = parse_policy(k, &s->policy, err);
+        } else if (!strcmp(k->name, "priority_queue_policy")) {
+            /* a map entry: { key: LEVEL value: { ModelQueuePolicy } } */
+            const pb_node *key = k->kind == PB_MESSAGE ? pb_child(k, "key", 0) : NULL;
+            const pb_node *val = k->kind == PB_MESSAGE ? pb_child(k, "value", 0) : NULL;
+            if (!key || !val) {
+                rc = t5_errf(err, T5_EFORMAT,
+                             "config.pbtxt line %d: priority_queue_policy needs a key and a value",
+                             k->line);
+            } else if ((rc = pb_int(key, 1, T5_SCHED_MAX_LEVELS, &v, err)) == 0) {
+                /* Unset fields take their defaults, not default_queue_policy's. */
+                t5_queue_policy *lp = &s->level_policy[v - 1];
+                memset(lp, 0, sizeof *lp);
+                if ((rc = parse_policy(val, lp, err)) == 0)
+                    s->level_policy_set |= 1u << (v - 1);
+            }
         }
     }
     return rc;
@@ -436,6 +451,11 @@ int t5_mcfg_parse(const char *text, size_t len, const char *dir_name, t5_mcfg *c
         (s->default_priority_level < 1 || s->default_priority_level > s->priority_levels))
         return t5_errf(err, T5_EFORMAT, "default_priority_level must be in 1..%d",
                        s->priority_levels);
+    for (int l = 0; l < T5_SCHED_MAX_LEVELS; l++)
+        if ((s->level_policy_set >> l & 1u) && l + 1 > s->priority_levels)
+            return t5_errf(err, T5_EFORMAT,
+                           "priority_queue_policy for level %d, but priority_levels is %d", l + 1,
+                           s->priority_levels);
     if (s->priority_levels == 0) {
         s->priority_levels = 1;
         s->default_priority_level = 1;
@@ -486,6 +506,15 @@ static cJSON *io_json(const t5_mcfg_io *io, int is_in)
     return o;
 }
 
+static void policy_json(cJSON *qp, const t5_queue_policy *p)
+{
+    cJSON_AddStringToObject(qp, "timeout_action",
+                            p->timeout_action == T5_TIMEOUT_DELAY ? "DELAY" : "REJECT");
+    cJSON_AddNumberToObject(qp, "default_timeout_microseconds", (double)p->default_timeout_us);
+    cJSON_AddBoolToObject(qp, "allow_timeout_override", p->allow_timeout_override);
+    cJSON_AddNumberToObject(qp, "max_queue_size", p->max_queue_size);
+}
+
 static const char *kind_name(int k)
 {
     return k == T5_KIND_CPU ? "KIND_CPU" : k == T5_KIND_GPU ? "KIND_GPU" : "KIND_AUTO";
@@ -528,14 +557,15 @@ cJSON *t5_mcfg_to_json(const t5_mcfg *c)
                                 s->priority_levels > 1 ? s->priority_levels : 0);
         cJSON_AddNumberToObject(db, "default_priority_level",
                                 s->priority_levels > 1 ? s->default_priority_level : 0);
-        cJSON *qp = cJSON_AddObjectToObject(db, "default_queue_policy");
-        cJSON_AddStringToObject(qp, "timeout_action",
-                                s->policy.timeout_action == T5_TIMEOUT_DELAY ? "DELAY" : "REJECT");
-        cJSON_AddNumberToObject(qp, "default_timeout_microseconds",
-                                (double)s->policy.default_timeout_us);
-        cJSON_AddBoolToObject(qp, "allow_timeout_override", s->policy.allow_timeout_override);
-        cJSON_AddNumberToObject(qp, "max_queue_size", s->policy.max_queue_size);
-        cJSON_AddObjectToObject(db, "priority_queue_policy");
+        policy_json(cJSON_AddObjectToObject(db, "default_queue_policy"), &s->policy);
+        cJSON *pq = cJSON_AddObjectToObject(db, "priority_queue_policy");
+        for (int l = 0; l < T5_SCHED_MAX_LEVELS; l++) {
+            if (!(s->level_policy_set >> l & 1u))
+                continue;
+            char key[8];
+            snprintf(key, sizeof key, "%d", l + 1);
+            policy_json(cJSON_AddObjectToObject(pq, key), &s->level_policy[l]);
+        }
     }
     cJSON *ig = cJSON_AddArrayToObject(o, "instance_group");
     for (int i = 0; i < c->n_group; i++) {

@@ -200,6 +200,8 @@ static void test_priority_and_queue_size(void)
     c.priority_levels = 2;
     c.default_priority_level = 2;
     c.policy.max_queue_size = 2;
+    c.level_policy[0].max_queue_size = 1;
+    c.level_policy_set = 1;
     t5_sched *s = make(&f, &c, 1);
     gate(&f, 1);
     req q[6];
@@ -219,6 +221,10 @@ static void test_priority_and_queue_size(void)
     CHECK_EQ_INT(t5_sched_submit(s, &q[4].r, &err), 0);
     CHECK_EQ_INT(t5_sched_submit(s, &q[5].r, &err), T5_EINVAL);
     CHECK_EQ_INT(t5_sched_pending(s), 4);
+    /* level 1's own policy: a queue of 1, now full */
+    req extra;
+    init_req(&extra, &f, 6, 1, 1);
+    CHECK_EQ_INT(t5_sched_submit(s, &extra.r, &err), T5_EBUSY);
     gate(&f, 0);
     CHECK(wait_for(&f, &f.done, 4));
     CHECK_EQ_INT(f.n_order, 4);

@@ -18,7 +18,9 @@ static const char *full =
     "dynamic_batching {\n  preferred_batch_size: [ 4, 8 ]\n  max_queue_delay_microseconds: 500\n"
     "  priority_levels: 2\n  default_priority_level: 2\n"
     "  default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 100000\n"
-    "    allow_timeout_override: true max_queue_size: 64 }\n}\n"
+    "    allow_timeout_override: true max_queue_size: 64 }\n"
+    "  priority_queue_policy { key: 1 value: { max_queue_size: 4 default_timeout_microseconds: 9 } "
+    "}\n}\n"
     "instance_group [ { count: 2 kind: KIND_CPU }, { count: 1 kind: KIND_GPU gpus: [ 0, 1 ] } ]\n"
     "parameters { key: \"max_new_tokens\" value: { string_value: \"32\" } }\n"
     "parameters: { key: \"num_beams\" value: { string_value: \"2\" } }\n"
@@ -48,6 +50,10 @@ static void test_full(void)
     CHECK_EQ_INT(c.sched.policy.default_timeout_us, 100000);
     CHECK_EQ_INT(c.sched.policy.allow_timeout_override, 1);
     CHECK_EQ_INT(c.sched.policy.max_queue_size, 64);
+    CHECK_EQ_INT(c.sched.level_policy_set, 1);
+    CHECK_EQ_INT(c.sched.level_policy[0].max_queue_size, 4);
+    CHECK_EQ_INT(c.sched.level_policy[0].default_timeout_us, 9);
+    CHECK_EQ_INT(c.sched.level_policy[0].timeout_action, T5_TIMEOUT_REJECT);
     CHECK_EQ_INT(c.n_group, 2);
     CHECK_EQ_INT(c.group[0].count, 2);
     CHECK_EQ_INT(c.group[1].kind, T5_KIND_GPU);
@@ -61,6 +67,7 @@ static void test_full(void)
     CHECK(strstr(s, "\"max_batch_size\":16") != NULL);
     CHECK(strstr(s, "\"max_new_tokens\":{\"string_value\":\"32\"}") != NULL);
     CHECK(strstr(s, "\"timeout_action\":\"DELAY\"") != NULL);
+    CHECK(strstr(s, "\"priority_queue_policy\":{\"1\":{") != NULL);
     free(s);
     cJSON_Delete(j);
 }
@@ -104,6 +111,8 @@ static void test_errors(void)
     bad("parameters { key: \"max_new_tokens\" value: { string_value: \"lots\" } }",
         "max_new_tokens");
     bad("input [ { name: \"input_ids\" data_type: TYPE_INT32 dims: [ -1 ] } ]", "not supported");
+    bad("max_batch_size: 4 dynamic_batching { priority_queue_policy { key: 3 value: { } } }",
+        "but priority_levels is");
     bad("max_batch_size: 4 dynamic_batching { default_queue_policy { timeout_action: DROP } }",
         "REJECT or DELAY");
     bad("a { b { c { d { e { f { g { h { i { j { k { l { m { n { o { p { q { r { s { t { u { v { "
