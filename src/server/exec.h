@@ -11,6 +11,7 @@
 #ifndef T5_SERVER_EXEC_H
 #define T5_SERVER_EXEC_H
 
+#include "sched/inflight.h"
 #include "sched/sched.h"
 #include "server/model_config.h"
 #include "t5_engine.h"
@@ -18,5 +19,11 @@
 /* One executor on a new engine over model m (shared, not owned). */
 int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, t5_err *err);
 int t5_exec_identity_create(t5_executor *out, const t5_mcfg *cfg, t5_err *err);
+
+/* For the in-flight scheduler: the T5 executor's compute input (tokenize)
+ * and output (detokenize) as a t5_seq_codec over t5_infer_req payloads, and
+ * an engine sized from the config. */
+int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m);
+int t5_exec_t5_engine(t5_engine **out, t5_model *m, const t5_mcfg *cfg, t5_err *err);
 
 #endif

@@ -396,6 +396,80 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
     return 0;
 }
 
+/* ---- the same compute input/output for the in-flight scheduler --------- */
+
+static int codec_input(void *ctx, t5_sched_req *r, int row, int32_t *ids, int cap,
+                       t5_gen_params *gp, t5_err *err)
+{
+    const t5_tokenizer *tok = ctx;
+    t5_infer_req *ir = r->payload;
+    if (!tok)
+        return t5_errf(
+            err, T5_EUNSUP,
+            "this model has no tokenizer (spiece.model or tokenizer.json) in its directory");
+    if (row < 0 || row >= ir->rows)
+        return t5_errf(err, T5_EINVAL, "row %d out of range", row);
+    int n =
+        t5_tokenizer_encode(tok, ir->text[row], ir->text_len[row], ids, cap, T5_TOK_ADD_EOS, err);
+    if (n > cap)
+        return t5_errf(err, T5_ELIMIT, "text_input element %d has %d tokens; the limit is %d", row,
+                       n, cap);
+    *gp = ir->gp;
+    return n;
+}
+
+static int codec_begin(void *ctx, t5_sched_req *r, t5_err *err)
+{
+    t5_infer_req *ir = r->payload;
+    (void)ctx;
+    if (!ir->res && !(ir->res = calloc((size_t)ir->rows, sizeof *ir->res)))
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res, t5_err *err)
+{
+    const t5_tokenizer *tok = ctx;
+    t5_infer_req *ir = r->payload;
+    int rc = 0;
+    if (!ir->res || row < 0 || row >= ir->rows) {
+        rc = t5_errf(err, T5_EINVAL, "row %d has no place for its result", row);
+    } else {
+        t5_infer_row *o = &ir->res[row];
+        o->seqs = calloc((size_t)(res->n_seqs > 0 ? res->n_seqs : 1), sizeof *o->seqs);
+        if (!o->seqs)
+            rc = t5_errf(err, T5_ENOMEM, "out of memory");
+        else
+            o->n_seqs = res->n_seqs;
+        for (int j = 0; rc == 0 && j < res->n_seqs; j++)
+            rc = decode_seq(tok, &res->seqs[j], &o->seqs[j], err);
+    }
+    t5_gen_result_clear(res);
+    return rc;
+}
+
+int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m)
+{
+    c->ctx = (void *)t5_model_tokenizer(m);
+    c->input = codec_input;
+    c->begin = codec_begin;
+    c->output = codec_output;
+    return 0;
+}
+
+int t5_exec_t5_engine(t5_engine **out, t5_model *m, const t5_mcfg *cfg, t5_err *err)
+{
+    int rows = cfg->max_batch_size > 0 ? cfg->max_batch_size : 1;
+    int beams = cfg->max_num_beams > 0 ? cfg->max_num_beams : 1;
+    t5_engine_params ep = t5_engine_default_params();
+    ep.max_batch = rows * beams; /* rows stepped together: every live hypothesis */
+    ep.max_slots = rows * beams;
+    ep.max_input_len = cfg->max_input_tokens;
+    ep.max_output_len = cfg->max_output_tokens + 1;
+    ep.n_threads = cfg->n_threads;
+    return t5_engine_create(out, m, &ep, err);
+}
+
 int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, t5_err *err)
 {
     t5x *x = calloc(1, sizeof *x);

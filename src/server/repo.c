@@ -185,10 +185,11 @@ static int list_versions(const char *mdir, int64_t *vers, int cap)
 }
 
 /* The scheduler seam (src/sched/sched.h): parameter "scheduler" in
- * config.pbtxt picks the implementation per model. An iteration-level
- * (in-flight) scheduler plugs in here: it gets the version's model (v->model)
- * and config and creates its own engines, so it may free the executors it
- * does not use. Takes ownership of ex[0..n). */
+ * config.pbtxt picks the implementation per model: "dynamic" (Triton's
+ * request-level dynamic batcher, the default) runs the executors; "inflight"
+ * (iteration-level batching, src/sched/inflight.c) creates its own engines,
+ * one per instance, and uses the executors' tokenizer through a codec.
+ * Takes ownership of ex[0..n). */
 static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
 {
     const t5_mcfg *cfg = &v->cfg;
@@ -197,9 +198,29 @@ static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
     for (int i = 0; i < n; i++)
         if (ex[i].free)
             ex[i].free(ex[i].ctx);
-    return t5_errf(err, T5_EUNSUP,
-                   "parameter scheduler: '%s' is not available (this build has: dynamic)",
-                   cfg->scheduler);
+    if (strcmp(cfg->scheduler, "inflight"))
+        return t5_errf(err, T5_EUNSUP, "parameter scheduler: '%s' is not one of dynamic, inflight",
+                       cfg->scheduler);
+    if (!v->model)
+        return t5_errf(err, T5_EUNSUP, "scheduler inflight needs a T5 model (not backend %s)",
+                       cfg->backend);
+    t5_engine **eng = calloc((size_t)n, sizeof *eng);
+    if (!eng)
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = t5_exec_t5_engine(&eng[i], v->model, cfg, err);
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            t5_engine_free(eng[i]);
+        free(eng);
+        return rc;
+    }
+    t5_seq_codec codec;
+    t5_exec_t5_codec(&codec, v->model);
+    rc = t5_sched_inflight_create(&v->sched, &cfg->sched, eng, n, &codec, on_exec, v, err);
+    free(eng);
+    return rc;
 }
 
 static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_t ver,

@@ -9,6 +9,7 @@ live, and stops it with SIGTERM. The repository holds:
            two priority levels and per-request timeouts (queue tests)
   byt5     the byt5_like fixture checkpoint (ByT5 byte tokenizer), a real T5
   plain    the same checkpoint without config.pbtxt (the defaults)
+  byt5i    the same as byt5 under the in-flight (iteration-level) scheduler
   broken   a config.pbtxt with a syntax error (must not stop the others)
 """
 import os
@@ -79,7 +80,9 @@ def make_repo(root: Path):
     for name, cfg in (("echo", ECHO_CFG), ("slow", SLOW_CFG), ("broken", BROKEN_CFG)):
         (root / name / "1").mkdir(parents=True, exist_ok=True)
         (root / name / "config.pbtxt").write_text(cfg)
-    for name, cfg in (("byt5", BYT5_CFG), ("plain", None)):
+    byt5i = BYT5_CFG.replace('name: "byt5"', 'name: "byt5i"') + \
+        'parameters { key: "scheduler" value: { string_value: "inflight" } }\n'
+    for name, cfg in (("byt5", BYT5_CFG), ("plain", None), ("byt5i", byt5i)):
         d = root / name / "1"
         d.mkdir(parents=True, exist_ok=True)
         for f in FIXTURE_MODEL.iterdir():

@@ -175,3 +175,21 @@ def test_t5_mixed_parameters_in_one_batch(client):
         reqs = [client.async_infer("byt5", [text_input([t])], outputs=outs, parameters=p) for p, t in cases]
         assert [ids(r.get_result()) for r in reqs] == alone
     assert len(alone[2]) == 2 and len(alone[4][0]) == 4
+
+
+def test_inflight_scheduler_matches_dynamic(client):
+    """byt5i (scheduler inflight) answers exactly as byt5 (dynamic batching),
+    requests alone or queued together with mixed parameters."""
+    assert client.get_model_config("byt5i")["parameters"]["scheduler"]["string_value"] == "inflight"
+    outs = [httpclient.InferRequestedOutput("output_ids", binary_data=False),
+            httpclient.InferRequestedOutput("sequence_score", binary_data=False)]
+    cases = [({"max_new_tokens": 6}, ["hello", "a"]), ({"num_beams": 3, "max_new_tokens": 5}, ["hello"]),
+             ({"num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 4}, ["world"]),
+             ({"do_sample": True, "seed": 7, "top_k": 10, "max_new_tokens": 6}, ["hello"])]
+
+    def res(r):
+        return r.as_numpy("output_ids").tolist(), np.round(r.as_numpy("sequence_score"), 4).tolist()
+
+    want = [res(client.infer("byt5", [text_input(t)], outputs=outs, parameters=p)) for p, t in cases]
+    reqs = [client.async_infer("byt5i", [text_input(t)], outputs=outs, parameters=p) for p, t in cases]
+    assert [res(r.get_result()) for r in reqs] == want
