@@ -1,8 +1,25 @@
 /* model_config.h - Triton's ModelConfig, the fields t5serve uses.
  *
  * Parsed from REPO/NAME/config.pbtxt (protobuf text format); a model with no
- * config.pbtxt gets t5_mcfg_default(). Rendered back as Triton's JSON form
- * for GET v2/models/NAME/config.
+ * config.pbtxt gets t5_mcfg_default() (max_batch_size 8, dynamic batching
+ * with no delay, one instance, text_input -> text_output / output_ids /
+ * sequence_score). Rendered back as Triton's JSON form for
+ * GET v2/models/NAME/config.
+ *
+ * Fields: name, backend ("t5serve"; "identity" echoes for tests), platform,
+ * max_batch_size, input, output, dynamic_batching { preferred_batch_size,
+ * max_queue_delay_microseconds, priority_levels, default_priority_level,
+ * default_queue_policy, priority_queue_policy }, instance_group [ { count,
+ * kind, gpus } ], version_policy, response_cache { enable }, and
+ * parameters { key: K value: { string_value: V } } with these keys:
+ *   generation defaults: max_new_tokens, min_new_tokens, num_beams,
+ *     num_return_sequences, length_penalty, early_stopping, do_sample,
+ *     temperature, top_k, top_p, seed
+ *   limits: max_input_tokens (per text, default 128), max_output_tokens
+ *     (bound on max_new_tokens, default 128), max_num_beams (default 4)
+ *   placement: device (cpu|cuda), dtype (fp32|fp16|bf16), n_threads
+ *   scheduler: dynamic (default) or inflight
+ *   delay_us: the identity backend's execution time (tests)
  *
  *     t5_mcfg cfg;
  *     if (t5_mcfg_parse(text, len, "speller", &cfg, &err) < 0) ...

@@ -1,6 +1,19 @@
 /* server.h - the Triton-compatible HTTP server (KServe v2 REST + Triton's
  * extensions) and its Prometheus metrics endpoint.
  *
+ *   GET  v2, v2/health/live, v2/health/ready
+ *   GET  v2/models/M[/versions/V]            metadata
+ *   GET  v2/models/M[/versions/V]/ready|config|stats, v2/models/stats
+ *   POST v2/models/M[/versions/V]/infer      JSON or binary tensors
+ *   POST v2/models/M[/versions/V]/generate   {"text_input": ..., params}
+ *   POST v2/models/M[/versions/V]/generate_stream   server-sent events
+ *   POST v2/repository/index, v2/repository/models/M/load|unload (explicit)
+ *   GET  /metrics on the metrics port (nv_inference_* counters)
+ *
+ * Errors are {"error": "..."} with 400 (bad request), 404 (unknown model or
+ * version), 413 (body too large), 503 (queue full, timeout, not ready,
+ * shutting down) or 500.
+ *
  *     t5_server_opts o = t5_server_default_opts();
  *     o.repo_dir = "models";
  *     t5_server *s;
