@@ -103,7 +103,9 @@ static void check_decoder(lab *L, int n, int H, int dkv, int max_len, int self)
     });
     char s[64];
     snprintf(s, sizeof s, "n=%d H=%d dkv=%d max_len=%d", n, H, dkv, max_len);
-    lab_row(self ? "attn_decoder_self" : "attn_cross", L->dt, s, rel, mx, lab_tol(L->dt), us);
+    lab_row(max_len <= 128 && dkv <= 128 ? (self ? "attn_dec_self (warp)" : "attn_cross (warp)")
+                                         : (self ? "attn_dec_self (block)" : "attn_cross (block)"),
+            L->dt, s, rel, mx, lab_tol(L->dt), us);
     L->be->vt->free(L->be, dkc);
     L->be->vt->free(L->be, dvc);
     L->be->vt->free(L->be, dq);
@@ -119,7 +121,8 @@ int main(void)
                                  {2, 300, 6, 64}, {3, 17, 4, 32},  {1, 5, 3, 80},
                                  {64, 9, 8, 64}, {5, 37, 7, 48}};
     static const int dec[][4] = {{1, 8, 64, 12},  {8, 12, 64, 16}, {64, 8, 64, 32},
-                                 {3, 5, 48, 300}, {7, 4, 80, 9},   {256, 8, 64, 12}};
+                                 {3, 5, 48, 300}, {7, 4, 80, 9},   {256, 8, 64, 12},
+                                 {5, 8, 64, 64},  {3, 6, 64, 100}, {2, 3, 128, 33}};
     lab_header("attention");
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);

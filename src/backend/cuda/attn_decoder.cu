@@ -127,12 +127,191 @@ dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, in
     }
 }
 
+/* Short caches (<= 32 keys: decoding the first tokens, and encoder inputs
+ * of search-query length), the common case: one warp per (row, head), no
+ * block barriers, and every K and V load of the warp issued before the
+ * arithmetic that needs it. The block kernel above takes three barriers and
+ * several dependent load rounds, ~5-7 us at batch 1; this takes ~half.
+ * Lane l holds dimensions l, l+32, ... of q, the new k/v and the output;
+ * key j's score ends up in lane j % 32, slot j / 32 (KPL slots). */
+#define DEC_WARP_KEYS 128 /* up to 32 * KPL keys, KPL <= 4 per lane */
+template <typename T, bool SELF, int DPL, int KPL>
+__global__ void __launch_bounds__(128)
+dec_attn_warp(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len, int dkv,
+              int layer, const int32_t *rows, const float *table, int nb, int maxd)
+{
+    T5__PDL_ENTRY();
+    int pair = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (pair >= n * H)
+        return;
+    int r = pair / H, h = pair - r * H;
+    int inner = H * dkv;
+    const int32_t *rw = rows + 4 * r;
+    int slot = SELF ? rw[0] : rw[1];
+    int nk = SELF ? rw[2] + 1 : rw[3];
+    nk = nk > max_len ? max_len : nk < 1 ? 1 : nk;
+    size_t head_off = (((size_t)layer * n_slots + slot) * H + h) * (size_t)max_len * dkv;
+    T *K = kc + head_off, *Vv = vc + head_off;
+    const T *qrow = qin + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
+    float q[DPL], kn[DPL], vn[DPL];
+#pragma unroll
+    for (int d = 0; d < DPL; d++) {
+        int i = lane + 32 * d;
+        q[d] = i < dkv ? t5__ld(qrow + i) : 0.0f;
+        kn[d] = vn[d] = 0.0f;
+        if (SELF && i < dkv) {
+            T kt = qrow[inner + i], vt = qrow[2 * inner + i];
+            K[(size_t)(nk - 1) * dkv + i] = kt; /* the append; this warp reads it from registers */
+            Vv[(size_t)(nk - 1) * dkv + i] = vt;
+            kn[d] = t5__dt<T>::load(kt);
+            vn[d] = t5__dt<T>::load(vt);
+        }
+    }
+    const int nold = SELF ? nk - 1 : nk; /* keys read from the cache */
+    float my[KPL];
+#pragma unroll
+    for (int c = 0; c < KPL; c++)
+        my[c] = -INFINITY;
+#pragma unroll 4
+    for (int j = 0; j < nold; j++) {
+        float p = 0.0f;
+#pragma unroll
+        for (int d = 0; d < DPL; d++) {
+            int i = lane + 32 * d;
+            if (i < dkv)
+                p += q[d] * t5__ld(K + (size_t)j * dkv + i);
+        }
+        p = t5__warp_sum(p);
+#pragma unroll
+        for (int c = 0; c < KPL; c++) /* constant indices keep my[] in registers */
+            if (j == 32 * c + lane)
+                my[c] = p;
+    }
+    if (SELF) {
+        float p = 0.0f;
+#pragma unroll
+        for (int d = 0; d < DPL; d++)
+            p += q[d] * kn[d];
+        p = t5__warp_sum(p);
+#pragma unroll
+        for (int c = 0; c < KPL; c++) {
+            int j = 32 * c + lane;
+            if (j == nk - 1)
+                my[c] = p;
+            if (j < nk)
+                my[c] += table[t5_rel_bucket(j - (nk - 1), 0, nb, maxd) * H + h];
+        }
+    }
+    float mx = -INFINITY;
+#pragma unroll
+    for (int c = 0; c < KPL; c++)
+        mx = fmaxf(mx, my[c]);
+    mx = t5__warp_max(mx);
+    float e[KPL], es = 0.0f;
+#pragma unroll
+    for (int c = 0; c < KPL; c++) {
+        e[c] = 32 * c + lane < nk ? __expf(my[c] - mx) : 0.0f;
+        es += e[c];
+    }
+    float inv = 1.0f / t5__warp_sum(es);
+    float acc[DPL];
+#pragma unroll
+    for (int d = 0; d < DPL; d++)
+        acc[d] = 0.0f;
+#pragma unroll 4
+    for (int j = 0; j < nold; j++) {
+        float ej = e[0];
+#pragma unroll
+        for (int c = 1; c < KPL; c++)
+            if (j >= 32 * c)
+                ej = e[c];
+        float pj = __shfl_sync(0xffffffffu, ej, j & 31);
+#pragma unroll
+        for (int d = 0; d < DPL; d++) {
+            int i = lane + 32 * d;
+            if (i < dkv)
+                acc[d] += pj * t5__ld(Vv + (size_t)j * dkv + i);
+        }
+    }
+    if (SELF) {
+        int j = nk - 1;
+        float ej = e[0];
+#pragma unroll
+        for (int c = 1; c < KPL; c++)
+            if (j >= 32 * c)
+                ej = e[c];
+        float pj = __shfl_sync(0xffffffffu, ej, j & 31);
+#pragma unroll
+        for (int d = 0; d < DPL; d++)
+            acc[d] += pj * vn[d];
+    }
+    T *orow = out + (size_t)r * inner + h * dkv;
+#pragma unroll
+    for (int d = 0; d < DPL; d++) {
+        int i = lane + 32 * d;
+        if (i < dkv)
+            t5__st(orow + i, acc[d] * inv);
+    }
+}
+
+template <typename T, bool SELF, int DPL, int KPL>
+static int dec_warp_launch(t5_stream *s, void *out, const void *qin, void *kc, void *vc,
+                           const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
+                           const float *table, const t5_attn_shape *sh, const char *what,
+                           t5_err *err)
+{
+    int pairs = n * lay->n_heads;
+    t5__launch(s, dec_attn_warp<T, SELF, DPL, KPL>, dim3((pairs + 3) / 4), dim3(128), 0, (T *)out,
+               (const T *)qin, (T *)kc, (T *)vc, n, lay->n_slots, lay->n_heads, lay->max_len,
+               lay->d_kv, layer, rows, table, sh ? sh->num_buckets : 0,
+               sh ? sh->max_distance : 0);
+    CU_CHECK_LAUNCH(what);
+    return 0;
+}
+
+template <typename T, bool SELF, int DPL>
+static int dec_warp_kpl(t5_stream *s, void *out, const void *qin, void *kc, void *vc,
+                        const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
+                        const float *table, const t5_attn_shape *sh, const char *what, t5_err *err)
+{
+    if (lay->max_len <= 32)
+        return dec_warp_launch<T, SELF, DPL, 1>(s, out, qin, kc, vc, lay, layer, rows, n, table,
+                                                sh, what, err);
+    if (lay->max_len <= 64)
+        return dec_warp_launch<T, SELF, DPL, 2>(s, out, qin, kc, vc, lay, layer, rows, n, table,
+                                                sh, what, err);
+    return dec_warp_launch<T, SELF, DPL, 4>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
+                                            what, err);
+}
+
+template <typename T, bool SELF>
+static int dec_warp_dispatch(t5_stream *s, void *out, const void *qin, void *kc, void *vc,
+                             const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
+                             const float *table, const t5_attn_shape *sh, const char *what,
+                             t5_err *err)
+{
+    if (lay->d_kv <= 32)
+        return dec_warp_kpl<T, SELF, 1>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
+                                        err);
+    if (lay->d_kv <= 64)
+        return dec_warp_kpl<T, SELF, 2>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
+                                        err);
+    return dec_warp_kpl<T, SELF, 4>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
+                                    err);
+}
+
 template <typename T, bool SELF>
 static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *vc,
                       const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
                       const float *table, const t5_attn_shape *sh, const char *what, t5_err *err)
 {
     int dkv = lay->d_kv;
+    /* The warp kernel when every row's keys fit in one warp: the cache's
+     * max_len bounds them (per-row lengths live on the device). */
+    if (lay->max_len <= DEC_WARP_KEYS && dkv <= 128 && !s->be->no_warp_attn) {
+        return dec_warp_dispatch<T, SELF>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
+                                          what, err);
+    }
     size_t smem = ((size_t)dkv + lay->max_len + (dkv > DEC_THREADS ? dkv : DEC_THREADS)) * 4;
     if (smem > s->be->smem_optin)
         return t5_errf(err, T5_EUNSUP, "%s: max_len %d too long for one block", what,

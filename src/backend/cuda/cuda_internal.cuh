@@ -69,6 +69,7 @@ typedef struct t5__cu_backend {
     int gemv_max_m;    /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
     int no_graphs;     /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
     int pdl;           /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
+    int no_warp_attn;  /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     float *stage;      /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
