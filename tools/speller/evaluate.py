@@ -123,6 +123,12 @@ class Model:
         return out
 
 
+def vocab_words():
+    import gzip
+    with gzip.open("tools/out/speller/words.tsv.gz", "rt") as f:
+        return {l.split("\t")[0] for l in f}
+
+
 def score(cands, pairs):
     top1 = sum(c[0] == y.lower() for c, (x, y) in zip(cands, pairs))
     top5 = sum(y.lower() in c[:5] for c, (x, y) in zip(cands, pairs))
@@ -139,6 +145,8 @@ def main():
     ap.add_argument("--no-beam", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
+    global VOCAB
+    VOCAB = vocab_words()
     sets = load_sets(args.n)
     model = Model(args.model, args.threads)
     results = {}
@@ -149,6 +157,10 @@ def main():
         t = time.time()
         g = model.generate(xs, 1, 1)
         r["model_greedy_top1"] = score(g, pairs)[0]
+        inv = [i for i, (x, y) in enumerate(pairs) if x != y and all(w in VOCAB for w in y.split())]
+        if inv:
+            r["in_vocab_n"] = len(inv)
+            r["model_greedy_top1_in_vocab"] = score([g[i] for i in inv], [pairs[i] for i in inv])[0]
         r["greedy_s"] = time.time() - t
         if not args.no_beam:
             t = time.time()
@@ -158,7 +170,10 @@ def main():
         if not args.no_baselines:
             for tool, cmd in (("aspell", ["aspell", "-a", "--lang=en_US"]),
                               ("hunspell", ["hunspell", "-d", "en_US", "-a"])):
-                r[tool + "_top1"], r[tool + "_top5"] = score(ispell(cmd, xs), pairs)
+                c = ispell(cmd, xs)
+                r[tool + "_top1"], r[tool + "_top5"] = score(c, pairs)
+                if inv:
+                    r[tool + "_top1_in_vocab"] = score([c[i] for i in inv], [pairs[i] for i in inv])[0]
         results[name] = r
         print(name, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}),
               flush=True)
