@@ -20,15 +20,15 @@ int t5_backend_create(t5_backend **out, t5_device dev, t5_dtype dtype, int devic
         return t5_errf(err, T5_EINVAL, "t5_backend_create: out is NULL");
     *out = NULL;
     switch (dev) {
-    case T5_DEVICE_CPU:
-        return t5_backend_cpu_create(out, dtype, err);
+    case T5_DEVICE_CPU: return t5_backend_cpu_create(out, dtype, err);
     case T5_DEVICE_CUDA:
 #ifdef T5_HAVE_CUDA
         return t5_backend_cuda_create(out, dtype, device_index, err);
 #else
         (void)device_index;
-        return t5_errf(err, T5_EUNSUP, "built without CUDA: rebuild with nvcc on PATH "
-                                       "(or -DT5_CUDA=ON) to use --device cuda");
+        return t5_errf(err, T5_EUNSUP,
+                       "built without CUDA: rebuild with nvcc on PATH "
+                       "(or -DT5_CUDA=ON) to use --device cuda");
 #endif
     }
     return t5_errf(err, T5_EINVAL, "unknown device %d", (int)dev);

@@ -23,19 +23,18 @@ typedef struct cli_opts {
 
 static void usage_generate(FILE *f)
 {
-    fprintf(f,
-            "usage: t5serve generate --model DIR (--text STR | --input-ids 3,14,15)\n"
-            "         [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--threads N]\n"
-            "         [--max-new-tokens N] [--min-new-tokens N] [--num-beams K]\n"
-            "         [--num-return-sequences K] [--length-penalty F]\n"
-            "         [--early-stopping true|false|never]\n"
-            "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
-            "\n"
-            "Prints one line per returned sequence: the text (or the ids without a\n"
-            "tokenizer), or with --json {\"ids\":[...],\"score\":F,\"text\":\"...\"}.\n"
-            "ids exclude the decoder start token and include EOS when generated; score\n"
-            "is Hugging Face's sequences_score for beam search and the mean log-prob\n"
-            "per generated token for greedy search and sampling.\n");
+    fprintf(f, "usage: t5serve generate --model DIR (--text STR | --input-ids 3,14,15)\n"
+               "         [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--threads N]\n"
+               "         [--max-new-tokens N] [--min-new-tokens N] [--num-beams K]\n"
+               "         [--num-return-sequences K] [--length-penalty F]\n"
+               "         [--early-stopping true|false|never]\n"
+               "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
+               "\n"
+               "Prints one line per returned sequence: the text (or the ids without a\n"
+               "tokenizer), or with --json {\"ids\":[...],\"score\":F,\"text\":\"...\"}.\n"
+               "ids exclude the decoder start token and include EOS when generated; score\n"
+               "is Hugging Face's sequences_score for beam search and the mean log-prob\n"
+               "per generated token for greedy search and sampling.\n");
 }
 
 static void usage_logits(FILE *f)
@@ -283,8 +282,10 @@ int t5_cmd_generate(int argc, char **argv)
         }
     } else {
         if (!tok) {
-            fprintf(stderr, "t5serve generate: %s has no tokenizer (spiece.model or "
-                            "tokenizer.json); pass --input-ids instead of --text\n", o.model);
+            fprintf(stderr,
+                    "t5serve generate: %s has no tokenizer (spiece.model or "
+                    "tokenizer.json); pass --input-ids instead of --text\n",
+                    o.model);
             goto out;
         }
         int cap = 64;

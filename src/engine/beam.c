@@ -107,8 +107,8 @@ int t5__beam_advance(t5_gen *g, t5_engine *e, const t5_step_out *out, int row_of
 
     /* 4. the next running beams, and their caches */
     int nr = 0;
-    int32_t *child_of = g->tmp;        /* [K] first new beam of each old beam, or -1 */
-    int32_t *new_slot = g->tmp + K;    /* [K] */
+    int32_t *child_of = g->tmp;     /* [K] first new beam of each old beam, or -1 */
+    int32_t *new_slot = g->tmp + K; /* [K] */
     int32_t *dst = g->tmp + 2 * K, *src = g->tmp + 3 * K;
     for (int j = 0; j < K; j++)
         child_of[j] = -1;

@@ -51,8 +51,7 @@ static void act_to_f32(float *dst, const void *src, size_t n, t5_dtype t)
 
 /* Encodes requests [0, n) of the arguments as one padded group of length L. */
 static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
-                        const int32_t *const *ids, const int32_t *lens, float *enc_out,
-                        t5_err *err)
+                        const int32_t *const *ids, const int32_t *lens, float *enc_out, t5_err *err)
 {
     const t5_model *m = e->m;
     const t5_config *c = e->cfg;
@@ -83,8 +82,8 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
                            T5_GEMM_OUT_ACT, err)) < 0 ||
             (rc = vt->attn_encoder(s, e->enc_attn, e->enc_qkv, e->enc_lens, n, L, m->enc_bias,
                                    &e->enc_sh, err)) < 0 ||
-            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, R, d, inner, 1.0f,
-                           T5_GEMM_ADD_RESID, err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, R, d, inner, 1.0f, T5_GEMM_ADD_RESID,
+                           err)) < 0 ||
             (rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_ff, R, d, eps, err)) < 0 ||
             (rc = vt->gemm(s, e->enc_ff, e->enc_norm, w->w_in, R, e->ff_cols, d, 1.0f,
                            T5_GEMM_OUT_ACT, err)) < 0 ||
@@ -96,8 +95,8 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
     if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, m->enc_ln_final, R, d, eps, err)) < 0 ||
         (rc = vt->gemm(s, e->enc_ckv, e->enc_norm, m->w_cross_kv, R,
                        c->num_decoder_layers * 2 * inner, d, 1.0f, T5_GEMM_OUT_ACT, err)) < 0 ||
-        (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv,
-                                 e->enc_slots, e->enc_lens, n, L, err)) < 0)
+        (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv, e->enc_slots,
+                                 e->enc_lens, n, L, err)) < 0)
         return t5_err_wrap(err, rc, "encoder output");
     if (enc_out) {
         size_t a = e->be->act_size;
@@ -134,14 +133,14 @@ int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int3
                        e->p.max_batch);
     for (int b = 0; b < n; b++) {
         if (lens[b] < 1 || lens[b] > e->p.max_input_len)
-            return t5_errf(err, T5_ELIMIT, "request %d: input length %d not in 1..%d", b,
-                           lens[b], e->p.max_input_len);
+            return t5_errf(err, T5_ELIMIT, "request %d: input length %d not in 1..%d", b, lens[b],
+                           e->p.max_input_len);
         if (!ids[b])
             return t5_errf(err, T5_EINVAL, "request %d: ids is NULL", b);
         for (int t = 0; t < lens[b]; t++)
             if (ids[b][t] < 0 || ids[b][t] >= e->V)
-                return t5_errf(err, T5_EINVAL, "request %d: token %d at %d outside vocab 0..%d",
-                               b, ids[b][t], t, e->V - 1);
+                return t5_errf(err, T5_EINVAL, "request %d: token %d at %d outside vocab 0..%d", b,
+                               ids[b][t], t, e->V - 1);
         if (cross_slots[b] < 0 || cross_slots[b] >= e->p.max_slots)
             return t5_errf(err, T5_EINVAL, "request %d: cross slot %d not in 0..%d", b,
                            cross_slots[b], e->p.max_slots - 1);

@@ -31,11 +31,11 @@ void t5_engine_free(t5_engine *e)
     if (!e)
         return;
     t5_backend *be = e->be;
-    void *dev[] = {e->self_k, e->self_v,  e->cross_k, e->cross_v, e->enc_x,   e->enc_norm,
-                   e->enc_qkv, e->enc_attn, e->enc_ff, e->enc_ckv, e->enc_ids, e->enc_lens,
-                   e->enc_slots, e->x,     e->norm,    e->qkv,     e->attn,    e->q,
-                   e->ff,      e->logits,  e->top_v,   e->top_i,   e->tok,     e->rows,
-                   e->no_eos};
+    void *dev[] = {e->self_k,   e->self_v,   e->cross_k,   e->cross_v, e->enc_x,
+                   e->enc_norm, e->enc_qkv,  e->enc_attn,  e->enc_ff,  e->enc_ckv,
+                   e->enc_ids,  e->enc_lens, e->enc_slots, e->x,       e->norm,
+                   e->qkv,      e->attn,     e->q,         e->ff,      e->logits,
+                   e->top_v,    e->top_i,    e->tok,       e->rows,    e->no_eos};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i])
             be->vt->free(be, dev[i]);
@@ -197,8 +197,8 @@ int t5_engine_copy_slots(t5_engine *e, int n, const int32_t *dst, const int32_t 
                            dst[i], src[i], e->p.max_slots - 1);
     if (n == 0 || len == 0)
         return 0;
-    int rc = e->be->vt->copy_slots(e->st, e->self_k, e->self_v, &e->self_lay, dst, src, n, len,
-                                   err);
+    int rc =
+        e->be->vt->copy_slots(e->st, e->self_k, e->self_v, &e->self_lay, dst, src, n, len, err);
     if (rc < 0)
         return rc;
     /* Lengths follow the copies, read before written like the data. */

@@ -29,8 +29,8 @@ struct t5_engine {
     /* KV caches. Both layouts have max_slots + 1 slots: the last one is a
      * scratch slot that padding rows of a step read and write, so padding
      * never touches a real sequence. */
-    t5_kv_layout self_lay;  /* (dec layers, max_slots+1, heads, max_output_len, d_kv) */
-    t5_kv_layout cross_lay; /* (dec layers, max_slots+1, heads, max_input_len, d_kv) */
+    t5_kv_layout self_lay;   /* (dec layers, max_slots+1, heads, max_output_len, d_kv) */
+    t5_kv_layout cross_lay;  /* (dec layers, max_slots+1, heads, max_input_len, d_kv) */
     void *self_k, *self_v;   /* act, self_lay */
     void *cross_k, *cross_v; /* act, cross_lay */
     int32_t *cross_len;      /* host [max_slots]: encoded length per cross slot, 0 = empty */

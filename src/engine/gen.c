@@ -67,8 +67,10 @@ int t5_gen_params_check(const t5_gen_params *p, const t5_engine_params *ep, t5_e
                        "num_return_sequences %d must be <= num_beams %d without sampling",
                        p->num_return_sequences, p->num_beams);
     if (p->do_sample && p->num_beams > 1)
-        return t5_errf(err, T5_EUNSUP, "beam sampling (do_sample with num_beams %d) is not "
-                                       "supported", p->num_beams);
+        return t5_errf(err, T5_EUNSUP,
+                       "beam sampling (do_sample with num_beams %d) is not "
+                       "supported",
+                       p->num_beams);
     if (!isfinite(p->length_penalty))
         return t5_errf(err, T5_EINVAL, "length_penalty must be finite");
     if (p->early_stopping < -1 || p->early_stopping > 1)

@@ -10,7 +10,7 @@
 #include "engine/engine_priv.h"
 
 typedef struct live_req {
-    int idx;       /* request index */
+    int idx; /* request index */
     t5_gen *g;
     int n_slots;
     int32_t cross;
@@ -18,8 +18,7 @@ typedef struct live_req {
 } live_req;
 
 int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
-                const t5_gen_params *params, int per_request, t5_gen_result *results,
-                t5_err *err)
+                const t5_gen_params *params, int per_request, t5_gen_result *results, t5_err *err)
 {
     if (!e || !ids || !lens || !params || !results || n < 1)
         return t5_errf(err, T5_EINVAL, "t5_generate: bad arguments");
@@ -51,8 +50,8 @@ int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *l
     out.logits = any_sample ? malloc(sizeof(float) * (size_t)B * V) : NULL;
     int32_t *enc_slots = malloc(sizeof(int32_t) * n), *enc_lens = malloc(sizeof(int32_t) * n);
     const int32_t **enc_ids = malloc(sizeof(int32_t *) * n);
-    if (!live || !self_free || !cross_free || !rows || !row_off || !out.logprob ||
-        !out.ids || (any_sample && !out.logits) || !enc_slots || !enc_lens || !enc_ids) {
+    if (!live || !self_free || !cross_free || !rows || !row_off || !out.logprob || !out.ids ||
+        (any_sample && !out.logits) || !enc_slots || !enc_lens || !enc_ids) {
         rc = t5_errf(err, T5_ENOMEM, "t5_generate: out of memory");
         goto done;
     }
@@ -90,8 +89,8 @@ int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *l
             n_enc++;
             next++;
         }
-        if (n_enc > 0 && (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL,
-                                                err)) < 0)
+        if (n_enc > 0 &&
+            (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL, err)) < 0)
             goto done;
         if (n_live == 0) { /* cannot happen after the parameter checks */
             rc = t5_errf(err, T5_ELIMIT, "t5_generate: request %d does not fit the engine", next);

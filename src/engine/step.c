@@ -51,8 +51,8 @@ static int step_device(void *arg, t5_err *err)
             return t5_err_wrap(err, rc, "decoder layer %d", l);
     }
     if ((rc = vt->rmsnorm(s, e->norm, e->x, m->dec_ln_final, n, d, eps, err)) < 0 ||
-        (rc = vt->gemm(s, e->logits, e->norm, m->lm_head, n, e->V, d, m->lm_scale,
-                       T5_GEMM_OUT_F32, err)) < 0 ||
+        (rc = vt->gemm(s, e->logits, e->norm, m->lm_head, n, e->V, d, m->lm_scale, T5_GEMM_OUT_F32,
+                       err)) < 0 ||
         (rc = vt->logits_topk(s, e->top_v, e->top_i, e->logits, n, e->V, e->step_k, e->no_eos,
                               c->eos_token_id, err)) < 0)
         return t5_err_wrap(err, rc, "decoder head");
@@ -101,13 +101,12 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
                            "step row %d: position %d skips ahead of self slot %d (holds %d)", r,
                            w->pos, w->self_slot, e->self_len[w->self_slot]);
         if (w->token < 0 || w->token >= e->V)
-            return t5_errf(err, T5_EINVAL, "step row %d: token %d outside vocab 0..%d", r,
-                           w->token, e->V - 1);
+            return t5_errf(err, T5_EINVAL, "step row %d: token %d outside vocab 0..%d", r, w->token,
+                           e->V - 1);
         if ((w->flags & T5_ROW_LOGITS) && !out->logits)
             return t5_errf(err, T5_EINVAL, "step row %d wants logits but out->logits is NULL", r);
         if (e->slot_mark[w->self_slot] == e->mark_gen)
-            return t5_errf(err, T5_EINVAL, "step row %d: self slot %d used twice", r,
-                           w->self_slot);
+            return t5_errf(err, T5_EINVAL, "step row %d: self slot %d used twice", r, w->self_slot);
         e->slot_mark[w->self_slot] = e->mark_gen;
     }
 

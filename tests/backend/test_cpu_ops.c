@@ -54,7 +54,8 @@ static void test_bucket(void)
 {
     /* transformers' _relative_position_bucket for a few distances (32 buckets,
      * max distance 128), as printed by T5Attention._relative_position_bucket. */
-    static const int rel[] = {-200, -128, -64, -20, -9, -8, -7, -1, 0, 1, 7, 8, 9, 20, 64, 128, 200};
+    static const int rel[] = {-200, -128, -64, -20, -9, -8, -7,  -1, 0,
+                              1,    7,    8,   9,   20, 64, 128, 200};
     static const int bi[] = {15, 15, 14, 10, 8, 8, 7, 1, 0, 17, 23, 24, 24, 26, 30, 31, 31};
     static const int causal[] = {31, 31, 26, 17, 9, 8, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
@@ -141,7 +142,8 @@ static void test_attention(void)
             lens[b] = irand(1, L);
         lens[B - 1] = L;
         float *qkv = rnd((size_t)B * L * 3 * inner, 1), *bias = rnd((size_t)sh.num_buckets * H, 2);
-        float *o1 = malloc(sizeof(float) * B * L * inner), *o2 = malloc(sizeof(float) * B * L * inner);
+        float *o1 = malloc(sizeof(float) * B * L * inner),
+              *o2 = malloc(sizeof(float) * B * L * inner);
         CHECK(t5__cpu_attn_encoder(st, o1, qkv, lens, B, L, bias, &sh, NULL) == 0);
         t5_ref_attn_encoder(o2, qkv, lens, B, L, bias, &sh);
         /* Padded query rows are unspecified beyond being finite: compare real rows. */
@@ -157,7 +159,8 @@ static void test_attention(void)
         int NL = 2, slots = 6, maxlen = L + 3;
         t5_kv_layout lay = {NL, slots, H, maxlen, D};
         size_t csz = (size_t)NL * slots * H * maxlen * D;
-        float *kc1 = rnd(csz, 1), *vc1 = rnd(csz, 1), *kc2 = malloc(csz * 4), *vc2 = malloc(csz * 4);
+        float *kc1 = rnd(csz, 1), *vc1 = rnd(csz, 1), *kc2 = malloc(csz * 4),
+              *vc2 = malloc(csz * 4);
         memcpy(kc2, kc1, csz * 4), memcpy(vc2, vc1, csz * 4);
         float *kv = rnd((size_t)B * L * NL * 2 * inner, 1);
         int32_t sl[4] = {3, 0, 5, 1};
@@ -178,7 +181,8 @@ static void test_attention(void)
         CHECK(t5__cpu_attn_cross(st, a1, q, kc1, vc1, &lay, 1, rows, n, &sh, NULL) == 0);
         t5_ref_attn_cross(a2, q, kc2, vc2, &lay, 1, rows, n, &sh);
         CHECK_MSG(relerr(a1, a2, (size_t)n * inner) < TOL, "attn_cross");
-        CHECK(t5__cpu_attn_decoder_self(st, a1, q, kc1, vc1, &lay, 0, rows, n, bias, &sh, NULL) == 0);
+        CHECK(t5__cpu_attn_decoder_self(st, a1, q, kc1, vc1, &lay, 0, rows, n, bias, &sh, NULL) ==
+              0);
         t5_ref_attn_decoder_self(a2, q, kc2, vc2, &lay, 0, rows, n, bias, &sh);
         CHECK_MSG(relerr(a1, a2, (size_t)n * inner) < TOL, "attn_decoder_self");
         CHECK(memcmp(kc1, kc2, csz * 4) == 0 && memcmp(vc1, vc2, csz * 4) == 0);

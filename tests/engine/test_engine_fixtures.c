@@ -83,8 +83,8 @@ static void check_beam(const char *name, int ci, const t5_gen_result *r, const c
                   "%s case %d beam K=%d lp=%g es=%d seq %d", name, ci, fx_int(b, "num_beams"),
                   fx_get(b, "length_penalty")->valuedouble, fx_early(b), s);
         double want = cJSON_GetArrayItem(scores, s)->valuedouble;
-        CHECK_MSG(fabs(r->seqs[s].score - want) <= g_score_tol, "%s case %d beam seq %d score %.7f vs %.7f",
-                  name, ci, s, r->seqs[s].score, want);
+        CHECK_MSG(fabs(r->seqs[s].score - want) <= g_score_tol,
+                  "%s case %d beam seq %d score %.7f vs %.7f", name, ci, s, r->seqs[s].score, want);
     }
 }
 
@@ -165,7 +165,8 @@ static void run_model(const char *name)
         double el = fx_relerr(got, want, n);
         CHECK_MSG(el <= tol_logits, "%s case %d: logits rel err %g", name, ci, el);
         if (getenv("T5_TEST_VERBOSE"))
-            fprintf(stderr, "  %s case %d: encoder rel err %.2g, logits rel err %.2g\n", name, ci, eh, el);
+            fprintf(stderr, "  %s case %d: encoder rel err %.2g, logits rel err %.2g\n", name, ci,
+                    eh, el);
         free(want);
         free(got);
         free(dec);
@@ -242,8 +243,8 @@ static void run_model(const char *name)
             int nw;
             float *want_h = fx_floats(fx_get(fx_get(cs2, "encoder_hidden"), "data"), &nw);
             double eb = nw == lens[i] * c->d_model ? fx_relerr(at, want_h, nw) : 1e30;
-            CHECK_MSG(eb <= tol_hidden, "%s batch: case %d encoder rel err %g beside others",
-                      name, members[i], eb);
+            CHECK_MSG(eb <= tol_hidden, "%s batch: case %d encoder rel err %g beside others", name,
+                      members[i], eb);
             at += (size_t)lens[i] * c->d_model;
             free(want_h);
         }

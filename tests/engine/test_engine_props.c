@@ -73,7 +73,8 @@ static void test_sampling_limits_equal_greedy(void)
     for (uint64_t seed = 0; seed < 4; seed++) {
         sp.seed = seed;
         CHECK(gen1(&sp, &r) == 0);
-        CHECK_MSG(same_ids(&r.seqs[0], &greedy.seqs[0]), "top_k=1 seed %llu", (unsigned long long)seed);
+        CHECK_MSG(same_ids(&r.seqs[0], &greedy.seqs[0]), "top_k=1 seed %llu",
+                  (unsigned long long)seed);
         t5_gen_result_clear(&r);
     }
     sp.top_k = 0;
@@ -139,7 +140,10 @@ static void support(const float *z, int V, const t5_gen_params *p, int no_eos, c
 
 static void test_sampled_tokens_in_support(void)
 {
-    static const struct { int top_k; float top_p, temp; } cases[] = {
+    static const struct {
+        int top_k;
+        float top_p, temp;
+    } cases[] = {
         {5, 1.0f, 1.0f}, {0, 0.5f, 1.0f}, {8, 0.7f, 0.7f}, {3, 0.9f, 2.0f}, {0, 0.3f, 1.5f}};
     int V = cfg->vocab_size;
     float *logits = malloc(sizeof(float) * V * 24);

@@ -50,8 +50,8 @@ static inline int t5__cpu_chunks(const t5_stream *s, int items)
  * w, embed's table) must come from upload_weight: they carry a header. */
 int t5__cpu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
                   t5_err *err);
-int t5__cpu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
-                    float eps, t5_err *err);
+int t5__cpu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d, float eps,
+                    t5_err *err);
 int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
                  float alpha, int flags, t5_err *err);
 int t5__cpu_ffn_act(t5_stream *s, void *out, const void *in, int m, int ff, int act, int gated,
@@ -59,17 +59,16 @@ int t5__cpu_ffn_act(t5_stream *s, void *out, const void *in, int m, int ff, int 
 int t5__cpu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
                          int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
 int t5__cpu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
-                           const void *kv, const int32_t *slots, const int32_t *lens, int B,
-                           int L, t5_err *err);
-int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
-                              void *vcache, const t5_kv_layout *lay, int layer,
-                              const int32_t *rows_dev, int n, const float *bias_table,
-                              const t5_attn_shape *sh, t5_err *err);
+                           const void *kv, const int32_t *slots, const int32_t *lens, int B, int L,
+                           t5_err *err);
+int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache, void *vcache,
+                              const t5_kv_layout *lay, int layer, const int32_t *rows_dev, int n,
+                              const float *bias_table, const t5_attn_shape *sh, t5_err *err);
 int t5__cpu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
                        const void *vcache, const t5_kv_layout *lay, int layer,
                        const int32_t *rows_dev, int n, const t5_attn_shape *sh, t5_err *err);
-int t5__cpu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
-                        int V, int k, const int32_t *no_eos, int eos_id, t5_err *err);
+int t5__cpu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
+                        int k, const int32_t *no_eos, int eos_id, t5_err *err);
 int t5__cpu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
                        const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
 

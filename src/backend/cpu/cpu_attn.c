@@ -30,7 +30,7 @@ static inline void softmax_f(float *s, int n)
 typedef struct attn_job {
     const t5_stream *s;
     float *out;
-    const float *x;          /* qkv or q */
+    const float *x; /* qkv or q */
     float *kc, *vc;
     const t5_kv_layout *lay;
     const int32_t *lens, *rows, *slots;
@@ -88,8 +88,8 @@ int t5__cpu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t
         if (lens[b] < 1 || lens[b] > L)
             return t5_errf(err, T5_EINVAL, "attn_encoder: length %d of request %d not in 1..%d",
                            lens[b], b, L);
-    attn_job j = {.s = s, .out = out, .x = qkv, .lens = lens, .bias = bias_table, .sh = sh,
-                  .B = B, .L = L};
+    attn_job j = {
+        .s = s, .out = out, .x = qkv, .lens = lens, .bias = bias_table, .sh = sh, .B = B, .L = L};
     run_items(s, &j, enc_chunk, B * L, (double)B * L * L * sh->n_heads * sh->d_kv * 2);
     return 0;
 }
@@ -115,16 +115,23 @@ static void store_chunk(void *arg, int c)
 }
 
 int t5__cpu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
-                           const void *kv, const int32_t *slots, const int32_t *lens, int B,
-                           int L, t5_err *err)
+                           const void *kv, const int32_t *slots, const int32_t *lens, int B, int L,
+                           t5_err *err)
 {
     for (int b = 0; b < B; b++)
         if (slots[b] < 0 || slots[b] >= lay->n_slots || lens[b] < 0 || lens[b] > lay->max_len ||
             lens[b] > L)
             return t5_errf(err, T5_EINVAL, "cross_kv_store: slot %d / length %d out of range",
                            slots[b], lens[b]);
-    attn_job j = {.s = s, .x = kv, .kc = kcache, .vc = vcache, .lay = lay, .lens = lens,
-                  .slots = slots, .B = B, .L = L};
+    attn_job j = {.s = s,
+                  .x = kv,
+                  .kc = kcache,
+                  .vc = vcache,
+                  .lay = lay,
+                  .lens = lens,
+                  .slots = slots,
+                  .B = B,
+                  .L = L};
     run_items(s, &j, store_chunk, lay->n_layers * B,
               (double)B * L * lay->n_layers * lay->n_heads * lay->d_kv);
     return 0;
@@ -171,10 +178,9 @@ static void self_chunk(void *arg, int c)
     }
 }
 
-int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
-                              void *vcache, const t5_kv_layout *lay, int layer,
-                              const int32_t *rows, int n, const float *bias_table,
-                              const t5_attn_shape *sh, t5_err *err)
+int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache, void *vcache,
+                              const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
+                              const float *bias_table, const t5_attn_shape *sh, t5_err *err)
 {
     int rc = check_rows(lay, layer, rows, n, 0, err);
     if (rc < 0)
@@ -192,8 +198,17 @@ int t5__cpu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kc
     double work = 0;
     for (int r = 0; r < n; r++)
         work += (double)(rows[r * 4 + 2] + 1) * inner * 2;
-    attn_job j = {.s = s, .out = out, .x = qkv, .kc = kc, .vc = vc, .lay = lay, .rows = rows,
-                  .bias = bias_table, .sh = sh, .n = n, .layer = layer};
+    attn_job j = {.s = s,
+                  .out = out,
+                  .x = qkv,
+                  .kc = kc,
+                  .vc = vc,
+                  .lay = lay,
+                  .rows = rows,
+                  .bias = bias_table,
+                  .sh = sh,
+                  .n = n,
+                  .layer = layer};
     run_items(s, &j, self_chunk, n * H, work);
     return 0;
 }
@@ -222,8 +237,8 @@ static void cross_chunk(void *arg, int c)
 }
 
 int t5__cpu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
-                       const void *vcache, const t5_kv_layout *lay, int layer,
-                       const int32_t *rows, int n, const t5_attn_shape *sh, t5_err *err)
+                       const void *vcache, const t5_kv_layout *lay, int layer, const int32_t *rows,
+                       int n, const t5_attn_shape *sh, t5_err *err)
 {
     int rc = check_rows(lay, layer, rows, n, 1, err);
     if (rc < 0)
@@ -231,8 +246,16 @@ int t5__cpu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcach
     double work = 0;
     for (int r = 0; r < n; r++)
         work += (double)rows[r * 4 + 3] * sh->n_heads * sh->d_kv * 2;
-    attn_job j = {.s = s, .out = out, .x = q, .kc = (float *)kcache, .vc = (float *)vcache,
-                  .lay = lay, .rows = rows, .sh = sh, .n = n, .layer = layer};
+    attn_job j = {.s = s,
+                  .out = out,
+                  .x = q,
+                  .kc = (float *)kcache,
+                  .vc = (float *)vcache,
+                  .lay = lay,
+                  .rows = rows,
+                  .sh = sh,
+                  .n = n,
+                  .layer = layer};
     run_items(s, &j, cross_chunk, n * sh->n_heads, work);
     return 0;
 }

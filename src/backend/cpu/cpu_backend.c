@@ -211,12 +211,11 @@ static int ref_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_
     return 0;
 }
 
-#define CPU_COMMON                                                                          \
-    .destroy = cpu_destroy, .alloc = cpu_alloc, .free = cpu_free,                           \
-    .upload_weight = cpu_upload_weight, .free_weight = cpu_free_weight,                     \
-    .stream_create = cpu_stream_create, .stream_destroy = cpu_stream_destroy,               \
-    .sync = cpu_sync, .h2d = cpu_copy, .d2h = cpu_copy, .memset0 = cpu_memset0,             \
-    .run_cached = cpu_run_cached
+#define CPU_COMMON                                                                                 \
+    .destroy = cpu_destroy, .alloc = cpu_alloc, .free = cpu_free,                                  \
+    .upload_weight = cpu_upload_weight, .free_weight = cpu_free_weight,                            \
+    .stream_create = cpu_stream_create, .stream_destroy = cpu_stream_destroy, .sync = cpu_sync,    \
+    .h2d = cpu_copy, .d2h = cpu_copy, .memset0 = cpu_memset0, .run_cached = cpu_run_cached
 
 static const t5_backend_vt cpu_vt = {
     .name = "cpu",
@@ -268,8 +267,8 @@ int t5_backend_cpu_create(t5_backend **out, t5_dtype dtype, t5_err *err)
     /* Panels pay off where the AVX-512 kernels run; T5_CPU_PACK=0 keeps
      * row-major weights and OpenBLAS for comparison. */
     const char *pk = getenv("T5_CPU_PACK");
-    be->pack = be->base.vt == &cpu_vt && t5__simd_by_name("avx512") != NULL &&
-               !(pk && !strcmp(pk, "0"));
+    be->pack =
+        be->base.vt == &cpu_vt && t5__simd_by_name("avx512") != NULL && !(pk && !strcmp(pk, "0"));
     /* Our OpenMP team parallelises the GEMMs itself (cpu_gemm.c); OpenBLAS's
      * own pthreads would compete with it for the same cores. */
     openblas_set_num_threads(1);

@@ -65,7 +65,16 @@ int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, i
     const t5__cpu_w *h = t5__cpu_w_of(w);
     if (h->magic != T5__CPU_W_MAGIC || h->rows != n || h->cols != k)
         return t5_errf(err, T5_EINVAL, "gemm: weight is not a [%d, %d] CPU weight", n, k);
-    gemm_job j = {s, out, a, w, m, n, k, n, alpha, (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f,
+    gemm_job j = {s,
+                  out,
+                  a,
+                  w,
+                  m,
+                  n,
+                  k,
+                  n,
+                  alpha,
+                  (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f,
                   !strcmp(s->simd->name, "avx512")};
     if (h->packed) {
         /* No packing cost per call, so chunks can be small for balance:

@@ -67,8 +67,8 @@ static void run_rows(t5_stream *s, rows_job *j, void (*fn)(void *, int), double 
     t5__pool_run(s->pool, fn, j, chunks);
 }
 
-int t5__cpu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
-                    float eps, t5_err *err)
+int t5__cpu_rmsnorm(t5_stream *s, void *out, const float *x, const void *w, int n, int d, float eps,
+                    t5_err *err)
 {
     rows_job j = {.s = s, .out = out, .x = x, .w = w, .n = n, .d = d, .eps = eps};
     run_rows(s, &j, rmsnorm_chunk, (double)n * d * 4);
@@ -99,12 +99,8 @@ static void act_row(const t5__simd *v, float *out, const float *x, const float *
                     int act)
 {
     switch (act) {
-    case T5_ACT_RELU:
-        v->relu(out, x, n);
-        break;
-    case T5_ACT_GELU_TANH:
-        v->gelu_tanh(out, x, n);
-        break;
+    case T5_ACT_RELU: v->relu(out, x, n); break;
+    case T5_ACT_GELU_TANH: v->gelu_tanh(out, x, n); break;
     default:
         for (int q = 0; q < n; q++)
             out[q] = act1(x[q], act);
@@ -193,13 +189,20 @@ static void topk_chunk(void *arg, int c)
         topk_row(j, r);
 }
 
-int t5__cpu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
-                        int V, int k, const int32_t *no_eos, int eos_id, t5_err *err)
+int t5__cpu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
+                        int k, const int32_t *no_eos, int eos_id, t5_err *err)
 {
     if (k <= 0 || V <= 0)
         return t5_errf(err, T5_EINVAL, "logits_topk: bad k %d / vocab %d", k, V);
-    rows_job j = {.s = s, .x = logits, .n = n, .d = V, .vals = vals, .ids = ids,
-                  .no_eos = no_eos, .k = k, .eos = eos_id};
+    rows_job j = {.s = s,
+                  .x = logits,
+                  .n = n,
+                  .d = V,
+                  .vals = vals,
+                  .ids = ids,
+                  .no_eos = no_eos,
+                  .k = k,
+                  .eos = eos_id};
     run_rows(s, &j, topk_chunk, (double)n * V * 8);
     return 0;
 }

@@ -149,7 +149,8 @@ void t5__pool_run(t5__pool *p, void (*fn)(void *arg, int chunk), void *arg, int 
     p->arg = arg;
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     p->gen = (p->gen + 1) & 0xffffff;
-    atomic_store_explicit(&p->claim, ((uint64_t)p->gen << (2 * FIELD)) | ((uint64_t)n_chunks << FIELD),
+    atomic_store_explicit(&p->claim,
+                          ((uint64_t)p->gen << (2 * FIELD)) | ((uint64_t)n_chunks << FIELD),
                           memory_order_release);
     atomic_fetch_add(&p->seq, 1);
     if (atomic_load(&p->sleepers) > 0)

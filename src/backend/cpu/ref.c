@@ -42,14 +42,11 @@ void t5_ref_gemm(float *out, const float *a, const float *w, int m, int n, int k
 float t5_ref_act(float x, int act)
 {
     switch (act) {
-    case T5_ACT_RELU:
-        return x > 0 ? x : 0;
+    case T5_ACT_RELU: return x > 0 ? x : 0;
     case T5_ACT_GELU_TANH: /* transformers' NewGELUActivation */
         return (float)(0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))));
-    case T5_ACT_GELU:
-        return (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
-    case T5_ACT_SILU:
-        return (float)(x / (1.0 + exp(-(double)x)));
+    case T5_ACT_GELU: return (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
+    case T5_ACT_SILU: return (float)(x / (1.0 + exp(-(double)x)));
     }
     return x;
 }
@@ -115,9 +112,8 @@ void t5_ref_attn_encoder(float *out, const float *qkv, const int32_t *lens, int 
     free(s);
 }
 
-void t5_ref_cross_kv_store(float *kcache, float *vcache, const t5_kv_layout *lay,
-                           const float *kv, const int32_t *slots, const int32_t *lens, int B,
-                           int L)
+void t5_ref_cross_kv_store(float *kcache, float *vcache, const t5_kv_layout *lay, const float *kv,
+                           const int32_t *slots, const int32_t *lens, int B, int L)
 {
     int H = lay->n_heads, D = lay->d_kv, inner = H * D;
     size_t ld = (size_t)lay->n_layers * 2 * inner;
@@ -143,8 +139,7 @@ void t5_ref_attn_decoder_self(float *out, const float *qkv, float *kcache, float
         for (int h = 0; h < H; h++) {
             int64_t at = t5_kv_index(lay, layer, slot, h, pos);
             memcpy(kcache + at, qkv + (size_t)r * 3 * inner + inner + h * D, sizeof(float) * D);
-            memcpy(vcache + at, qkv + (size_t)r * 3 * inner + 2 * inner + h * D,
-                   sizeof(float) * D);
+            memcpy(vcache + at, qkv + (size_t)r * 3 * inner + 2 * inner + h * D, sizeof(float) * D);
         }
     }
     double *s = malloc(sizeof(double) * lay->max_len);
@@ -243,8 +238,8 @@ void t5_ref_logits_topk(float *vals, int32_t *ids, const float *logits, int n, i
     }
 }
 
-void t5_ref_copy_slots(float *kcache, float *vcache, const t5_kv_layout *lay,
-                       const int32_t *dst, const int32_t *src, int n, int len)
+void t5_ref_copy_slots(float *kcache, float *vcache, const t5_kv_layout *lay, const int32_t *dst,
+                       const int32_t *src, int n, int len)
 {
     size_t blk = (size_t)len * lay->d_kv;
     int G = lay->n_layers * lay->n_heads;

@@ -35,9 +35,8 @@ void t5_ref_attn_encoder(float *out, const float *qkv, const int32_t *lens, int 
                          const float *bias_table, const t5_attn_shape *sh);
 
 /* See backend.h cross_kv_store. kv [B*L, n_layers*2*inner]. */
-void t5_ref_cross_kv_store(float *kcache, float *vcache, const t5_kv_layout *lay,
-                           const float *kv, const int32_t *slots, const int32_t *lens, int B,
-                           int L);
+void t5_ref_cross_kv_store(float *kcache, float *vcache, const t5_kv_layout *lay, const float *kv,
+                           const int32_t *slots, const int32_t *lens, int B, int L);
 
 /* See backend.h attn_decoder_self. rows [n*4] = (self_slot, cross_slot, pos,
  * enc_len); qkv [n, 3*inner], out [n, inner]. */
@@ -55,8 +54,8 @@ void t5_ref_logits_topk(float *vals, int32_t *ids, const float *logits, int n, i
                         const int32_t *no_eos, int eos_id);
 
 /* See backend.h copy_slots (reads before writes). */
-void t5_ref_copy_slots(float *kcache, float *vcache, const t5_kv_layout *lay,
-                       const int32_t *dst, const int32_t *src, int n, int len);
+void t5_ref_copy_slots(float *kcache, float *vcache, const t5_kv_layout *lay, const int32_t *dst,
+                       const int32_t *src, int n, int len);
 
 /* Index of element (layer, slot, head, t, 0) in a cache of layout lay. */
 static inline int64_t t5_kv_index(const t5_kv_layout *lay, int layer, int slot, int head, int t)

@@ -90,8 +90,8 @@ static void gemm_small_scalar(float *out, int ldo, const float *a, int m, const 
         }
 }
 
-static const t5__simd simd_scalar = {"scalar",         dot_scalar,  axpy_scalar,      sumsq_scalar,
-                                     scale_mul_scalar, max_scalar,  sum_exp_scalar,   relu_scalar,
+static const t5__simd simd_scalar = {"scalar",         dot_scalar, axpy_scalar,      sumsq_scalar,
+                                     scale_mul_scalar, max_scalar, sum_exp_scalar,   relu_scalar,
                                      gelu_tanh_scalar, mul_scalar, gemm_small_scalar};
 
 #ifdef T5_X86
@@ -128,7 +128,8 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, int n)
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++)
         y[i] += a * x[i];
 }
@@ -180,7 +181,8 @@ AVX2 static inline __m256 exp256(__m256 x)
     y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
     y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
@@ -210,7 +212,8 @@ AVX2 static void relu_avx2(float *out, const float *x, int n)
 AVX2 static void gelu_tanh_avx2(float *out, const float *x, int n)
 {
     const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
-    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f),
+                 half = _mm256_set1_ps(0.5f);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
@@ -272,9 +275,9 @@ AVX2 static void gemm_small_avx2(float *out, int ldo, const float *a, int m, con
         }
 }
 
-static const t5__simd simd_avx2 = {"avx2",         dot_avx2,       axpy_avx2,    sumsq_avx2,
-                                   scale_mul_avx2, max_avx2,       sum_exp_avx2, relu_avx2,
-                                   gelu_tanh_avx2, mul_avx2,       gemm_small_avx2};
+static const t5__simd simd_avx2 = {"avx2",         dot_avx2, axpy_avx2,      sumsq_avx2,
+                                   scale_mul_avx2, max_avx2, sum_exp_avx2,   relu_avx2,
+                                   gelu_tanh_avx2, mul_avx2, gemm_small_avx2};
 
 /* ---- AVX-512F --------------------------------------------------------------- */
 #define AVX512 __attribute__((target("avx512f")))
@@ -301,11 +304,13 @@ AVX512 static void axpy_avx512(float *y, float a, const float *x, int n)
     __m512 va = _mm512_set1_ps(a);
     int i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+        _mm512_storeu_ps(y + i,
+                         _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i),
-                                                       _mm512_maskz_loadu_ps(m, y + i)));
+        _mm512_mask_storeu_ps(
+            y + i, m,
+            _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
 
@@ -380,7 +385,8 @@ AVX512 static void relu_avx512(float *out, const float *x, int n)
 AVX512 static void gelu_tanh_avx512(float *out, const float *x, int n)
 {
     const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
-    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f),
+                 half = _mm512_set1_ps(0.5f);
     int i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
@@ -440,10 +446,9 @@ AVX512 static void gemm_small_avx512(float *out, int ldo, const float *a, int m,
         }
 }
 
-static const t5__simd simd_avx512 = {"avx512",         dot_avx512,       axpy_avx512,
-                                     sumsq_avx512,     scale_mul_avx512, max_avx512,
-                                     sum_exp_avx512,   relu_avx512,      gelu_tanh_avx512,
-                                     mul_avx512,       gemm_small_avx512};
+static const t5__simd simd_avx512 = {"avx512",         dot_avx512, axpy_avx512,      sumsq_avx512,
+                                     scale_mul_avx512, max_avx512, sum_exp_avx512,   relu_avx512,
+                                     gelu_tanh_avx512, mul_avx512, gemm_small_avx512};
 #endif /* T5_X86 */
 
 const t5__simd *t5__simd_by_name(const char *name)
