@@ -306,9 +306,14 @@ static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *
                       const float *table, const t5_attn_shape *sh, const char *what, t5_err *err)
 {
     int dkv = lay->d_kv;
-    /* The warp kernel when every row's keys fit in one warp: the cache's
+    /* The warp kernel when every row's keys fit its registers: the cache's
      * max_len bounds them (per-row lengths live on the device). */
-    if (lay->max_len <= DEC_WARP_KEYS && dkv <= 128 && !s->be->no_warp_attn) {
+    /* Measured on an H200 (bench/cuda.md): with few (row, head) pairs the
+     * block kernel's four warps per pair win (t5-small batch 1: 262 vs 276
+     * us per step); with many the warp kernel does (batch 1024: 0.68 vs
+     * 0.96 ms per step). */
+    if (lay->max_len <= DEC_WARP_KEYS && dkv <= 128 && !s->be->no_warp_attn &&
+        (n * lay->n_heads >= 256 || s->be->warp_attn_always)) {
         return dec_warp_dispatch<T, SELF>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
                                           what, err);
     }

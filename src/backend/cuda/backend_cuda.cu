@@ -380,6 +380,7 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->no_graphs = getenv("T5_CUDA_NO_GRAPHS") != NULL;
     be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
+    be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);

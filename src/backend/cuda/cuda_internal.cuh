@@ -70,6 +70,7 @@ typedef struct t5__cu_backend {
     int no_graphs;     /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
     int pdl;           /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
     int no_warp_attn;  /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
+    int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
     float *stage;      /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
