@@ -59,24 +59,39 @@ static void gemm_scalar(float *out, const float *a, const float *P, int m, int n
 #define AVX512 __attribute__((target("avx512f")))
 
 /* MR rows x NP panels starting at panel q (q + NP <= panel count). */
+/* Dot products are summed in blocks of KSUM steps, then the block sums are
+ * added: the rounding error then grows with KSUM + k / KSUM rather than with
+ * k (k reaches 2048-3072 in FFN outputs), for one add per block. */
+#define KSUM 128
+
 #define PK_KERNEL(MR, NP)                                                                          \
     AVX512 static void pk_##MR##x##NP(float *out, const float *a, const float *P, int n, int k,    \
                                       int q, float alpha, int accumulate)                          \
     {                                                                                              \
-        __m512 acc[MR][NP];                                                                        \
-        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                       \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++) acc[i][j] = _mm512_setzero_ps();  \
+        __m512 acc[MR][NP], tot[MR][NP];                                                           \
+        for (int i = 0; i < MR; i++)                                                               \
+            for (int j = 0; j < NP; j++)                                                           \
+                tot[i][j] = _mm512_setzero_ps();                                                   \
         const float *Pq = P + (size_t)q * k * T5__PANEL;                                           \
-        for (int p = 0; p < k; p++) {                                                              \
-            __m512 w[NP];                                                                          \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++) w[j] =                            \
-                _mm512_load_ps(Pq + ((size_t)j * k + p) * T5__PANEL);                              \
+        for (int p0 = 0; p0 < k; p0 += KSUM) {                                                     \
+            int p1 = p0 + KSUM < k ? p0 + KSUM : k;                                                \
             _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                   \
-            {                                                                                      \
-                __m512 x = _mm512_set1_ps(a[(size_t)i * k + p]);                                   \
                 _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++) acc[i][j] =                   \
-                    _mm512_fmadd_ps(x, w[j], acc[i][j]);                                           \
+                    _mm512_setzero_ps();                                                           \
+            for (int p = p0; p < p1; p++) {                                                        \
+                __m512 w[NP];                                                                      \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++) w[j] =                        \
+                    _mm512_load_ps(Pq + ((size_t)j * k + p) * T5__PANEL);                          \
+                _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                               \
+                {                                                                                  \
+                    __m512 x = _mm512_set1_ps(a[(size_t)i * k + p]);                               \
+                    _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++) acc[i][j] =               \
+                        _mm512_fmadd_ps(x, w[j], acc[i][j]);                                       \
+                }                                                                                  \
             }                                                                                      \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                   \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++) tot[i][j] =                   \
+                    _mm512_add_ps(tot[i][j], acc[i][j]);                                           \
         }                                                                                          \
         __m512 va = _mm512_set1_ps(alpha);                                                         \
         for (int j = 0; j < NP; j++) {                                                             \
@@ -85,7 +100,7 @@ static void gemm_scalar(float *out, const float *a, const float *P, int m, int n
                 n - col >= T5__PANEL ? (__mmask16)0xffff : (__mmask16)((1u << (n - col)) - 1);     \
             for (int i = 0; i < MR; i++) {                                                         \
                 float *o = out + (size_t)i * n + col;                                              \
-                __m512 v = _mm512_mul_ps(acc[i][j], va);                                           \
+                __m512 v = _mm512_mul_ps(tot[i][j], va);                                           \
                 if (accumulate)                                                                    \
                     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, o));                            \
                 _mm512_mask_storeu_ps(o, mk, v);                                                   \
