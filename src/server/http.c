@@ -328,7 +328,11 @@ static struct MHD_Daemon *start_daemon(t5_server *s, int port, int threads,
         t5_errf(err, T5_EINVAL, "--host %s is not an IPv4 address", s->o.host);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    /* libmicrohttpd's own messages (a client that left mid-request, ...) at
+     * --log-verbose 2 and up: at scale they are noise, not errors. */
+    if (s->o.verbose >= 2)
+        flags |= MHD_USE_ERROR_LOG;
     /* poll(), not epoll: with epoll, libmicrohttpd 0.9.75 misses a client's
      * FIN that arrives together with a partial body, and the request stays
      * open until the idle timeout; poll notices at once, and is as fast for
