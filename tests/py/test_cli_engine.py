@@ -154,3 +154,48 @@ def test_beam_matches_live_transformers(name):
                 assert abs(g["score"] - w) <= 1e-4
             checked += 1
     assert checked >= len(LIVE_BEAMS)
+
+
+def test_real_size_model_matches_live_transformers(tmp_path):
+    # The fixtures are tiny (d_model 32): one GEMM chunk, k below the kernels'
+    # summation block. A random flan-t5-small (gated GELU, untied head, real
+    # sizes) exercises the multi-chunk, multi-thread and long-k paths. Random
+    # weights make it ill-conditioned (transformers' own float32 logits are
+    # ~1e-4 relative from its float64 ones), so the bound is: no further from
+    # the float64 result than 1.5x transformers' float32 is (at least 1e-4).
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    import numpy as np
+
+    torch.set_num_threads(2)
+    model_dir = tmp_path / "flan-small"
+    run("random-model", "--shape", "flan-t5-small", "--out", model_dir, "--seed", 3)
+    ids = [100, 2000, 31000, 5, 77, 1234, 999, 4321, 1]
+    dec = [0, 17, 2500, 31999, 8]
+    ref = {}
+    for dt in (torch.float32, torch.float64):
+        m = transformers.T5ForConditionalGeneration.from_pretrained(str(model_dir), dtype=dt).eval()
+        with torch.no_grad():
+            ref[dt] = m(input_ids=torch.tensor([ids]),
+                        decoder_input_ids=torch.tensor([dec])).logits[0, -1].double().numpy()
+
+    def rel(a, b):
+        return np.abs(a - b).max() / np.abs(b).max()
+
+    bound = max(1e-4, 1.5 * rel(ref[torch.float32], ref[torch.float64]))
+    for threads in (1, 2):
+        out = run("logits", "--model", model_dir, "--input-ids", ids_arg(ids),
+                  "--decoder-input-ids", ids_arg(dec), "--threads", threads)
+        err = rel(np.array(json.loads(out)["logits"]), ref[torch.float64])
+        assert err <= bound, (threads, err, bound)
+    with torch.no_grad():
+        o = m.to(torch.float32).generate(input_ids=torch.tensor([ids]), num_beams=4,
+                                         num_return_sequences=2, max_new_tokens=8,
+                                         do_sample=False, output_scores=True,
+                                         return_dict_in_generate=True)
+    got = [json.loads(l) for l in run("generate", "--model", model_dir, "--input-ids", ids_arg(ids),
+                                      "--num-beams", 4, "--num-return-sequences", 2,
+                                      "--max-new-tokens", 8, "--json").splitlines()]
+    assert [g["ids"] for g in got] == [s[1:] for s in o.sequences.tolist()]
+    for g, w in zip(got, o.sequences_scores.tolist()):
+        assert abs(g["score"] - w) <= 1e-4
