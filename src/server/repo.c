@@ -120,8 +120,8 @@ static void free_version(t5_mver *v)
         }
         t5_sched_free(v->sched);
     }
-    if (v->model)
-        t5_model_free(v->model);
+    for (int i = 0; i < v->n_models; i++)
+        t5_model_free(v->models[i]);
     t5_mstats_destroy(&v->stats);
     free(v);
 }
@@ -190,7 +190,7 @@ static int list_versions(const char *mdir, int64_t *vers, int cap)
  * (iteration-level batching, src/sched/inflight.c) creates its own engines,
  * one per instance, and uses the executors' tokenizer through a codec.
  * Takes ownership of ex[0..n). */
-static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
+static int create_scheduler(t5_mver *v, t5_executor *ex, t5_model **im, int n, t5_err *err)
 {
     const t5_mcfg *cfg = &v->cfg;
     if (!strcmp(cfg->scheduler, "dynamic"))
@@ -209,7 +209,7 @@ static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
         return t5_errf(err, T5_ENOMEM, "out of memory");
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
-        rc = t5_exec_t5_engine(&eng[i], v->model, cfg, err);
+        rc = t5_exec_t5_engine(&eng[i], im[i], cfg, err);
     if (rc < 0) {
         for (int i = 0; i < n; i++)
             t5_engine_free(eng[i]);
@@ -221,6 +221,76 @@ static int create_scheduler(t5_mver *v, t5_executor *ex, int n, t5_err *err)
     rc = t5_sched_inflight_create(&v->sched, &cfg->sched, eng, n, &codec, on_exec, v, err);
     free(eng);
     return rc;
+}
+
+#define MAX_INSTANCES 256
+
+typedef struct place {
+    int cuda;
+    int index;    /* CUDA device ordinal */
+    int may_fall; /* KIND_AUTO: the CPU will do if the GPU does not load */
+} place;
+
+/* Where each instance runs, from the instance groups (Triton: count
+ * instances on each GPU listed in gpus, or on GPU 0) and the device
+ * parameter. KIND_AUTO means a GPU when this build has CUDA. */
+static int plan_instances(const t5_mcfg *cfg, place *inst, t5_err *err)
+{
+    int n = 0;
+    for (int g = 0; g < cfg->n_group; g++) {
+        const t5_mcfg_group *G = &cfg->group[g];
+        int cuda = cfg->device[0]
+                       ? !strcmp(cfg->device, "cuda")
+                       : G->kind == T5_KIND_GPU || (G->kind == T5_KIND_AUTO && t5_have_cuda());
+        if (cuda && !t5_have_cuda())
+            return t5_errf(err, T5_EUNSUP,
+                           "instance_group kind KIND_GPU (or device cuda) needs a build with the "
+                           "CUDA backend");
+        int n_dev = cuda && G->n_gpus > 0 ? G->n_gpus : 1;
+        for (int d = 0; d < n_dev; d++)
+            for (int c = 0; c < G->count; c++) {
+                if (n == MAX_INSTANCES)
+                    return t5_errf(err, T5_ELIMIT, "more than %d instances", MAX_INSTANCES);
+                inst[n].cuda = cuda;
+                inst[n].may_fall = cuda && G->kind == T5_KIND_AUTO && !cfg->device[0];
+                inst[n].index = cuda && G->n_gpus > 0 ? G->gpus[d] : 0;
+                n++;
+            }
+    }
+    if (n == 0) {
+        inst[0].cuda = cfg->device[0] ? !strcmp(cfg->device, "cuda") : t5_have_cuda();
+        inst[0].index = 0;
+        n = 1;
+    }
+    return n;
+}
+
+/* The model on the instance's device, loaded once per device. */
+static int model_for(t5_mver *v, const char *vdir, place *pl, t5_model **out, place *loaded,
+                     t5_err *err)
+{
+    for (int i = 0; i < v->n_models; i++)
+        if (loaded[i].cuda == pl->cuda && loaded[i].index == pl->index) {
+            *out = v->models[i];
+            return 0;
+        }
+    if (v->n_models == 16)
+        return t5_errf(err, T5_ELIMIT, "instances on more than 16 devices");
+    const t5_mcfg *cfg = &v->cfg;
+    t5_model_params mp = t5_model_default_params();
+    mp.device = pl->cuda ? T5_DEVICE_CUDA : T5_DEVICE_CPU;
+    mp.dtype = pl->cuda ? T5_F16 : T5_F32;
+    mp.device_index = pl->index;
+    if (cfg->dtype[0])
+        t5_dtype_parse(cfg->dtype, &mp.dtype);
+    int rc = t5_model_load(out, vdir, &mp, err);
+    if (rc < 0)
+        return rc;
+    loaded[v->n_models] = *pl;
+    v->models[v->n_models++] = *out;
+    if (!v->model)
+        v->model = *out;
+    return 0;
 }
 
 static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_t ver,
@@ -237,63 +307,64 @@ static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_
         free(v);
         return t5_errf(err, T5_ENOMEM, "out of memory");
     }
-    int n = t5_mcfg_instances(cfg), rc = 0;
-    t5_executor *ex = calloc((size_t)n, sizeof *ex);
-    if (!ex) {
-        free_version(v);
-        return t5_errf(err, T5_ENOMEM, "out of memory");
-    }
+    place *inst = calloc(MAX_INSTANCES, sizeof *inst);
+    place loaded[16];
+    t5_executor *ex = calloc(MAX_INSTANCES, sizeof *ex);
+    t5_model **im = calloc(MAX_INSTANCES, sizeof *im);
+    int n = 0, rc = 0;
+    if (!inst || !ex || !im)
+        rc = t5_errf(err, T5_ENOMEM, "out of memory");
+    else if ((n = rc = plan_instances(cfg, inst, err)) > 0)
+        rc = 0;
     char vdir[PATH_MAX];
     char vname[24];
     snprintf(vname, sizeof vname, "%lld", (long long)ver);
     join(vdir, sizeof vdir, mdir, vname);
-    if (!strcmp(cfg->backend, "identity")) {
+    if (rc == 0 && !strcmp(cfg->backend, "identity")) {
         for (int i = 0; i < n && rc == 0; i++)
             rc = t5_exec_identity_create(&ex[i], cfg, err);
-    } else {
-        t5_model_params mp = t5_model_default_params();
-        int kind = cfg->n_group ? cfg->group[0].kind : T5_KIND_AUTO;
-        int cuda = cfg->device[0]
-                       ? !strcmp(cfg->device, "cuda")
-                       : (kind == T5_KIND_GPU || (kind == T5_KIND_AUTO && t5_have_cuda()));
-        if (cuda && !t5_have_cuda() && (kind == T5_KIND_GPU || cfg->device[0])) {
-            rc = t5_errf(err, T5_EUNSUP,
-                         "instance_group kind KIND_GPU (or device cuda) needs a build with the "
-                         "CUDA backend");
-        } else {
-            mp.device = cuda ? T5_DEVICE_CUDA : T5_DEVICE_CPU;
-            mp.dtype = cuda ? T5_F16 : T5_F32;
-            if (cfg->dtype[0])
-                t5_dtype_parse(cfg->dtype, &mp.dtype);
-            if (cuda && cfg->n_group && cfg->group[0].n_gpus)
-                mp.device_index = cfg->group[0].gpus[0];
-            rc = t5_model_load(&v->model, vdir, &mp, err);
-            if (rc < 0 && cuda && kind == T5_KIND_AUTO && !cfg->device[0]) {
-                /* KIND_AUTO: no usable GPU, so run on the CPU. */
-                mp = t5_model_default_params();
-                rc = t5_model_load(&v->model, vdir, &mp, err);
+    } else if (rc == 0) {
+        for (int i = 0; i < n && rc == 0; i++) {
+            rc = model_for(v, vdir, &inst[i], &im[i], loaded, err);
+            if (rc < 0 && inst[i].may_fall) {
+                /* KIND_AUTO and no usable GPU: run on the CPU. */
+                inst[i].cuda = 0;
+                inst[i].index = 0;
+                rc = model_for(v, vdir, &inst[i], &im[i], loaded, err);
             }
+            if (rc == 0)
+                rc = t5_exec_t5_create(&ex[i], im[i], cfg, err);
         }
-        for (int i = 0; i < n && rc == 0; i++)
-            rc = t5_exec_t5_create(&ex[i], v->model, cfg, err);
     }
     if (rc < 0) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; ex && i < n; i++)
             if (ex[i].free)
                 ex[i].free(ex[i].ctx);
         free(ex);
+        free(im);
+        free(inst);
         free_version(v);
         return rc;
     }
-    rc = create_scheduler(v, ex, n, err);
+    rc = create_scheduler(v, ex, im, n, err);
     free(ex);
+    free(im);
     if (rc < 0) {
+        free(inst);
         free_version(v);
         return rc;
     }
-    if (r->o.verbose)
-        fprintf(stderr, "t5serve: loaded model '%s' version %lld (%d instance%s, backend %s)\n",
-                cfg->name, (long long)ver, n, n == 1 ? "" : "s", cfg->backend);
+    if (r->o.verbose) {
+        int gpus = 0;
+        for (int i = 0; i < n; i++)
+            gpus += inst[i].cuda;
+        fprintf(stderr,
+                "t5serve: loaded model '%s' version %lld (%d instance%s: %d on CUDA, %d on CPU; "
+                "backend %s, scheduler %s)\n",
+                cfg->name, (long long)ver, n, n == 1 ? "" : "s", gpus, n - gpus, cfg->backend,
+                cfg->scheduler);
+    }
+    free(inst);
     *out = v;
     return 0;
 }

@@ -27,7 +27,9 @@ typedef struct t5_mver {
     char vstr[24];
     char name[T5_MCFG_NAME];
     t5_mcfg cfg;
-    t5_model *model; /* NULL for the identity backend */
+    t5_model *model;      /* models[0]; NULL for the identity backend */
+    t5_model *models[16]; /* one per device the instances run on (owned) */
+    int n_models;
     t5_sched *sched;
     t5_mstats stats;
     atomic_int refs;

@@ -412,3 +412,33 @@ def test_sigterm_drains_in_flight(repo):
         assert status == 200, body
         assert json.loads(body)["outputs"][0]["data"][0].startswith("d")
     assert "draining" in s.output()
+
+
+def test_instance_groups(tmp_path):
+    """Several CPU instance groups share one loaded model; KIND_GPU on a
+    build without CUDA is a clear load error for that model only."""
+    import shutil
+    from conftest import FIXTURE_MODEL, make_repo
+    need(BIN)
+    repo = make_repo(tmp_path / "models")
+    for name, groups in (("groups", "[ { count: 1 kind: KIND_CPU }, { count: 2 kind: KIND_CPU } ]"),
+                         ("gpu", "[ { count: 1 kind: KIND_GPU gpus: [ 0 ] } ]")):
+        (repo / name / "1").mkdir(parents=True)
+        for f in FIXTURE_MODEL.iterdir():
+            shutil.copy(f, repo / name / "1" / f.name)
+        (repo / name / "config.pbtxt").write_text(
+            f'max_batch_size: 4\ndynamic_batching {{ }}\ninstance_group {groups}\n'
+            'parameters { key: "n_threads" value: { string_value: "1" } }\n')
+    s = Server(BIN, repo, "--model-control-mode", "explicit", "--load-model", "echo")
+    try:
+        assert post(s, "/v2/repository/models/groups/load").status_code == 200
+        cfg = requests.get(s.base + "/v2/models/groups/config", timeout=30).json()
+        assert [g["count"] for g in cfg["instance_group"]] == [1, 2]
+        results = [post(s, "/v2/models/groups/infer", infer_body([f"g{i}"])) for i in range(6)]
+        assert all(r.status_code == 200 for r in results)
+        r = post(s, "/v2/repository/models/gpu/load", timeout=300)
+        assert r.status_code == 200 or "CUDA" in r.json()["error"] or "cuda" in r.json()["error"], r.text
+        assert_alive(s)
+    finally:
+        assert s.stop() == 0, s.output()
+    assert "loaded model 'groups' version 1 (3 instances: 0 on CUDA, 3 on CPU" in s.output()
