@@ -4,6 +4,7 @@
  *                 [--model-control-mode none|explicit] [--load-model NAME]...
  *                 [--log-verbose N] [--host 127.0.0.1] [--http-thread-count N]
  *                 [--max-body-bytes N] [--strict-readiness true|false]
+ *                 [--cache-config local,size=BYTES]
  *
  * SIGTERM or SIGINT drains: new requests are refused, accepted ones finish
  * and their responses are sent, then the process exits 0.
@@ -33,6 +34,8 @@ static void usage(FILE *f)
            "  --max-body-bytes N         largest request body (default 16777216)\n"
            "  --connection-timeout N     idle connection timeout in seconds (default 60)\n"
            "  --strict-readiness B       ready only when every model loaded (default true)\n"
+           "  --cache-config local,size=BYTES   a response cache of BYTES for the models whose\n"
+           "                             config.pbtxt has response_cache { enable: true }\n"
            "  --exit-timeout-secs N      how long SIGTERM waits for in-flight work (default 30)\n");
 }
 
@@ -104,6 +107,14 @@ int t5_cmd_serve(int argc, char **argv)
             o.conn_timeout_s = (unsigned)v;
         } else if (!strcmp(name, "--exit-timeout-secs") && parse_int(val, 0, 86400, &v) == 0) {
             exit_timeout = v;
+        } else if (!strcmp(name, "--cache-config")) {
+            /* Triton's syntax: local,size=BYTES */
+            const char *sz = strstr(val, "size=");
+            if (strncmp(val, "local,", 6) || !sz || parse_int(sz + 5, 1, LONG_MAX, &v) < 0) {
+                fprintf(stderr, "t5serve serve: --cache-config takes local,size=BYTES\n");
+                return 2;
+            }
+            o.cache_bytes = (size_t)v;
         } else if (!strcmp(name, "--strict-readiness") &&
                    (!strcmp(val, "true") || !strcmp(val, "false"))) {
             o.strict_readiness = !strcmp(val, "true");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/cache.h"
 #include "server/http.h"
 
 static int client_gone(t5_sched_req *r)
@@ -18,44 +19,116 @@ static int client_gone(t5_sched_req *r)
     return t5_socket_closed(c->fd);
 }
 
-static void infer_done(t5_sched_req *r)
+/* The response for c->ir's results (ok) or for the error msg. */
+static struct MHD_Response *render(t5_conn *c, t5_mver *v, int code, const char *msg, unsigned *st,
+                                   int *ok)
 {
-    t5_conn *c = r->user;
-    t5_mver *v = c->mv;
     t5_buf b = {0};
-    unsigned st = MHD_HTTP_OK;
     const char *ctype = "application/json";
     size_t jlen = 0;
-    int ok = r->status == 0, binary = 0;
-    if (!ok) {
-        st = t5_http_status_of(r->status);
-        t5_error_render(r->err.msg[0] ? r->err.msg : t5_strerror(r->status), &b);
+    int binary = 0;
+    *ok = code == 0;
+    *st = MHD_HTTP_OK;
+    if (!*ok) {
+        *st = t5_http_status_of(code);
+        t5_error_render(msg && msg[0] ? msg : t5_strerror(code), &b);
     } else if (c->kind == T5_REQ_INFER) {
         if (t5_infer_render(&c->ir, v->name, v->vstr, &b, &jlen) < 0) {
-            ok = 0;
-            st = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            *ok = 0;
+            *st = MHD_HTTP_INTERNAL_SERVER_ERROR;
             t5_buf_free(&b);
             t5_error_render("out of memory rendering the response", &b);
         }
-        binary = ok && jlen != b.len;
+        binary = *ok && jlen != b.len;
     } else {
         t5_generate_render(&c->ir, v->name, v->vstr, &b);
     }
     if (binary)
         ctype = "application/octet-stream";
-    t5_mstats_request(&v->stats, ok, c->ir.rows, c->t_arrive, r->t_start_ns, r->t_input_ns,
-                      r->t_infer_ns, r->t_end_ns, t5_now_ns());
-    if (!ok && c->srv->o.verbose)
-        fprintf(stderr, "t5serve: %s %s -> %u: %s\n", c->method, c->url, st, r->err.msg);
-    c->mv = NULL;
-    t5_mver_unref(v);
     struct MHD_Response *resp = t5_http_response(&b, ctype);
     if (resp && binary) {
         char h[32];
         snprintf(h, sizeof h, "%zu", jlen);
         MHD_add_response_header(resp, "Inference-Header-Content-Length", h);
     }
+    return resp;
+}
+
+/* Stores a computed result under the key made at lookup. */
+static void cache_insert(t5_conn *c, t5_mver *v)
+{
+    uint64_t t0 = t5_now_ns();
+    t5_buf val = {0};
+    if (t5_cache_value(&c->ir, &val) == 0)
+        t5_rcache_put(c->srv->cache, c->cache_key.p, c->cache_key.len, val.p, val.len);
+    t5_buf_free(&val);
+    t5_mstats_cache_miss(&v->stats, c->cache_lookup_ns + (t5_now_ns() - t0));
+}
+
+static void infer_done(t5_sched_req *r)
+{
+    t5_conn *c = r->user;
+    t5_mver *v = c->mv;
+    unsigned st;
+    int ok;
+    struct MHD_Response *resp = render(c, v, r->status, r->err.msg, &st, &ok);
+    if (ok && c->cache_key.len)
+        cache_insert(c, v);
+    t5_mstats_request(&v->stats, ok, c->ir.rows, c->t_arrive, r->t_start_ns, r->t_input_ns,
+                      r->t_infer_ns, r->t_end_ns, t5_now_ns());
+    if (!ok && c->srv->o.verbose)
+        fprintf(stderr, "t5serve: %s %s -> %u: %s\n", c->method, c->url, st, r->err.msg);
+    c->mv = NULL;
+    t5_mver_unref(v);
     t5_http_complete(c, st, resp);
+}
+
+/* Answers from the response cache if the model uses it and the result is
+ * there (returns 1 with *ret set); otherwise keeps the key for insertion. */
+static int cache_lookup(t5_conn *c, t5_mver *v, enum MHD_Result *ret)
+{
+    t5_server *s = c->srv;
+    if (!s->cache || !v->cfg.response_cache)
+        return 0;
+    if (t5_mcfg_param_get(&v->cfg, "seed"))
+        c->ir.seed_set = 1; /* the model's default seed makes sampling repeatable */
+    if (!t5_cache_eligible(&c->ir))
+        return 0;
+    uint64_t t0 = t5_now_ns();
+    if (t5_cache_key(&c->ir, v->name, v->vstr, &c->cache_key) < 0) {
+        t5_buf_free(&c->cache_key);
+        return 0;
+    }
+    void *val = NULL;
+    size_t vl = 0;
+    int hit = t5_rcache_get(s->cache, c->cache_key.p, c->cache_key.len, &val, &vl) == 1;
+    if (hit && t5_cache_restore(&c->ir, val, vl) < 0) {
+        hit = 0; /* cannot happen for values this server wrote; recompute */
+        for (int i = 0; c->ir.res && i < c->ir.rows; i++) {
+            for (int j = 0; j < c->ir.res[i].n_seqs; j++) {
+                free(c->ir.res[i].seqs[j].text);
+                free(c->ir.res[i].seqs[j].ids);
+            }
+            free(c->ir.res[i].seqs);
+        }
+        free(c->ir.res);
+        c->ir.res = NULL;
+    }
+    free(val);
+    uint64_t t1 = t5_now_ns();
+    c->cache_lookup_ns = t1 - t0;
+    if (!hit)
+        return 0;
+    unsigned st;
+    int ok;
+    struct MHD_Response *resp = render(c, v, 0, NULL, &st, &ok);
+    t5_mstats_cache_hit(&v->stats, c->ir.rows, c->t_arrive, t5_now_ns(), t1 - t0);
+    t5_buf_free(&c->cache_key);
+    t5_mver_unref(v);
+    *ret = resp ? MHD_queue_response(c->mc, st, resp) : MHD_NO;
+    if (resp)
+        MHD_destroy_response(resp);
+    return 1;
 }
 
 static int header_len(t5_conn *c, size_t *out, t5_err *err)
@@ -116,6 +189,10 @@ enum MHD_Result t5_ep_infer(t5_conn *c, const char *model, const char *version, 
     }
     /* The body is parsed into c->ir; free it now rather than at the end. */
     t5_buf_free(&c->body);
+    enum MHD_Result cached;
+    c->kind = kind;
+    if (kind != T5_REQ_STREAM && cache_lookup(c, v, &cached))
+        return cached;
     if (kind == T5_REQ_STREAM) {
         if (c->ir.rows != 1) {
             t5_mver_unref(v);

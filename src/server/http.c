@@ -277,6 +277,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     t5_mver_unref(c->mv);
     t5_infer_req_clear(&c->ir);
     t5_buf_free(&c->body);
+    t5_buf_free(&c->cache_key);
     pthread_mutex_destroy(&c->mu);
     free(c);
     *con_cls = NULL;
@@ -375,9 +376,15 @@ int t5_server_start(t5_server **out, const t5_server_opts *o, t5_err *err)
         s->o.host = "127.0.0.1";
     if (s->o.http_threads < 1)
         s->o.http_threads = 1;
+    if (o->cache_bytes && t5_rcache_create(&s->cache, o->cache_bytes) < 0) {
+        free(s);
+        return t5_errf(err, T5_ENOMEM, "cannot create a response cache of %zu bytes",
+                       o->cache_bytes);
+    }
     t5_repo_opts ro = {o->repo_dir, o->explicit_mode, o->verbose};
     int rc = t5_repo_open(&s->repo, &ro, err);
     if (rc < 0) {
+        t5_rcache_free(s->cache);
         free(s);
         return rc;
     }
@@ -392,6 +399,7 @@ int t5_server_start(t5_server **out, const t5_server_opts *o, t5_err *err)
         if (s->http)
             MHD_stop_daemon(s->http);
         t5_repo_close(s->repo);
+        t5_rcache_free(s->cache);
         free(s);
         return err ? err->code : T5_EIO;
     }
@@ -435,5 +443,6 @@ void t5_server_shutdown(t5_server *s, unsigned grace_s)
     if (s->metrics)
         MHD_stop_daemon(s->metrics);
     t5_repo_close(s->repo);
+    t5_rcache_free(s->cache);
     free(s);
 }

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "sched/rcache.h"
 #include "sched/sched.h"
 #include "server/infer.h"
 #include "server/repo.h"
@@ -23,6 +24,7 @@
 struct t5_server {
     t5_server_opts o;
     t5_repo *repo;
+    t5_rcache *cache; /* response cache, or NULL */
     struct MHD_Daemon *http, *metrics;
     int http_port, metrics_port;
     atomic_int active;   /* requests between first byte and completion */
@@ -51,6 +53,8 @@ typedef struct t5_conn {
     t5_mver *mv;
     t5_infer_req ir;
     t5_sched_req sr;
+    t5_buf cache_key; /* set when the result should be cached */
+    uint64_t cache_lookup_ns;
     /* a repository job */
     char job_model[T5_MCFG_NAME];
     int job_load;

@@ -59,6 +59,7 @@ struct t5_infer_req {
     char *arena;
     int shape2d; /* the input was [B, 1] rather than [B] */
     t5_gen_params gp;
+    int seed_set; /* the request named its seed (sampling is cacheable) */
     int priority;
     uint64_t timeout_us;
     int outputs;       /* T5_OUT_* requested */

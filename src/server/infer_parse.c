@@ -199,8 +199,10 @@ static int parse_params(t5_infer_req *r, const cJSON *params, const t5_infer_lim
                 rc = t5_errf(err, T5_EINVAL,
                              "parameter 'early_stopping' must be true, false or \"never\"");
         } else if (!strcmp(k, "seed")) {
-            if ((rc = int_param(v, k, 0, (int64_t)1 << 53, &i, err)) == 0)
+            if ((rc = int_param(v, k, 0, (int64_t)1 << 53, &i, err)) == 0) {
                 g->seed = (uint64_t)i;
+                r->seed_set = 1;
+            }
         } else if (!strcmp(k, "return_scores")) {
             if ((rc = bool_param(v, k, &b, err)) == 0 && b)
                 r->outputs |= T5_OUT_SCORE;

@@ -9,7 +9,7 @@ typedef struct mctx {
 static void one(t5_mver *v, void *user)
 {
     mctx *m = user;
-    int pending = m->which == T5_METRIC_N - 1 ? t5_sched_pending(v->sched) : 0;
+    int pending = m->which == T5_METRIC_PENDING ? t5_sched_pending(v->sched) : 0;
     t5_mstats_metric(&v->stats, m->which, v->name, v->vstr, pending, m->out);
 }
 

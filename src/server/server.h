@@ -42,6 +42,7 @@ typedef struct t5_server_opts {
     unsigned max_conns;      /* default 1024 */
     int http_threads;        /* IO threads (default 1) */
     int strict_readiness;    /* ready only if every model loaded (default 1) */
+    size_t cache_bytes;      /* response cache size (0: no cache; models opt in) */
 } t5_server_opts;
 
 t5_server_opts t5_server_default_opts(void);

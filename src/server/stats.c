@@ -60,6 +60,31 @@ void t5_mstats_request(t5_mstats *s, int ok, int rows, uint64_t t_arrive, uint64
     pthread_mutex_unlock(&s->mu);
 }
 
+void t5_mstats_cache_hit(t5_mstats *s, int rows, uint64_t t_arrive, uint64_t t_done,
+                         uint64_t lookup_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    (void)rows; /* Triton: cached requests are not inferences */
+    pthread_mutex_lock(&s->mu);
+    s->last_inference_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t total = d(t_arrive, t_done);
+    s->request_duration_ns += total;
+    s->success.count++;
+    s->success.ns += total;
+    s->cache_hit.count++;
+    s->cache_hit.ns += lookup_ns;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void t5_mstats_cache_miss(t5_mstats *s, uint64_t ns)
+{
+    pthread_mutex_lock(&s->mu);
+    s->cache_miss.count++;
+    s->cache_miss.ns += ns;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void t5_mstats_exec(t5_mstats *s, int rows, uint64_t input_ns, uint64_t infer_ns,
                     uint64_t output_ns)
 {
@@ -143,6 +168,12 @@ static const struct {
      "requests)"},
     {"nv_inference_pending_request_count", "gauge",
      "Instantaneous number of pending requests awaiting execution per-model."},
+    {"nv_cache_num_hits_per_model", "counter", "Number of cache hits per model"},
+    {"nv_cache_num_misses_per_model", "counter", "Number of cache misses per model"},
+    {"nv_cache_hit_duration_per_model", "counter",
+     "Total cache hit duration per model, in microseconds"},
+    {"nv_cache_miss_duration_per_model", "counter",
+     "Total cache miss (insert + lookup) duration per model, in microseconds"},
 };
 
 void t5_metric_header(int which, t5_buf *out)
@@ -167,6 +198,10 @@ void t5_mstats_metric(t5_mstats *s, int which, const char *name, const char *ver
     case 7: v = s->compute_infer.ns / 1000u; break;
     case 8: v = s->compute_output.ns / 1000u; break;
     case 9: v = (uint64_t)(pending > 0 ? pending : 0); break;
+    case 10: v = s->cache_hit.count; break;
+    case 11: v = s->cache_miss.count; break;
+    case 12: v = s->cache_hit.ns / 1000u; break;
+    case 13: v = s->cache_miss.ns / 1000u; break;
     }
     pthread_mutex_unlock(&s->mu);
     /* Model names come from directory names: escape what Prometheus needs. */

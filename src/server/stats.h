@@ -39,6 +39,11 @@ void t5_mstats_destroy(t5_mstats *s);
  * ns: arrival at the server, queue exit, compute phases, response ready). */
 void t5_mstats_request(t5_mstats *s, int ok, int rows, uint64_t t_arrive, uint64_t t_start,
                        uint64_t t_input, uint64_t t_infer, uint64_t t_end, uint64_t t_done);
+/* A request answered from the response cache (lookup_ns: the lookup). */
+void t5_mstats_cache_hit(t5_mstats *s, int rows, uint64_t t_arrive, uint64_t t_done,
+                         uint64_t lookup_ns);
+/* A cacheable request that missed: lookup plus insertion time. */
+void t5_mstats_cache_miss(t5_mstats *s, uint64_t ns);
 /* One execution of a batch. */
 void t5_mstats_exec(t5_mstats *s, int rows, uint64_t input_ns, uint64_t infer_ns,
                     uint64_t output_ns);
@@ -48,7 +53,7 @@ cJSON *t5_mstats_json(t5_mstats *s, const char *name, const char *version);
 
 /* Appends this version's samples of each nv_inference_* family. which
  * selects the family (0..T5_METRIC_N-1), so families stay contiguous. */
-enum { T5_METRIC_N = 10 };
+enum { T5_METRIC_PENDING = 9, T5_METRIC_N = 14 };
 void t5_mstats_metric(t5_mstats *s, int which, const char *name, const char *version, int pending,
                       t5_buf *out);
 /* The # HELP / # TYPE lines of family which. */

@@ -10,6 +10,8 @@ live, and stops it with SIGTERM. The repository holds:
   byt5     the byt5_like fixture checkpoint (ByT5 byte tokenizer), a real T5
   plain    the same checkpoint without config.pbtxt (the defaults)
   byt5i    the same as byt5 under the in-flight (iteration-level) scheduler
+  cached   the same as byt5 with response_cache { enable: true } (the server
+           runs with a 1 MiB response cache)
   broken   a config.pbtxt with a syntax error (must not stop the others)
 """
 import os
@@ -82,7 +84,8 @@ def make_repo(root: Path):
         (root / name / "config.pbtxt").write_text(cfg)
     byt5i = BYT5_CFG.replace('name: "byt5"', 'name: "byt5i"') + \
         'parameters { key: "scheduler" value: { string_value: "inflight" } }\n'
-    for name, cfg in (("byt5", BYT5_CFG), ("plain", None), ("byt5i", byt5i)):
+    cached = BYT5_CFG.replace('name: "byt5"', 'name: "cached"') + "response_cache { enable: true }\n"
+    for name, cfg in (("byt5", BYT5_CFG), ("plain", None), ("byt5i", byt5i), ("cached", cached)):
         d = root / name / "1"
         d.mkdir(parents=True, exist_ok=True)
         for f in FIXTURE_MODEL.iterdir():
@@ -102,7 +105,7 @@ class Server:
         self.log = repo.parent / f"server-{self.port}.log"
         args = [binary, "serve", "--model-repository", str(repo), "--http-port", str(self.port),
                 "--metrics-port", str(self.metrics_port), "--log-verbose", "1",
-                "--strict-readiness", "false", *extra]
+                "--strict-readiness", "false", "--cache-config", "local,size=1048576", *extra]
         e = dict(os.environ)
         e.update(env or {})
         self.logf = open(self.log, "w")

@@ -13,15 +13,23 @@ import pytest
 requests = pytest.importorskip("requests")
 
 import threading
+import time
 
 from conftest import BIN_ASAN, BIN_TSAN, Server, need  # noqa: E402
-from test_server_http import BAD, binary_body, infer_body, post, raw_request, read_response  # noqa: E402
+from test_server_http import (BAD, binary_body, infer_body, metric, post, raw_request,  # noqa: E402
+                              read_response)
+
+
+def slow_pending(s):
+    text = requests.get(s.metrics_url, timeout=60).text
+    return metric(text, "nv_inference_pending_request_count", "slow") or 0
 
 
 def test_asan_battery(repo):
     need(BIN_ASAN)
     s = Server(BIN_ASAN, repo, "--model-control-mode", "explicit", "--load-model", "echo",
-               "--load-model", "byt5", "--load-model", "slow",
+               "--load-model", "byt5", "--load-model", "slow", "--load-model", "cached",
+               "--load-model", "byt5i",
                env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
                     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=24"})
     try:
@@ -39,6 +47,11 @@ def test_asan_battery(repo):
                                                   "top_k": 5, "max_new_tokens": 3}, timeout=300)
         assert r.status_code == 200, r.text
         r = post(s, "/v2/models/byt5/generate_stream", {"text_input": "abc", "max_new_tokens": 2}, timeout=300)
+        assert r.status_code == 200
+        for model in ("cached", "cached", "byt5i"):  # a miss, a hit, the in-flight scheduler
+            r = post(s, f"/v2/models/{model}/infer", infer_body(["same", "texts"], num_beams=2), timeout=300)
+            assert r.status_code == 200, r.text
+        r = post(s, "/v2/models/byt5i/generate_stream", {"text_input": "abc", "max_new_tokens": 2}, timeout=300)
         assert r.status_code == 200
         body, hl = binary_body([b"bin", b"ary"])
         r = post(s, "/v2/models/echo/infer", raw=body, headers={"Inference-Header-Content-Length": str(hl)})
@@ -63,9 +76,18 @@ def test_asan_battery(repo):
         assert post(s, "/v2/models/plain/infer", infer_body(["p"]), timeout=300).status_code == 200
         assert post(s, "/v2/repository/models/plain/unload", timeout=300).status_code == 200
         assert post(s, "/v2/repository/models/broken/load", timeout=300).status_code == 400
-        # a request in flight at SIGTERM (priority 1: its queue level is empty)
+        # a request in flight at SIGTERM: wait (bounded) for the queue to
+        # empty, send it, and stop once the server has accepted it
+        for _ in range(600):
+            if not slow_pending(s):
+                break
+            time.sleep(0.05)
         pending = raw_request(s.port, "/v2/models/slow/infer",
                               json.dumps(infer_body(["last"], priority=1)).encode())
+        for _ in range(600):
+            if slow_pending(s):
+                break
+            time.sleep(0.05)
     finally:
         rc = s.stop()
     out = s.output()

@@ -442,3 +442,44 @@ def test_instance_groups(tmp_path):
     finally:
         assert s.stop() == 0, s.output()
     assert "loaded model 'groups' version 1 (3 instances: 0 on CUDA, 3 on CPU" in s.output()
+
+
+def cache_stats(server, model):
+    (m,) = requests.get(f"{server.base}/v2/models/{model}/stats", timeout=30).json()["model_stats"]
+    return m["inference_stats"]["cache_hit"]["count"], m["inference_stats"]["cache_miss"]["count"]
+
+
+def test_response_cache(server):
+    """response_cache { enable: true }: a repeated request is answered from
+    the cache with the same outputs; sampling without a seed is never
+    cached; hits and misses show in statistics and metrics."""
+    body = {**infer_body(["cache me", "and me"], max_new_tokens=5),
+            "outputs": [{"name": "text_output"}, {"name": "output_ids"}, {"name": "sequence_score"}]}
+    h0, m0 = cache_stats(server, "cached")
+    first = post(server, "/v2/models/cached/infer", body).json()
+    second = post(server, "/v2/models/cached/infer", body).json()
+    assert first == second
+    assert cache_stats(server, "cached") == (h0 + 1, m0 + 1)
+    # the same texts with other parameters are another entry
+    other = post(server, "/v2/models/cached/infer", {**body, "parameters": {"max_new_tokens": 4}}).json()
+    assert cache_stats(server, "cached") == (h0 + 1, m0 + 2)
+    assert other["outputs"][1]["shape"][2] <= 4
+    # generate shares the entries (same texts and parameters, another rendering)
+    g = post(server, "/v2/models/cached/generate", {"text_input": "cache me", "max_new_tokens": 5}).json()
+    g2 = post(server, "/v2/models/cached/generate", {"text_input": "cache me", "max_new_tokens": 5}).json()
+    assert g == g2 and cache_stats(server, "cached") == (h0 + 2, m0 + 3)
+    # sampling: cached only with an explicit seed
+    sample = {"text_input": "x", "do_sample": True, "max_new_tokens": 3}
+    for _ in range(2):
+        post(server, "/v2/models/cached/generate", sample)
+    assert cache_stats(server, "cached") == (h0 + 2, m0 + 3)
+    for _ in range(2):
+        post(server, "/v2/models/cached/generate", {**sample, "seed": 5})
+    assert cache_stats(server, "cached") == (h0 + 3, m0 + 4)
+    # a model without response_cache never uses it
+    post(server, "/v2/models/byt5/infer", body)
+    post(server, "/v2/models/byt5/infer", body)
+    assert cache_stats(server, "byt5") == (0, 0)
+    text = requests.get(server.metrics_url, timeout=30).text
+    assert metric(text, "nv_cache_num_hits_per_model", "cached") == h0 + 3
+    assert metric(text, "nv_cache_num_misses_per_model", "cached") == m0 + 4
