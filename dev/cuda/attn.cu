@@ -96,8 +96,8 @@ static void check_decoder(lab *L, int n, int H, int dkv, int max_len, int self)
     double us = lab_time_us(L, 20, [&] {
         t5_err e2 = {};
         if (self)
-            L->be->vt->attn_decoder_self(L->s, dout, dq, dkc, dvc, &lay, layer, drows, n, dtab,
-                                         &sh, &e2);
+            L->be->vt->attn_decoder_self(L->s, dout, dq, dkc, dvc, &lay, layer, drows, n, dtab, &sh,
+                                         &e2);
         else
             L->be->vt->attn_cross(L->s, dout, dq, dkc, dvc, &lay, layer, drows, n, &sh, &e2);
     });
@@ -120,9 +120,8 @@ int main(void)
     /* Check the warp kernel at every size (the backend picks it from 256
      * (row, head) pairs on) and the block kernel where the cache is long. */
     setenv("T5_CUDA_WARP_ATTN", "1", 0);
-    static const int enc[][4] = {{1, 9, 8, 64},  {4, 13, 12, 64}, {2, 100, 8, 64},
-                                 {2, 300, 6, 64}, {3, 17, 4, 32},  {1, 5, 3, 80},
-                                 {64, 9, 8, 64}, {5, 37, 7, 48}};
+    static const int enc[][4] = {{1, 9, 8, 64},  {4, 13, 12, 64}, {2, 100, 8, 64}, {2, 300, 6, 64},
+                                 {3, 17, 4, 32}, {1, 5, 3, 80},   {64, 9, 8, 64},  {5, 37, 7, 48}};
     static const int dec[][4] = {{1, 8, 64, 12},  {8, 12, 64, 16}, {64, 8, 64, 32},
                                  {3, 5, 48, 300}, {7, 4, 80, 9},   {256, 8, 64, 12},
                                  {5, 8, 64, 64},  {3, 6, 64, 100}, {2, 3, 128, 33}};

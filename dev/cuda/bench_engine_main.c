@@ -3,4 +3,7 @@
  * independently of) `t5serve bench --engine` being wired up. */
 #include "cli/cmds.h"
 
-int main(int argc, char **argv) { return t5_cmd_bench_engine(argc, argv); }
+int main(int argc, char **argv)
+{
+    return t5_cmd_bench_engine(argc, argv);
+}

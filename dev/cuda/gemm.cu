@@ -58,7 +58,9 @@ static void check_fused(lab *L, int m, int n, int k, int which, int act, int gat
         !(L->dt == T5_F16 && which == 1 && m > ((t5__cu_backend *)L->be)->gemv_max_m))
         lab_row(which == 0 ? "norm>gemm (mid)" : "act>gemm (mid)", L->dt, sh, rel1, mx1,
                 lab_tol(L->dt), 0);
-    lab_row(which == 0 ? "norm>gemm +resid" : xscale > 3.0f ? "act>gemm >65504" : "act>gemm +resid",
+    lab_row(which == 0      ? "norm>gemm +resid"
+            : xscale > 3.0f ? "act>gemm >65504"
+                            : "act>gemm +resid",
             L->dt, sh, rel2, mx2, lab_tol(L->dt), us);
     L->be->vt->free_weight(L->be, dw);
     L->be->vt->free_weight(L->be, dnw);
@@ -72,8 +74,8 @@ int main(void)
 {
     /* Exercise the GEMV path over its whole range (the default stops at 4). */
     setenv("T5_CUDA_GEMV_MAX_M", "16", 0);
-    static const int shapes[][3] = {{1, 512, 512},   {9, 1536, 512},  {7, 2048, 512},
-                                    {64, 512, 2048}, {13, 77, 96},    {1, 32128, 512},
+    static const int shapes[][3] = {{1, 512, 512},    {9, 1536, 512},  {7, 2048, 512},
+                                    {64, 512, 2048},  {13, 77, 96},    {1, 32128, 512},
                                     {1024, 512, 512}, {33, 768, 3072}, {256, 1536, 512}};
     static const int flags[3] = {T5_GEMM_OUT_ACT, T5_GEMM_OUT_F32, T5_GEMM_ADD_RESID};
     static const char *fname[3] = {"gemm act", "gemm f32", "gemm +resid"};
@@ -115,14 +117,16 @@ int main(void)
             });
             char sh[64];
             snprintf(sh, sizeof sh, "m=%d n=%d k=%d a=%.1f", m, n, k, alpha);
-            lab_row(fname[f == T5_GEMM_OUT_ACT ? 0 : f == T5_GEMM_OUT_F32 ? 1 : 2], L.dt, sh, rel,
-                    mx, lab_tol(L.dt), us);
+            lab_row(fname[f == T5_GEMM_OUT_ACT   ? 0
+                          : f == T5_GEMM_OUT_F32 ? 1
+                                                 : 2],
+                    L.dt, sh, rel, mx, lab_tol(L.dt), us);
             L.be->vt->free(L.be, da);
             L.be->vt->free(L.be, dout);
             L.be->vt->free_weight(L.be, dw);
             free(a), free(w), free(o0), free(out), free(ref);
         }
-        static const int fz[][3] = {{1, 1536, 512}, {4, 2048, 512}, {9, 768, 3072},
+        static const int fz[][3] = {{1, 1536, 512},  {4, 2048, 512}, {9, 768, 3072},
                                     {16, 512, 1024}, {3, 100, 200},  {64, 512, 2048}};
         for (size_t i = 0; i < sizeof fz / sizeof fz[0]; i++) {
             check_fused(&L, fz[i][0], fz[i][1], fz[i][2], 0, 0, 0);

@@ -6,7 +6,9 @@ int main(void)
 {
     lab_header("kv cache");
     static const int cfg[][5] = {/* n_layers, n_slots, H, max_len, dkv */
-                                 {6, 16, 8, 24, 64}, {2, 9, 3, 7, 48}, {12, 64, 12, 16, 64}};
+                                 {6, 16, 8, 24, 64},
+                                 {2, 9, 3, 7, 48},
+                                 {12, 64, 12, 16, 64}};
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);
         for (size_t ci = 0; ci < sizeof cfg / sizeof cfg[0]; ci++) {

@@ -21,14 +21,14 @@ extern "C" {
 
 static int lab_fail;
 
-#define LAB_OK(call)                                                                     \
-    do {                                                                                 \
-        t5_err lab__e = {};                                                             \
-        t5_err *err = &lab__e;                                                           \
-        if ((call) < 0) {                                                                \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err->msg); \
-            exit(2);                                                                     \
-        }                                                                                \
+#define LAB_OK(call)                                                                               \
+    do {                                                                                           \
+        t5_err lab__e = {};                                                                        \
+        t5_err *err = &lab__e;                                                                     \
+        if ((call) < 0) {                                                                          \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err->msg);        \
+            exit(2);                                                                               \
+        }                                                                                          \
     } while (0)
 
 typedef struct lab {
@@ -63,7 +63,10 @@ static float lab_randf(void) /* uniform in [-1, 1) */
     lab_rng ^= lab_rng << 17;
     return (float)((lab_rng >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
 }
-static int lab_randi(int lo, int hi) { return lo + (int)((lab_randf() + 1.0f) * 0.5f * (hi - lo + 1)) % (hi - lo + 1); }
+static int lab_randi(int lo, int hi)
+{
+    return lo + (int)((lab_randf() + 1.0f) * 0.5f * (hi - lo + 1)) % (hi - lo + 1);
+}
 
 static float *lab_rand(size_t n, float scale)
 {
@@ -84,7 +87,10 @@ static void lab_quantize(t5_dtype dt, float *p, size_t n)
     }
 }
 
-static size_t lab_esz(t5_dtype dt) { return dt == T5_F32 ? 4 : 2; }
+static size_t lab_esz(t5_dtype dt)
+{
+    return dt == T5_F32 ? 4 : 2;
+}
 
 /* Device buffer in act dtype holding host fp32 values (rounded). */
 static void *lab_up_act(lab *L, const float *h, size_t n)
@@ -165,7 +171,10 @@ static double lab_rel(const float *out, const float *ref, size_t n, double *maxa
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-static double lab_tol(t5_dtype dt) { return dt == T5_F32 ? 1e-5 : dt == T5_F16 ? 2e-3 : 1.2e-2; }
+static double lab_tol(t5_dtype dt)
+{
+    return dt == T5_F32 ? 1e-5 : dt == T5_F16 ? 2e-3 : 1.2e-2;
+}
 
 /* The backend defers small rmsnorm/ffn_act calls into the next GEMM
  * (gemv.cu); any other op launches them. This no-op does, so that timings

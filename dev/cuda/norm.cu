@@ -3,8 +3,8 @@
 
 int main(void)
 {
-    static const int shapes[][2] = {{1, 512}, {9, 768}, {37, 1024}, {1024, 512}, {5, 100},
-                                    {3, 4100}, {2, 6000}};
+    static const int shapes[][2] = {{1, 512}, {9, 768},  {37, 1024}, {1024, 512},
+                                    {5, 100}, {3, 4100}, {2, 6000}};
     lab_header("embed + rmsnorm");
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);
@@ -24,7 +24,8 @@ int main(void)
             float *dx = (float *)L.be->vt->alloc(L.be, (size_t)n * d * 4);
             lab_poison(&L, dx, (size_t)n * d * 4);
             LAB_OK(L.be->vt->embed(L.s, dx, dtab, dids, n, d, err));
-            float *x = (float *)malloc((size_t)n * d * 4), *ref = (float *)malloc((size_t)n * d * 4);
+            float *x = (float *)malloc((size_t)n * d * 4),
+                  *ref = (float *)malloc((size_t)n * d * 4);
             lab_down_bytes(&L, x, dx, (size_t)n * d * 4);
             t5_ref_embed(ref, tab, ids, n, d);
             double mx, rel = lab_rel(x, ref, (size_t)n * d, &mx);

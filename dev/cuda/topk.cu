@@ -5,8 +5,8 @@
 int main(void)
 {
     static const int cfg[][3] = {/* n, V, k */
-                                 {1, 32128, 1},  {1, 32128, 8},   {8, 32128, 2},  {64, 32128, 4},
-                                 {256, 32128, 8}, {3, 1000, 16},  {5, 257, 32},   {2, 100, 64},
+                                 {1, 32128, 1},    {1, 32128, 8}, {8, 32128, 2}, {64, 32128, 4},
+                                 {256, 32128, 8},  {3, 1000, 16}, {5, 257, 32},  {2, 100, 64},
                                  {1024, 32128, 1}, {9, 250112, 8}};
     lab_header("logits_topk");
     lab L = lab_open(T5_F32); /* logits are fp32 on every backend */
@@ -26,7 +26,8 @@ int main(void)
         int32_t *di = (int32_t *)L.be->vt->alloc(L.be, (size_t)n * k * 4);
         LAB_OK(L.be->vt->logits_topk(L.s, dv, di, dlg, n, V, k, dnoe, eos, err));
         float *v = (float *)malloc((size_t)n * k * 4), *rv = (float *)malloc((size_t)n * k * 4);
-        int32_t *ids = (int32_t *)malloc((size_t)n * k * 4), *rid = (int32_t *)malloc((size_t)n * k * 4);
+        int32_t *ids = (int32_t *)malloc((size_t)n * k * 4),
+                *rid = (int32_t *)malloc((size_t)n * k * 4);
         lab_down_bytes(&L, v, dv, (size_t)n * k * 4);
         lab_down_bytes(&L, ids, di, (size_t)n * k * 4);
         t5_ref_logits_topk(rv, rid, lg, n, V, k, noe, eos);

@@ -82,8 +82,8 @@ static void *bench_thread(void *arg)
 
 /* Runs `instances` engines at once; returns 0 and fills p50/p99/mean. */
 static int run_batch(t5_model *m, int instances, int batch, int beams, int in_tokens,
-                     int new_tokens, int iters, int warmup, uint64_t seed, double *p50,
-                     double *p99, double *seqs, int32_t *first, int *n_first, t5_err *err)
+                     int new_tokens, int iters, int warmup, uint64_t seed, double *p50, double *p99,
+                     double *seqs, int32_t *first, int *n_first, t5_err *err)
 {
     const t5_config *c = t5_model_config(m);
     t5_engine_params ep = t5_engine_default_params();
@@ -183,7 +183,8 @@ int t5_cmd_bench_engine(int argc, char **argv)
             return 2;
         }
         i++;
-        if (!strcmp(a, "--model")) model = v;
+        if (!strcmp(a, "--model"))
+            model = v;
         else if (!strcmp(a, "--device")) {
             if (t5_device_parse(v, &mp.device) < 0) {
                 fprintf(stderr, "bench --engine: bad --device %s\n", v);
@@ -194,14 +195,22 @@ int t5_cmd_bench_engine(int argc, char **argv)
                 fprintf(stderr, "bench --engine: bad --dtype %s\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--batch")) batches = v;
-        else if (!strcmp(a, "--beams")) beams = atoi(v);
-        else if (!strcmp(a, "--in-tokens")) in_tokens = atoi(v);
-        else if (!strcmp(a, "--new-tokens")) new_tokens = atoi(v);
-        else if (!strcmp(a, "--iters")) iters = atoi(v);
-        else if (!strcmp(a, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(a, "--instances")) instances = atoi(v);
-        else if (!strcmp(a, "--label")) label = v;
+        } else if (!strcmp(a, "--batch"))
+            batches = v;
+        else if (!strcmp(a, "--beams"))
+            beams = atoi(v);
+        else if (!strcmp(a, "--in-tokens"))
+            in_tokens = atoi(v);
+        else if (!strcmp(a, "--new-tokens"))
+            new_tokens = atoi(v);
+        else if (!strcmp(a, "--iters"))
+            iters = atoi(v);
+        else if (!strcmp(a, "--warmup"))
+            warmup = atoi(v);
+        else if (!strcmp(a, "--instances"))
+            instances = atoi(v);
+        else if (!strcmp(a, "--label"))
+            label = v;
         else {
             fprintf(stderr, "bench --engine: unknown option %s\n", a);
             return 2;
@@ -241,8 +250,8 @@ int t5_cmd_bench_engine(int argc, char **argv)
             break;
         }
         printf("%-10s %-5s %-5s %5d %5d %4d %10.3f %10.3f %12.0f", label,
-               mp.device == T5_DEVICE_CUDA ? "cuda" : "cpu", t5_dtype_name(mp.dtype), batch,
-               beams, instances, p50, p99, seqs);
+               mp.device == T5_DEVICE_CUDA ? "cuda" : "cpu", t5_dtype_name(mp.dtype), batch, beams,
+               instances, p50, p99, seqs);
         if (breakdown && new_tokens > 1) {
             double q50, q99, qs;
             int32_t f2[64];

@@ -49,8 +49,8 @@ static __device__ __forceinline__ float block_sum128(float v, float *red)
 /* SELF: q and the new k, v come from qkv [n, 3*inner]; else q [n, inner]. */
 template <typename T, bool SELF>
 __global__ void __launch_bounds__(DEC_THREADS)
-dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, int dkv,
-         int layer, const int32_t *rows, const float *table, int nb, int maxd)
+    dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, int dkv,
+             int layer, const int32_t *rows, const float *table, int nb, int maxd)
 {
     T5__PDL_ENTRY();
     extern __shared__ float sm[];
@@ -67,9 +67,9 @@ dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, in
     size_t head_off = (((size_t)layer * n_slots + slot) * H + h) * (size_t)max_len * dkv;
     T *K = kc + head_off;
     T *Vv = vc + head_off;
-    float *q = sm;                 /* [dkv] */
-    float *sc = q + dkv;           /* [max_len] */
-    float *part = sc + max_len;    /* [max(DEC_THREADS, dkv)] */
+    float *q = sm;              /* [dkv] */
+    float *sc = q + dkv;        /* [max_len] */
+    float *part = sc + max_len; /* [max(DEC_THREADS, dkv)] */
     const T *qrow = qin + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
     for (int i = threadIdx.x; i < dkv; i += DEC_THREADS) {
         q[i] = t5__ld(qrow + i);
@@ -137,8 +137,8 @@ dec_attn(T *out, const T *qin, T *kc, T *vc, int n_slots, int H, int max_len, in
 #define DEC_WARP_KEYS 128 /* up to 32 * KPL keys, KPL <= 4 per lane */
 template <typename T, bool SELF, int DPL, int KPL>
 __global__ void __launch_bounds__(128)
-dec_attn_warp(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len, int dkv,
-              int layer, const int32_t *rows, const float *table, int nb, int maxd)
+    dec_attn_warp(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len,
+                  int dkv, int layer, const int32_t *rows, const float *table, int nb, int maxd)
 {
     T5__PDL_ENTRY();
     int pair = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
@@ -263,8 +263,7 @@ static int dec_warp_launch(t5_stream *s, void *out, const void *qin, void *kc, v
     int pairs = n * lay->n_heads;
     t5__launch(s, dec_attn_warp<T, SELF, DPL, KPL>, dim3((pairs + 3) / 4), dim3(128), 0, (T *)out,
                (const T *)qin, (T *)kc, (T *)vc, n, lay->n_slots, lay->n_heads, lay->max_len,
-               lay->d_kv, layer, rows, table, sh ? sh->num_buckets : 0,
-               sh ? sh->max_distance : 0);
+               lay->d_kv, layer, rows, table, sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
     CU_CHECK_LAUNCH(what);
     return 0;
 }
@@ -275,11 +274,11 @@ static int dec_warp_kpl(t5_stream *s, void *out, const void *qin, void *kc, void
                         const float *table, const t5_attn_shape *sh, const char *what, t5_err *err)
 {
     if (lay->max_len <= 32)
-        return dec_warp_launch<T, SELF, DPL, 1>(s, out, qin, kc, vc, lay, layer, rows, n, table,
-                                                sh, what, err);
+        return dec_warp_launch<T, SELF, DPL, 1>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
+                                                what, err);
     if (lay->max_len <= 64)
-        return dec_warp_launch<T, SELF, DPL, 2>(s, out, qin, kc, vc, lay, layer, rows, n, table,
-                                                sh, what, err);
+        return dec_warp_launch<T, SELF, DPL, 2>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
+                                                what, err);
     return dec_warp_launch<T, SELF, DPL, 4>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
                                             what, err);
 }
@@ -296,8 +295,7 @@ static int dec_warp_dispatch(t5_stream *s, void *out, const void *qin, void *kc,
     if (lay->d_kv <= 64)
         return dec_warp_kpl<T, SELF, 2>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
                                         err);
-    return dec_warp_kpl<T, SELF, 4>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
-                                    err);
+    return dec_warp_kpl<T, SELF, 4>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what, err);
 }
 
 template <typename T, bool SELF>
@@ -314,27 +312,25 @@ static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *
      * 0.96 ms per step). */
     if (lay->max_len <= DEC_WARP_KEYS && dkv <= 128 && !s->be->no_warp_attn &&
         (n * lay->n_heads >= 256 || s->be->warp_attn_always)) {
-        return dec_warp_dispatch<T, SELF>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh,
-                                          what, err);
+        return dec_warp_dispatch<T, SELF>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
+                                          err);
     }
     size_t smem = ((size_t)dkv + lay->max_len + (dkv > DEC_THREADS ? dkv : DEC_THREADS)) * 4;
     if (smem > s->be->smem_optin)
-        return t5_errf(err, T5_EUNSUP, "%s: max_len %d too long for one block", what,
-                       lay->max_len);
+        return t5_errf(err, T5_EUNSUP, "%s: max_len %d too long for one block", what, lay->max_len);
     if (smem > 48 * 1024)
         CU_CHECK(cudaFuncSetAttribute(dec_attn<T, SELF>,
                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    t5__launch(s, dec_attn<T, SELF>, dim3(n * lay->n_heads), dim3(DEC_THREADS), smem,
-        (T *)out, (const T *)qin, (T *)kc, (T *)vc, lay->n_slots, lay->n_heads, lay->max_len, dkv,
-        layer, rows, table, sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
+    t5__launch(s, dec_attn<T, SELF>, dim3(n * lay->n_heads), dim3(DEC_THREADS), smem, (T *)out,
+               (const T *)qin, (T *)kc, (T *)vc, lay->n_slots, lay->n_heads, lay->max_len, dkv,
+               layer, rows, table, sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
     CU_CHECK_LAUNCH(what);
     return 0;
 }
 
-int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
-                             void *vcache, const t5_kv_layout *lay, int layer,
-                             const int32_t *rows_dev, int n, const float *bias_table,
-                             const t5_attn_shape *sh, t5_err *err)
+int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache, void *vcache,
+                             const t5_kv_layout *lay, int layer, const int32_t *rows_dev, int n,
+                             const float *bias_table, const t5_attn_shape *sh, t5_err *err)
 {
     if (n <= 0)
         return 0;

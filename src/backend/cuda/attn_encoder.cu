@@ -32,10 +32,10 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     int len = lens[b];
     len = len < 1 ? 1 : len > L ? L : len;
     int kst = dkv + 1;
-    float *Ks = sm;                       /* [L][dkv+1] */
-    float *Vs = Ks + L * kst;             /* [L][dkv] */
-    float *bias = Vs + L * dkv;           /* [2L-1]: relative distance + L-1 */
-    float *qs = bias + 2 * L;             /* [ENC_WARPS][dkv] */
+    float *Ks = sm;             /* [L][dkv+1] */
+    float *Vs = Ks + L * kst;   /* [L][dkv] */
+    float *bias = Vs + L * dkv; /* [2L-1]: relative distance + L-1 */
+    float *qs = bias + 2 * L;   /* [ENC_WARPS][dkv] */
     const T *base = qkv + (size_t)b * L * ld + h * dkv;
 #pragma unroll 4
     for (int idx = threadIdx.x; idx < len * dkv; idx += blockDim.x) {
@@ -182,29 +182,29 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
                       const float *table, const t5_attn_shape *sh, t5_err *err)
 {
     int H = sh->n_heads, dkv = sh->d_kv;
-    size_t smem = ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L +
-                   (size_t)ENC_WARPS * dkv) * sizeof(float);
+    size_t smem =
+        ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L + (size_t)ENC_WARPS * dkv) *
+        sizeof(float);
     if (L <= 32 * ENC_SHORT_TILES && smem <= s->be->smem_optin) {
         if (smem > 48 * 1024)
             CU_CHECK(cudaFuncSetAttribute(enc_attn_short<T, DPL>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          (int)smem));
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         dim3 grid(B * H, (L + ENC_SHORT_QB - 1) / ENC_SHORT_QB);
-        t5__launch(s, enc_attn_short<T, DPL>, grid, dim3(32 * ENC_WARPS), smem,
-            out, qkv, lens, L, H, dkv, table, sh->num_buckets, sh->max_distance);
+        t5__launch(s, enc_attn_short<T, DPL>, grid, dim3(32 * ENC_WARPS), smem, out, qkv, lens, L,
+                   H, dkv, table, sh->num_buckets, sh->max_distance);
         CU_CHECK_LAUNCH("attn_encoder (short)");
         return 0;
     }
     dim3 grid(B * H, (L + ENC_WARPS - 1) / ENC_WARPS);
-    t5__launch(s, enc_attn_long<T, DPL>, grid, dim3(32 * ENC_WARPS), 0, out, qkv, lens, L, H, dkv, table,
-                                                              sh->num_buckets, sh->max_distance);
+    t5__launch(s, enc_attn_long<T, DPL>, grid, dim3(32 * ENC_WARPS), 0, out, qkv, lens, L, H, dkv,
+               table, sh->num_buckets, sh->max_distance);
     CU_CHECK_LAUNCH("attn_encoder (long)");
     return 0;
 }
 
 template <typename T>
-static int enc_dispatch(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
-                        int L, const float *table, const t5_attn_shape *sh, t5_err *err)
+static int enc_dispatch(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B, int L,
+                        const float *table, const t5_attn_shape *sh, t5_err *err)
 {
     if (sh->d_kv <= 32)
         return enc_launch<T, 1>(s, (T *)out, (const T *)qkv, lens, B, L, table, sh, err);
@@ -213,8 +213,8 @@ static int enc_dispatch(t5_stream *s, void *out, const void *qkv, const int32_t 
     return enc_launch<T, 4>(s, (T *)out, (const T *)qkv, lens, B, L, table, sh, err);
 }
 
-int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
-                        int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err)
+int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B, int L,
+                        const float *bias_table, const t5_attn_shape *sh, t5_err *err)
 {
     if (B <= 0 || L <= 0)
         return 0;

@@ -71,8 +71,8 @@ int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n
 /* Weights arrive as host fp32 and are stored in the act dtype (linear,
  * embedding) or fp32 (norm scales, bias tables). The conversion runs on the
  * device from a staging buffer that is reused across uploads. */
-static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t rows,
-                            int64_t cols, void **out, t5_err *err)
+static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t rows, int64_t cols,
+                            void **out, t5_err *err)
 {
     t5__cu_backend *be = (t5__cu_backend *)b;
     *out = NULL;
@@ -92,8 +92,7 @@ static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t 
         cudaError_t e = cudaMemcpy(d, host, n * 4, cudaMemcpyHostToDevice);
         if (e != cudaSuccess) {
             cudaFree(d);
-            return t5_errf(err, T5_EDEVICE, "upload_weight: cudaMemcpy: %s",
-                           cudaGetErrorString(e));
+            return t5_errf(err, T5_EDEVICE, "upload_weight: cudaMemcpy: %s", cudaGetErrorString(e));
         }
         *out = d;
         return 0;
@@ -125,7 +124,10 @@ static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t 
     return 0;
 }
 
-static void cu_free_weight(t5_backend *b, void *w) { cu_free(b, w); }
+static void cu_free_weight(t5_backend *b, void *w)
+{
+    cu_free(b, w);
+}
 
 /* ---- streams -------------------------------------------------------------- */
 
@@ -164,14 +166,14 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     s->ws_bytes = 32u << 20; /* cuBLASLt's recommendation for Hopper */
     s->stage_bytes = 1u << 20;
     int rc = 0;
-#define SC(call)                                                                         \
-    do {                                                                                 \
-        cudaError_t e_ = (call);                                                         \
-        if (e_ != cudaSuccess) {                                                         \
-            rc = t5_errf(err, T5_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,    \
-                         cudaGetErrorString(e_));                                        \
-            goto fail;                                                                   \
-        }                                                                                \
+#define SC(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            rc = t5_errf(err, T5_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,              \
+                         cudaGetErrorString(e_));                                                  \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
     SC(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
     SC(cudaMalloc(&s->ws, s->ws_bytes));
@@ -201,7 +203,10 @@ static int cu_sync(t5_stream *s, t5_err *err)
     return 0;
 }
 
-static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+static size_t align256(size_t x)
+{
+    return (x + 255) & ~(size_t)255;
+}
 
 static int cu_h2d(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err)
 {

@@ -32,30 +32,30 @@ extern "C" {
 /* ---- error checks ---------------------------------------------------------
  * Each returns from the enclosing function (which must have `t5_err *err`)
  * with T5_EDEVICE and "file:line: call: reason". */
-#define CU_CHECK(call)                                                                   \
-    do {                                                                                 \
-        cudaError_t cu__e = (call);                                                      \
-        if (cu__e != cudaSuccess)                                                        \
-            return t5_errf(err, T5_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,  \
-                           cudaGetErrorString(cu__e));                                   \
+#define CU_CHECK(call)                                                                             \
+    do {                                                                                           \
+        cudaError_t cu__e = (call);                                                                \
+        if (cu__e != cudaSuccess)                                                                  \
+            return t5_errf(err, T5_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,            \
+                           cudaGetErrorString(cu__e));                                             \
     } while (0)
 
 /* After a kernel launch: catches bad launch configurations at once (the
  * asynchronous faults surface at the next sync, also as T5_EDEVICE). */
-#define CU_CHECK_LAUNCH(what)                                                            \
-    do {                                                                                 \
-        cudaError_t cu__e = cudaGetLastError();                                          \
-        if (cu__e != cudaSuccess)                                                        \
-            return t5_errf(err, T5_EDEVICE, "%s:%d: launch %s: %s", __FILE__, __LINE__,  \
-                           what, cudaGetErrorString(cu__e));                             \
+#define CU_CHECK_LAUNCH(what)                                                                      \
+    do {                                                                                           \
+        cudaError_t cu__e = cudaGetLastError();                                                    \
+        if (cu__e != cudaSuccess)                                                                  \
+            return t5_errf(err, T5_EDEVICE, "%s:%d: launch %s: %s", __FILE__, __LINE__, what,      \
+                           cudaGetErrorString(cu__e));                                             \
     } while (0)
 
-#define LT_CHECK(call)                                                                   \
-    do {                                                                                 \
-        cublasStatus_t lt__s = (call);                                                   \
-        if (lt__s != CUBLAS_STATUS_SUCCESS)                                              \
-            return t5_errf(err, T5_EDEVICE, "%s:%d: %s: cublas status %d", __FILE__,     \
-                           __LINE__, #call, (int)lt__s);                                 \
+#define LT_CHECK(call)                                                                             \
+    do {                                                                                           \
+        cublasStatus_t lt__s = (call);                                                             \
+        if (lt__s != CUBLAS_STATUS_SUCCESS)                                                        \
+            return t5_errf(err, T5_EDEVICE, "%s:%d: %s: cublas status %d", __FILE__, __LINE__,     \
+                           #call, (int)lt__s);                                                     \
     } while (0)
 
 /* ---- the backend and its streams ----------------------------------------- */
@@ -64,14 +64,14 @@ typedef struct t5__cu_backend {
     t5_backend base; /* first: the engine sees a t5_backend * */
     int dev;
     int n_sm;
-    size_t smem_optin; /* largest dynamic shared memory a block may ask for */
-    int no_gemv;       /* T5_CUDA_NO_GEMV set: always cuBLASLt, never fuse */
-    int gemv_max_m;    /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
-    int no_graphs;     /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
-    int pdl;           /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
-    int no_warp_attn;  /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
+    size_t smem_optin;    /* largest dynamic shared memory a block may ask for */
+    int no_gemv;          /* T5_CUDA_NO_GEMV set: always cuBLASLt, never fuse */
+    int gemv_max_m;       /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
+    int no_graphs;        /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
+    int pdl;              /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
+    int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
-    float *stage;      /* upload_weight staging (fp32), grown as needed */
+    float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
 
@@ -149,25 +149,25 @@ struct t5_stream {
 /* Make the backend's device current on this thread (cheap when it is). */
 int t5__cu_use(const t5__cu_backend *be, t5_err *err);
 
-#define CU_USE(be_)                                                                      \
-    do {                                                                                 \
-        int use__rc = t5__cu_use((be_), err);                                            \
-        if (use__rc < 0)                                                                 \
-            return use__rc;                                                              \
+#define CU_USE(be_)                                                                                \
+    do {                                                                                           \
+        int use__rc = t5__cu_use((be_), err);                                                      \
+        if (use__rc < 0)                                                                           \
+            return use__rc;                                                                        \
     } while (0)
 
 int t5__cu_pending_flush(t5_stream *s, t5_err *err);
 
 /* Entry of every stream op other than the fusing ones: the right device,
  * and any pending norm/activation launched first so order is as issued. */
-#define CU_ENTER(s_)                                                                     \
-    do {                                                                                 \
-        CU_USE((s_)->be);                                                                \
-        if ((s_)->pend.kind) {                                                           \
-            int ent__rc = t5__cu_pending_flush((s_), err);                               \
-            if (ent__rc < 0)                                                             \
-                return ent__rc;                                                          \
-        }                                                                                \
+#define CU_ENTER(s_)                                                                               \
+    do {                                                                                           \
+        CU_USE((s_)->be);                                                                          \
+        if ((s_)->pend.kind) {                                                                     \
+            int ent__rc = t5__cu_pending_flush((s_), err);                                         \
+            if (ent__rc < 0)                                                                       \
+                return ent__rc;                                                                    \
+        }                                                                                          \
     } while (0)
 
 /* ---- launches ----------------------------------------------------------------
@@ -209,28 +209,61 @@ static inline cudaError_t t5__launch(const t5_stream *s, void (*kern)(KArgs...),
 
 template <typename T> struct t5__dt;
 template <> struct t5__dt<float> {
-    static __device__ __forceinline__ float load(float v) { return v; }
-    static __device__ __forceinline__ float store(float v) { return v; }
+    static __device__ __forceinline__ float load(float v)
+    {
+        return v;
+    }
+    static __device__ __forceinline__ float store(float v)
+    {
+        return v;
+    }
 };
 template <> struct t5__dt<__half> {
-    static __device__ __forceinline__ float load(__half v) { return __half2float(v); }
-    static __device__ __forceinline__ __half store(float v) { return __float2half_rn(v); }
+    static __device__ __forceinline__ float load(__half v)
+    {
+        return __half2float(v);
+    }
+    static __device__ __forceinline__ __half store(float v)
+    {
+        return __float2half_rn(v);
+    }
 };
 template <> struct t5__dt<__nv_bfloat16> {
-    static __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
-    static __device__ __forceinline__ __nv_bfloat16 store(float v) { return __float2bfloat16_rn(v); }
+    static __device__ __forceinline__ float load(__nv_bfloat16 v)
+    {
+        return __bfloat162float(v);
+    }
+    static __device__ __forceinline__ __nv_bfloat16 store(float v)
+    {
+        return __float2bfloat16_rn(v);
+    }
 };
 
-template <typename T> __device__ __forceinline__ float t5__ld(const T *p) { return t5__dt<T>::load(*p); }
-template <typename T> __device__ __forceinline__ void t5__st(T *p, float v) { *p = t5__dt<T>::store(v); }
+template <typename T> __device__ __forceinline__ float t5__ld(const T *p)
+{
+    return t5__dt<T>::load(*p);
+}
+template <typename T> __device__ __forceinline__ void t5__st(T *p, float v)
+{
+    *p = t5__dt<T>::store(v);
+}
 
 /* Dispatches a templated launcher on the backend's act dtype:
  *   T5__DISPATCH(s->be->base.act_dtype, T, return launch<T>(...));      */
-#define T5__DISPATCH(dt, T, ...)                                                         \
-    switch (dt) {                                                                        \
-    case T5_F32: { typedef float T; __VA_ARGS__; } break;                                \
-    case T5_F16: { typedef __half T; __VA_ARGS__; } break;                               \
-    case T5_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                       \
+#define T5__DISPATCH(dt, T, ...)                                                                   \
+    switch (dt) {                                                                                  \
+    case T5_F32: {                                                                                 \
+        typedef float T;                                                                           \
+        __VA_ARGS__;                                                                               \
+    } break;                                                                                       \
+    case T5_F16: {                                                                                 \
+        typedef __half T;                                                                          \
+        __VA_ARGS__;                                                                               \
+    } break;                                                                                       \
+    case T5_BF16: {                                                                                \
+        typedef __nv_bfloat16 T;                                                                   \
+        __VA_ARGS__;                                                                               \
+    } break;                                                                                       \
     }
 
 static __device__ __forceinline__ float t5__warp_sum(float v)
@@ -286,22 +319,21 @@ int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, i
                        t5_err *err);
 int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
                     float alpha, int flags, t5_err *err);
-int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
-                        int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
-int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache,
-                             void *vcache, const t5_kv_layout *lay, int layer,
-                             const int32_t *rows_dev, int n, const float *bias_table,
-                             const t5_attn_shape *sh, t5_err *err);
+int t5__cu_attn_encoder(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B, int L,
+                        const float *bias_table, const t5_attn_shape *sh, t5_err *err);
+int t5__cu_attn_decoder_self(t5_stream *s, void *out, const void *qkv, void *kcache, void *vcache,
+                             const t5_kv_layout *lay, int layer, const int32_t *rows_dev, int n,
+                             const float *bias_table, const t5_attn_shape *sh, t5_err *err);
 int t5__cu_attn_cross(t5_stream *s, void *out, const void *q, const void *kcache,
                       const void *vcache, const t5_kv_layout *lay, int layer,
                       const int32_t *rows_dev, int n, const t5_attn_shape *sh, t5_err *err);
 int t5__cu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
-                          const void *kv, const int32_t *slots, const int32_t *lens, int B,
-                          int L, t5_err *err);
+                          const void *kv, const int32_t *slots, const int32_t *lens, int B, int L,
+                          t5_err *err);
 int t5__cu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
                       const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
-int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
-                       int V, int k, const int32_t *no_eos, int eos_id, t5_err *err);
+int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
+                       int k, const int32_t *no_eos, int eos_id, t5_err *err);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);
 
 #endif

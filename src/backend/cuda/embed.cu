@@ -26,8 +26,8 @@ int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, 
      * upper bound while keeping negative ids safe. */
     int threads = d >= 256 ? 256 : 128;
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 t5__launch(s, embed_kernel<T>, dim3(n), dim3(threads), 0, x, (const T *)table, ids, d,
-                                                           INT32_MAX));
+                 t5__launch(s, embed_kernel<T>, dim3(n), dim3(threads), 0, x, (const T *)table, ids,
+                            d, INT32_MAX));
     CU_CHECK_LAUNCH("embed");
     return 0;
 }

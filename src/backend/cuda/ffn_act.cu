@@ -13,7 +13,10 @@
 
 #include <float.h>
 
-template <typename T> __device__ __forceinline__ float fin(float v) { return v; }
+template <typename T> __device__ __forceinline__ float fin(float v)
+{
+    return v;
+}
 template <> __device__ __forceinline__ float fin<__half>(float v)
 {
     return fminf(fmaxf(v, -65504.0f), 65504.0f);
@@ -63,8 +66,8 @@ int t5__cu_ffn_act_launch(t5_stream *s, void *out, const void *in, int m, int ff
     if (blocks > cap)
         blocks = cap;
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 t5__launch(s, ffn_act_kernel<T>, dim3((int)blocks), dim3(256), 0, (T *)out, (const T *)in, m, ff,
-                                                                   act, gated, scale));
+                 t5__launch(s, ffn_act_kernel<T>, dim3((int)blocks), dim3(256), 0, (T *)out,
+                            (const T *)in, m, ff, act, gated, scale));
     CU_CHECK_LAUNCH("ffn_act");
     return 0;
 }

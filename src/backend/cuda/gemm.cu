@@ -88,8 +88,8 @@ static int plan_build(t5_stream *s, t5__gemm_plan *p, int m, int n, int k, int f
     cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || nres < 1)
         return t5_errf(err, T5_EDEVICE,
-                       "gemm: no cuBLASLt algorithm for m=%d n=%d k=%d %s flags=%d (status %d)",
-                       m, n, k, t5_dtype_name(dt), flags, (int)st);
+                       "gemm: no cuBLASLt algorithm for m=%d n=%d k=%d %s flags=%d (status %d)", m,
+                       n, k, t5_dtype_name(dt), flags, (int)st);
     p->algo = res.algo;
     p->m = m;
     p->n = n;
@@ -139,7 +139,7 @@ int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, in
         }
     }
     float beta = (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f;
-    LT_CHECK(cublasLtMatmul(s->lt, p->op, &alpha, w, p->la, a, p->lb, &beta, out, p->lc, out,
-                            p->lc, &p->algo, s->ws, s->ws_bytes, s->st));
+    LT_CHECK(cublasLtMatmul(s->lt, p->op, &alpha, w, p->la, a, p->lb, &beta, out, p->lc, out, p->lc,
+                            &p->algo, s->ws, s->ws_bytes, s->st));
     return 0;
 }

@@ -74,7 +74,10 @@ __device__ __forceinline__ float gemv_act(float x, int act)
     default: return x / (1.0f + expf(-x));
     }
 }
-template <typename T> __device__ __forceinline__ float gemv_fin(float v) { return v; }
+template <typename T> __device__ __forceinline__ float gemv_fin(float v)
+{
+    return v;
+}
 template <> __device__ __forceinline__ float gemv_fin<__half>(float v)
 {
     return fminf(fmaxf(v, -65504.0f), 65504.0f);
@@ -84,8 +87,8 @@ enum { PRO_NONE = 0, PRO_NORM = 1, PRO_ACT = 2 };
 
 struct gemv_args {
     void *out;
-    const void *a;     /* PRO_NONE: a [m, k] act */
-    const void *w;     /* [n, k] act */
+    const void *a; /* PRO_NONE: a [m, k] act */
+    const void *w; /* [n, k] act */
     int m, n, k, flags;
     float alpha;
     float pro_scale; /* PRO_ACT: shared-memory copy holds act / pro_scale */
@@ -165,7 +168,8 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
             float y;
             if (g.gated) {
                 const T *row = in + (size_t)r * 2 * k;
-                y = gemv_act(gemv_fin<T>(t5__ld(row + c)), g.act) * gemv_fin<T>(t5__ld(row + k + c));
+                y = gemv_act(gemv_fin<T>(t5__ld(row + c)), g.act) *
+                    gemv_fin<T>(t5__ld(row + k + c));
             } else {
                 y = gemv_act(gemv_fin<T>(t5__ld(in + idx)), g.act);
             }
@@ -242,7 +246,8 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
     }
 }
 
-template <typename T, int MAXM> static int gemv_launch_t(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
+template <typename T, int MAXM>
+static int gemv_launch_t(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
 {
     /* The >48 KB opt-in is per function (and device); raise it to what this
      * launch needs when that grows. */
@@ -259,7 +264,8 @@ template <typename T, int MAXM> static int gemv_launch_t(t5_stream *s, const gem
     return 0;
 }
 
-template <typename T> static int gemv_launch(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
+template <typename T>
+static int gemv_launch(t5_stream *s, const gemv_args &g, size_t smem, t5_err *err)
 {
     if (g.m <= 1)
         return gemv_launch_t<T, 1>(s, g, smem, err);

@@ -32,16 +32,16 @@ __global__ void cross_store_kernel(T *kc, T *vc, const T *kv, const int32_t *slo
 }
 
 int t5__cu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
-                          const void *kv, const int32_t *slots, const int32_t *lens, int B,
-                          int L, t5_err *err)
+                          const void *kv, const int32_t *slots, const int32_t *lens, int B, int L,
+                          t5_err *err)
 {
     if (B <= 0 || L <= 0)
         return 0;
     CU_ENTER(s);
     T5__DISPATCH(s->be->base.act_dtype, T,
-                 t5__launch(s, cross_store_kernel<T>, dim3(B * L), dim3(256), 0,
-                     (T *)kcache, (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers,
-                     lay->n_slots, lay->n_heads, lay->max_len, lay->d_kv));
+                 t5__launch(s, cross_store_kernel<T>, dim3(B * L), dim3(256), 0, (T *)kcache,
+                            (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers, lay->n_slots,
+                            lay->n_heads, lay->max_len, lay->d_kv));
     CU_CHECK_LAUNCH("cross_kv_store");
     return 0;
 }
@@ -65,22 +65,22 @@ struct copy_job {
 /* Grid (pair, layer*H, 2 caches); each block copies one (layer, head)'s
  * positions [0, len), which are contiguous in the cache and the scratch. */
 static __global__ void copy_slots_kernel(const __grid_constant__ copy_job job, char *kc, char *vc,
-                                  char *scratch, int n_slots, int n_scratch, int H, int max_len,
-                                  size_t row_bytes, size_t span_bytes, int vec16)
+                                         char *scratch, int n_slots, int n_scratch, int H,
+                                         int max_len, size_t row_bytes, size_t span_bytes,
+                                         int vec16)
 {
     T5__PDL_ENTRY();
     int p = blockIdx.x, lh = blockIdx.y, which = blockIdx.z;
     int l = lh / H, h = lh - l * H;
     char *cache = which ? vc : kc;
-    char *scr = scratch ? scratch + (size_t)which * n_scratch * (size_t)gridDim.y * span_bytes
-                        : NULL;
+    char *scr =
+        scratch ? scratch + (size_t)which * n_scratch * (size_t)gridDim.y * span_bytes : NULL;
     int d = job.dst[p], sidx = job.src[p];
-    const char *src = sidx >= 0
-        ? cache + (((size_t)l * n_slots + sidx) * H + h) * (size_t)max_len * row_bytes
-        : scr + ((size_t)l * n_scratch + (-sidx - 1)) * H * span_bytes + h * span_bytes;
-    char *dst = d >= 0
-        ? cache + (((size_t)l * n_slots + d) * H + h) * (size_t)max_len * row_bytes
-        : scr + ((size_t)l * n_scratch + (-d - 1)) * H * span_bytes + h * span_bytes;
+    const char *src =
+        sidx >= 0 ? cache + (((size_t)l * n_slots + sidx) * H + h) * (size_t)max_len * row_bytes
+                  : scr + ((size_t)l * n_scratch + (-sidx - 1)) * H * span_bytes + h * span_bytes;
+    char *dst = d >= 0 ? cache + (((size_t)l * n_slots + d) * H + h) * (size_t)max_len * row_bytes
+                       : scr + ((size_t)l * n_scratch + (-d - 1)) * H * span_bytes + h * span_bytes;
     if (vec16) {
         const uint4 *s4 = (const uint4 *)src;
         uint4 *d4 = (uint4 *)dst;
@@ -106,8 +106,8 @@ static int launch_jobs(t5_stream *s, const int32_t *dst, const int32_t *src, int
         memcpy(job.src, src + o, job.n * sizeof(int32_t));
         dim3 grid(job.n, lay->n_layers * lay->n_heads, 2);
         t5__launch(s, copy_slots_kernel, grid, dim3(128), 0, job, kc, vc, (char *)s->slot_scratch,
-                                                   lay->n_slots, n_scratch, lay->n_heads,
-                                                   lay->max_len, row_bytes, span_bytes, vec16);
+                   lay->n_slots, n_scratch, lay->n_heads, lay->max_len, row_bytes, span_bytes,
+                   vec16);
         CU_CHECK_LAUNCH("copy_slots");
     }
     return 0;

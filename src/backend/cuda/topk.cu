@@ -157,18 +157,17 @@ static __device__ void scan_logits(const float *x, int lo, int hi, int mask_eos,
 /* Single pass: one block per row (used when rows alone fill the GPU). */
 template <int K, int THREADS>
 __global__ void __launch_bounds__(THREADS)
-topk_kernel(float *vals, int32_t *ids, const float *logits, int V, int k,
-            const int32_t *no_eos, int eos_id)
+    topk_kernel(float *vals, int32_t *ids, const float *logits, int V, int k, const int32_t *no_eos,
+                int eos_id)
 {
     T5__PDL_ENTRY();
     int r = blockIdx.x;
     float lv[K], m, l;
     int li[K];
-    scan_logits<K, THREADS>(logits + (size_t)r * V, 0, V, no_eos && no_eos[r], eos_id, lv, li,
-                            m, l);
+    scan_logits<K, THREADS>(logits + (size_t)r * V, 0, V, no_eos && no_eos[r], eos_id, lv, li, m,
+                            l);
     block_lse<THREADS>(m, l);
-    block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k,
-                             0);
+    block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k, 0);
 }
 
 /* Two passes for few rows: grid (row, part) blocks each reduce a slice of
@@ -176,16 +175,16 @@ topk_kernel(float *vals, int32_t *ids, const float *logits, int V, int k,
  * kernel merges a row's parts. One row then uses many SMs. */
 template <int K, int THREADS>
 __global__ void __launch_bounds__(THREADS)
-topk_part_kernel(float *pm, float *pl, float *pv, int32_t *pi, const float *logits, int V,
-                 int k, int chunk, const int32_t *no_eos, int eos_id)
+    topk_part_kernel(float *pm, float *pl, float *pv, int32_t *pi, const float *logits, int V,
+                     int k, int chunk, const int32_t *no_eos, int eos_id)
 {
     T5__PDL_ENTRY();
     int r = blockIdx.x, p = blockIdx.y, P = gridDim.y;
     int lo = p * chunk, hi = lo + chunk < V ? lo + chunk : V;
     float lv[K], m, l;
     int li[K];
-    scan_logits<K, THREADS>(logits + (size_t)r * V, lo, hi, no_eos && no_eos[r], eos_id, lv, li,
-                            m, l);
+    scan_logits<K, THREADS>(logits + (size_t)r * V, lo, hi, no_eos && no_eos[r], eos_id, lv, li, m,
+                            l);
     block_lse<THREADS>(m, l);
     size_t at = (size_t)r * P + p;
     if (threadIdx.x == 0) {
@@ -197,8 +196,8 @@ topk_part_kernel(float *pm, float *pl, float *pv, int32_t *pi, const float *logi
 
 template <int K, int THREADS>
 __global__ void __launch_bounds__(THREADS)
-topk_merge_kernel(float *vals, int32_t *ids, const float *pm, const float *pl, const float *pv,
-                  const int32_t *pi, int P, int k)
+    topk_merge_kernel(float *vals, int32_t *ids, const float *pm, const float *pl, const float *pv,
+                      const int32_t *pi, int P, int k)
 {
     T5__PDL_ENTRY();
     int r = blockIdx.x;
@@ -225,13 +224,12 @@ topk_merge_kernel(float *vals, int32_t *ids, const float *pm, const float *pl, c
     for (int c = threadIdx.x; c < P * k; c += THREADS)
         if (ci[c] != INT_MAX)
             list_insert<K>(lv, li, cv[c], ci[c]);
-    block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k,
-                             0);
+    block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k, 0);
 }
 
 template <int K, int THREADS>
-static void topk_launch(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
-                        int V, int k, const int32_t *no_eos, int eos_id)
+static void topk_launch(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
+                        int k, const int32_t *no_eos, int eos_id)
 {
     /* Parts per row: enough blocks to spread a few rows over the SMs, each
      * part at least 1024 logits, within the stream's fixed partial buffer. */
@@ -243,25 +241,26 @@ static void topk_launch(t5_stream *s, float *vals, int32_t *ids, const float *lo
     while (P > 1 && (size_t)n * P * (k + 1) > T5__TOPK_PARTIALS)
         P--;
     if (P <= 1) {
-        t5__launch(s, topk_kernel<K, THREADS>, dim3(n), dim3(THREADS), 0, vals, ids, logits, V, k, no_eos, eos_id);
+        t5__launch(s, topk_kernel<K, THREADS>, dim3(n), dim3(THREADS), 0, vals, ids, logits, V, k,
+                   no_eos, eos_id);
         return;
     }
     int chunk = (V + P - 1) / P;
     float *pm = s->topk_part, *pl = pm + (size_t)n * P, *pv = pl + (size_t)n * P;
     int32_t *pi = (int32_t *)(pv + (size_t)n * P * k);
-    t5__launch(s, topk_part_kernel<K, 256>, dim3(n, P), dim3(256), 0, pm, pl, pv, pi, logits, V, k, chunk,
-                                                             no_eos, eos_id);
-    t5__launch(s, topk_merge_kernel<K, 128>, dim3(n), dim3(128), 0, vals, ids, pm, pl, pv, pi, P, k);
+    t5__launch(s, topk_part_kernel<K, 256>, dim3(n, P), dim3(256), 0, pm, pl, pv, pi, logits, V, k,
+               chunk, no_eos, eos_id);
+    t5__launch(s, topk_merge_kernel<K, 128>, dim3(n), dim3(128), 0, vals, ids, pm, pl, pv, pi, P,
+               k);
 }
 
-int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
-                       int V, int k, const int32_t *no_eos, int eos_id, t5_err *err)
+int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
+                       int k, const int32_t *no_eos, int eos_id, t5_err *err)
 {
     if (n <= 0)
         return 0;
     if (k < 1 || k > 64 || k > V)
-        return t5_errf(err, T5_EUNSUP, "logits_topk: k=%d not supported (1..min(64, V=%d))", k,
-                       V);
+        return t5_errf(err, T5_EUNSUP, "logits_topk: k=%d not supported (1..min(64, V=%d))", k, V);
     CU_ENTER(s);
     if (k == 1)
         topk_launch<1, 1024>(s, vals, ids, logits, n, V, k, no_eos, eos_id);
