@@ -16,7 +16,14 @@
  * at its arrival time goes out late and is counted as "late". Latency is
  * measured from the moment a request is written until its response is read.
  * Queries are lines of FILE, taken in order and cycled; --batch-size B puts
- * B consecutive queries in one request.
+ * B consecutive queries in one request. A line may carry its own request
+ * parameters after a TAB, as a JSON object ("text\t{\"max_new_tokens\":5}");
+ * they are added to the request's parameters (the first query's, in a batch).
+ *
+ * In request-rate mode latency is measured from the request's scheduled
+ * arrival time, not from when a free connection sent it: a server that
+ * falls behind is charged for the queueing it causes (no coordinated
+ * omission).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +47,7 @@ typedef struct bench {
     int port;
     const char *model, *endpoint;
     char **queries;
+    char **qparams; /* per query: JSON object members without braces, or NULL */
     int n_queries;
     int batch, max_new_tokens, min_new_tokens, num_beams;
     long n_requests; /* per level; 0: use duration */
@@ -225,6 +233,8 @@ static int build_bodies(bench *b)
             fprintf(f, "%s\"min_new_tokens\":%d", k++ ? "," : "", b->min_new_tokens);
         if (b->num_beams > 0)
             fprintf(f, "%s\"num_beams\":%d", k++ ? "," : "", b->num_beams);
+        if (b->qparams[i] && b->qparams[i][0])
+            fprintf(f, "%s%s", k++ ? "," : "", b->qparams[i]);
         fputs("}}", f);
         fclose(f);
     }
@@ -271,7 +281,7 @@ static void *client_main(void *arg)
             break;
         }
         int q = (int)((i * b->batch) % b->n_queries);
-        double t = now_s();
+        double t = L->rate_mode ? L->t0 + L->arrivals[i] : now_s();
         int st = do_request(&c, b, b->bodies[q], b->body_len[q]);
         if (st < 0) /* a dropped keep-alive connection: retry once on a new one */
             st = do_request(&c, b, b->bodies[q], b->body_len[q]);
@@ -382,6 +392,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: t5serve bench --model NAME --queries FILE [options]\n"
                "       t5serve bench --engine ...   (in-process engine benchmark)\n"
+               "FILE: one query per line, optionally followed by a TAB and a JSON object of\n"
+               "request parameters for that query, e.g. {\"max_new_tokens\":5}\n"
                "  --url HOST:PORT           server (default 127.0.0.1:8000; http:// optional)\n"
                "  --concurrency LIST        e.g. 1,2,4,8 (default 1): closed-loop clients\n"
                "  --request-rate LIST       e.g. 50,100: Poisson arrivals per second instead\n"
@@ -429,10 +441,31 @@ static int load_queries(bench *b, const char *path)
         if (b->n_queries == qcap) {
             qcap = qcap ? qcap * 2 : 256;
             char **q = realloc(b->queries, (size_t)qcap * sizeof *q);
-            if (!q)
+            if (q)
+                b->queries = q;
+            char **p = realloc(b->qparams, (size_t)qcap * sizeof *p);
+            if (p)
+                b->qparams = p;
+            if (!q || !p)
                 break;
-            b->queries = q;
         }
+        char *params = NULL, *tab = strchr(line, '\t');
+        if (tab) {
+            *tab = '\0';
+            char *o = tab + 1, *e = o + strlen(o);
+            while (e > o && (e[-1] == ' ' || e[-1] == '\t'))
+                *--e = '\0';
+            if (*o != '{' || e == o || e[-1] != '}') {
+                fprintf(stderr, "t5serve bench: %s line %d: parameters after the TAB must be a "
+                        "JSON object\n", path, b->n_queries + 1);
+                free(line);
+                fclose(f);
+                return -1;
+            }
+            e[-1] = '\0';
+            params = strdup(o + 1);
+        }
+        b->qparams[b->n_queries] = params;
         b->queries[b->n_queries++] = strdup(line);
     }
     free(line);
@@ -574,9 +607,11 @@ int t5_cmd_bench(int argc, char **argv)
         fclose(csv);
     for (int i = 0; i < b.n_queries; i++) {
         free(b.queries[i]);
+        free(b.qparams[i]);
         free(b.bodies[i]);
     }
     free(b.queries);
+    free(b.qparams);
     free(b.bodies);
     free(b.body_len);
     return rc;
