@@ -48,6 +48,8 @@ typedef struct bench {
     const char *model, *endpoint;
     char **queries;
     char **qparams; /* per query: JSON object members without braces, or NULL */
+    long qnext;     /* where the next level starts reading queries: levels do not replay
+                       the same lines (that would flatter a response cache) */
     int n_queries;
     int batch, max_new_tokens, min_new_tokens, num_beams;
     long n_requests; /* per level; 0: use duration */
@@ -280,7 +282,7 @@ static void *client_main(void *arg)
         } else if (!L->total && now_s() >= L->deadline) {
             break;
         }
-        int q = (int)((i * b->batch) % b->n_queries);
+        int q = (int)(((b->qnext + i) * b->batch) % b->n_queries);
         double t = L->rate_mode ? L->t0 + L->arrivals[i] : now_s();
         int st = do_request(&c, b, b->bodies[q], b->body_len[q]);
         if (st < 0) /* a dropped keep-alive connection: retry once on a new one */
@@ -362,6 +364,7 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, uin
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     double wall = now_s() - L.t0;
+    b->qnext += atomic_load(&L.next);
     long n = atomic_load(&L.n_lat);
     if (n > L.cap_lat)
         n = L.cap_lat;

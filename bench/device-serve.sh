@@ -1,0 +1,78 @@
+#!/bin/bash
+# device-serve.sh - the serving benchmarks on the GPU machine, in one call:
+#   issue 5: a concurrency sweep (1..256) through HTTP with t5-small, against
+#            the same engine called in-process (t5serve bench --engine);
+#   issue 6: Poisson arrivals at increasing rates, Zipf (s=1) queries over 100k
+#            distinct ones with 3-20 input and 2-20 output tokens: request-level
+#            dynamic batching vs in-flight batching, response cache off and on.
+# Run here first:  bash bench/device-serve-pack.sh
+# Then:  run(command="bash bench/device-serve.sh", carry=["build-gpu-lead/serve.tar.xz",
+#            ".devlibs/lib", ".devdata/q"])
+set -u
+cd "$(dirname "$0")/.."
+export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
+ulimit -n 65536 || true
+W=/tmp/serve && rm -rf $W && mkdir -p $W/bin $W/repo
+tar -xJf build-gpu-lead/serve.tar.xz -C $W/bin
+T=$W/bin/t5serve
+LOG=$OUT/serve-log.txt
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; date -u; } | tee $OUT/gpu.txt
+$T random-model --shape t5-small --out $W/t5s --dtype fp16 --seed 1 >> $LOG 2>&1
+cp models/speller/1/spiece.model $W/t5s/   # a tokenizer, so the server takes text
+gunzip -c .devdata/q/zipf.txt.gz > $W/zipf.txt
+cp .devdata/q/fixed9.txt $W/fixed9.txt
+
+model() { # name scheduler cache
+  mkdir -p $W/repo/$1 && ln -s $W/t5s $W/repo/$1/1
+  cat > $W/repo/$1/config.pbtxt <<PB
+name: "$1"
+backend: "t5serve"
+max_batch_size: 256
+input [ { name: "text_input" data_type: TYPE_STRING dims: [ 1 ] } ]
+output [ { name: "text_output" data_type: TYPE_STRING dims: [ 1 ] } ]
+instance_group [ { count: 1 kind: KIND_GPU gpus: [ 0 ] } ]
+dynamic_batching { max_queue_delay_microseconds: 500 }
+response_cache { enable: $3 }
+parameters: { key: "scheduler" value: { string_value: "$2" } }
+parameters: { key: "dtype" value: { string_value: "fp16" } }
+parameters: { key: "max_input_tokens" value: { string_value: "32" } }
+parameters: { key: "max_output_tokens" value: { string_value: "24" } }
+PB
+}
+model dyn dynamic false
+model dyn_cache dynamic true
+model ifb inflight false
+model ifb_cache inflight true
+
+$T serve --model-repository $W/repo --http-port 8000 --metrics-port 8002 \
+  --cache-config local,size=268435456 >> $LOG 2>&1 &
+SRV=$!
+for i in $(seq 1 120); do
+  curl -sf localhost:8000/v2/health/ready >/dev/null && break; sleep 0.5
+done
+curl -s localhost:8000/v2/repository/index -X POST >> $LOG; echo >> $LOG
+
+B="$T bench --url 127.0.0.1:8000"
+echo "## issue 5: concurrency sweep, t5-small fp16, 9 input / 11 output tokens, dynamic batcher" | tee $OUT/serve.txt
+$B --model dyn --queries $W/fixed9.txt --concurrency 1,2,4,8,16,32,64,128,256 --duration-s 3 \
+  --min-new-tokens 11 --max-new-tokens 11 --csv $OUT/sweep.csv 2>&1 | tee -a $OUT/serve.txt
+echo "## issue 5: the same engine in-process (one t5_generate per batch)" | tee -a $OUT/serve.txt
+$T bench --engine --model $W/t5s --device cuda --dtype fp16 --batch 1,2,4,8,16,32,64,128,256 \
+  --in-tokens 9 --new-tokens 11 --iters 30 2>&1 | tee -a $OUT/serve.txt
+
+for m in dyn ifb dyn_cache ifb_cache; do
+  echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
+  $B --model $m --queries $W/zipf.txt --request-rate 1000,2000,4000,8000,12000,16000,24000 \
+    --duration-s 3 --max-threads 768 --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
+done
+curl -s localhost:8000/v2/models/stats > $W/stats.json
+python3 - $W/stats.json <<'PY' | tee -a $OUT/serve.txt
+import json, sys
+for m in json.load(open(sys.argv[1]))["model_stats"]:
+    s = m["inference_stats"]
+    print("%-10s success %8d  cache hits %8d  misses %8d  executions %8d" % (
+        m["name"], s["success"]["count"], s.get("cache_hit", {}).get("count", 0),
+        s.get("cache_miss", {}).get("count", 0), m.get("execution_count", 0)))
+PY
+kill -TERM $SRV; wait $SRV
+tail -5 $LOG
