@@ -115,8 +115,7 @@ class Model:
         for i in range(0, len(texts), bs):
             x = self.enc(texts[i:i + bs])
             g = self.m.generate(input_ids=x, attention_mask=(x != 0).long(), num_beams=beams,
-                                num_return_sequences=k, max_new_tokens=max_new, do_sample=False,
-                                early_stopping=True)
+                                num_return_sequences=k, max_new_tokens=max_new, do_sample=False)
             g = g.tolist()
             for j in range(len(g) // k):
                 out.append([self.dec(s) for s in g[j * k:(j + 1) * k]])
