@@ -65,6 +65,36 @@ typedef struct t5_attn_shape {
     int max_distance; /* relative_attention_max_distance */
 } t5_attn_shape;
 
+/* One whole decoder step in one operation (optional op decode_step): the
+ * weights of every decoder layer, the step's buffers and caches. The engine
+ * fills it once at creation and sets n and k per step; it describes exactly
+ * the per-op sequence of step.c, with the same inputs and outputs (x, qkv, q,
+ * ff are scratch the op may use; logits, top_v/top_i are results). */
+#define T5_FUSED_MAX_LAYERS 24
+typedef struct t5_fused_layer {
+    const void *ln_attn, *w_qkv, *w_o, *ln_cross, *w_cq, *w_co, *ln_ff, *w_in, *w_out;
+} t5_fused_layer;
+
+typedef struct t5_fused_step {
+    int n, k;                     /* rows (padded) and top-k of this step */
+    int n_layers, d, d_ff, V;     /* decoder shape */
+    int act, gated, eos_id;
+    float eps, lm_scale;
+    t5_attn_shape sh;
+    const void *embed, *lm_head, *ln_final;
+    const float *bias; /* decoder relative-bias table */
+    t5_fused_layer layers[T5_FUSED_MAX_LAYERS];
+    t5_kv_layout self_lay, cross_lay;
+    void *self_k, *self_v;
+    const void *cross_k, *cross_v;
+    float *x;                    /* (n, d) fp32 residual */
+    void *qkv, *q, *ff;          /* act scratch: (n, 3*inner), (n, inner), (n, ff_cols) */
+    float *logits;               /* (n, V) fp32 */
+    float *top_v;                /* (n, k) */
+    int32_t *top_i;              /* (n, k) */
+    const int32_t *tok, *rows, *no_eos; /* as for embed / attn_* / logits_topk */
+} t5_fused_step;
+
 typedef struct t5_backend_vt {
     const char *name;
     void (*destroy)(t5_backend *be);
@@ -157,6 +187,14 @@ typedef struct t5_backend_vt {
      * all happen before writes. */
     int (*copy_slots)(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
                       const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
+
+    /* Optional (NULL: the engine issues the ops above). The whole decoder
+     * step described by a: embed, every layer, the final norm, the LM head
+     * and logits_topk, with the same results as the per-op sequence within
+     * the dtype's tolerance. Returns 1 without doing anything when it does
+     * not handle this shape (the engine then issues the ops); the answer
+     * depends only on the model, n and k, so it is stable per run_cached key. */
+    int (*decode_step)(t5_stream *s, const t5_fused_step *a, t5_err *err);
 } t5_backend_vt;
 
 struct t5_backend {

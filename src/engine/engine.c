@@ -57,6 +57,38 @@ void t5_engine_free(t5_engine *e)
 }
 
 /* Reserves `bytes` of device memory into *p, or records what failed. */
+/* The decoder step as one op (backend.h, decode_step). Models deeper than
+ * the struct holds leave n_layers 0, which keeps the per-op path. */
+static void fill_fused(t5_engine *e)
+{
+    const t5_model *m = e->m;
+    const t5_config *c = e->cfg;
+    t5_fused_step *f = &e->fused;
+    memset(f, 0, sizeof *f);
+    if (c->num_decoder_layers > T5_FUSED_MAX_LAYERS)
+        return;
+    f->n_layers = c->num_decoder_layers;
+    f->d = e->d, f->d_ff = c->d_ff, f->V = e->V;
+    f->act = c->act, f->gated = c->gated, f->eos_id = c->eos_token_id;
+    f->eps = c->layer_norm_epsilon, f->lm_scale = m->lm_scale;
+    f->sh = e->dec_sh;
+    f->embed = m->embed, f->lm_head = m->lm_head, f->ln_final = m->dec_ln_final;
+    f->bias = m->dec_bias;
+    for (int l = 0; l < f->n_layers; l++) {
+        const t5_layer_w *w = &m->dec[l];
+        t5_fused_layer *o = &f->layers[l];
+        o->ln_attn = w->ln_attn, o->w_qkv = w->w_qkv, o->w_o = w->w_o;
+        o->ln_cross = w->ln_cross, o->w_cq = w->w_cq, o->w_co = w->w_co;
+        o->ln_ff = w->ln_ff, o->w_in = w->w_in, o->w_out = w->w_out;
+    }
+    f->self_lay = e->self_lay, f->cross_lay = e->cross_lay;
+    f->self_k = e->self_k, f->self_v = e->self_v;
+    f->cross_k = e->cross_k, f->cross_v = e->cross_v;
+    f->x = e->x, f->qkv = e->qkv, f->q = e->q, f->ff = e->ff;
+    f->logits = e->logits, f->top_v = e->top_v, f->top_i = e->top_i;
+    f->tok = e->tok, f->rows = e->rows, f->no_eos = e->no_eos;
+}
+
 static int dalloc(t5_engine *e, void **p, size_t bytes, const char *what, t5_err *err)
 {
     *p = e->be->vt->alloc(e->be, bytes ? bytes : 1);
@@ -162,6 +194,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     }
     if ((rc = e->be->vt->stream_create(e->be, p.n_threads, &e->st, err)) < 0)
         goto fail;
+    fill_fused(e);
     /* The scratch slot that padding rows use must hold finite values. */
     for (int l = 0; l < e->self_lay.n_layers; l++) {
         size_t per_slot = (size_t)c->num_heads * p.max_output_len * c->d_kv * a;

@@ -69,6 +69,10 @@ struct t5_engine {
     int32_t *no_eos; /* device (max_batch) */
     int32_t *tok_h, *rows_h, *no_eos_h; /* host twins */
 
+    /* The decoder step as one op, for backends that have decode_step
+     * (filled at creation; n and k set per step). */
+    t5_fused_step fused;
+
     /* What the step function issues (fixed per run_cached key). */
     int step_n; /* padded row count */
     int step_k;

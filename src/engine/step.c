@@ -24,6 +24,14 @@ static int step_device(void *arg, t5_err *err)
     int n = e->step_n, d = e->d, inner = e->inner, rc;
     float eps = c->layer_norm_epsilon;
 
+    if (vt->decode_step && e->fused.n_layers > 0) {
+        e->fused.n = n;
+        e->fused.k = e->step_k;
+        if ((rc = vt->decode_step(s, &e->fused, err)) < 0)
+            return t5_err_wrap(err, rc, "fused decoder step");
+        if (rc == 0)
+            return 0; /* else declined: issue the ops */
+    }
     if ((rc = vt->embed(s, e->x, m->embed, e->tok, n, d, err)) < 0)
         return rc;
     for (int l = 0; l < c->num_decoder_layers; l++) {

@@ -138,6 +138,7 @@ static void cu_stream_destroy(t5_stream *s)
     t5__cu_use(s->be, NULL);
     if (s->st)
         cudaStreamSynchronize(s->st);
+    t5__cu_fused_release(s);
     for (int i = 0; i < s->n_graphs; i++)
         cudaGraphExecDestroy(s->graphs[i].exec);
     t5__cu_gemm_plans_free(s);
@@ -146,6 +147,7 @@ static void cu_stream_destroy(t5_stream *s)
     cudaFree(s->ws);
     cudaFree(s->slot_scratch);
     cudaFree(s->topk_part);
+    cudaFree(s->fs_bar);
     free(s->host_tmp);
     cudaFreeHost(s->hstage);
     cudaFreeHost(s->dstage);
@@ -178,6 +180,8 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     SC(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
     SC(cudaMalloc(&s->ws, s->ws_bytes));
     SC(cudaMalloc((void **)&s->topk_part, sizeof(float) * 2 * T5__TOPK_PARTIALS));
+    SC(cudaMalloc((void **)&s->fs_bar, 2 * sizeof(unsigned)));
+    SC(cudaMemset(s->fs_bar, 0, 2 * sizeof(unsigned)));
     SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
     SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));
 #undef SC
@@ -340,6 +344,7 @@ static t5_backend_vt make_vt(void)
     v.attn_cross = t5__cu_attn_cross;
     v.logits_topk = t5__cu_logits_topk;
     v.copy_slots = t5__cu_copy_slots;
+    v.decode_step = t5__cu_decode_step;
     return v;
 }
 
@@ -386,6 +391,7 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
+    be->no_fused = getenv("T5_CUDA_NO_FUSED_STEP") != NULL;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);

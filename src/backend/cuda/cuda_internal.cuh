@@ -71,6 +71,7 @@ typedef struct t5__cu_backend {
     int pdl;              /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
+    int no_fused;         /* T5_CUDA_NO_FUSED_STEP: no decode_step, the engine issues the ops */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
@@ -144,6 +145,7 @@ struct t5_stream {
     float *topk_part;  /* logits_topk partials; fixed, so graphs may use it */
     t5__pending pend;
     size_t host_tmp_n;
+    unsigned *fs_bar; /* the fused step's grid barrier {count, generation} */
 };
 
 /* Make the backend's device current on this thread (cheap when it is). */
@@ -334,6 +336,8 @@ int t5__cu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layo
                       const int32_t *dst, const int32_t *src, int n, int len, t5_err *err);
 int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
                        int k, const int32_t *no_eos, int eos_id, t5_err *err);
+int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err);
+void t5__cu_fused_release(t5_stream *s);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);
 
 #endif

@@ -1,0 +1,56 @@
+#!/bin/bash
+# device-fused.sh - run on the GPU machine: the fused decoder step
+# (src/backend/cuda/fused_step.cu) against the per-op path, in one call:
+# engine fixtures on CUDA fp16/bf16/fp32 with each path, then batch-1/4
+# latency of t5-small and t5-base side by side (T5_CUDA_NO_FUSED_STEP=1 is
+# the per-op baseline), and a memcheck of a short fused generate.
+#
+#   bash bench/device-pack.sh   (here, after building build-cuda with -DT5_CUDA_ARCHS=90a)
+#   run(command="bash bench/device-fused.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
+set -u
+bash "$(dirname "$0")/device-unpack.sh"
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT" /tmp/fx
+export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
+[ -e /work/main ] || { mkdir -p /work && ln -sfn "$PWD" /work/main; }
+B=build-cuda
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
+date -u | tee -a "$OUT/gpu.txt"
+MODELS=$(python3 -c "import json; print(' '.join(json.load(open('tests/fixtures/index.json'))['models']))")
+{
+for dt in ${DTYPES:-fp16 bf16 fp32}; do
+  for mode in fused perop; do
+    if [ $mode = perop ]; then export T5_CUDA_NO_FUSED_STEP=1; else unset T5_CUDA_NO_FUSED_STEP; fi
+    f=/tmp/fx/fixtures-$dt-$mode.txt
+    T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt T5_TEST_VERBOSE=1 timeout ${FX_TIMEOUT:-120} $B/tests/engine/test_engine_fixtures > $f 2>&1
+    echo "== fixtures $dt $mode (rc $?): $(tail -1 $f)"
+    for mdl in $MODELS; do
+      nf=$(grep "CHECK failed" $f | grep -c -- "$mdl")
+      worst=$(grep -oE "^  $mdl case [0-9]+: encoder rel err [^,]+, logits rel err [0-9.e+-]+" $f | awk '{print $NF}' | sort -g | tail -1)
+      echo "  $mdl: $nf failed; worst logits rel err $worst"
+    done
+    grep "CHECK failed" $f | head -${NFAIL:-6}
+  done
+done
+unset T5_CUDA_NO_FUSED_STEP
+echo "== memcheck: fused generate"
+M=tests/fixtures/models/t5_v1_1
+timeout 120 compute-sanitizer --tool memcheck --leak-check no $B/t5serve generate --model $M --input-ids 5,6,7,8,9 --device cuda --dtype fp16 --max-new-tokens 6 --num-beams 2 --json 2>&1 | tail -3
+} 2>&1 | tee "$OUT/check.txt"
+tar -czf "$OUT/fixtures.tar.gz" -C /tmp/fx .
+if [ "${BENCH:-1}" = 1 ]; then
+  {
+  for shape in t5-small t5-base; do
+    $B/t5serve random-model --shape $shape --out /tmp/$shape --dtype fp16 > /dev/null
+    for dt in ${BENCH_DTYPES:-fp16}; do
+      for beams in 1 4; do
+        for mode in perop fused; do
+          if [ $mode = perop ]; then export T5_CUDA_NO_FUSED_STEP=1; else unset T5_CUDA_NO_FUSED_STEP; fi
+          timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda --dtype $dt --beams $beams \
+            --batch ${BATCHES:-1,4} --iters ${ITERS:-30} --breakdown --label "$shape-$mode"
+        done
+      done
+    done
+  done
+  } 2>&1 | tee "$OUT/bench.txt"
+fi

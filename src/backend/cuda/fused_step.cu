@@ -1,0 +1,607 @@
+/* fused_step.cu - a whole decoder step for a few rows as one persistent
+ * kernel (the backend's decode_step op).
+ *
+ * Why. At batch 1 the per-op step is ~52 dependent kernels of a few
+ * microseconds each (bench/cuda.md: 261 us per t5-small step against an
+ * 18 us weight-read floor): the time goes to launch, ramp and the first
+ * dependent loads of every kernel, not to bandwidth. Here one grid of one
+ * block per SM stays resident for the whole step and walks the same
+ * sequence as step.c in phases separated by grid-wide barriers:
+ *
+ *   per layer  P1  norm(x) -> qkv GEMV                      (qkv to global)
+ *              P2  self-attention, every (row, head) -> o GEMV, x +=
+ *              P3  norm(x) -> cross-q GEMV                  (q to global)
+ *              P4  cross-attention -> co GEMV, x +=
+ *              P5  norm(x) -> wi GEMV                       (ff to global)
+ *              P6  act(ff) -> wo GEMV, x +=
+ *   then       P7  norm(x) -> LM head GEMV (logits), each block's top-k part
+ *              P8  rows' top-k merged (log-softmax, as logits_topk)
+ *
+ * Every GEMV spreads its output columns over all blocks in contiguous
+ * slices (the LM head slice is then also the block's top-k part); every
+ * block recomputes the tiny prologue it needs (the norm of <= 4 rows of
+ * d_model, or all heads' attention for <= 4 rows, a few thousand
+ * multiply-adds) instead of paying a barrier for it. Before arriving at a
+ * barrier a block asks L2 for its slice of the next phase's weights.
+ *
+ * Numerics follow the per-op path: prologue outputs are rounded to the act
+ * dtype as the stored tensors would be, dot products and the residual are
+ * fp32, and the fp16 FFN product is scaled as in gemv.cu / ffn_act.cu.
+ *
+ * Memory ordering. Buffers that other blocks write during the kernel (x,
+ * qkv, q, ff, the top-k parts) are read with ld.global.cg (L2), never
+ * through L1, which is not coherent between SMs; the barrier fences.
+ * The barrier is a counter and a generation word per stream (the last
+ * block to arrive resets the counter and bumps the generation), so it needs
+ * no reset between launches and no cooperative launch (which keeps CUDA
+ * graph capture and PDL neighbours ordinary). Co-residency: the grid is one
+ * block per SM and the occupancy query must allow it; a block that is not
+ * yet resident because another stream's kernel holds its SM gets resident
+ * when that kernel ends, so the barrier waits rather than deadlocks as long
+ * as no other persistent grid holds SMs at the same time. Two fused steps
+ * on two streams could each hold part of the SMs and wait for the rest
+ * forever, so one stream per device owns the fused path (the first to ask,
+ * until it is destroyed) and the others decline (the engine then issues the
+ * per-op sequence, whose kernels always finish). Concurrent instances are a
+ * throughput setting anyway; the fused step is for latency.
+ */
+#include "topk_dev.cuh"
+
+#include <stdlib.h>
+
+#define FS_THREADS 512
+#define FS_WARPS (FS_THREADS / 32)
+#define FS_MAXM 4
+#define FS_MAXK 8
+
+struct fs_params {
+    t5_fused_step a;
+    unsigned *bar; /* {count, generation} */
+    float *part;   /* top-k parts: pm, pl [m*G], pv [m*G*k], pi [m*G*k] */
+    int amax;      /* elements per row of the shared-memory GEMV input */
+    int smax;      /* scores per warp (the longest cache) */
+    size_t off_xs, off_sc, off_qs;
+};
+
+/* ---- loads ----------------------------------------------------------------- */
+
+template <typename T> static __device__ __forceinline__ float fs_ldcg(const T *p);
+template <> __device__ __forceinline__ float fs_ldcg<float>(const float *p)
+{
+    return __ldcg(p);
+}
+template <> __device__ __forceinline__ float fs_ldcg<__half>(const __half *p)
+{
+    unsigned short u = __ldcg((const unsigned short *)p);
+    return __half2float(__ushort_as_half(u));
+}
+template <> __device__ __forceinline__ float fs_ldcg<__nv_bfloat16>(const __nv_bfloat16 *p)
+{
+    unsigned short u = __ldcg((const unsigned short *)p);
+    return __bfloat162float(__ushort_as_bfloat16(u));
+}
+
+/* 16 bytes of T as floats; CG: through L2 only. */
+template <typename T> struct fs_vec {
+    enum { N = 16 / sizeof(T) };
+};
+template <typename T, bool CG>
+static __device__ __forceinline__ void fs_load16(const T *p, float *f)
+{
+    uint4 v = CG ? __ldcg((const uint4 *)p) : *(const uint4 *)p;
+    if (sizeof(T) == 4) {
+        const float *h = (const float *)&v;
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            f[i] = h[i];
+    } else {
+        const T *h = (const T *)&v;
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+            f[i] = t5__dt<T>::load(h[i]);
+    }
+}
+
+template <typename T> static __device__ __forceinline__ float fs_fin(float v)
+{
+    return v;
+}
+template <> __device__ __forceinline__ float fs_fin<__half>(float v)
+{
+    return fminf(fmaxf(v, -65504.0f), 65504.0f);
+}
+
+static __device__ __forceinline__ float fs_act(float x, int act)
+{
+    switch (act) {
+    case T5_ACT_RELU: return fmaxf(x, 0.0f);
+    case T5_ACT_GELU_TANH: {
+        const float c = 0.7978845608028654f;
+        return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+    }
+    case T5_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+    default: return x / (1.0f + expf(-x));
+    }
+}
+
+template <typename T> static __device__ __forceinline__ float fs_act_scale(void)
+{
+    return 1.0f;
+}
+template <> __device__ __forceinline__ float fs_act_scale<__half>(void)
+{
+    return T5__ACT_SCALE;
+}
+
+/* ---- grid barrier ----------------------------------------------------------- */
+
+static __device__ __forceinline__ void fs_barrier(unsigned *bar)
+{
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        volatile unsigned *gen = bar + 1;
+        unsigned g = *gen; /* cannot move before every block has arrived, us included */
+        __threadfence();
+        if (atomicAdd(bar, 1u) == gridDim.x - 1) {
+            atomicExch(bar, 0u);
+            __threadfence();
+            atomicAdd(bar + 1, 1u);
+        } else {
+            while (*gen == g)
+                ;
+        }
+        __threadfence();
+    }
+    __syncthreads();
+}
+
+/* This block's contiguous slice [c0, c1) of n output columns. */
+static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
+{
+    int per = (n + gridDim.x - 1) / gridDim.x;
+    c0 = blockIdx.x * per;
+    c1 = c0 + per < n ? c0 + per : n;
+    if (c0 > n)
+        c0 = n;
+}
+
+/* Asks L2 for this block's slice of W [n, k] (the next phase's weights). */
+static __device__ __forceinline__ void fs_prefetch(const void *w, int n, int k, int esz)
+{
+    int c0, c1;
+    fs_slice(n, c0, c1);
+    const char *base = (const char *)w + (size_t)c0 * k * esz;
+    size_t bytes = (size_t)(c1 - c0) * k * esz;
+    for (size_t off = (size_t)threadIdx.x * 128; off < bytes; off += (size_t)FS_THREADS * 128)
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(base + off));
+}
+
+/* ---- prologues -------------------------------------------------------------- */
+
+/* xs [m][d] = the residual rows (layer 0 of the step: the embedding rows,
+ * which block 0 also stores as the residual). */
+template <typename T>
+static __device__ void fs_load_x(float *xs, const t5_fused_step &a, bool from_embed)
+{
+    const int m = a.n, d = a.d;
+    for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
+        int r = idx / d, c = idx - r * d;
+        float v;
+        if (from_embed) {
+            int id = a.tok[r];
+            id = id < 0 ? 0 : id >= a.V ? a.V - 1 : id;
+            v = t5__ld((const T *)a.embed + (size_t)id * d + c);
+            if (blockIdx.x == 0)
+                a.x[idx] = v;
+        } else {
+            v = __ldcg(a.x + idx);
+        }
+        xs[idx] = v;
+    }
+    __syncthreads();
+}
+
+/* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. */
+template <typename T>
+static __device__ void fs_norm(T *as, const float *xs, const float *w, int m, int d, float eps,
+                               float *red)
+{
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (warp < m) {
+        float ss = 0.0f;
+        for (int i = lane; i < d; i += 32)
+            ss += xs[warp * d + i] * xs[warp * d + i];
+        ss = t5__warp_sum(ss);
+        if (lane == 0)
+            red[warp] = rsqrtf(ss / (float)d + eps);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
+        int r = idx / d, c = idx - r * d;
+        as[idx] = t5__dt<T>::store(w[c] * (xs[idx] * red[r]));
+    }
+    __syncthreads();
+}
+
+/* as [m][d_ff] = act(ff) (gated: act(ff[:, :d_ff]) * ff[:, d_ff:]) / scale. */
+template <typename T>
+static __device__ void fs_ffn_act(T *as, const t5_fused_step &a, float inv_scale)
+{
+    const int m = a.n, f = a.d_ff;
+    const T *in = (const T *)a.ff;
+    for (int idx = threadIdx.x; idx < m * f; idx += FS_THREADS) {
+        int r = idx / f, c = idx - r * f;
+        float y;
+        if (a.gated) {
+            const T *row = in + (size_t)r * 2 * f;
+            y = fs_act(fs_fin<T>(fs_ldcg(row + c)), a.act) * fs_fin<T>(fs_ldcg(row + f + c));
+        } else {
+            y = fs_act(fs_fin<T>(fs_ldcg(in + idx)), a.act);
+        }
+        as[idx] = t5__dt<T>::store(fs_fin<T>(y * inv_scale));
+    }
+    __syncthreads();
+}
+
+/* Attention of every (row, head) of the step into as [m][inner] (T). One
+ * warp per pair: lane j scores key j (all its loads at once), the warp
+ * normalises, and lanes split the dimensions for the weighted sum of V.
+ * SELF: q, the new k and v come from qkv, the row attends over positions
+ * 0..pos with the causal bias, and block 0 appends k, v to the cache. */
+template <typename T, bool SELF>
+static __device__ void fs_attn(T *as, const fs_params &p, int layer, float *sc_all, float *qs_all)
+{
+    const t5_fused_step &a = p.a;
+    const int H = a.sh.n_heads, dkv = a.sh.d_kv, inner = H * dkv, m = a.n;
+    const t5_kv_layout &lay = SELF ? a.self_lay : a.cross_lay;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    constexpr int VN = fs_vec<T>::N;
+    float *sc = sc_all + (size_t)warp * p.smax;
+    float *qs = qs_all + (size_t)warp * dkv;
+    for (int pair = warp; pair < m * H; pair += FS_WARPS) {
+        int r = pair / H, h = pair - r * H;
+        const int32_t *rw = a.rows + 4 * r;
+        int slot = SELF ? rw[0] : rw[1];
+        int nk = SELF ? rw[2] + 1 : rw[3];
+        nk = nk > lay.max_len ? lay.max_len : nk < 1 ? 1 : nk;
+        size_t head_off =
+            (((size_t)layer * lay.n_slots + slot) * H + h) * (size_t)lay.max_len * dkv;
+        const T *K = (const T *)(SELF ? a.self_k : a.cross_k) + head_off;
+        const T *Vv = (const T *)(SELF ? a.self_v : a.cross_v) + head_off;
+        const T *qsrc = SELF ? (const T *)a.qkv + (size_t)r * 3 * inner + h * dkv
+                             : (const T *)a.q + (size_t)r * inner + h * dkv;
+        for (int i = lane; i < dkv; i += 32)
+            qs[i] = fs_ldcg(qsrc + i);
+        __syncwarp();
+        float mx = -INFINITY;
+        for (int j = lane; j < nk; j += 32) {
+            bool fresh = SELF && j == nk - 1;
+            const T *kr = fresh ? qsrc + inner : K + (size_t)j * dkv;
+            float s = 0.0f;
+#pragma unroll 8
+            for (int i = 0; i < dkv; i += VN) {
+                float kf[VN];
+                if (fresh)
+                    fs_load16<T, true>(kr + i, kf);
+                else
+                    fs_load16<T, false>(kr + i, kf);
+#pragma unroll
+                for (int e = 0; e < VN; e++)
+                    s += qs[i + e] * kf[e];
+            }
+            if (SELF)
+                s += a.bias[t5_rel_bucket(j - (nk - 1), 0, a.sh.num_buckets, a.sh.max_distance) *
+                                H +
+                            h];
+            sc[j] = s;
+            mx = fmaxf(mx, s);
+        }
+        mx = t5__warp_max(mx);
+        float l = 0.0f;
+        for (int j = lane; j < nk; j += 32) {
+            float e = __expf(sc[j] - mx);
+            sc[j] = e;
+            l += e;
+        }
+        l = t5__warp_sum(l);
+        __syncwarp();
+        float inv = 1.0f / l;
+        for (int i = lane; i < dkv; i += 32) {
+            float acc = 0.0f;
+            int nold = SELF ? nk - 1 : nk;
+#pragma unroll 4
+            for (int j = 0; j < nold; j++)
+                acc += sc[j] * t5__ld(Vv + (size_t)j * dkv + i);
+            if (SELF) {
+                float vn = fs_ldcg(qsrc + 2 * inner + i);
+                acc += sc[nk - 1] * vn;
+                if (blockIdx.x == 0) {
+                    ((T *)a.self_k + head_off)[(size_t)(nk - 1) * dkv + i] =
+                        t5__dt<T>::store(fs_ldcg(qsrc + inner + i));
+                    ((T *)a.self_v + head_off)[(size_t)(nk - 1) * dkv + i] =
+                        t5__dt<T>::store(vn);
+                }
+            }
+            as[(size_t)r * inner + h * dkv + i] = t5__dt<T>::store(acc * inv);
+        }
+        __syncwarp(); /* sc and qs are reused by this warp's next pair */
+    }
+    __syncthreads();
+}
+
+/* ---- the GEMV ----------------------------------------------------------------
+ * out columns [c0, c1) of this block = as [m][k] @ W^T, warps over columns,
+ * CPW columns per warp at a time (all their weight loads in flight). */
+enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2 };
+
+template <typename T, int CPW>
+static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int n, int c0, int c1,
+                                    int mode, void *out, float alpha)
+{
+    constexpr int VN = fs_vec<T>::N;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int cb = c0 + warp * CPW; cb < c1; cb += FS_WARPS * CPW) {
+        float acc[FS_MAXM][CPW];
+#pragma unroll
+        for (int r = 0; r < FS_MAXM; r++)
+#pragma unroll
+            for (int j = 0; j < CPW; j++)
+                acc[r][j] = 0.0f;
+#pragma unroll 2
+        for (int i = lane * VN; i < k; i += 32 * VN) {
+            float wf[CPW][VN];
+#pragma unroll
+            for (int j = 0; j < CPW; j++) {
+                int col = cb + j < c1 ? cb + j : c1 - 1;
+                fs_load16<T, false>(W + (size_t)col * k + i, wf[j]);
+            }
+#pragma unroll
+            for (int r = 0; r < FS_MAXM; r++) {
+                if (r < m) {
+                    float af[VN];
+                    fs_load16<T, false>(as + r * k + i, af);
+#pragma unroll
+                    for (int j = 0; j < CPW; j++)
+#pragma unroll
+                        for (int e = 0; e < VN; e++)
+                            acc[r][j] += af[e] * wf[j][e];
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < FS_MAXM; r++) {
+            if (r < m) {
+#pragma unroll
+                for (int j = 0; j < CPW; j++) {
+                    float v = t5__warp_sum(acc[r][j]) * alpha;
+                    int col = cb + j;
+                    if (lane == j && col < c1) {
+                        size_t at = (size_t)r * n + col;
+                        if (mode == FS_ADD)
+                            ((float *)out)[at] = __ldcg((float *)out + at) + v;
+                        else if (mode == FS_OUT_F32)
+                            ((float *)out)[at] = v;
+                        else
+                            ((T *)out)[at] = t5__dt<T>::store(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+template <typename T>
+static __device__ void fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out,
+                               float alpha)
+{
+    int c0, c1;
+    fs_slice(n, c0, c1);
+    if (c1 - c0 >= 2 * 4 * FS_WARPS)
+        fs_gemv_cols<T, 4>(as, m, k, (const T *)W, n, c0, c1, mode, out, alpha);
+    else
+        fs_gemv_cols<T, 1>(as, m, k, (const T *)W, n, c0, c1, mode, out, alpha);
+}
+
+/* ---- the kernel ---------------------------------------------------------------- */
+
+template <typename T, int K>
+__global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params p)
+{
+    const t5_fused_step &a = p.a;
+    extern __shared__ __align__(16) unsigned char fs_sm[];
+    T *as = (T *)fs_sm;
+    float *xs = (float *)(fs_sm + p.off_xs);
+    float *sc = (float *)(fs_sm + p.off_sc);
+    float *qs = (float *)(fs_sm + p.off_qs);
+    __shared__ float red[FS_MAXM];
+    const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
+    const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
+    /* fp16: the FFN product is stored scaled for the wo GEMV (ffn_act.cu). */
+    const float act_scale = fs_act_scale<T>();
+
+    for (int l = 0; l < a.n_layers; l++) {
+        const t5_fused_layer &w = a.layers[l];
+        /* P1 */
+        fs_load_x<T>(xs, a, l == 0);
+        fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f);
+        fs_prefetch(w.w_o, d, inner, es);
+        fs_barrier(p.bar);
+        /* P2 */
+        fs_attn<T, true>(as, p, l, sc, qs);
+        fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f);
+        fs_prefetch(w.w_cq, inner, d, es);
+        fs_barrier(p.bar);
+        /* P3 */
+        fs_load_x<T>(xs, a, false);
+        fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
+        fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f);
+        fs_prefetch(w.w_co, d, inner, es);
+        fs_barrier(p.bar);
+        /* P4 */
+        fs_attn<T, false>(as, p, l, sc, qs);
+        fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f);
+        fs_prefetch(w.w_in, ffc, d, es);
+        fs_barrier(p.bar);
+        /* P5 */
+        fs_load_x<T>(xs, a, false);
+        fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f);
+        fs_prefetch(w.w_out, d, a.d_ff, es);
+        fs_barrier(p.bar);
+        /* P6 */
+        fs_ffn_act<T>(as, a, 1.0f / act_scale);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_ADD, a.x, act_scale);
+        if (l + 1 < a.n_layers)
+            fs_prefetch(a.layers[l + 1].w_qkv, 3 * inner, d, es);
+        else
+            fs_prefetch(a.lm_head, a.V, d, es);
+        fs_barrier(p.bar);
+    }
+
+    /* P7: logits of this block's vocabulary slice, then its top-k part. */
+    fs_load_x<T>(xs, a, a.n_layers == 0);
+    fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red);
+    fs_gemv<T>(as, m, d, a.lm_head, a.V, FS_OUT_F32, a.logits, a.lm_scale);
+    __syncthreads(); /* the block's logits, written above, are read below */
+    const int G = gridDim.x, k = a.k;
+    float *pm = p.part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
+    int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
+    int c0, c1;
+    fs_slice(a.V, c0, c1);
+    for (int r = 0; r < m; r++) {
+        float lv[K], mx, sum;
+        int li[K];
+        scan_logits<K, FS_THREADS>(a.logits + (size_t)r * a.V, c0, c1, a.no_eos && a.no_eos[r],
+                                   a.eos_id, lv, li, mx, sum);
+        block_lse<FS_THREADS>(mx, sum);
+        size_t at = (size_t)r * G + blockIdx.x;
+        if (threadIdx.x == 0) {
+            pm[at] = mx;
+            pl[at] = sum;
+        }
+        block_select<K, FS_THREADS>(lv, li, k, 0.0f, pv + at * k, pi + at * k, INT_MAX);
+    }
+    fs_barrier(p.bar);
+
+    /* P8: block r merges row r's parts (as topk_merge_kernel). */
+    if ((int)blockIdx.x >= m)
+        return;
+    const int r = blockIdx.x;
+    float mx = -INFINITY, sum = 0.0f;
+    for (int q = threadIdx.x; q < G; q += FS_THREADS) {
+        float m2 = __ldcg(pm + (size_t)r * G + q), l2 = __ldcg(pl + (size_t)r * G + q);
+        float mn = fmaxf(mx, m2);
+        if (mn != -INFINITY) {
+            sum = (mx == -INFINITY ? 0.0f : sum * __expf(mx - mn)) +
+                  (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
+            mx = mn;
+        }
+    }
+    block_lse<FS_THREADS>(mx, sum);
+    float lv[K];
+    int li[K];
+#pragma unroll
+    for (int j = 0; j < K; j++) {
+        lv[j] = -INFINITY;
+        li[j] = INT_MAX;
+    }
+    const float *cv = pv + (size_t)r * G * k;
+    const int32_t *ci = pi + (size_t)r * G * k;
+    for (int c = threadIdx.x; c < G * k; c += FS_THREADS) {
+        int id = __ldcg(ci + c);
+        if (id != INT_MAX)
+            list_insert<K>(lv, li, __ldcg(cv + c), id);
+    }
+    block_select<K, FS_THREADS>(lv, li, k, mx + logf(sum), a.top_v + (size_t)r * k,
+                                a.top_i + (size_t)r * k, 0);
+}
+
+/* ---- ownership (see the top of the file) ------------------------------------ */
+
+static t5_stream *fs_owner[64];
+
+static int t5__cu_fused_claim(t5_stream *s)
+{
+    t5_stream **o = &fs_owner[s->be->dev & 63];
+    return __atomic_load_n(o, __ATOMIC_ACQUIRE) == s ||
+           __sync_bool_compare_and_swap(o, (t5_stream *)NULL, s);
+}
+
+void t5__cu_fused_release(t5_stream *s)
+{
+    __sync_bool_compare_and_swap(&fs_owner[s->be->dev & 63], s, (t5_stream *)NULL);
+}
+
+/* ---- the op ------------------------------------------------------------------------ */
+
+static size_t al16(size_t x)
+{
+    return (x + 15) & ~(size_t)15;
+}
+
+template <typename T, int K>
+static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
+{
+    void (*kern)(const fs_params) = fused_step_kernel<T, K>;
+    if (smem > 48 * 1024)
+        CU_CHECK(
+            cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    int per_sm = 0;
+    CU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, FS_THREADS, smem));
+    if (per_sm < 1)
+        return 1;
+    int G = s->be->n_sm;
+    size_t part = (size_t)p.a.n * G * (2 + 2 * p.a.k);
+    if (part > 2 * (size_t)T5__TOPK_PARTIALS)
+        return 1;
+    /* Not a PDL launch: every block must see the previous step complete,
+     * and a persistent grid should not start beside the previous kernel. */
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(G);
+    cfg.blockDim = dim3(FS_THREADS);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = s->st;
+    CU_CHECK(cudaLaunchKernelEx(&cfg, kern, p));
+    CU_CHECK_LAUNCH("fused decoder step");
+    return 0;
+}
+
+
+
+int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
+{
+    t5__cu_backend *be = s->be;
+    if (be->no_fused || a->n < 1 || a->n > FS_MAXM || a->k < 1 || a->k > FS_MAXK ||
+        a->k > a->V || a->n_layers < 1 || !s->fs_bar)
+        return 1;
+    const int es = (int)be->base.act_size, dkv = a->sh.d_kv, inner = a->sh.n_heads * dkv;
+    if ((dkv * es) % 16 || (a->d * es) % 16 || (inner * es) % 16 || (a->d_ff * es) % 16)
+        return 1;
+    if (!t5__cu_fused_claim(s))
+        return 1;
+    CU_ENTER(s);
+    fs_params p;
+    memset(&p, 0, sizeof p);
+    p.a = *a;
+    p.bar = s->fs_bar;
+    p.part = s->topk_part;
+    p.amax = a->d > inner ? a->d : inner;
+    if (a->d_ff > p.amax)
+        p.amax = a->d_ff;
+    p.smax = a->self_lay.max_len > a->cross_lay.max_len ? a->self_lay.max_len
+                                                        : a->cross_lay.max_len;
+    p.off_xs = al16((size_t)FS_MAXM * p.amax * es);
+    p.off_sc = p.off_xs + al16((size_t)FS_MAXM * a->d * 4);
+    p.off_qs = p.off_sc + al16((size_t)FS_WARPS * p.smax * 4);
+    size_t smem = p.off_qs + al16((size_t)FS_WARPS * dkv * 4);
+    if (smem + 4096 > be->smem_optin) /* + static shared memory of the top-k helpers */
+        return 1;
+    int rc = 1;
+    if (a->k == 1) {
+        T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, 1>(s, p, smem, err));
+    } else {
+        T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, FS_MAXK>(s, p, smem, err));
+    }
+    return rc;
+}

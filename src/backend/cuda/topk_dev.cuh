@@ -1,0 +1,146 @@
+/* topk_dev.cuh - the device pieces of log-softmax top-k (private): a
+ * thread's sorted candidate list, block arg-max selection and block
+ * log-sum-exp. Shared by topk.cu and the fused decoder step (fused_step.cu).
+ */
+#ifndef T5_CUDA_TOPK_DEV_CUH
+#define T5_CUDA_TOPK_DEV_CUH
+
+#include "cuda_internal.cuh"
+
+#include <limits.h>
+
+struct vi {
+    float v;
+    int i;
+};
+
+static __device__ __forceinline__ bool better(float a, int ia, float b, int ib)
+{
+    return a > b || (a == b && ia < ib);
+}
+
+/* Inserts (c, id) into a thread's sorted list (compile-time indices only,
+ * so the list stays in registers). */
+template <int K>
+static __device__ __forceinline__ void list_insert(float *lv, int *li, float c, int id)
+{
+    if (!better(c, id, lv[K - 1], li[K - 1]))
+        return;
+    bool placed = false;
+#pragma unroll
+    for (int j = K - 1; j > 0; j--) {
+        if (!placed) {
+            if (better(c, id, lv[j - 1], li[j - 1])) {
+                lv[j] = lv[j - 1];
+                li[j] = li[j - 1];
+            } else {
+                lv[j] = c;
+                li[j] = id;
+                placed = true;
+            }
+        }
+    }
+    if (!placed) {
+        lv[0] = c;
+        li[0] = id;
+    }
+}
+
+/* k rounds of block arg-max over the threads' list heads; writes value -
+ * sub and the id (empty entries: -inf and `empty_id`). */
+template <int K, int THREADS>
+static __device__ void block_select(float *lv, int *li, int k, float sub, float *out_v,
+                                    int32_t *out_i, int empty_id)
+{
+    __shared__ vi s_best[THREADS / 32];
+    __shared__ vi s_win;
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    for (int round = 0; round < k; round++) {
+        float bv = lv[0];
+        int bi = li[0];
+        for (int o = 16; o > 0; o >>= 1) {
+            float v2 = __shfl_xor_sync(0xffffffffu, bv, o);
+            int i2 = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (better(v2, i2, bv, bi)) {
+                bv = v2;
+                bi = i2;
+            }
+        }
+        if (lane == 0)
+            s_best[wid] = vi{bv, bi};
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            vi b = s_best[0];
+            for (int w = 1; w < THREADS / 32; w++)
+                if (better(s_best[w].v, s_best[w].i, b.v, b.i))
+                    b = s_best[w];
+            s_win = b;
+            out_v[round] = b.i == INT_MAX ? -INFINITY : b.v - sub;
+            out_i[round] = b.i == INT_MAX ? empty_id : b.i;
+        }
+        __syncthreads();
+        if (li[0] == s_win.i && s_win.i != INT_MAX) { /* ids are unique: this thread won */
+#pragma unroll
+            for (int j = 0; j < K - 1; j++) {
+                lv[j] = lv[j + 1];
+                li[j] = li[j + 1];
+            }
+            lv[K - 1] = -INFINITY;
+            li[K - 1] = INT_MAX;
+        }
+    }
+}
+
+/* Combines per-thread (max, sum of exp) pairs over the block. */
+template <int THREADS> static __device__ void block_lse(float &m, float &l)
+{
+    __shared__ float s_m[THREADS / 32], s_l[THREADS / 32];
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        float l2 = __shfl_xor_sync(0xffffffffu, l, o);
+        float mn = fmaxf(m, m2);
+        l = (m == -INFINITY ? 0.0f : l * __expf(m - mn)) +
+            (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
+        m = mn;
+    }
+    if (lane == 0) {
+        s_m[wid] = m;
+        s_l[wid] = l;
+    }
+    __syncthreads();
+    float M = -INFINITY, L = 0.0f;
+    for (int w = 0; w < THREADS / 32; w++)
+        M = fmaxf(M, s_m[w]);
+    for (int w = 0; w < THREADS / 32; w++)
+        if (s_m[w] != -INFINITY)
+            L += s_l[w] * __expf(s_m[w] - M);
+    m = M;
+    l = L;
+}
+
+/* Scans logits [lo, hi) of row r: running (max, sum exp) and the list. */
+template <int K, int THREADS>
+static __device__ void scan_logits(const float *x, int lo, int hi, int mask_eos, int eos_id,
+                                   float *lv, int *li, float &m, float &l)
+{
+#pragma unroll
+    for (int j = 0; j < K; j++) {
+        lv[j] = -INFINITY;
+        li[j] = INT_MAX;
+    }
+    m = -INFINITY;
+    l = 0.0f;
+    for (int id = lo + threadIdx.x; id < hi; id += THREADS) {
+        float v = x[id];
+        if (v > m) {
+            l = l * __expf(m - v) + 1.0f; /* m = -inf at first: exp(-inf) = 0 */
+            m = v;
+        } else if (v > -INFINITY) {
+            l += __expf(v - m);
+        }
+        list_insert<K>(lv, li, (mask_eos && id == eos_id) ? -INFINITY : v, id);
+    }
+}
+
+#endif
