@@ -52,5 +52,12 @@ if [ "${BENCH:-1}" = 1 ]; then
       done
     done
   done
+  echo "== where a fused step's time goes (T5_CUDA_FUSED_TRACE, block 0's clock)"
+  for shape in t5-small t5-base; do
+    for beams in 1 4; do
+      T5_CUDA_FUSED_TRACE=1 timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda --dtype fp16 \
+        --beams $beams --batch 1 --iters 10 --label "$shape-trace" 2>&1 | grep -E "trace|t5-"
+    done
+  done
   } 2>&1 | tee "$OUT/bench.txt"
 fi

@@ -148,6 +148,10 @@ static void cu_stream_destroy(t5_stream *s)
     cudaFree(s->slot_scratch);
     cudaFree(s->topk_part);
     cudaFree(s->fs_bar);
+    if (s->fs_trace) {
+        t5__cu_fused_trace_report(s);
+        cudaFree(s->fs_trace);
+    }
     free(s->host_tmp);
     cudaFreeHost(s->hstage);
     cudaFreeHost(s->dstage);
@@ -182,6 +186,10 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     SC(cudaMalloc((void **)&s->topk_part, sizeof(float) * 2 * T5__TOPK_PARTIALS));
     SC(cudaMalloc((void **)&s->fs_bar, 2 * sizeof(unsigned)));
     SC(cudaMemset(s->fs_bar, 0, 2 * sizeof(unsigned)));
+    if (getenv("T5_CUDA_FUSED_TRACE")) {
+        SC(cudaMalloc((void **)&s->fs_trace, 16 * sizeof(unsigned long long)));
+        SC(cudaMemset(s->fs_trace, 0, 16 * sizeof(unsigned long long)));
+    }
     SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
     SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));
 #undef SC

@@ -145,7 +145,8 @@ struct t5_stream {
     float *topk_part;  /* logits_topk partials; fixed, so graphs may use it */
     t5__pending pend;
     size_t host_tmp_n;
-    unsigned *fs_bar; /* the fused step's grid barrier {count, generation} */
+    unsigned *fs_bar;             /* the fused step's grid barrier (one u64 count) */
+    unsigned long long *fs_trace; /* T5_CUDA_FUSED_TRACE: its per-phase times, else NULL */
 };
 
 /* Make the backend's device current on this thread (cheap when it is). */
@@ -338,6 +339,7 @@ int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *log
                        int k, const int32_t *no_eos, int eos_id, t5_err *err);
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err);
 void t5__cu_fused_release(t5_stream *s);
+void t5__cu_fused_trace_report(t5_stream *s);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);
 
 #endif

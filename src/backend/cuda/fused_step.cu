@@ -28,6 +28,11 @@
  * dtype as the stored tensors would be, dot products and the residual are
  * fp32, and the fp16 FFN product is scaled as in gemv.cu / ffn_act.cu.
  *
+ * The residual x [m, d] is read whole by every block in the norm phases
+ * (P1, P3, P5) and updated in the next phase by the owner of each column;
+ * x does not change in between, so the owner adds to its shared-memory copy
+ * instead of re-reading x (one dependent L2 round trip fewer per update).
+ *
  * Memory ordering. Buffers that other blocks write during the kernel (x,
  * qkv, q, ff, the top-k parts) are read with ld.global.cg (L2), never
  * through L1, which is not coherent between SMs; the barrier fences.
@@ -56,11 +61,13 @@
 
 struct fs_params {
     t5_fused_step a;
-    unsigned *bar; /* {count, generation} */
+    unsigned long long *bar;   /* the grid barrier's arrival count */
+    unsigned long long *trace; /* T5_CUDA_FUSED_TRACE: per-phase ns sums (block 0), or NULL */
     float *part;   /* top-k parts: pm, pl [m*G], pv [m*G*k], pi [m*G*k] */
     int amax;      /* elements per row of the shared-memory GEMV input */
     int smax;      /* scores per warp (the longest cache) */
-    size_t off_xs, off_sc, off_qs;
+    int ws_bytes;  /* shared-memory weight stage */
+    size_t off_xs, off_sc, off_qs, off_ws;
 };
 
 /* ---- loads ----------------------------------------------------------------- */
@@ -135,25 +142,44 @@ template <> __device__ __forceinline__ float fs_act_scale<__half>(void)
 
 /* ---- grid barrier ----------------------------------------------------------- */
 
-static __device__ __forceinline__ void fs_barrier(unsigned *bar)
+/* One 64-bit arrival counter per stream that only grows: a block adds one
+ * (release: the block's writes, ordered before it by __syncthreads, become
+ * visible with it) and waits (acquire) until the count reaches the next
+ * multiple of the grid size. Nothing to reset between barriers or launches,
+ * and one atomic per block per barrier. */
+static __device__ __forceinline__ void fs_barrier(unsigned long long *bar)
 {
     __syncthreads();
     if (threadIdx.x == 0) {
-        volatile unsigned *gen = bar + 1;
-        unsigned g = *gen; /* cannot move before every block has arrived, us included */
-        __threadfence();
-        if (atomicAdd(bar, 1u) == gridDim.x - 1) {
-            atomicExch(bar, 0u);
-            __threadfence();
-            atomicAdd(bar + 1, 1u);
-        } else {
-            while (*gen == g)
-                ;
-        }
-        __threadfence();
+        unsigned long long G = gridDim.x, old, now;
+        asm volatile("atom.add.release.gpu.u64 %0, [%1], 1;" : "=l"(old) : "l"(bar) : "memory");
+        unsigned long long target = (old / G + 1) * G;
+        do {
+            asm volatile("ld.acquire.gpu.u64 %0, [%1];" : "=l"(now) : "l"(bar) : "memory");
+        } while (now < target);
     }
     __syncthreads();
 }
+
+static __device__ __forceinline__ unsigned long long fs_now(void)
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+/* FS_TRACE: block 0 adds the time since the previous mark to slot i. */
+struct fs_clock {
+    unsigned long long *tr, t;
+    __device__ __forceinline__ void mark(int i)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            unsigned long long n = fs_now();
+            tr[i] += n - t;
+            t = n;
+        }
+    }
+};
 
 /* This block's contiguous slice [c0, c1) of n output columns. */
 static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
@@ -174,6 +200,42 @@ static __device__ __forceinline__ void fs_prefetch(const void *w, int n, int k, 
     size_t bytes = (size_t)(c1 - c0) * k * esz;
     for (size_t off = (size_t)threadIdx.x * 128; off < bytes; off += (size_t)FS_THREADS * 128)
         asm volatile("prefetch.global.L2 [%0];" ::"l"(base + off));
+}
+
+/* Starts copying this block's slice of the next phase's W [n, k] into
+ * shared memory (cp.async, before the barrier: the weights do not depend on
+ * the phase in between, so their latency hides behind it); a slice larger
+ * than the buffer is only prefetched into L2. fs_gemv uses the copy. */
+static __device__ __forceinline__ bool fs_fits(int n, int k, int esz, int ws_bytes)
+{
+    int per = (n + gridDim.x - 1) / gridDim.x;
+    return (size_t)per * k * esz <= (size_t)ws_bytes;
+}
+
+static __device__ void fs_stage(unsigned char *ws, int ws_bytes, const void *w, int n, int k,
+                                int esz)
+{
+    if (!fs_fits(n, k, esz, ws_bytes)) {
+        fs_prefetch(w, n, k, esz);
+        return;
+    }
+    int c0, c1;
+    fs_slice(n, c0, c1);
+    const char *src = (const char *)w + (size_t)c0 * k * esz;
+    int bytes = (c1 - c0) * k * esz;
+    __syncthreads(); /* the previous GEMV has finished reading ws */
+    for (int off = threadIdx.x * 16; off < bytes; off += FS_THREADS * 16) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+        unsigned dst = (unsigned)__cvta_generic_to_shared(ws + off);
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src + off)
+                     : "memory");
+#else
+        *(uint4 *)(ws + off) = *(const uint4 *)(src + off);
+#endif
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
 }
 
 /* ---- prologues -------------------------------------------------------------- */
@@ -335,8 +397,8 @@ static __device__ void fs_attn(T *as, const fs_params &p, int layer, float *sc_a
 enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2 };
 
 template <typename T, int CPW>
-static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int n, int c0, int c1,
-                                    int mode, void *out, float alpha)
+static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int wc0, int n, int c0,
+                                    int c1, int mode, void *out, float alpha, const float *xs)
 {
     constexpr int VN = fs_vec<T>::N;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -353,7 +415,7 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int n
 #pragma unroll
             for (int j = 0; j < CPW; j++) {
                 int col = cb + j < c1 ? cb + j : c1 - 1;
-                fs_load16<T, false>(W + (size_t)col * k + i, wf[j]);
+                fs_load16<T, false>(W + (size_t)(col - wc0) * k + i, wf[j]);
             }
 #pragma unroll
             for (int r = 0; r < FS_MAXM; r++) {
@@ -377,8 +439,8 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int n
                     int col = cb + j;
                     if (lane == j && col < c1) {
                         size_t at = (size_t)r * n + col;
-                        if (mode == FS_ADD)
-                            ((float *)out)[at] = __ldcg((float *)out + at) + v;
+                        if (mode == FS_ADD) /* xs: this phase's residual rows, n == d */
+                            ((float *)out)[at] = xs[at] + v;
                         else if (mode == FS_OUT_F32)
                             ((float *)out)[at] = v;
                         else
@@ -392,14 +454,23 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int n
 
 template <typename T>
 static __device__ void fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out,
-                               float alpha)
+                               float alpha, const unsigned char *ws, int ws_bytes, const float *xs)
 {
-    int c0, c1;
+    int c0, c1, wc0 = 0;
     fs_slice(n, c0, c1);
+    const T *src = (const T *)W;
+    if (ws && fs_fits(n, k, (int)sizeof(T), ws_bytes)) { /* staged by fs_stage */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+        asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+        __syncthreads();
+        src = (const T *)ws;
+        wc0 = c0;
+    }
     if (c1 - c0 >= 2 * 4 * FS_WARPS)
-        fs_gemv_cols<T, 4>(as, m, k, (const T *)W, n, c0, c1, mode, out, alpha);
+        fs_gemv_cols<T, 4>(as, m, k, src, wc0, n, c0, c1, mode, out, alpha, xs);
     else
-        fs_gemv_cols<T, 1>(as, m, k, (const T *)W, n, c0, c1, mode, out, alpha);
+        fs_gemv_cols<T, 1>(as, m, k, src, wc0, n, c0, c1, mode, out, alpha, xs);
 }
 
 /* ---- the kernel ---------------------------------------------------------------- */
@@ -419,50 +490,64 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     /* fp16: the FFN product is stored scaled for the wo GEMV (ffn_act.cu). */
     const float act_scale = fs_act_scale<T>();
 
+    unsigned char *ws = fs_sm + p.off_ws;
+    const int wsb = p.ws_bytes;
+    fs_clock clk = {p.trace, 0};
+    if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
+        clk.t = fs_now();
+    if (a.n_layers > 0)
+        fs_stage(ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         /* P1 */
         fs_load_x<T>(xs, a, l == 0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
-        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f);
-        fs_prefetch(w.w_o, d, inner, es);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f, ws, wsb, xs);
+        fs_stage(ws, wsb, w.w_o, d, inner, es);
         fs_barrier(p.bar);
+        clk.mark(0);
         /* P2 */
         fs_attn<T, true>(as, p, l, sc, qs);
-        fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f);
-        fs_prefetch(w.w_cq, inner, d, es);
+        fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        fs_stage(ws, wsb, w.w_cq, inner, d, es);
         fs_barrier(p.bar);
+        clk.mark(1);
         /* P3 */
         fs_load_x<T>(xs, a, false);
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
-        fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f);
-        fs_prefetch(w.w_co, d, inner, es);
+        fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f, ws, wsb, xs);
+        fs_stage(ws, wsb, w.w_co, d, inner, es);
         fs_barrier(p.bar);
+        clk.mark(2);
         /* P4 */
         fs_attn<T, false>(as, p, l, sc, qs);
-        fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f);
-        fs_prefetch(w.w_in, ffc, d, es);
+        fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        fs_stage(ws, wsb, w.w_in, ffc, d, es);
         fs_barrier(p.bar);
+        clk.mark(3);
         /* P5 */
         fs_load_x<T>(xs, a, false);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
-        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f);
-        fs_prefetch(w.w_out, d, a.d_ff, es);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f, ws, wsb, xs);
+        fs_stage(ws, wsb, w.w_out, d, a.d_ff, es);
         fs_barrier(p.bar);
+        clk.mark(4);
         /* P6 */
         fs_ffn_act<T>(as, a, 1.0f / act_scale);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_ADD, a.x, act_scale);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_ADD, a.x, act_scale, ws, wsb, xs);
         if (l + 1 < a.n_layers)
-            fs_prefetch(a.layers[l + 1].w_qkv, 3 * inner, d, es);
+            fs_stage(ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
         else
             fs_prefetch(a.lm_head, a.V, d, es);
         fs_barrier(p.bar);
+        clk.mark(5);
     }
 
     /* P7: logits of this block's vocabulary slice, then its top-k part. */
     fs_load_x<T>(xs, a, a.n_layers == 0);
     fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red);
-    fs_gemv<T>(as, m, d, a.lm_head, a.V, FS_OUT_F32, a.logits, a.lm_scale);
+    fs_gemv<T>(as, m, d, a.lm_head, a.V, FS_OUT_F32, a.logits, a.lm_scale, NULL, 0, xs);
+    clk.mark(6);
     __syncthreads(); /* the block's logits, written above, are read below */
     const int G = gridDim.x, k = a.k;
     float *pm = p.part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
@@ -482,7 +567,9 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         }
         block_select<K, FS_THREADS>(lv, li, k, 0.0f, pv + at * k, pi + at * k, INT_MAX);
     }
+    clk.mark(7);
     fs_barrier(p.bar);
+    clk.mark(8);
 
     /* P8: block r merges row r's parts (as topk_merge_kernel). */
     if ((int)blockIdx.x >= m)
@@ -515,6 +602,9 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     }
     block_select<K, FS_THREADS>(lv, li, k, mx + logf(sum), a.top_v + (size_t)r * k,
                                 a.top_i + (size_t)r * k, 0);
+    clk.mark(9);
+    if (clk.tr && r == 0 && threadIdx.x == 0)
+        clk.tr[15] += 1; /* steps traced */
 }
 
 /* ---- ownership (see the top of the file) ------------------------------------ */
@@ -584,7 +674,7 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     fs_params p;
     memset(&p, 0, sizeof p);
     p.a = *a;
-    p.bar = s->fs_bar;
+    p.bar = (unsigned long long *)s->fs_bar;
     p.part = s->topk_part;
     p.amax = a->d > inner ? a->d : inner;
     if (a->d_ff > p.amax)
@@ -594,9 +684,14 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     p.off_xs = al16((size_t)FS_MAXM * p.amax * es);
     p.off_sc = p.off_xs + al16((size_t)FS_MAXM * a->d * 4);
     p.off_qs = p.off_sc + al16((size_t)FS_WARPS * p.smax * 4);
-    size_t smem = p.off_qs + al16((size_t)FS_WARPS * dkv * 4);
-    if (smem + 4096 > be->smem_optin) /* + static shared memory of the top-k helpers */
+    p.off_ws = p.off_qs + al16((size_t)FS_WARPS * dkv * 4);
+    /* + 4 KB: the static shared memory of the top-k helpers */
+    if (p.off_ws + 4096 > be->smem_optin)
         return 1;
+    size_t room = be->smem_optin - p.off_ws - 4096;
+    p.ws_bytes = (int)(room < (96u << 10) ? room & ~(size_t)15 : (96u << 10));
+    size_t smem = p.off_ws + p.ws_bytes;
+    p.trace = s->fs_trace;
     int rc = 1;
     if (a->k == 1) {
         T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, 1>(s, p, smem, err));
@@ -604,4 +699,28 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, FS_MAXK>(s, p, smem, err));
     }
     return rc;
+}
+
+/* T5_CUDA_FUSED_TRACE: at stream destruction, where a fused step's time
+ * went (block 0's view, so each phase includes the barrier that ends it). */
+void t5__cu_fused_trace_report(t5_stream *s)
+{
+    unsigned long long tr[16];
+    if (cudaMemcpy(tr, s->fs_trace, sizeof tr, cudaMemcpyDeviceToHost) != cudaSuccess) {
+        cudaGetLastError();
+        return;
+    }
+    if (!tr[15])
+        return;
+    double n = (double)tr[15] * 1e3, tot = 0;
+    static const char *name[10] = {"norm+qkv",     "self-attn+o",   "norm+cq",  "cross-attn+co",
+                                   "norm+wi",      "act+wo",        "lm head",  "top-k parts",
+                                   "(barrier)",    "top-k merge"};
+    fprintf(stderr, "fused step trace: %llu steps; us per step (layer phases summed over layers):",
+            tr[15]);
+    for (int i = 0; i < 10; i++) {
+        fprintf(stderr, " %s %.2f;", name[i], tr[i] / n);
+        tot += tr[i] / n;
+    }
+    fprintf(stderr, " total %.2f\n", tot);
 }

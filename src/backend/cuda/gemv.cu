@@ -331,6 +331,7 @@ int t5__cu_pending_act(t5_stream *s, void *out, const void *in, int m, int ff, i
     t5__pending *p = &s->pend;
     p->kind = PRO_ACT;
     p->out = out, p->in = in, p->m = m, p->k = ff, p->act = act, p->gated = gated;
+    p->x = NULL, p->w = NULL;
     return 0;
 }
 
@@ -346,8 +347,12 @@ int t5__cu_gemv_try(t5_stream *s, void *out, const void *a, const void *w, int m
     memset(&g, 0, sizeof g);
     g.out = out, g.a = a, g.w = w, g.m = m, g.n = n, g.k = k, g.flags = flags, g.alpha = alpha;
     g.pro_scale = 1.0f;
+    /* A pending norm reads x; a GEMM adding into that same x must not run
+     * before it. (Only for a norm: a pending activation's x is not set, and
+     * testing a stale one refused to fuse the FFN's wo GEMM, which then ran
+     * on an unscaled, clamped fp16 product: fp16_overflow's 0.05 error.) */
     int fuse = p.kind && p.out == a && p.m == m && p.k == k &&
-               !((flags & T5_GEMM_ADD_RESID) && (const void *)p.x == out);
+               !(p.kind == PRO_NORM && (flags & T5_GEMM_ADD_RESID) && (const void *)p.x == out);
     if (!gemv_ok(s, out, a, w, m, k) || (p.kind && !fuse)) {
         if (fuse && p.kind == PRO_ACT && s->be->base.act_dtype == T5_F16) {
             /* cuBLASLt consumes the activation: store it scaled. */
