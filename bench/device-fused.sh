@@ -36,6 +36,9 @@ unset T5_CUDA_NO_FUSED_STEP
 echo "== memcheck: fused generate"
 M=tests/fixtures/models/t5_v1_1
 timeout 120 compute-sanitizer --tool memcheck --leak-check no $B/t5serve generate --model $M --input-ids 5,6,7,8,9 --device cuda --dtype fp16 --max-new-tokens 6 --num-beams 2 --json 2>&1 | tail -3
+echo "== fp16 beams on the fixtures' beam-search mismatches (compare with the CPU fp32 search)"
+timeout 60 $B/t5serve generate --model tests/fixtures/models/fp16_overflow --input-ids 1 --device cuda --dtype fp16 --num-beams 4 --num-return-sequences 2 --max-new-tokens 12 --early-stopping true --json
+timeout 60 $B/t5serve generate --model tests/fixtures/models/mt5_like --input-ids 116,53,54,99,1 --device cuda --dtype fp16 --num-beams 4 --num-return-sequences 2 --max-new-tokens 12 --early-stopping true --json
 } 2>&1 | tee "$OUT/check.txt"
 tar -czf "$OUT/fixtures.tar.gz" -C /tmp/fx .
 if [ "${BENCH:-1}" = 1 ]; then

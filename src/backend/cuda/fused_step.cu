@@ -146,19 +146,36 @@ template <> __device__ __forceinline__ float fs_act_scale<__half>(void)
  * (release: the block's writes, ordered before it by __syncthreads, become
  * visible with it) and waits (acquire) until the count reaches the next
  * multiple of the grid size. Nothing to reset between barriers or launches,
- * and one atomic per block per barrier. */
-static __device__ __forceinline__ void fs_barrier(unsigned long long *bar)
+ * and one atomic per block per barrier. Split in two so that a block issues
+ * the next phase's weight copies between arriving and waiting: issued before
+ * the release, the release may have to wait for those HBM reads too.
+ * fs_arrive returns the target (thread 0's is the one used). */
+static __device__ __forceinline__ unsigned long long fs_arrive(unsigned long long *bar)
 {
     __syncthreads();
+    unsigned long long target = 0;
     if (threadIdx.x == 0) {
-        unsigned long long G = gridDim.x, old, now;
+        unsigned long long G = gridDim.x, old;
         asm volatile("atom.add.release.gpu.u64 %0, [%1], 1;" : "=l"(old) : "l"(bar) : "memory");
-        unsigned long long target = (old / G + 1) * G;
+        target = (old / G + 1) * G;
+    }
+    return target;
+}
+
+static __device__ __forceinline__ void fs_wait(unsigned long long *bar, unsigned long long target)
+{
+    if (threadIdx.x == 0) {
+        unsigned long long now;
         do {
             asm volatile("ld.acquire.gpu.u64 %0, [%1];" : "=l"(now) : "l"(bar) : "memory");
         } while (now < target);
     }
     __syncthreads();
+}
+
+static __device__ __forceinline__ void fs_barrier(unsigned long long *bar)
+{
+    fs_wait(bar, fs_arrive(bar));
 }
 
 static __device__ __forceinline__ unsigned long long fs_now(void)
@@ -291,6 +308,7 @@ static __device__ void fs_ffn_act(T *as, const t5_fused_step &a, float inv_scale
 {
     const int m = a.n, f = a.d_ff;
     const T *in = (const T *)a.ff;
+#pragma unroll 4
     for (int idx = threadIdx.x; idx < m * f; idx += FS_THREADS) {
         int r = idx / f, c = idx - r * f;
         float y;
@@ -493,6 +511,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     unsigned char *ws = fs_sm + p.off_ws;
     const int wsb = p.ws_bytes;
     fs_clock clk = {p.trace, 0};
+    unsigned long long tgt;
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         clk.t = fs_now();
     if (a.n_layers > 0)
@@ -503,43 +522,49 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_load_x<T>(xs, a, l == 0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
         fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f, ws, wsb, xs);
+        tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_o, d, inner, es);
-        fs_barrier(p.bar);
+        fs_wait(p.bar, tgt);
         clk.mark(0);
         /* P2 */
         fs_attn<T, true>(as, p, l, sc, qs);
         fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_cq, inner, d, es);
-        fs_barrier(p.bar);
+        fs_wait(p.bar, tgt);
         clk.mark(1);
         /* P3 */
         fs_load_x<T>(xs, a, false);
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
         fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f, ws, wsb, xs);
+        tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_co, d, inner, es);
-        fs_barrier(p.bar);
+        fs_wait(p.bar, tgt);
         clk.mark(2);
         /* P4 */
         fs_attn<T, false>(as, p, l, sc, qs);
         fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_in, ffc, d, es);
-        fs_barrier(p.bar);
+        fs_wait(p.bar, tgt);
         clk.mark(3);
         /* P5 */
         fs_load_x<T>(xs, a, false);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
         fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f, ws, wsb, xs);
+        tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_out, d, a.d_ff, es);
-        fs_barrier(p.bar);
+        fs_wait(p.bar, tgt);
         clk.mark(4);
         /* P6 */
         fs_ffn_act<T>(as, a, 1.0f / act_scale);
         fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_ADD, a.x, act_scale, ws, wsb, xs);
+        tgt = fs_arrive(p.bar);
         if (l + 1 < a.n_layers)
             fs_stage(ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
         else
             fs_prefetch(a.lm_head, a.V, d, es);
-        fs_barrier(p.bar);
+        fs_wait(p.bar, tgt);
         clk.mark(5);
     }
 
