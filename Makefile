@@ -16,7 +16,7 @@ PYTHON ?= python3
 DEB_PKGS := build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev
 PY_TEST_PKGS := pytest numpy requests tritonclient[http]
 
-.PHONY: all deps pydeps build serve test test-c test-asan test-py clean format
+.PHONY: all deps pydeps build build-tsan serve test test-c test-asan test-py clean format
 
 all: build
 
@@ -52,14 +52,19 @@ test-asan: deps
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE slow
 
+# The server binary under ThreadSanitizer, for the concurrency battery in tests/py.
+build-tsan: deps
+	cmake -S . -B $(BUILD)-tsan -DT5_CUDA=OFF -DT5_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target t5serve
+
 test-py: build pydeps
 	T5SERVE=$(CURDIR)/$(BUILD)/t5serve T5SERVE_ASAN=$(CURDIR)/$(BUILD)-asan/t5serve \
-	  $(PYTHON) -m pytest -q tests/py
+	  T5SERVE_TSAN=$(CURDIR)/$(BUILD)-tsan/t5serve $(PYTHON) -m pytest -q tests/py
 
-test: test-c test-asan test-py
+test: test-c test-asan build-tsan test-py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu' '*.cuh')
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
