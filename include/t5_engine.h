@@ -172,6 +172,24 @@ int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *l
                 const t5_gen_params *params, int per_request, t5_gen_result *results,
                 t5_err *err);
 
+/* Callbacks into t5_generate_ex's loop, for callers that stream tokens or
+ * drop requests whose client went away. Any may be NULL. */
+typedef struct t5_gen_hooks {
+    void *user;
+    /* Once per decoder step, before the rows are gathered. */
+    void (*begin_step)(void *user);
+    /* The rows request i is about to step (what t5_gen_rows gave). */
+    void (*on_rows)(void *user, int i, const t5_step_row *rows, int n_rows);
+    /* Asked once per step for every live request: nonzero drops request i
+     * at once (its slots are freed; results[i] stays empty). */
+    int (*cancelled)(void *user, int i);
+} t5_gen_hooks;
+
+/* t5_generate with hooks (NULL: none). */
+int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
+                   const t5_gen_params *params, int per_request, t5_gen_result *results,
+                   const t5_gen_hooks *hooks, t5_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,16 @@ typedef struct live_req {
 int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
                 const t5_gen_params *params, int per_request, t5_gen_result *results, t5_err *err)
 {
+    return t5_generate_ex(e, n, ids, lens, params, per_request, results, NULL, err);
+}
+
+int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
+                   const t5_gen_params *params, int per_request, t5_gen_result *results,
+                   const t5_gen_hooks *hooks, t5_err *err)
+{
+    static const t5_gen_hooks none = {0};
+    if (!hooks)
+        hooks = &none;
     if (!e || !ids || !lens || !params || !results || n < 1)
         return t5_errf(err, T5_EINVAL, "t5_generate: bad arguments");
     if (n > e->p.max_batch)
@@ -100,9 +110,14 @@ int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *l
         /* One step for every live request. */
         int nr = 0;
         out.k = 1;
+        if (hooks->begin_step)
+            hooks->begin_step(hooks->user);
         for (int i = 0; i < n_live; i++) {
             row_off[i] = nr;
-            nr += t5_gen_rows(live[i].g, rows + nr);
+            int got = t5_gen_rows(live[i].g, rows + nr);
+            if (hooks->on_rows)
+                hooks->on_rows(hooks->user, live[i].idx, rows + nr, got);
+            nr += got;
             int k = t5_gen_topk(live[i].g);
             out.k = k > out.k ? k : out.k;
         }
@@ -112,14 +127,15 @@ int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *l
             if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
                 goto done;
 
-        /* Retire finished requests, returning their slots. */
+        /* Retire finished (and cancelled) requests, returning their slots. */
         for (int i = 0; i < n_live;) {
             live_req *L = &live[i];
-            if (!t5_gen_done(L->g)) {
+            int gone = hooks->cancelled && hooks->cancelled(hooks->user, L->idx);
+            if (!gone && !t5_gen_done(L->g)) {
                 i++;
                 continue;
             }
-            if ((rc = t5_gen_take_result(L->g, &results[L->idx], err)) < 0)
+            if (!gone && (rc = t5_gen_take_result(L->g, &results[L->idx], err)) < 0)
                 goto done;
             t5_gen_free(L->g);
             for (int j = 0; j < L->n_slots; j++)

@@ -128,163 +128,59 @@ static void stream_token(t5x *x, t5_infer_req *ir, int32_t tok)
     free(s.ids);
 }
 
-typedef struct live_req {
-    int idx; /* row index in this call */
-    t5_gen *g;
-    int n_slots;
-    int32_t cross;
-    int32_t *slots;
-} live_req;
-
-/* t5_generate's admission/step/retire loop (src/engine/generate.c) over the
- * public t5_gen API, with two additions the server needs: after every decoder
- * step each streaming row's new token is sent (generate_stream), and rows
- * whose client left are retired at the next step, their slots freed, so a
- * vanished client stops costing compute mid-generation. Streams learn of it
- * from their response; other requests by peeking at their socket, at most
- * every CANCEL_CHECK_NS so the syscalls stay off the step's critical path. */
+/* The server's hooks into t5_generate_ex: after every decoder step each
+ * streaming row's new token is sent (generate_stream), and rows whose client
+ * left are dropped at the next step, their slots freed, so a vanished client
+ * stops costing compute mid-generation. Streams learn of it from their
+ * response; other requests by peeking at their socket, at most every
+ * CANCEL_CHECK_NS so the syscalls stay off the step's critical path. */
 #define CANCEL_CHECK_NS 2000000u
+
+typedef struct hook_ctx {
+    t5x *x;
+    t5_sched_req **reqs;
+    const int *owner; /* row -> request index */
+    uint64_t next_check;
+    int check; /* poll sockets during this step */
+} hook_ctx;
+
+static void hook_begin_step(void *user)
+{
+    hook_ctx *h = user;
+    uint64_t now = t5_now_ns();
+    h->check = now >= h->next_check;
+    if (h->check)
+        h->next_check = now + CANCEL_CHECK_NS;
+}
+
+static void hook_on_rows(void *user, int i, const t5_step_row *rows, int n_rows)
+{
+    hook_ctx *h = user;
+    t5_infer_req *ir = h->reqs[h->owner[i]]->payload;
+    if (ir->stream && n_rows == 1 && rows[0].pos > 0)
+        stream_token(h->x, ir, rows[0].token);
+}
+
+static int hook_cancelled(void *user, int i)
+{
+    hook_ctx *h = user;
+    t5_sched_req *r = h->reqs[h->owner[i]];
+    t5_infer_req *ir = r->payload;
+    int gone = r->status == T5_ECANCELED ||
+               (ir->stream ? ir->gone && ir->gone(ir)
+                           : h->check && r->is_cancelled && r->is_cancelled(r));
+    if (gone)
+        fail(r, T5_ECANCELED, NULL, "the client closed the connection");
+    return gone;
+}
 
 static int gen_loop(t5x *x, t5_sched_req **reqs, int n, const int32_t *const *ids,
                     const int32_t *lens, const t5_gen_params *params, const int *owner,
                     t5_gen_result *results, t5_err *err)
 {
-    t5_engine *e = x->e;
-    const t5_engine_params *ep = t5_engine_params_of(e);
-    const t5_model *m = t5_engine_model(e);
-    int V = t5_model_config(m)->vocab_size;
-    int kmax = 1, any_sample = 0, rc = 0;
-    for (int i = 0; i < n; i++) {
-        int k = params[i].num_beams > 1 && !params[i].do_sample ? 2 * params[i].num_beams : 1;
-        kmax = k > kmax ? k : kmax;
-        any_sample |= params[i].do_sample;
-    }
-    int B = ep->max_batch, S = ep->max_slots;
-    int n_self = S, n_cross = S, next = 0, n_live = 0, rows_used = 0, finished = 0;
-    live_req *live = calloc((size_t)n, sizeof *live);
-    int32_t *self_free = malloc(sizeof(int32_t) * (size_t)S);
-    int32_t *cross_free = malloc(sizeof(int32_t) * (size_t)S);
-    t5_step_row *rows = malloc(sizeof(t5_step_row) * (size_t)B);
-    int *row_off = malloc(sizeof(int) * (size_t)n);
-    t5_step_out out = {0};
-    out.logprob = malloc(sizeof(float) * (size_t)B * (size_t)kmax);
-    out.ids = malloc(sizeof(int32_t) * (size_t)B * (size_t)kmax);
-    out.logits = any_sample ? malloc(sizeof(float) * (size_t)B * (size_t)V) : NULL;
-    int32_t *enc_slots = malloc(sizeof(int32_t) * (size_t)n);
-    int32_t *enc_lens = malloc(sizeof(int32_t) * (size_t)n);
-    const int32_t **enc_ids = malloc(sizeof(int32_t *) * (size_t)n);
-    memset(results, 0, sizeof *results * (size_t)n);
-    if (!live || !self_free || !cross_free || !rows || !row_off || !out.logprob || !out.ids ||
-        (any_sample && !out.logits) || !enc_slots || !enc_lens || !enc_ids) {
-        rc = t5_errf(err, T5_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < S; i++)
-        self_free[i] = cross_free[i] = S - 1 - i;
-
-    uint64_t next_check = t5_now_ns() + CANCEL_CHECK_NS;
-    while (finished < n) {
-        int n_enc = 0;
-        while (next < n) {
-            int need = t5_gen_slots_needed(&params[next]);
-            if (need > n_self || n_cross < 1 || rows_used + need > B)
-                break;
-            live_req *L = &live[n_live];
-            L->idx = next;
-            L->n_slots = need;
-            L->cross = cross_free[--n_cross];
-            L->slots = malloc(sizeof(int32_t) * (size_t)need);
-            if (!L->slots) {
-                rc = t5_errf(err, T5_ENOMEM, "out of memory");
-                goto done;
-            }
-            for (int j = 0; j < need; j++)
-                L->slots[j] = self_free[--n_self];
-            if ((rc = t5_gen_create(&L->g, m, &params[next], L->cross, L->slots, err)) < 0) {
-                free(L->slots);
-                goto done;
-            }
-            n_live++;
-            rows_used += need;
-            enc_slots[n_enc] = L->cross;
-            enc_ids[n_enc] = ids[next];
-            enc_lens[n_enc] = lens[next];
-            n_enc++;
-            next++;
-        }
-        if (n_enc > 0 &&
-            (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL, err)) < 0)
-            goto done;
-        if (n_live == 0) {
-            rc = t5_errf(err, T5_ELIMIT, "request %d does not fit the engine", next);
-            goto done;
-        }
-        int nr = 0;
-        out.k = 1;
-        for (int i = 0; i < n_live; i++) {
-            row_off[i] = nr;
-            int got = t5_gen_rows(live[i].g, rows + nr);
-            t5_infer_req *ir = reqs[owner[live[i].idx]]->payload;
-            if (ir->stream && got == 1 && rows[nr].pos > 0)
-                stream_token(x, ir, rows[nr].token);
-            nr += got;
-            int k = t5_gen_topk(live[i].g);
-            out.k = k > out.k ? k : out.k;
-        }
-        if ((rc = t5_engine_step(e, nr, rows, &out, err)) < 0)
-            goto done;
-        for (int i = 0; i < n_live; i++)
-            if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
-                goto done;
-        uint64_t now = t5_now_ns();
-        int check = now >= next_check;
-        if (check)
-            next_check = now + CANCEL_CHECK_NS;
-        for (int i = 0; i < n_live;) {
-            live_req *L = &live[i];
-            t5_sched_req *r = reqs[owner[L->idx]];
-            t5_infer_req *ir = r->payload;
-            int gone = r->status == T5_ECANCELED ||
-                       (ir->stream ? ir->gone && ir->gone(ir)
-                                   : check && r->is_cancelled && r->is_cancelled(r));
-            if (!gone && !t5_gen_done(L->g)) {
-                i++;
-                continue;
-            }
-            if (gone)
-                fail(r, T5_ECANCELED, NULL, "the client closed the connection");
-            else if ((rc = t5_gen_take_result(L->g, &results[L->idx], err)) < 0)
-                goto done;
-            t5_gen_free(L->g);
-            for (int j = 0; j < L->n_slots; j++)
-                self_free[n_self++] = L->slots[j];
-            cross_free[n_cross++] = L->cross;
-            rows_used -= L->n_slots;
-            free(L->slots);
-            live[i] = live[--n_live];
-            finished++;
-        }
-    }
-done:
-    for (int i = 0; live && i < n_live; i++) {
-        t5_gen_free(live[i].g);
-        free(live[i].slots);
-    }
-    if (rc < 0)
-        for (int i = 0; i < n; i++)
-            t5_gen_result_clear(&results[i]);
-    free(live);
-    free(self_free);
-    free(cross_free);
-    free(rows);
-    free(row_off);
-    free(out.logprob);
-    free(out.ids);
-    free(out.logits);
-    free(enc_slots);
-    free(enc_lens);
-    free(enc_ids);
-    return rc;
+    hook_ctx h = {x, reqs, owner, t5_now_ns() + CANCEL_CHECK_NS, 0};
+    t5_gen_hooks hooks = {&h, hook_begin_step, hook_on_rows, hook_cancelled};
+    return t5_generate_ex(x->e, n, ids, lens, params, 1, results, &hooks, err);
 }
 
 static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
