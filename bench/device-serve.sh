@@ -8,6 +8,8 @@
 # Run here first:  bash bench/device-serve-pack.sh
 # Then:  run(command="bash bench/device-serve.sh", carry=["build-gpu-lead/serve.tar.xz",
 #            ".devlibs/lib", ".devdata/q"])
+# Knobs (environment): SWEEP=0 skips the issue-5 sweep; RATES and MODELS choose the
+# issue-6 levels and entries (defaults below).
 set -u
 cd "$(dirname "$0")/.."
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
@@ -53,16 +55,21 @@ done
 curl -s localhost:8000/v2/repository/index -X POST >> $LOG; echo >> $LOG
 
 B="$T bench --url 127.0.0.1:8000"
+RATES=${RATES:-1000,2000,4000,8000,12000,16000,24000}
+MODELS=${MODELS:-dyn ifb dyn_cache ifb_cache}
+touch $OUT/serve.txt
+if [ "${SWEEP:-1}" = 1 ]; then
 echo "## issue 5: concurrency sweep, t5-small fp16, 9 input / 11 output tokens, dynamic batcher" | tee $OUT/serve.txt
 $B --model dyn --queries $W/fixed9.txt --concurrency 1,2,4,8,16,32,64,128,256 --duration-s 3 \
   --min-new-tokens 11 --max-new-tokens 11 --csv $OUT/sweep.csv 2>&1 | tee -a $OUT/serve.txt
 echo "## issue 5: the same engine in-process (one t5_generate per batch)" | tee -a $OUT/serve.txt
 $T bench --engine --model $W/t5s --device cuda --dtype fp16 --batch 1,2,4,8,16,32,64,128,256 \
   --in-tokens 9 --new-tokens 11 --iters 30 2>&1 | tee -a $OUT/serve.txt
+fi
 
-for m in dyn ifb dyn_cache ifb_cache; do
+for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
-  $B --model $m --queries $W/zipf.txt --request-rate 1000,2000,4000,8000,12000,16000,24000 \
+  $B --model $m --queries $W/zipf.txt --request-rate $RATES \
     --duration-s 3 --max-threads 768 --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
 done
 curl -s localhost:8000/v2/models/stats > $W/stats.json
