@@ -400,6 +400,12 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
     be->no_fused = getenv("T5_CUDA_NO_FUSED_STEP") != NULL;
+    /* Measured on an H200 (bench/cuda.md): the fused step wins at one row
+     * and loses to the per-op graph at 2-4, so by default it takes one. */
+    be->fused_max_rows =
+        getenv("T5_CUDA_FUSED_MAX_ROWS") ? atoi(getenv("T5_CUDA_FUSED_MAX_ROWS")) : 1;
+    if (be->fused_max_rows > 4)
+        be->fused_max_rows = 4;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);

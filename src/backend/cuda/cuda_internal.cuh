@@ -72,6 +72,7 @@ typedef struct t5__cu_backend {
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
     int no_fused;         /* T5_CUDA_NO_FUSED_STEP: no decode_step, the engine issues the ops */
+    int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..4) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;

@@ -187,13 +187,23 @@ static __device__ __forceinline__ unsigned long long fs_now(void)
 
 /* FS_TRACE: block 0 adds the time since the previous mark to slot i. */
 struct fs_clock {
-    unsigned long long *tr, t;
+    unsigned long long *tr, t, t2;
     __device__ __forceinline__ void mark(int i)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
             unsigned long long n = fs_now();
             tr[i] += n - t;
-            t = n;
+            t = t2 = n;
+        }
+    }
+    /* Within a layer phase: 0 prologue, 1 GEMV, 2 arrive + stage (the rest
+     * up to mark() is the wait for the other blocks). */
+    __device__ __forceinline__ void sub(int j)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            unsigned long long n = fs_now();
+            tr[10 + j] += n - t2;
+            t2 = n;
         }
     }
 };
@@ -260,20 +270,21 @@ static __device__ void fs_stage(unsigned char *ws, int ws_bytes, const void *w, 
 /* xs [m][d] = the residual rows (layer 0 of the step: the embedding rows,
  * which block 0 also stores as the residual). */
 template <typename T>
-static __device__ void fs_load_x(float *xs, const t5_fused_step &a, bool from_embed)
+static __device__ __noinline__ void fs_load_x(float *xs, float *x, const void *embed,
+                                              const int32_t *tok, int V, int m, int d,
+                                              bool from_embed)
 {
-    const int m = a.n, d = a.d;
     for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
         int r = idx / d, c = idx - r * d;
         float v;
         if (from_embed) {
-            int id = a.tok[r];
-            id = id < 0 ? 0 : id >= a.V ? a.V - 1 : id;
-            v = t5__ld((const T *)a.embed + (size_t)id * d + c);
+            int id = tok[r];
+            id = id < 0 ? 0 : id >= V ? V - 1 : id;
+            v = t5__ld((const T *)embed + (size_t)id * d + c);
             if (blockIdx.x == 0)
-                a.x[idx] = v;
+                x[idx] = v;
         } else {
-            v = __ldcg(a.x + idx);
+            v = __ldcg(x + idx);
         }
         xs[idx] = v;
     }
@@ -282,7 +293,7 @@ static __device__ void fs_load_x(float *xs, const t5_fused_step &a, bool from_em
 
 /* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. */
 template <typename T>
-static __device__ void fs_norm(T *as, const float *xs, const float *w, int m, int d, float eps,
+static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d, float eps,
                                float *red)
 {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -304,19 +315,19 @@ static __device__ void fs_norm(T *as, const float *xs, const float *w, int m, in
 
 /* as [m][d_ff] = act(ff) (gated: act(ff[:, :d_ff]) * ff[:, d_ff:]) / scale. */
 template <typename T>
-static __device__ void fs_ffn_act(T *as, const t5_fused_step &a, float inv_scale)
+static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int f, int gated,
+                                               int act, float inv_scale)
 {
-    const int m = a.n, f = a.d_ff;
-    const T *in = (const T *)a.ff;
+    const T *in = (const T *)ff;
 #pragma unroll 4
     for (int idx = threadIdx.x; idx < m * f; idx += FS_THREADS) {
         int r = idx / f, c = idx - r * f;
         float y;
-        if (a.gated) {
+        if (gated) {
             const T *row = in + (size_t)r * 2 * f;
-            y = fs_act(fs_fin<T>(fs_ldcg(row + c)), a.act) * fs_fin<T>(fs_ldcg(row + f + c));
+            y = fs_act(fs_fin<T>(fs_ldcg(row + c)), act) * fs_fin<T>(fs_ldcg(row + f + c));
         } else {
-            y = fs_act(fs_fin<T>(fs_ldcg(in + idx)), a.act);
+            y = fs_act(fs_fin<T>(fs_ldcg(in + idx)), act);
         }
         as[idx] = t5__dt<T>::store(fs_fin<T>(y * inv_scale));
     }
@@ -328,28 +339,37 @@ static __device__ void fs_ffn_act(T *as, const t5_fused_step &a, float inv_scale
  * normalises, and lanes split the dimensions for the weighted sum of V.
  * SELF: q, the new k and v come from qkv, the row attends over positions
  * 0..pos with the causal bias, and block 0 appends k, v to the cache. */
+/* What fs_attn needs, by value: a non-inlined function must not take the
+ * kernel's parameters by reference (they would be copied to local memory). */
+struct fs_attn_args {
+    const int32_t *rows;
+    const void *kc, *vc; /* the cache to attend over */
+    void *kw, *vw;       /* SELF: the same cache, for the append */
+    const void *q;       /* SELF: qkv [m, 3*inner]; else q [m, inner] */
+    const float *bias;
+    int n_slots, max_len, H, dkv, nb, maxd, m, smax, layer;
+};
+
 template <typename T, bool SELF>
-static __device__ void fs_attn(T *as, const fs_params &p, int layer, float *sc_all, float *qs_all)
+static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *sc_all,
+                                            float *qs_all)
 {
-    const t5_fused_step &a = p.a;
-    const int H = a.sh.n_heads, dkv = a.sh.d_kv, inner = H * dkv, m = a.n;
-    const t5_kv_layout &lay = SELF ? a.self_lay : a.cross_lay;
+    const int H = g.H, dkv = g.dkv, inner = H * dkv, m = g.m, layer = g.layer;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     constexpr int VN = fs_vec<T>::N;
-    float *sc = sc_all + (size_t)warp * p.smax;
+    float *sc = sc_all + (size_t)warp * g.smax;
     float *qs = qs_all + (size_t)warp * dkv;
     for (int pair = warp; pair < m * H; pair += FS_WARPS) {
         int r = pair / H, h = pair - r * H;
-        const int32_t *rw = a.rows + 4 * r;
+        const int32_t *rw = g.rows + 4 * r;
         int slot = SELF ? rw[0] : rw[1];
         int nk = SELF ? rw[2] + 1 : rw[3];
-        nk = nk > lay.max_len ? lay.max_len : nk < 1 ? 1 : nk;
+        nk = nk > g.max_len ? g.max_len : nk < 1 ? 1 : nk;
         size_t head_off =
-            (((size_t)layer * lay.n_slots + slot) * H + h) * (size_t)lay.max_len * dkv;
-        const T *K = (const T *)(SELF ? a.self_k : a.cross_k) + head_off;
-        const T *Vv = (const T *)(SELF ? a.self_v : a.cross_v) + head_off;
-        const T *qsrc = SELF ? (const T *)a.qkv + (size_t)r * 3 * inner + h * dkv
-                             : (const T *)a.q + (size_t)r * inner + h * dkv;
+            (((size_t)layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
+        const T *K = (const T *)g.kc + head_off;
+        const T *Vv = (const T *)g.vc + head_off;
+        const T *qsrc = (const T *)g.q + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
         for (int i = lane; i < dkv; i += 32)
             qs[i] = fs_ldcg(qsrc + i);
         __syncwarp();
@@ -370,9 +390,7 @@ static __device__ void fs_attn(T *as, const fs_params &p, int layer, float *sc_a
                     s += qs[i + e] * kf[e];
             }
             if (SELF)
-                s += a.bias[t5_rel_bucket(j - (nk - 1), 0, a.sh.num_buckets, a.sh.max_distance) *
-                                H +
-                            h];
+                s += g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h];
             sc[j] = s;
             mx = fmaxf(mx, s);
         }
@@ -396,9 +414,9 @@ static __device__ void fs_attn(T *as, const fs_params &p, int layer, float *sc_a
                 float vn = fs_ldcg(qsrc + 2 * inner + i);
                 acc += sc[nk - 1] * vn;
                 if (blockIdx.x == 0) {
-                    ((T *)a.self_k + head_off)[(size_t)(nk - 1) * dkv + i] =
+                    ((T *)g.kw + head_off)[(size_t)(nk - 1) * dkv + i] =
                         t5__dt<T>::store(fs_ldcg(qsrc + inner + i));
-                    ((T *)a.self_v + head_off)[(size_t)(nk - 1) * dkv + i] =
+                    ((T *)g.vw + head_off)[(size_t)(nk - 1) * dkv + i] =
                         t5__dt<T>::store(vn);
                 }
             }
@@ -471,7 +489,7 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int w
 }
 
 template <typename T>
-static __device__ void fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out,
+static __device__ __noinline__ void fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out,
                                float alpha, const unsigned char *ws, int ws_bytes, const float *xs)
 {
     int c0, c1, wc0 = 0;
@@ -510,66 +528,94 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
 
     unsigned char *ws = fs_sm + p.off_ws;
     const int wsb = p.ws_bytes;
-    fs_clock clk = {p.trace, 0};
+    fs_clock clk = {p.trace, 0, 0};
     unsigned long long tgt;
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
-        clk.t = fs_now();
+        clk.t = clk.t2 = fs_now();
     if (a.n_layers > 0)
         fs_stage(ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         /* P1 */
-        fs_load_x<T>(xs, a, l == 0);
+        fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, l == 0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
+        clk.sub(0);
         fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f, ws, wsb, xs);
+        clk.sub(1);
         tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_o, d, inner, es);
+        clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(0);
         /* P2 */
-        fs_attn<T, true>(as, p, l, sc, qs);
+        {
+            fs_attn_args g = {a.rows, a.self_k, a.self_v, a.self_k, a.self_v, a.qkv, a.bias,
+                              a.self_lay.n_slots, a.self_lay.max_len, a.sh.n_heads, a.sh.d_kv,
+                              a.sh.num_buckets, a.sh.max_distance, m, p.smax, l};
+            fs_attn<T, true>(as, g, sc, qs);
+        }
+        clk.sub(0);
         fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        clk.sub(1);
         tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_cq, inner, d, es);
+        clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(1);
         /* P3 */
-        fs_load_x<T>(xs, a, false);
+        fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, false);
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
+        clk.sub(0);
         fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f, ws, wsb, xs);
+        clk.sub(1);
         tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_co, d, inner, es);
+        clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(2);
         /* P4 */
-        fs_attn<T, false>(as, p, l, sc, qs);
+        {
+            fs_attn_args g = {a.rows, a.cross_k, a.cross_v, NULL, NULL, a.q, NULL,
+                              a.cross_lay.n_slots, a.cross_lay.max_len, a.sh.n_heads, a.sh.d_kv,
+                              0, 0, m, p.smax, l};
+            fs_attn<T, false>(as, g, sc, qs);
+        }
+        clk.sub(0);
         fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        clk.sub(1);
         tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_in, ffc, d, es);
+        clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(3);
         /* P5 */
-        fs_load_x<T>(xs, a, false);
+        fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, false);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
+        clk.sub(0);
         fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f, ws, wsb, xs);
+        clk.sub(1);
         tgt = fs_arrive(p.bar);
         fs_stage(ws, wsb, w.w_out, d, a.d_ff, es);
+        clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(4);
         /* P6 */
-        fs_ffn_act<T>(as, a, 1.0f / act_scale);
+        fs_ffn_act<T>(as, a.ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale);
+        clk.sub(0);
         fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_ADD, a.x, act_scale, ws, wsb, xs);
+        clk.sub(1);
         tgt = fs_arrive(p.bar);
         if (l + 1 < a.n_layers)
             fs_stage(ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
         else
             fs_prefetch(a.lm_head, a.V, d, es);
+        clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(5);
     }
 
     /* P7: logits of this block's vocabulary slice, then its top-k part. */
-    fs_load_x<T>(xs, a, a.n_layers == 0);
+    fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, a.n_layers == 0);
     fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red);
     fs_gemv<T>(as, m, d, a.lm_head, a.V, FS_OUT_F32, a.logits, a.lm_scale, NULL, 0, xs);
     clk.mark(6);
@@ -687,7 +733,7 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
 {
     t5__cu_backend *be = s->be;
-    if (be->no_fused || a->n < 1 || a->n > FS_MAXM || a->k < 1 || a->k > FS_MAXK ||
+    if (be->no_fused || a->n < 1 || a->n > be->fused_max_rows || a->k < 1 || a->k > FS_MAXK ||
         a->k > a->V || a->n_layers < 1 || !s->fs_bar)
         return 1;
     const int es = (int)be->base.act_size, dkv = a->sh.d_kv, inner = a->sh.n_heads * dkv;
@@ -747,5 +793,8 @@ void t5__cu_fused_trace_report(t5_stream *s)
         fprintf(stderr, " %s %.2f;", name[i], tr[i] / n);
         tot += tr[i] / n;
     }
-    fprintf(stderr, " total %.2f\n", tot);
+    fprintf(stderr, " total %.2f; of the layer phases: prologue %.2f, GEMV %.2f, arrive+stage %.2f, "
+                    "wait %.2f\n",
+            tot, tr[10] / n, tr[11] / n, tr[12] / n,
+            (tr[0] + tr[1] + tr[2] + tr[3] + tr[4] + tr[5] - tr[10] - tr[11] - tr[12]) / n);
 }
