@@ -109,6 +109,20 @@ static __device__ __forceinline__ void fs_load16(const T *p, float *f)
     }
 }
 
+/* Two consecutive elements (4- or 8-byte aligned) as floats. */
+static __device__ __forceinline__ float2 fs_ld2(const float *p)
+{
+    return *(const float2 *)p;
+}
+static __device__ __forceinline__ float2 fs_ld2(const __half *p)
+{
+    return __half22float2(*(const __half2 *)p);
+}
+static __device__ __forceinline__ float2 fs_ld2(const __nv_bfloat16 *p)
+{
+    return __bfloat1622float2(*(const __nv_bfloat162 *)p);
+}
+
 template <typename T> static __device__ __forceinline__ float fs_fin(float v)
 {
     return v;
@@ -377,7 +391,8 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
         for (int j = lane; j < nk; j += 32) {
             bool fresh = SELF && j == nk - 1;
             const T *kr = fresh ? qsrc + inner : K + (size_t)j * dkv;
-            float s = 0.0f;
+            /* the bias first, so its load overlaps the key's */
+            float s = SELF ? g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h] : 0.0f;
 #pragma unroll 8
             for (int i = 0; i < dkv; i += VN) {
                 float kf[VN];
@@ -389,8 +404,6 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
                 for (int e = 0; e < VN; e++)
                     s += qs[i + e] * kf[e];
             }
-            if (SELF)
-                s += g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h];
             sc[j] = s;
             mx = fmaxf(mx, s);
         }
@@ -404,23 +417,48 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
         l = t5__warp_sum(l);
         __syncwarp();
         float inv = 1.0f / l;
-        for (int i = lane; i < dkv; i += 32) {
-            float acc = 0.0f;
-            int nold = SELF ? nk - 1 : nk;
-#pragma unroll 4
-            for (int j = 0; j < nold; j++)
-                acc += sc[j] * t5__ld(Vv + (size_t)j * dkv + i);
+        /* Lane l sums dimensions 2l, 2l+1 over the keys, 16 keys' loads in
+         * flight at once (a loop of dependent loads here was ~3 L2 round
+         * trips for 11 keys). */
+        const int nold = SELF ? nk - 1 : nk; /* keys read from the cache */
+        for (int i0 = 2 * lane; i0 < dkv; i0 += 64) {
+            float vn0 = 0.0f, vn1 = 0.0f;
             if (SELF) {
-                float vn = fs_ldcg(qsrc + 2 * inner + i);
-                acc += sc[nk - 1] * vn;
-                if (blockIdx.x == 0) {
-                    ((T *)g.kw + head_off)[(size_t)(nk - 1) * dkv + i] =
-                        t5__dt<T>::store(fs_ldcg(qsrc + inner + i));
-                    ((T *)g.vw + head_off)[(size_t)(nk - 1) * dkv + i] =
-                        t5__dt<T>::store(vn);
+                vn0 = fs_ldcg(qsrc + 2 * inner + i0);
+                vn1 = fs_ldcg(qsrc + 2 * inner + i0 + 1);
+            }
+            float a0 = 0.0f, a1 = 0.0f;
+            for (int j0 = 0; j0 < nold; j0 += 16) {
+                float2 vv[16];
+#pragma unroll
+                for (int u = 0; u < 16; u++)
+                    vv[u] = j0 + u < nold ? fs_ld2(Vv + (size_t)(j0 + u) * dkv + i0)
+                                          : make_float2(0.0f, 0.0f);
+#pragma unroll
+                for (int u = 0; u < 16; u++) {
+                    if (j0 + u < nold) {
+                        float pj = sc[j0 + u];
+                        a0 += pj * vv[u].x;
+                        a1 += pj * vv[u].y;
+                    }
                 }
             }
-            as[(size_t)r * inner + h * dkv + i] = t5__dt<T>::store(acc * inv);
+            if (SELF) {
+                float pn = sc[nk - 1];
+                a0 += pn * vn0;
+                a1 += pn * vn1;
+                if (blockIdx.x == 0) {
+                    T *kd = (T *)g.kw + head_off + (size_t)(nk - 1) * dkv + i0;
+                    T *vd = (T *)g.vw + head_off + (size_t)(nk - 1) * dkv + i0;
+                    kd[0] = t5__dt<T>::store(fs_ldcg(qsrc + inner + i0));
+                    kd[1] = t5__dt<T>::store(fs_ldcg(qsrc + inner + i0 + 1));
+                    vd[0] = t5__dt<T>::store(vn0);
+                    vd[1] = t5__dt<T>::store(vn1);
+                }
+            }
+            T *o = as + (size_t)r * inner + h * dkv + i0;
+            o[0] = t5__dt<T>::store(a0 * inv);
+            o[1] = t5__dt<T>::store(a1 * inv);
         }
         __syncwarp(); /* sc and qs are reused by this warp's next pair */
     }
