@@ -5,6 +5,10 @@
 separately).
 
     python3 tools/speller/latency.py [--model models/speller/1] [--n 200] [--threads 1]
+    python3 tools/speller/latency.py --write-queries tools/speller/latency_queries.txt
+
+(--write-queries only writes the query list, one a line, for `t5serve bench
+--queries` and device_latency.sh, and exits.)
 """
 import argparse
 import os
@@ -32,10 +36,15 @@ def main():
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--t5serve", default=os.environ.get("T5SERVE", "build/t5serve"))
+    ap.add_argument("--write-queries", metavar="FILE")
     args = ap.parse_args()
     sets = evaluate.load_sets(args.n // 2, seed=9)
     texts = [x for x, _ in sets["codespell"]] + [x for x, _ in sets["heldout_phrases"]]
     random.Random(3).shuffle(texts)
+    if args.write_queries:
+        with open(args.write_queries, "w") as f:
+            f.write("".join(t + "\n" for t in texts))
+        return
     m = evaluate.Model(args.model, args.threads)
     for t in texts[:5]:
         m.generate([t], 1, 1)
