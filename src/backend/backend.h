@@ -76,8 +76,8 @@ typedef struct t5_fused_layer {
 } t5_fused_layer;
 
 typedef struct t5_fused_step {
-    int n, k;                     /* rows (padded) and top-k of this step */
-    int n_layers, d, d_ff, V;     /* decoder shape */
+    int n, k;                 /* rows (padded) and top-k of this step */
+    int n_layers, d, d_ff, V; /* decoder shape */
     int act, gated, eos_id;
     float eps, lm_scale;
     t5_attn_shape sh;
@@ -87,11 +87,11 @@ typedef struct t5_fused_step {
     t5_kv_layout self_lay, cross_lay;
     void *self_k, *self_v;
     const void *cross_k, *cross_v;
-    float *x;                    /* (n, d) fp32 residual */
-    void *qkv, *q, *ff;          /* act scratch: (n, 3*inner), (n, inner), (n, ff_cols) */
-    float *logits;               /* (n, V) fp32 */
-    float *top_v;                /* (n, k) */
-    int32_t *top_i;              /* (n, k) */
+    float *x;                           /* (n, d) fp32 residual */
+    void *qkv, *q, *ff;                 /* act scratch: (n, 3*inner), (n, inner), (n, ff_cols) */
+    float *logits;                      /* (n, V) fp32 */
+    float *top_v;                       /* (n, k) */
+    int32_t *top_i;                     /* (n, k) */
     const int32_t *tok, *rows, *no_eos; /* as for embed / attn_* / logits_topk */
 } t5_fused_step;
 

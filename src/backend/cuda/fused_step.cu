@@ -63,10 +63,10 @@ struct fs_params {
     t5_fused_step a;
     unsigned long long *bar;   /* the grid barrier's arrival count */
     unsigned long long *trace; /* T5_CUDA_FUSED_TRACE: per-phase ns sums (block 0), or NULL */
-    float *part;   /* top-k parts: pm, pl [m*G], pv [m*G*k], pi [m*G*k] */
-    int amax;      /* elements per row of the shared-memory GEMV input */
-    int smax;      /* scores per warp (the longest cache) */
-    int ws_bytes;  /* shared-memory weight stage */
+    float *part;               /* top-k parts: pm, pl [m*G], pv [m*G*k], pi [m*G*k] */
+    int amax;                  /* elements per row of the shared-memory GEMV input */
+    int smax;                  /* scores per warp (the longest cache) */
+    int ws_bytes;              /* shared-memory weight stage */
     size_t off_xs, off_sc, off_qs, off_ws;
 };
 
@@ -307,8 +307,8 @@ static __device__ __noinline__ void fs_load_x(float *xs, float *x, const void *e
 
 /* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. */
 template <typename T>
-static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d, float eps,
-                               float *red)
+static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d,
+                                            float eps, float *red)
 {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (warp < m) {
@@ -379,8 +379,7 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
         int slot = SELF ? rw[0] : rw[1];
         int nk = SELF ? rw[2] + 1 : rw[3];
         nk = nk > g.max_len ? g.max_len : nk < 1 ? 1 : nk;
-        size_t head_off =
-            (((size_t)layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
+        size_t head_off = (((size_t)layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
         const T *K = (const T *)g.kc + head_off;
         const T *Vv = (const T *)g.vc + head_off;
         const T *qsrc = (const T *)g.q + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
@@ -527,8 +526,9 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int w
 }
 
 template <typename T>
-static __device__ __noinline__ void fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out,
-                               float alpha, const unsigned char *ws, int ws_bytes, const float *xs)
+static __device__ __noinline__ void fs_gemv(const T *as, int m, int k, const void *W, int n,
+                                            int mode, void *out, float alpha,
+                                            const unsigned char *ws, int ws_bytes, const float *xs)
 {
     int c0, c1, wc0 = 0;
     fs_slice(n, c0, c1);
@@ -587,9 +587,22 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(0);
         /* P2 */
         {
-            fs_attn_args g = {a.rows, a.self_k, a.self_v, a.self_k, a.self_v, a.qkv, a.bias,
-                              a.self_lay.n_slots, a.self_lay.max_len, a.sh.n_heads, a.sh.d_kv,
-                              a.sh.num_buckets, a.sh.max_distance, m, p.smax, l};
+            fs_attn_args g = {a.rows,
+                              a.self_k,
+                              a.self_v,
+                              a.self_k,
+                              a.self_v,
+                              a.qkv,
+                              a.bias,
+                              a.self_lay.n_slots,
+                              a.self_lay.max_len,
+                              a.sh.n_heads,
+                              a.sh.d_kv,
+                              a.sh.num_buckets,
+                              a.sh.max_distance,
+                              m,
+                              p.smax,
+                              l};
             fs_attn<T, true>(as, g, sc, qs);
         }
         clk.sub(0);
@@ -613,9 +626,22 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(2);
         /* P4 */
         {
-            fs_attn_args g = {a.rows, a.cross_k, a.cross_v, NULL, NULL, a.q, NULL,
-                              a.cross_lay.n_slots, a.cross_lay.max_len, a.sh.n_heads, a.sh.d_kv,
-                              0, 0, m, p.smax, l};
+            fs_attn_args g = {a.rows,
+                              a.cross_k,
+                              a.cross_v,
+                              NULL,
+                              NULL,
+                              a.q,
+                              NULL,
+                              a.cross_lay.n_slots,
+                              a.cross_lay.max_len,
+                              a.sh.n_heads,
+                              a.sh.d_kv,
+                              0,
+                              0,
+                              m,
+                              p.smax,
+                              l};
             fs_attn<T, false>(as, g, sc, qs);
         }
         clk.sub(0);
@@ -766,8 +792,6 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
     return 0;
 }
 
-
-
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
 {
     t5__cu_backend *be = s->be;
@@ -788,8 +812,8 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     p.amax = a->d > inner ? a->d : inner;
     if (a->d_ff > p.amax)
         p.amax = a->d_ff;
-    p.smax = a->self_lay.max_len > a->cross_lay.max_len ? a->self_lay.max_len
-                                                        : a->cross_lay.max_len;
+    p.smax =
+        a->self_lay.max_len > a->cross_lay.max_len ? a->self_lay.max_len : a->cross_lay.max_len;
     p.off_xs = al16((size_t)FS_MAXM * p.amax * es);
     p.off_sc = p.off_xs + al16((size_t)FS_MAXM * a->d * 4);
     p.off_qs = p.off_sc + al16((size_t)FS_WARPS * p.smax * 4);
@@ -822,17 +846,18 @@ void t5__cu_fused_trace_report(t5_stream *s)
     if (!tr[15])
         return;
     double n = (double)tr[15] * 1e3, tot = 0;
-    static const char *name[10] = {"norm+qkv",     "self-attn+o",   "norm+cq",  "cross-attn+co",
-                                   "norm+wi",      "act+wo",        "lm head",  "top-k parts",
-                                   "(barrier)",    "top-k merge"};
-    fprintf(stderr, "fused step trace: %llu steps; us per step (layer phases summed over layers):",
-            tr[15]);
+    static const char *name[10] = {"norm+qkv",  "self-attn+o", "norm+cq", "cross-attn+co",
+                                   "norm+wi",   "act+wo",      "lm head", "top-k parts",
+                                   "(barrier)", "top-k merge"};
+    fprintf(stderr,
+            "fused step trace: %llu steps; us per step (layer phases summed over layers):", tr[15]);
     for (int i = 0; i < 10; i++) {
         fprintf(stderr, " %s %.2f;", name[i], tr[i] / n);
         tot += tr[i] / n;
     }
-    fprintf(stderr, " total %.2f; of the layer phases: prologue %.2f, GEMV %.2f, arrive+stage %.2f, "
-                    "wait %.2f\n",
+    fprintf(stderr,
+            " total %.2f; of the layer phases: prologue %.2f, GEMV %.2f, arrive+stage %.2f, "
+            "wait %.2f\n",
             tot, tr[10] / n, tr[11] / n, tr[12] / n,
             (tr[0] + tr[1] + tr[2] + tr[3] + tr[4] + tr[5] - tr[10] - tr[11] - tr[12]) / n);
 }
