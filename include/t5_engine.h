@@ -105,6 +105,12 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
 /* Copies self-slot caches (positions [0, len)) from src[i] to dst[i] for
  * beam-search reordering. dst and src may overlap (a permutation): the result
  * is as if every read happened before any write. */
+/* Runs the encoder once and one decoder step at every row count a step is
+ * padded to (top-k 1, 2, 4 ... max_topk), so that graph captures and GEMM
+ * algorithm choices happen now rather than under the first requests. Leaves
+ * every slot empty. Cheap on the CPU; worth calling at model load on CUDA. */
+int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err);
+
 int t5_engine_copy_slots(t5_engine *e, int n, const int32_t *dst, const int32_t *src, int len,
                          t5_err *err);
 

@@ -353,6 +353,23 @@ int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m)
     return 0;
 }
 
+/* Creates an instance's engine. On a GPU it is warmed up at once, so graph
+ * captures for every padded row count happen at model load, not under the
+ * first seconds of traffic (see t5_engine_warmup). */
+static int engine_new(t5_engine **out, t5_model *m, const t5_engine_params *ep,
+                      const t5_mcfg *cfg, t5_err *err)
+{
+    int rc = t5_engine_create(out, m, ep, err);
+    if (rc < 0 || t5_model_device(m) != T5_DEVICE_CUDA)
+        return rc;
+    int beams = cfg->max_num_beams > 0 ? cfg->max_num_beams : 1;
+    if ((rc = t5_engine_warmup(*out, 2 * beams, err)) < 0) {
+        t5_engine_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int t5_exec_t5_engine(t5_engine **out, t5_model *m, const t5_mcfg *cfg, t5_err *err)
 {
     int rows = cfg->max_batch_size > 0 ? cfg->max_batch_size : 1;
@@ -363,7 +380,7 @@ int t5_exec_t5_engine(t5_engine **out, t5_model *m, const t5_mcfg *cfg, t5_err *
     ep.max_input_len = cfg->max_input_tokens;
     ep.max_output_len = cfg->max_output_tokens + 1;
     ep.n_threads = cfg->n_threads;
-    return t5_engine_create(out, m, &ep, err);
+    return engine_new(out, m, &ep, cfg, err);
 }
 
 int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, t5_err *err)
@@ -381,7 +398,7 @@ int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, t5_err 
     ep.max_input_len = x->max_in;
     ep.max_output_len = cfg->max_output_tokens + 1;
     ep.n_threads = cfg->n_threads;
-    int rc = t5_engine_create(&x->e, m, &ep, err);
+    int rc = engine_new(&x->e, m, &ep, cfg, err);
     if (rc < 0) {
         free(x);
         return rc;

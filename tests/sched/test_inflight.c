@@ -173,6 +173,12 @@ static t5_sched *make_sched(int n_inst, int slots, uint32_t max_queue, uint64_t 
             fprintf(stderr, "engine: %s\n", err.msg);
             return NULL;
         }
+        /* Warmed-up engines must behave exactly as fresh ones (the reference
+         * results below come from a fresh engine). */
+        if (t5_engine_warmup(eng[i], 2 * slots, &err) < 0) {
+            fprintf(stderr, "warm-up: %s\n", err.msg);
+            return NULL;
+        }
     }
     t5_sched_config cfg = t5_sched_default_config();
     cfg.max_batch_size = MAXR;

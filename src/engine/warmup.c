@@ -1,0 +1,65 @@
+/* warmup.c - t5_engine_warmup: pay every first-use cost before traffic does.
+ *
+ * A graph-capturing backend records the decoder step once per padded row
+ * count and top-k (step.c), and cuBLASLt picks its algorithms on a shape's
+ * first use. An in-flight scheduler meets every row count within seconds of
+ * starting, so without a warm-up the first requests after a model loads pay
+ * for all of those captures. This runs the encoder once and one decoder step
+ * at every row count the step pads to, then leaves the slots empty again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_priv.h"
+
+int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
+{
+    if (!e)
+        return t5_errf(err, T5_EINVAL, "t5_engine_warmup: NULL engine");
+    int B = e->p.max_batch < e->p.max_slots ? e->p.max_batch : e->p.max_slots;
+    if (max_topk < 1)
+        max_topk = 1;
+    if (max_topk > 2 * e->p.max_slots)
+        max_topk = 2 * e->p.max_slots;
+    int32_t cross = 0, len = 1, tok = e->cfg->eos_token_id;
+    const int32_t *ids[1] = {&tok};
+    int rc = t5_engine_encode(e, 1, &cross, ids, &len, NULL, err);
+    if (rc < 0)
+        return t5_err_wrap(err, rc, "warm-up encode");
+    t5_step_row *rows = calloc((size_t)B, sizeof *rows);
+    t5_step_out out = {0};
+    out.logprob = malloc(sizeof(float) * (size_t)B * (size_t)max_topk);
+    out.ids = malloc(sizeof(int32_t) * (size_t)B * (size_t)max_topk);
+    if (!rows || !out.logprob || !out.ids) {
+        rc = t5_errf(err, T5_ENOMEM, "t5_engine_warmup: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < B; i++)
+        rows[i] = (t5_step_row){i, 0, 0, e->cfg->decoder_start_token_id, 0};
+    /* Every power of two up to B, and B itself: the sizes step.c pads to. */
+    for (int n = 1;; n *= 2) {
+        if (n > B)
+            n = B;
+        for (int k = 1;; k *= 2) {
+            if (k > max_topk)
+                k = max_topk;
+            out.k = k;
+            if ((rc = t5_engine_step(e, n, rows, &out, err)) < 0) {
+                rc = t5_err_wrap(err, rc, "warm-up step of %d rows, top-%d", n, k);
+                goto done;
+            }
+            if (k == max_topk)
+                break;
+        }
+        if (n == B)
+            break;
+    }
+done:
+    /* Leave every slot as a new engine has it. */
+    memset(e->self_len, 0, sizeof(int32_t) * (size_t)e->p.max_slots);
+    e->cross_len[0] = 0;
+    free(rows);
+    free(out.logprob);
+    free(out.ids);
+    return rc;
+}
