@@ -36,6 +36,7 @@ t5_sched_config t5_sched_default_config(void)
     c.priority_levels = 1;
     c.default_priority_level = 1;
     c.policy.timeout_action = T5_TIMEOUT_REJECT;
+    c.cancel_poll_us = 2000;
     return c;
 }
 

@@ -67,6 +67,7 @@ typedef struct worker {
     int32_t *enc_slots, *enc_lens;
     const int32_t **enc_ids;
     int last_rows; /* rows in the latest step */
+    uint64_t next_cancel_check;
     int32_t *pin; /* [S * max_in]: admitted rows' ids until the encoder has read them */
 } worker;
 
@@ -334,8 +335,16 @@ static void finish_done(worker *w, uint64_t t_infer)
         w->n_reqs--;
 }
 
+/* Asking whether a client left costs a system call per request (the server
+ * peeks at its socket), so live requests are polled at most every
+ * cfg.cancel_poll_us rather than at every step: with hundreds of sequences
+ * live, per-step polling costs more than the decoder step itself. */
 static void check_cancelled(worker *w)
 {
+    uint64_t now = t5_now_ns();
+    if (now < w->next_cancel_check)
+        return;
+    w->next_cancel_check = now + w->s->cfg.cancel_poll_us * 1000u;
     for (int li = 0; li < w->n_reqs; li++) {
         t5_sched_req *r = w->reqs[li].r;
         if (r && r->is_cancelled && r->is_cancelled(r))

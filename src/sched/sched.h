@@ -56,6 +56,9 @@ typedef struct t5_sched_config {
      * level_policy_set use level_policy[level - 1] instead of the default. */
     t5_queue_policy level_policy[T5_SCHED_MAX_LEVELS];
     unsigned level_policy_set;
+    /* In-flight scheduler: how often (microseconds) live requests are asked
+     * whether their client left; 0 asks at every decoder step. */
+    uint64_t cancel_poll_us;
 } t5_sched_config;
 
 t5_sched_config t5_sched_default_config(void);

@@ -185,6 +185,7 @@ static t5_sched *make_sched(int n_inst, int slots, uint32_t max_queue, uint64_t 
     cfg.policy.max_queue_size = max_queue;
     cfg.policy.default_timeout_us = timeout_us;
     cfg.policy.allow_timeout_override = 1;
+    cfg.cancel_poll_us = 0; /* the tests count polls: ask at every step */
     t5_seq_codec codec = {NULL, codec_input, codec_begin, codec_output};
     t5_sched *s = NULL;
     t5_err err = {0};
