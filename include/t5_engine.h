@@ -70,9 +70,8 @@ const t5_engine_params *t5_engine_params_of(const t5_engine *e);
  * request gets exactly what it would get alone. If enc_out is non-NULL it
  * receives the final (normed) encoder hidden states, fp32, request after
  * request, lens[i] x d_model each (for parity tests). */
-int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots,
-                     const int32_t *const *ids, const int32_t *lens, float *enc_out,
-                     t5_err *err);
+int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
+                     const int32_t *lens, float *enc_out, t5_err *err);
 
 enum {
     T5_ROW_NO_EOS = 1 << 0, /* mask EOS (min_new_tokens not reached yet) */
@@ -88,10 +87,10 @@ typedef struct t5_step_row {
 } t5_step_row;
 
 typedef struct t5_step_out {
-    int k;            /* top-k per row requested by the caller (1..2*max beams) */
-    float *logprob;   /* [n * k] log-softmax values, best first (caller-owned) */
-    int32_t *ids;     /* [n * k] their token ids */
-    float *logits;    /* [n * vocab] raw logits for rows with T5_ROW_LOGITS, or NULL */
+    int k;          /* top-k per row requested by the caller (1..2*max beams) */
+    float *logprob; /* [n * k] log-softmax values, best first (caller-owned) */
+    int32_t *ids;   /* [n * k] their token ids */
+    float *logits;  /* [n * vocab] raw logits for rows with T5_ROW_LOGITS, or NULL */
 } t5_step_out;
 
 /* One decoder step for n rows: embeds each row's token, appends its K/V at
@@ -99,8 +98,7 @@ typedef struct t5_step_out {
  * slot, and returns the top-k log-probabilities (log-softmax over the whole
  * vocabulary; EOS masked to -inf after the softmax for T5_ROW_NO_EOS rows, as
  * Hugging Face's MinNewTokensLengthLogitsProcessor does in beam search). */
-int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out,
-                   t5_err *err);
+int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err);
 
 /* Copies self-slot caches (positions [0, len)) from src[i] to dst[i] for
  * beam-search reordering. dst and src may overlap (a permutation): the result
@@ -137,7 +135,8 @@ int t5_gen_params_check(const t5_gen_params *p, const t5_engine_params *ep, t5_e
 typedef struct t5_gen_seq {
     int32_t *ids; /* generated ids, without the decoder start token, EOS included if generated */
     int n_ids;
-    float score;  /* Hugging Face's sequence score (beam: sum logprob / len^penalty; greedy/sample: mean logprob per token, see docs) */
+    float score; /* Hugging Face's sequence score (beam: sum logprob / len^penalty; greedy/sample:
+                    mean logprob per token, see docs) */
 } t5_gen_seq;
 
 typedef struct t5_gen_result {
@@ -175,8 +174,7 @@ int t5_gen_topk(const t5_gen *g);
  * to one struct if per_request is 0) to completion. results[i] receives the
  * num_return_sequences best sequences of request i. */
 int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
-                const t5_gen_params *params, int per_request, t5_gen_result *results,
-                t5_err *err);
+                const t5_gen_params *params, int per_request, t5_gen_result *results, t5_err *err);
 
 /* Callbacks into t5_generate_ex's loop, for callers that stream tokens or
  * drop requests whose client went away. Any may be NULL. */

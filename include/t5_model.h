@@ -38,11 +38,11 @@ typedef struct t5_config {
     int num_layers;         /* encoder layers */
     int num_decoder_layers; /* defaults to num_layers */
     int num_heads;
-    int relative_attention_num_buckets; /* default 32 */
+    int relative_attention_num_buckets;  /* default 32 */
     int relative_attention_max_distance; /* default 128 */
     float layer_norm_epsilon;            /* default 1e-6 */
-    t5_act act;      /* from feed_forward_proj / dense_act_fn */
-    int gated;       /* feed_forward_proj "gated-*": wi_0, wi_1 */
+    t5_act act;                          /* from feed_forward_proj / dense_act_fn */
+    int gated;                           /* feed_forward_proj "gated-*": wi_0, wi_1 */
     int tie_word_embeddings; /* default 1; tied => LM head input scaled by d_model^-0.5 */
     int pad_token_id;
     int eos_token_id;
@@ -52,9 +52,9 @@ typedef struct t5_config {
 typedef struct t5_model t5_model;
 
 typedef struct t5_model_params {
-    t5_device device;  /* default CPU */
-    t5_dtype dtype;    /* compute dtype; CPU supports fp32 only; default fp32 */
-    int device_index;  /* CUDA device ordinal */
+    t5_device device;   /* default CPU */
+    t5_dtype dtype;     /* compute dtype; CPU supports fp32 only; default fp32 */
+    int device_index;   /* CUDA device ordinal */
     int load_tokenizer; /* default 1: also load the directory's tokenizer if present */
 } t5_model_params;
 

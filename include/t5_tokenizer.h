@@ -63,8 +63,8 @@ enum {
 int t5_tokenizer_load(t5_tokenizer **out, const char *path, t5_err *err);
 
 /* Same, from bytes in memory (used by fuzz targets). kind: "spiece" or "json". */
-int t5_tokenizer_load_mem(t5_tokenizer **out, const char *kind, const void *data,
-                          size_t len, t5_err *err);
+int t5_tokenizer_load_mem(t5_tokenizer **out, const char *kind, const void *data, size_t len,
+                          t5_err *err);
 
 /* ByT5: ids = byte + 3; 0 pad, 1 eos, 2 unk; extra_ids sentinels above 258. */
 int t5_tokenizer_byt5(t5_tokenizer **out, int extra_ids, t5_err *err);
@@ -85,14 +85,14 @@ void t5_tokenizer_free(t5_tokenizer *tok);
  * most cap ids and returns the total number the text needs (so a return value
  * > cap means "truncated: call again with a bigger buffer"), or a negative
  * code (e.g. T5_EINVAL for invalid UTF-8, with a message in err). */
-int t5_tokenizer_encode(const t5_tokenizer *tok, const char *text, size_t len,
-                        int32_t *ids, int cap, int flags, t5_err *err);
+int t5_tokenizer_encode(const t5_tokenizer *tok, const char *text, size_t len, int32_t *ids,
+                        int cap, int flags, t5_err *err);
 
 /* Decodes ids to UTF-8 text, NUL-terminated. Returns the length the text
  * needs excluding the NUL (a value >= cap means truncated), or a negative code
  * (an id outside the vocabulary is T5_EINVAL). */
-int t5_tokenizer_decode(const t5_tokenizer *tok, const int32_t *ids, int n,
-                        char *text, size_t cap, int flags, t5_err *err);
+int t5_tokenizer_decode(const t5_tokenizer *tok, const int32_t *ids, int n, char *text, size_t cap,
+                        int flags, t5_err *err);
 
 int t5_tokenizer_vocab_size(const t5_tokenizer *tok);
 int t5_tokenizer_eos_id(const t5_tokenizer *tok);

@@ -105,8 +105,8 @@ typedef struct t5_backend_vt {
 
     /* Uploads one weight given as host fp32 [rows, cols] (cols only for
      * 1-D kinds: rows = 1) in the backend's storage format. Synchronous. */
-    int (*upload_weight)(t5_backend *be, int kind, const float *host, int64_t rows,
-                         int64_t cols, void **out, t5_err *err);
+    int (*upload_weight)(t5_backend *be, int kind, const float *host, int64_t rows, int64_t cols,
+                         void **out, t5_err *err);
     void (*free_weight)(t5_backend *be, void *w);
 
     /* Execution contexts. */
@@ -132,8 +132,8 @@ typedef struct t5_backend_vt {
 
     /* out[i] (act) = w * x[i] * rsqrt(mean(x[i]^2) + eps), statistics in fp32
      * (T5LayerNorm: no mean subtraction, no bias). */
-    int (*rmsnorm)(t5_stream *s, void *out, const float *x, const void *w, int n, int d,
-                   float eps, t5_err *err);
+    int (*rmsnorm)(t5_stream *s, void *out, const float *x, const void *w, int n, int d, float eps,
+                   t5_err *err);
 
     /* a [m, k] act; W [n, k]; out per flags. */
     int (*gemm)(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
@@ -150,16 +150,16 @@ typedef struct t5_backend_vt {
      * inner] act. lens: device int32 [B]; keys at t >= lens[b] are masked;
      * rows of padded queries are written with finite values. Bias from the
      * table with bidirectional buckets. No 1/sqrt(d) scaling (T5). */
-    int (*attn_encoder)(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B,
-                        int L, const float *bias_table, const t5_attn_shape *sh, t5_err *err);
+    int (*attn_encoder)(t5_stream *s, void *out, const void *qkv, const int32_t *lens, int B, int L,
+                        const float *bias_table, const t5_attn_shape *sh, t5_err *err);
 
     /* Writes the cross K/V of every decoder layer into cross caches:
      * kv [B*L, n_layers * 2 * inner] act holds, per layer l, K at column
      * l*2*inner and V at l*2*inner + inner. Row b*L + t goes to slot
      * slots[b] (device int32 [B]), position t, for t < lens[b]. */
     int (*cross_kv_store)(t5_stream *s, void *kcache, void *vcache, const t5_kv_layout *lay,
-                          const void *kv, const int32_t *slots, const int32_t *lens, int B,
-                          int L, t5_err *err);
+                          const void *kv, const int32_t *slots, const int32_t *lens, int B, int L,
+                          t5_err *err);
 
     /* Decoder self-attention for one step of n rows at layer `layer`:
      * qkv [n, 3*inner] act. Stores k, v of row r at (layer, self_slot[r],
@@ -179,8 +179,8 @@ typedef struct t5_backend_vt {
      * eos entry set to -inf, then the k largest (value, id) pairs, best first,
      * ties broken by the lower id. no_eos: device int32 [n] or NULL.
      * vals/ids are device buffers [n*k]. */
-    int (*logits_topk)(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n,
-                       int V, int k, const int32_t *no_eos, int eos_id, t5_err *err);
+    int (*logits_topk)(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
+                       int k, const int32_t *no_eos, int eos_id, t5_err *err);
 
     /* For beam reordering: copies positions [0, len) of every layer from
      * slot src[i] to slot dst[i] (host arrays, n pairs) in the caches; reads

@@ -459,8 +459,10 @@ static int load_queries(bench *b, const char *path)
             while (e > o && (e[-1] == ' ' || e[-1] == '\t'))
                 *--e = '\0';
             if (*o != '{' || e == o || e[-1] != '}') {
-                fprintf(stderr, "t5serve bench: %s line %d: parameters after the TAB must be a "
-                        "JSON object\n", path, b->n_queries + 1);
+                fprintf(stderr,
+                        "t5serve bench: %s line %d: parameters after the TAB must be a "
+                        "JSON object\n",
+                        path, b->n_queries + 1);
                 free(line);
                 fclose(f);
                 return -1;

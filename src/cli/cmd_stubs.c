@@ -4,12 +4,11 @@
 
 #include "cli/cmds.h"
 
-#define STUB(fn, name)                                                  \
-    int fn(int argc, char **argv)                                       \
-    {                                                                   \
-        (void)argc;                                                     \
-        (void)argv;                                                     \
-        fprintf(stderr, "t5serve %s: not implemented yet\n", name);     \
-        return 2;                                                       \
+#define STUB(fn, name)                                                                             \
+    int fn(int argc, char **argv)                                                                  \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)argv;                                                                                \
+        fprintf(stderr, "t5serve %s: not implemented yet\n", name);                                \
+        return 2;                                                                                  \
     }
-

@@ -49,7 +49,8 @@ int t5_err_wrap(t5_err *err, int code, const char *fmt, ...)
     /* Truncation is fine: the end of a long chain of context matters least. */
     int n = snprintf(err->msg, sizeof err->msg, "%s: ", prefix);
     if (n >= 0 && (size_t)n < sizeof err->msg)
-        snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%.*s", (int)(sizeof err->msg - (size_t)n - 1), old);
+        snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%.*s",
+                 (int)(sizeof err->msg - (size_t)n - 1), old);
     if (err->code == 0)
         err->code = code;
     return err->code;
@@ -67,17 +68,24 @@ const char *t5_dtype_name(t5_dtype t)
 
 int t5_dtype_parse(const char *s, t5_dtype *out)
 {
-    if (!strcmp(s, "fp32") || !strcmp(s, "float32")) *out = T5_F32;
-    else if (!strcmp(s, "fp16") || !strcmp(s, "float16")) *out = T5_F16;
-    else if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) *out = T5_BF16;
-    else return T5_EINVAL;
+    if (!strcmp(s, "fp32") || !strcmp(s, "float32"))
+        *out = T5_F32;
+    else if (!strcmp(s, "fp16") || !strcmp(s, "float16"))
+        *out = T5_F16;
+    else if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16"))
+        *out = T5_BF16;
+    else
+        return T5_EINVAL;
     return T5_OK;
 }
 
 int t5_device_parse(const char *s, t5_device *out)
 {
-    if (!strcmp(s, "cpu")) *out = T5_DEVICE_CPU;
-    else if (!strcmp(s, "cuda") || !strcmp(s, "gpu")) *out = T5_DEVICE_CUDA;
-    else return T5_EINVAL;
+    if (!strcmp(s, "cpu"))
+        *out = T5_DEVICE_CPU;
+    else if (!strcmp(s, "cuda") || !strcmp(s, "gpu"))
+        *out = T5_DEVICE_CUDA;
+    else
+        return T5_EINVAL;
     return T5_OK;
 }

@@ -93,10 +93,14 @@ static void complete(ifl *s, t5_sched_req *r, int code, const t5_err *e, const c
         r->status = code;
         t5_errf(&r->err, code, "%s", e && e->msg[0] ? e->msg : fallback);
     }
-    if (!r->t_start_ns) r->t_start_ns = now;
-    if (!r->t_input_ns) r->t_input_ns = r->t_start_ns;
-    if (!r->t_infer_ns) r->t_infer_ns = now;
-    if (!r->t_end_ns) r->t_end_ns = now;
+    if (!r->t_start_ns)
+        r->t_start_ns = now;
+    if (!r->t_input_ns)
+        r->t_input_ns = r->t_start_ns;
+    if (!r->t_infer_ns)
+        r->t_infer_ns = now;
+    if (!r->t_end_ns)
+        r->t_end_ns = now;
     /* Count it done before telling its owner, so t5_sched_pending() is
      * already 0 when the last on_done wakes a waiter. */
     pthread_mutex_lock(&s->mu);
@@ -402,8 +406,8 @@ static void *worker_main(void *arg)
         }
         uint64_t t_in = t5_now_ns();
         t5_err e = {0};
-        if (n_enc > 0 && t5_engine_encode(w->e, n_enc, w->enc_slots, w->enc_ids, w->enc_lens,
-                                          NULL, &e) < 0) {
+        if (n_enc > 0 &&
+            t5_engine_encode(w->e, n_enc, w->enc_slots, w->enc_ids, w->enc_lens, NULL, &e) < 0) {
             fail_all(w, e.code ? e.code : T5_EDEVICE, &e);
             continue;
         }
@@ -425,8 +429,7 @@ static void *worker_main(void *arg)
         }
         for (int i = 0; i < w->n_seqs; i++) {
             if (t5_gen_advance(w->seqs[i].g, w->e, &w->out, w->row_off[i], &e) < 0) {
-                fail_request(w, w->seqs[i].req, e.code ? e.code : T5_EINVAL, &e,
-                             "decoding failed");
+                fail_request(w, w->seqs[i].req, e.code ? e.code : T5_EINVAL, &e, "decoding failed");
                 /* Indices moved, so stop here. Sequences not advanced this
                  * time ask for the same position again next step, which
                  * recomputes it: wasted work on a rare path, never a wrong
@@ -560,9 +563,8 @@ static int worker_init(worker *w, ifl *s, t5_engine *e)
     w->enc_ids = malloc(sizeof(int32_t *) * S);
     w->pin = malloc(sizeof(int32_t) * S * (size_t)w->max_in);
     if (!w->pin || !w->self_free || !w->cross_free || !w->slot_store || !w->seqs || !w->reqs ||
-        !w->st_ids || !w->st_lens || !w->st_gp || !w->rows || !w->row_off ||
-        !w->out.logprob || !w->out.ids || !w->out.logits || !w->enc_slots || !w->enc_lens ||
-        !w->enc_ids)
+        !w->st_ids || !w->st_lens || !w->st_gp || !w->rows || !w->row_off || !w->out.logprob ||
+        !w->out.ids || !w->out.logits || !w->enc_slots || !w->enc_lens || !w->enc_ids)
         return T5_ENOMEM;
     for (int i = 0; i < w->S; i++)
         w->self_free[i] = w->cross_free[i] = w->S - 1 - i;

@@ -14,11 +14,11 @@
 #include "t5_common.h"
 
 typedef struct entry {
-    struct entry *hnext;            /* hash chain */
-    struct entry *prev, *next;      /* recency list, most recent at head */
+    struct entry *hnext;       /* hash chain */
+    struct entry *prev, *next; /* recency list, most recent at head */
     uint64_t hash;
     size_t klen, vlen;
-    unsigned char data[];           /* key bytes, then value bytes */
+    unsigned char data[]; /* key bytes, then value bytes */
 } entry;
 
 struct t5_rcache {
@@ -84,10 +84,14 @@ void t5_rcache_free(t5_rcache *c)
 
 static void list_unlink(t5_rcache *c, entry *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else c->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -95,9 +99,11 @@ static void list_push_front(t5_rcache *c, entry *e)
 {
     e->prev = NULL;
     e->next = c->head;
-    if (c->head) c->head->prev = e;
+    if (c->head)
+        c->head->prev = e;
     c->head = e;
-    if (!c->tail) c->tail = e;
+    if (!c->tail)
+        c->tail = e;
 }
 
 static entry **find_slot(t5_rcache *c, uint64_t h, const void *key, size_t klen)

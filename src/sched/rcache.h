@@ -27,7 +27,7 @@ typedef struct t5_rcache_stats {
     uint64_t inserts;
     uint64_t evictions;
     uint64_t entries;
-    uint64_t bytes;     /* keys + values + per-entry overhead */
+    uint64_t bytes; /* keys + values + per-entry overhead */
     uint64_t max_bytes;
 } t5_rcache_stats;
 

@@ -166,9 +166,9 @@ static int hook_cancelled(void *user, int i)
     hook_ctx *h = user;
     t5_sched_req *r = h->reqs[h->owner[i]];
     t5_infer_req *ir = r->payload;
-    int gone = r->status == T5_ECANCELED ||
-               (ir->stream ? ir->gone && ir->gone(ir)
-                           : h->check && r->is_cancelled && r->is_cancelled(r));
+    int gone =
+        r->status == T5_ECANCELED ||
+        (ir->stream ? ir->gone && ir->gone(ir) : h->check && r->is_cancelled && r->is_cancelled(r));
     if (gone)
         fail(r, T5_ECANCELED, NULL, "the client closed the connection");
     return gone;
@@ -356,8 +356,8 @@ int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m)
 /* Creates an instance's engine. On a GPU it is warmed up at once, so graph
  * captures for every padded row count happen at model load, not under the
  * first seconds of traffic (see t5_engine_warmup). */
-static int engine_new(t5_engine **out, t5_model *m, const t5_engine_params *ep,
-                      const t5_mcfg *cfg, t5_err *err)
+static int engine_new(t5_engine **out, t5_model *m, const t5_engine_params *ep, const t5_mcfg *cfg,
+                      t5_err *err)
 {
     int rc = t5_engine_create(out, m, ep, err);
     if (rc < 0 || t5_model_device(m) != T5_DEVICE_CUDA)

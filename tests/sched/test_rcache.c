@@ -26,7 +26,10 @@ static mentry model[MAXE];
 static unsigned long tick;
 static size_t model_bytes, overhead;
 
-static size_t cost(size_t k, size_t v) { return overhead + k + v; }
+static size_t cost(size_t k, size_t v)
+{
+    return overhead + k + v;
+}
 
 static int model_find(const char *k, size_t kl)
 {
