@@ -68,6 +68,7 @@ typedef struct worker {
     const int32_t **enc_ids;
     int last_rows; /* rows in the latest step */
     uint64_t next_cancel_check;
+    uint64_t last_admit_ns; /* when the encoder last ran for new requests */
     int32_t *pin; /* [S * max_in]: admitted rows' ids until the encoder has read them */
 } worker;
 
@@ -375,10 +376,14 @@ static void *worker_main(void *arg)
     ifl *s = w->s;
     for (;;) {
         check_cancelled(w);
-        /* 1. admit */
+        /* 1. admit. Every admission runs the encoder between two decoder
+         * steps, which every live sequence waits for; so while sequences are
+         * live, admissions are paced to one per max_queue_delay (newcomers
+         * then share one encoder call), and an idle worker admits at once. */
         uint64_t t0 = t5_now_ns();
         int n_enc = 0;
-        for (;;) {
+        int paced = w->n_seqs > 0 && t0 - w->last_admit_ns < s->cfg.max_queue_delay_us * 1000u;
+        for (; !paced;) {
             if (!w->staged) {
                 int idle = w->n_seqs == 0 && n_enc == 0;
                 if (w->n_self == 0 || w->n_cross == 0)
@@ -405,6 +410,8 @@ static void *worker_main(void *arg)
             continue;
         }
         uint64_t t_in = t5_now_ns();
+        if (n_enc > 0)
+            w->last_admit_ns = t_in;
         t5_err e = {0};
         if (n_enc > 0 &&
             t5_engine_encode(w->e, n_enc, w->enc_slots, w->enc_ids, w->enc_lens, NULL, &e) < 0) {
