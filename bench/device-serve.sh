@@ -67,6 +67,12 @@ $T bench --engine --model $W/t5s --device cuda --dtype fp16 --batch 1,2,4,8,16,3
   --in-tokens 9 --new-tokens 11 --iters 30 2>&1 | tee -a $OUT/serve.txt
 fi
 
+# Warm the server process up first: in a fresh server the first few seconds of
+# traffic (whichever model gets it) show ~100 ms p99 spikes at low rates (seen on
+# both schedulers, 2026-11-26), which would otherwise land on the first entry measured.
+$B --model dyn_cache --queries $W/zipf.txt --request-rate 4000,8000 --duration-s 3 \
+  --max-threads 768 --warmup 20 > $W/warmup.txt 2>&1
+
 for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
   $B --model $m --queries $W/zipf.txt --request-rate $RATES \
