@@ -69,7 +69,7 @@ typedef struct worker {
     int last_rows; /* rows in the latest step */
     uint64_t next_cancel_check;
     uint64_t last_admit_ns; /* when the encoder last ran for new requests */
-    int32_t *pin; /* [S * max_in]: admitted rows' ids until the encoder has read them */
+    int32_t *pin;           /* [S * max_in]: admitted rows' ids until the encoder has read them */
 } worker;
 
 struct ifl {
@@ -426,7 +426,11 @@ static void *worker_main(void *arg)
         w->out.k = 1;
         for (int i = 0; i < w->n_seqs; i++) {
             w->row_off[i] = nr;
-            nr += t5_gen_rows(w->seqs[i].g, w->rows + nr);
+            int got = t5_gen_rows(w->seqs[i].g, w->rows + nr);
+            if (s->codec.token && got == 1 && w->rows[nr].pos > 0)
+                s->codec.token(s->codec.ctx, w->reqs[w->seqs[i].req].r, w->seqs[i].row,
+                               w->rows[nr].token);
+            nr += got;
             int k = t5_gen_topk(w->seqs[i].g);
             w->out.k = k > w->out.k ? k : w->out.k;
         }

@@ -37,6 +37,11 @@ typedef struct t5_seq_codec {
     /* Compute output for a finished row; takes over res's contents (the
      * codec clears it). */
     int (*output)(void *ctx, t5_sched_req *r, int row, t5_gen_result *res, t5_err *err);
+    /* Optional, for streaming: the token a one-hypothesis row (greedy or
+     * one sampled sequence) generated at the previous step, delivered just
+     * before it is fed back in. The last token of a row reaches only
+     * output(). May be NULL. */
+    void (*token)(void *ctx, t5_sched_req *r, int row, int32_t token);
 } t5_seq_codec;
 
 /* One worker per engine; takes ownership of the engines (freed with the

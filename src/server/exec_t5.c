@@ -102,7 +102,7 @@ static int decode_seq(const t5_tokenizer *tok, const t5_gen_seq *g, t5_infer_seq
  * SentencePiece text of a prefix is not always a prefix of the longer
  * text (a piece may change how the previous one renders), so a delta goes
  * out only when the new text extends what was sent. */
-static void stream_token(t5x *x, t5_infer_req *ir, int32_t tok)
+static void stream_token(const t5_tokenizer *tok, t5_infer_req *ir, int32_t id)
 {
     if (ir->s_n == ir->s_cap) {
         int cap = ir->s_cap ? ir->s_cap * 2 : 32;
@@ -112,11 +112,11 @@ static void stream_token(t5x *x, t5_infer_req *ir, int32_t tok)
         ir->s_ids = p;
         ir->s_cap = cap;
     }
-    ir->s_ids[ir->s_n++] = tok;
+    ir->s_ids[ir->s_n++] = id;
     t5_gen_seq g = {ir->s_ids, ir->s_n, 0};
     t5_infer_seq s = {0};
     t5_err e = {0};
-    if (decode_seq(x->tok, &g, &s, &e) == 0 && s.text_len > ir->s_text_len &&
+    if (decode_seq(tok, &g, &s, &e) == 0 && s.text_len > ir->s_text_len &&
         (!ir->s_text_len || !memcmp(s.text, ir->s_text, ir->s_text_len))) {
         ir->on_delta(ir, s.text + ir->s_text_len, s.text_len - ir->s_text_len);
         free(ir->s_text);
@@ -158,7 +158,7 @@ static void hook_on_rows(void *user, int i, const t5_step_row *rows, int n_rows)
     hook_ctx *h = user;
     t5_infer_req *ir = h->reqs[h->owner[i]]->payload;
     if (ir->stream && n_rows == 1 && rows[0].pos > 0)
-        stream_token(h->x, ir, rows[0].token);
+        stream_token(h->x->tok, ir, rows[0].token);
 }
 
 static int hook_cancelled(void *user, int i)
@@ -344,12 +344,21 @@ static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res,
     return rc;
 }
 
+/* In-flight streaming: the same deltas as the dynamic path's hook. */
+static void codec_token(void *ctx, t5_sched_req *r, int row, int32_t id)
+{
+    t5_infer_req *ir = r->payload;
+    if (ir->stream && row == 0)
+        stream_token(ctx, ir, id);
+}
+
 int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m)
 {
     c->ctx = (void *)t5_model_tokenizer(m);
     c->input = codec_input;
     c->begin = codec_begin;
     c->output = codec_output;
+    c->token = codec_token;
     return 0;
 }
 

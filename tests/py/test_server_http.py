@@ -111,6 +111,18 @@ def test_generate_stream_matches_generate(server, params):
     assert abs(ev[-1]["sequence_score"] - full["sequence_score"]) < 1e-5
 
 
+def test_generate_stream_inflight(server):
+    """Under the in-flight scheduler (byt5i) generate_stream also sends text
+    as it is generated, and the pieces add up to what generate returns."""
+    body = {"text_input": "hello world",
+            "parameters": {"max_new_tokens": 12, "min_new_tokens": 12, "return_ids": True}}
+    full = post(server, "/v2/models/byt5i/generate", body).json()
+    ev = stream_events(server, "/v2/models/byt5i/generate_stream", body)
+    assert len(ev) >= 2  # pieces before the final event
+    assert "".join(e["text_output"] for e in ev) == full["text_output"]
+    assert ev[-1]["output_ids"] == full["output_ids"]
+
+
 def test_generate_stream_client_leaves(server):
     for i in range(3):
         s = raw_request(server.port, "/v2/models/byt5/generate_stream",

@@ -28,7 +28,9 @@ typedef struct payload {
     int begun;
     int cancel_after; /* is_cancelled turns true after this many polls (0: never) */
     int polls;
-    int slow_us; /* is_cancelled sleeps this long: makes a request occupy its slot */
+    int slow_us;                /* is_cancelled sleeps this long: makes a request occupy its slot */
+    int32_t streamed[MAXR][32]; /* tokens delivered by the codec's token callback */
+    int n_streamed[MAXR];
 } payload;
 
 typedef struct job {
@@ -70,6 +72,14 @@ static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res,
     res->seqs = NULL;
     res->n_seqs = 0;
     return 0;
+}
+
+static void codec_token(void *ctx, t5_sched_req *r, int row, int32_t token)
+{
+    payload *p = r->payload;
+    (void)ctx;
+    if (p->n_streamed[row] < 32)
+        p->streamed[row][p->n_streamed[row]++] = token;
 }
 
 static void on_done(t5_sched_req *r)
@@ -186,7 +196,7 @@ static t5_sched *make_sched(int n_inst, int slots, uint32_t max_queue, uint64_t 
     cfg.policy.default_timeout_us = timeout_us;
     cfg.policy.allow_timeout_override = 1;
     cfg.cancel_poll_us = 0; /* the tests count polls: ask at every step */
-    t5_seq_codec codec = {NULL, codec_input, codec_begin, codec_output};
+    t5_seq_codec codec = {NULL, codec_input, codec_begin, codec_output, codec_token};
     t5_sched *s = NULL;
     t5_err err = {0};
     if (t5_sched_inflight_create(&s, &cfg, eng, n_inst, &codec, NULL, NULL, &err) < 0)
@@ -241,7 +251,7 @@ static void test_matches_alone(void)
     t5_engine *ref;
     t5_err err = {0};
     CHECK_EQ_INT(t5_engine_create(&ref, model, &ep, &err), 0);
-    int rows = 0, same = 0;
+    int rows = 0, same = 0, streamed_rows = 0, streamed_ok = 0;
     for (int i = 0; i < NJOBS; i++) {
         CHECK_MSG(jobs[i].r.status == 0, "job %d: %s", i, jobs[i].r.err.msg);
         CHECK_EQ_INT(jobs[i].p.begun, 1);
@@ -253,11 +263,26 @@ static void test_matches_alone(void)
                 same++;
             else
                 fprintf(stderr, "job %d row %d differs from running alone\n", i, k);
+            /* One-hypothesis rows stream every token but the last, in order;
+             * beam rows (several hypotheses) stream nothing. */
+            const payload *p = &jobs[i].p;
+            if (t5_gen_slots_needed(&p->gp[k]) == 1 && want.n_seqs == 1) {
+                int n = want.seqs[0].n_ids - 1;
+                streamed_rows++;
+                if (p->n_streamed[k] == n &&
+                    !memcmp(p->streamed[k], want.seqs[0].ids, sizeof(int32_t) * (n > 0 ? n : 0)))
+                    streamed_ok++;
+            } else if (p->n_streamed[k] == 0) {
+                streamed_rows++;
+                streamed_ok++;
+            }
             t5_gen_result_clear(&want);
             t5_gen_result_clear(&jobs[i].p.res[k]);
         }
     }
     CHECK_EQ_INT(same, rows);
+    CHECK_EQ_INT(streamed_ok, streamed_rows);
+    CHECK_EQ_INT(streamed_rows, rows);
     CHECK(rows > NJOBS);
     t5_engine_free(ref);
 }
