@@ -49,29 +49,23 @@ static void act_to_f32(float *dst, const void *src, size_t n, t5_dtype t)
     }
 }
 
-/* Encodes requests [0, n) of the arguments as one padded group of length L. */
-static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
-                        const int32_t *const *ids, const int32_t *lens, float *enc_out, t5_err *err)
+/* The device part of encode_group for n requests padded to L: every input
+ * it reads is on the device already, so a graph-capturing backend replays
+ * it per (n, L) (run_cached). */
+typedef struct enc_args {
+    t5_engine *e;
+    int n, L;
+} enc_args;
+
+static int encode_device(void *arg, t5_err *err)
 {
+    const enc_args *g = arg;
+    t5_engine *e = g->e;
     const t5_model *m = e->m;
     const t5_config *c = e->cfg;
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->st;
-    int R = n * L, d = e->d, inner = e->inner, rc;
-    int32_t lens_h[n], slots_h[n];
-
-    for (int b = 0; b < n; b++) {
-        memcpy(e->enc_ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * lens[b]);
-        for (int t = lens[b]; t < L; t++)
-            e->enc_ids_h[(size_t)b * L + t] = c->pad_token_id;
-        lens_h[b] = lens[b];
-        slots_h[b] = cross_slots[b];
-    }
-    if ((rc = vt->h2d(s, e->enc_ids, e->enc_ids_h, sizeof(int32_t) * R, err)) < 0 ||
-        (rc = vt->h2d(s, e->enc_lens, lens_h, sizeof(int32_t) * n, err)) < 0 ||
-        (rc = vt->h2d(s, e->enc_slots, slots_h, sizeof(int32_t) * n, err)) < 0)
-        return rc;
-
+    int n = g->n, L = g->L, R = n * L, d = e->d, inner = e->inner, rc;
     float eps = c->layer_norm_epsilon;
     if ((rc = vt->embed(s, e->enc_x, m->embed, e->enc_ids, R, d, err)) < 0)
         return rc;
@@ -98,6 +92,35 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
         (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv, e->enc_slots,
                                  e->enc_lens, n, L, err)) < 0)
         return t5_err_wrap(err, rc, "encoder output");
+    return 0;
+}
+
+/* Encodes requests [0, n) of the arguments as one padded group of length L. */
+static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
+                        const int32_t *const *ids, const int32_t *lens, float *enc_out, t5_err *err)
+{
+    const t5_config *c = e->cfg;
+    const t5_backend_vt *vt = e->be->vt;
+    t5_stream *s = e->st;
+    int R = n * L, d = e->d, rc;
+    int32_t lens_h[n], slots_h[n];
+
+    for (int b = 0; b < n; b++) {
+        memcpy(e->enc_ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * lens[b]);
+        for (int t = lens[b]; t < L; t++)
+            e->enc_ids_h[(size_t)b * L + t] = c->pad_token_id;
+        lens_h[b] = lens[b];
+        slots_h[b] = cross_slots[b];
+    }
+    if ((rc = vt->h2d(s, e->enc_ids, e->enc_ids_h, sizeof(int32_t) * R, err)) < 0 ||
+        (rc = vt->h2d(s, e->enc_lens, lens_h, sizeof(int32_t) * n, err)) < 0 ||
+        (rc = vt->h2d(s, e->enc_slots, slots_h, sizeof(int32_t) * n, err)) < 0)
+        return rc;
+
+    enc_args g = {e, n, L};
+    uint64_t key = (1ull << 63) | ((uint64_t)(uint32_t)n << 32) | (uint32_t)L;
+    if ((rc = vt->run_cached(s, key, encode_device, &g, err)) < 0)
+        return rc;
     if (enc_out) {
         size_t a = e->be->act_size;
         for (int b = 0; b < n; b++) {

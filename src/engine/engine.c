@@ -31,11 +31,10 @@ void t5_engine_free(t5_engine *e)
     if (!e)
         return;
     t5_backend *be = e->be;
-    void *dev[] = {e->self_k,   e->self_v,   e->cross_k,   e->cross_v, e->enc_x,
-                   e->enc_norm, e->enc_qkv,  e->enc_attn,  e->enc_ff,  e->enc_ckv,
-                   e->enc_ids,  e->enc_lens, e->enc_slots, e->x,       e->norm,
-                   e->qkv,      e->attn,     e->q,         e->ff,      e->logits,
-                   e->top_v,    e->top_i,    e->tok,       e->rows,    e->no_eos};
+    void *dev[] = {e->self_k,    e->self_v,   e->cross_k, e->cross_v, e->enc_x,   e->enc_norm,
+                   e->enc_qkv,   e->enc_attn, e->enc_ff,  e->enc_ckv, e->enc_ids, e->enc_lens,
+                   e->enc_slots, e->x,        e->norm,    e->qkv,     e->attn,    e->q,
+                   e->ff,        e->logits,   e->top_v,   e->tok};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i])
             be->vt->free(be, dev[i]);
@@ -51,8 +50,7 @@ void t5_engine_free(t5_engine *e)
     free(e->enc_ids_h);
     free(e->enc_out_h);
     free(e->tok_h);
-    free(e->rows_h);
-    free(e->no_eos_h);
+    free(e->top_h);
     free(e);
 }
 
@@ -85,7 +83,7 @@ static void fill_fused(t5_engine *e)
     f->self_k = e->self_k, f->self_v = e->self_v;
     f->cross_k = e->cross_k, f->cross_v = e->cross_v;
     f->x = e->x, f->qkv = e->qkv, f->q = e->q, f->ff = e->ff;
-    f->logits = e->logits, f->top_v = e->top_v, f->top_i = e->top_i;
+    f->logits = e->logits, f->top_v = e->top_v; /* top_i: per step */
     f->tok = e->tok, f->rows = e->rows, f->no_eos = e->no_eos;
 }
 
@@ -164,12 +162,11 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, &e->q, B * e->inner * a, "decoder cross query", err)) < 0 ||
         (rc = dalloc(e, &e->ff, B * e->ff_cols * a, "decoder FFN", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->logits, B * e->V * 4, "logits", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 4, "top-k values", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->top_i, B * e->kmax * 4, "top-k ids", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->tok, B * 4, "step tokens", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->rows, B * 16, "step rows", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->no_eos, B * 4, "step EOS mask", err)) < 0)
+        (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 8, "top-k values and ids", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->tok, B * 24, "step tokens, EOS masks and rows", err)) < 0)
         goto fail;
+    e->no_eos = e->tok + B;
+    e->rows = e->tok + 2 * B;
     if (c->gated) {
         if ((rc = dalloc(e, &e->enc_ff2, R * c->d_ff * a, "encoder FFN out", err)) < 0 ||
             (rc = dalloc(e, &e->ff2, B * c->d_ff * a, "decoder FFN out", err)) < 0)
@@ -182,16 +179,17 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->self_len = calloc(p.max_slots, sizeof(int32_t));
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
     e->enc_ids_h = calloc(R, sizeof(int32_t));
-    e->tok_h = calloc(B, sizeof(int32_t));
-    e->rows_h = calloc(B * 4, sizeof(int32_t));
-    e->no_eos_h = calloc(B, sizeof(int32_t));
+    e->tok_h = calloc(B * 6, sizeof(int32_t));
+    e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);
-    if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_ids_h || !e->tok_h ||
-        !e->rows_h || !e->no_eos_h || (a != 4 && !e->enc_out_h)) {
+    if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_ids_h || !e->tok_h || !e->top_h ||
+        (a != 4 && !e->enc_out_h)) {
         rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
         goto fail;
     }
+    e->no_eos_h = e->tok_h + B;
+    e->rows_h = e->tok_h + 2 * B;
     if ((rc = e->be->vt->stream_create(e->be, p.n_threads, &e->st, err)) < 0)
         goto fail;
     fill_fused(e);

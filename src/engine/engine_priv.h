@@ -54,20 +54,25 @@ struct t5_engine {
     void *enc_out_h;    /* host (enc_rows, d) act, only when act is not fp32 */
 
     /* Decoder step scratch for max_batch rows. */
-    float *x;        /* (max_batch, d) fp32 residual */
-    void *norm;      /* (max_batch, d) act */
-    void *qkv;       /* (max_batch, 3*inner) act */
-    void *attn;      /* (max_batch, inner) act */
-    void *q;         /* (max_batch, inner) act: cross-attention query */
-    void *ff;        /* (max_batch, ff_cols) act */
-    void *ff2;       /* (max_batch, d_ff) act, gated only (else aliases ff) */
-    float *logits;   /* (max_batch, V) fp32 */
-    float *top_v;    /* (max_batch, kmax) fp32 */
-    int32_t *top_i;  /* (max_batch, kmax) */
+    float *x;      /* (max_batch, d) fp32 residual */
+    void *norm;    /* (max_batch, d) act */
+    void *qkv;     /* (max_batch, 3*inner) act */
+    void *attn;    /* (max_batch, inner) act */
+    void *q;       /* (max_batch, inner) act: cross-attention query */
+    void *ff;      /* (max_batch, ff_cols) act */
+    void *ff2;     /* (max_batch, d_ff) act, gated only (else aliases ff) */
+    float *logits; /* (max_batch, V) fp32 */
+    /* A step's inputs and results each move in one copy: tok, no_eos and
+     * rows share one device block (tok owns it, [B | B | 4B]); the top-k
+     * block (top_v owns it, 2 * max_batch * kmax) holds a step's n*k values
+     * and then its ids (top_i = top_v + n*k, set per step). */
+    float *top_v;    /* (n, k) fp32 */
+    int32_t *top_i;  /* (n, k), right after top_v's n*k */
     int32_t *tok;    /* device (max_batch) */
-    int32_t *rows;   /* device (max_batch, 4): self_slot, cross_slot, pos, enc_len */
     int32_t *no_eos; /* device (max_batch) */
-    int32_t *tok_h, *rows_h, *no_eos_h; /* host twins */
+    int32_t *rows;   /* device (max_batch, 4): self_slot, cross_slot, pos, enc_len */
+    int32_t *tok_h, *no_eos_h, *rows_h; /* host twins, one block likewise (tok_h owns it) */
+    float *top_h;                       /* host landing of the top-k block */
 
     /* The decoder step as one op, for backends that have decode_step
      * (filled at creation; n and k set per step). */

@@ -27,6 +27,7 @@ static int step_device(void *arg, t5_err *err)
     if (vt->decode_step && e->fused.n_layers > 0) {
         e->fused.n = n;
         e->fused.k = e->step_k;
+        e->fused.top_i = e->top_i;
         if ((rc = vt->decode_step(s, &e->fused, err)) < 0)
             return t5_err_wrap(err, rc, "fused decoder step");
         if (rc == 0)
@@ -131,17 +132,17 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->st;
     int rc;
-    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * np, err)) < 0 ||
-        (rc = vt->h2d(s, e->rows, e->rows_h, sizeof(int32_t) * 4 * np, err)) < 0 ||
-        (rc = vt->h2d(s, e->no_eos, e->no_eos_h, sizeof(int32_t) * np, err)) < 0)
+    /* one copy: tok, no_eos and the first np rows (engine_priv.h) */
+    const int B = e->p.max_batch;
+    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * (2 * B + 4 * np), err)) < 0)
         return rc;
     e->step_n = np;
     e->step_k = out->k;
+    e->top_i = (int32_t *)(e->top_v + np * out->k);
     uint64_t key = ((uint64_t)out->k << 32) | (uint32_t)np;
     if ((rc = vt->run_cached(s, key, step_device, e, err)) < 0)
         return rc;
-    if ((rc = vt->d2h(s, out->logprob, e->top_v, sizeof(float) * n * out->k, err)) < 0 ||
-        (rc = vt->d2h(s, out->ids, e->top_i, sizeof(int32_t) * n * out->k, err)) < 0)
+    if ((rc = vt->d2h(s, e->top_h, e->top_v, sizeof(float) * 2 * np * out->k, err)) < 0)
         return rc;
     for (int r = 0; r < n; r++)
         if (rows[r].flags & T5_ROW_LOGITS)
@@ -150,6 +151,8 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
                 return rc;
     if ((rc = vt->sync(s, err)) < 0)
         return rc;
+    memcpy(out->logprob, e->top_h, sizeof(float) * n * out->k);
+    memcpy(out->ids, e->top_h + np * out->k, sizeof(int32_t) * n * out->k);
     for (int r = 0; r < n; r++)
         e->self_len[rows[r].self_slot] = rows[r].pos + 1;
     return 0;

@@ -148,6 +148,7 @@ static void cu_stream_destroy(t5_stream *s)
     cudaFree(s->slot_scratch);
     cudaFree(s->topk_part);
     cudaFree(s->fs_bar);
+    cudaFree(s->fs2_xp);
     if (s->fs_trace) {
         t5__cu_fused_trace_report(s);
         cudaFree(s->fs_trace);
@@ -184,8 +185,10 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     SC(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
     SC(cudaMalloc(&s->ws, s->ws_bytes));
     SC(cudaMalloc((void **)&s->topk_part, sizeof(float) * 2 * T5__TOPK_PARTIALS));
-    SC(cudaMalloc((void **)&s->fs_bar, 2 * sizeof(unsigned)));
-    SC(cudaMemset(s->fs_bar, 0, 2 * sizeof(unsigned)));
+    SC(cudaMalloc((void **)&s->fs_bar, 4 * sizeof(unsigned long long)));
+    SC(cudaMemset(s->fs_bar, 0, 4 * sizeof(unsigned long long)));
+    if (be->fused_v2)
+        SC(cudaMalloc((void **)&s->fs2_xp, T5__FS2_XP_BYTES));
     if (getenv("T5_CUDA_FUSED_TRACE")) {
         SC(cudaMalloc((void **)&s->fs_trace, 16 * sizeof(unsigned long long)));
         SC(cudaMemset(s->fs_trace, 0, 16 * sizeof(unsigned long long)));
@@ -400,12 +403,17 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
     be->no_fused = getenv("T5_CUDA_NO_FUSED_STEP") != NULL;
-    /* Measured on an H200 (bench/cuda.md): the fused step wins at one row
-     * and loses to the per-op graph at 2-4, so by default it takes one. */
-    be->fused_max_rows =
-        getenv("T5_CUDA_FUSED_MAX_ROWS") ? atoi(getenv("T5_CUDA_FUSED_MAX_ROWS")) : 1;
-    if (be->fused_max_rows > 4)
-        be->fused_max_rows = 4;
+    /* The cluster kernel (fused_step2.cu) is opt-in: on an H200 it lost to
+     * fused_step.cu's at one row and to the per-op graph at 8 (bench/cuda.md). */
+    be->fused_v2 = prop.major >= 9 && getenv("T5_CUDA_FUSED_V2") != NULL;
+    /* Measured on an H200 (bench/cuda.md): fused_step.cu's kernel wins at
+     * one row and loses to the per-op graph at 2-4, so by default it takes
+     * one; the cluster kernel won at 4 rows. */
+    be->fused_max_rows = getenv("T5_CUDA_FUSED_MAX_ROWS") ? atoi(getenv("T5_CUDA_FUSED_MAX_ROWS"))
+                         : be->fused_v2                   ? 4
+                                                          : 1;
+    if (be->fused_max_rows > 8)
+        be->fused_max_rows = 8;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);

@@ -72,7 +72,8 @@ typedef struct t5__cu_backend {
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
     int no_fused;         /* T5_CUDA_NO_FUSED_STEP: no decode_step, the engine issues the ops */
-    int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..4) */
+    int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..8) */
+    int fused_v2;         /* sm_90+ and T5_CUDA_FUSED_V2 set: the cluster kernel (fused_step2.cu) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
@@ -88,10 +89,13 @@ typedef struct t5__gemm_plan {
 } t5__gemm_plan;
 
 #define T5__GEMM_PLANS 256
-#define T5__GRAPHS 128
+#define T5__GRAPHS 256 /* decoder steps per (rows, k), encoders per (n, L) */
 #define T5__PENDING 64
 /* Floats in a stream's top-k partial buffer (row parts x (k + 1) x 2). */
 #define T5__TOPK_PARTIALS (64 * 1024)
+
+/* Bytes of a stream's residual-partials buffer for fused_step2.cu. */
+#define T5__FS2_XP_BYTES (1u << 20)
 
 /* Rows up to which GEMMs take the small-m path of gemv.cu, with a pending
  * RMSNorm or FFN activation fused into their prologue. */
@@ -146,7 +150,9 @@ struct t5_stream {
     float *topk_part;  /* logits_topk partials; fixed, so graphs may use it */
     t5__pending pend;
     size_t host_tmp_n;
-    unsigned *fs_bar;             /* the fused step's grid barrier (one u64 count) */
+    unsigned *fs_bar;             /* the fused steps' grid barriers (u64 counts: v1, v2) */
+    float *fs2_xp;                /* fused_step2.cu's residual partials (T5__FS2_XP_BYTES) */
+    int fs2_nc;                   /* its cluster count, fixed at its first launch; -1: cannot */
     unsigned long long *fs_trace; /* T5_CUDA_FUSED_TRACE: its per-phase times, else NULL */
 };
 
@@ -339,6 +345,7 @@ int t5__cu_copy_slots(t5_stream *s, void *kcache, void *vcache, const t5_kv_layo
 int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *logits, int n, int V,
                        int k, const int32_t *no_eos, int eos_id, t5_err *err);
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err);
+int t5__cu_decode_step2(t5_stream *s, const t5_fused_step *a, t5_err *err);
 void t5__cu_fused_release(t5_stream *s);
 void t5__cu_fused_trace_report(t5_stream *s);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);

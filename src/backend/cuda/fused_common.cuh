@@ -1,0 +1,555 @@
+/* fused_common.cuh - the device pieces both persistent decoder-step kernels
+ * use (private): loads, the grid barrier, the trace clock, the norm, the
+ * attention of (row, head) pairs, the GEMVs, and the LM head with its top-k.
+ * fused_step.cu (any sm_80+ GPU, phases over all SMs) and fused_step2.cu
+ * (Hopper, thread-block clusters) include it; fused_step.cu's header says
+ * how the barrier and the memory ordering work.
+ */
+#ifndef T5_CUDA_FUSED_COMMON_CUH
+#define T5_CUDA_FUSED_COMMON_CUH
+
+#include "topk_dev.cuh"
+
+#define FS_THREADS 512
+#define FS_WARPS (FS_THREADS / 32)
+#define FS_MAXK 8
+
+/* ---- loads ----------------------------------------------------------------- */
+
+template <typename T> static __device__ __forceinline__ float fs_ldcg(const T *p);
+template <> __device__ __forceinline__ float fs_ldcg<float>(const float *p)
+{
+    return __ldcg(p);
+}
+template <> __device__ __forceinline__ float fs_ldcg<__half>(const __half *p)
+{
+    unsigned short u = __ldcg((const unsigned short *)p);
+    return __half2float(__ushort_as_half(u));
+}
+template <> __device__ __forceinline__ float fs_ldcg<__nv_bfloat16>(const __nv_bfloat16 *p)
+{
+    unsigned short u = __ldcg((const unsigned short *)p);
+    return __bfloat162float(__ushort_as_bfloat16(u));
+}
+
+/* 16 bytes of T as floats; CG: through L2 only. */
+template <typename T> struct fs_vec {
+    enum { N = 16 / sizeof(T) };
+};
+template <typename T, bool CG>
+static __device__ __forceinline__ void fs_load16(const T *p, float *f)
+{
+    uint4 v = CG ? __ldcg((const uint4 *)p) : *(const uint4 *)p;
+    if (sizeof(T) == 4) {
+        const float *h = (const float *)&v;
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            f[i] = h[i];
+    } else {
+        const T *h = (const T *)&v;
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+            f[i] = t5__dt<T>::load(h[i]);
+    }
+}
+
+/* One element as a float; CG: through L2 only (data other blocks write
+ * during the kernel), else an ordinary load (also valid on shared memory). */
+template <typename T, bool CG> static __device__ __forceinline__ float fs_ld1(const T *p)
+{
+    return CG ? fs_ldcg(p) : t5__ld(p);
+}
+
+/* Two consecutive elements (4- or 8-byte aligned) as floats. */
+static __device__ __forceinline__ float2 fs_ld2(const float *p)
+{
+    return *(const float2 *)p;
+}
+static __device__ __forceinline__ float2 fs_ld2(const __half *p)
+{
+    return __half22float2(*(const __half2 *)p);
+}
+static __device__ __forceinline__ float2 fs_ld2(const __nv_bfloat16 *p)
+{
+    return __bfloat1622float2(*(const __nv_bfloat162 *)p);
+}
+
+template <typename T> static __device__ __forceinline__ float fs_fin(float v)
+{
+    return v;
+}
+template <> __device__ __forceinline__ float fs_fin<__half>(float v)
+{
+    return fminf(fmaxf(v, -65504.0f), 65504.0f);
+}
+
+static __device__ __forceinline__ float fs_act(float x, int act)
+{
+    switch (act) {
+    case T5_ACT_RELU: return fmaxf(x, 0.0f);
+    case T5_ACT_GELU_TANH: {
+        const float c = 0.7978845608028654f;
+        return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+    }
+    case T5_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+    default: return x / (1.0f + expf(-x));
+    }
+}
+
+template <typename T> static __device__ __forceinline__ float fs_act_scale(void)
+{
+    return 1.0f;
+}
+template <> __device__ __forceinline__ float fs_act_scale<__half>(void)
+{
+    return T5__ACT_SCALE;
+}
+
+/* ---- grid barrier ----------------------------------------------------------- */
+
+/* One 64-bit arrival counter per stream that only grows: a block adds one
+ * (release: the block's writes, ordered before it by __syncthreads, become
+ * visible with it) and waits (acquire) until the count reaches the next
+ * multiple of the grid size. Nothing to reset between barriers or launches,
+ * and one atomic per block per barrier. Split in two so that a block issues
+ * the next phase's weight copies between arriving and waiting: issued before
+ * the release, the release may have to wait for those HBM reads too.
+ * fs_arrive returns the target (thread 0's is the one used). */
+static __device__ __forceinline__ unsigned long long fs_arrive(unsigned long long *bar)
+{
+    __syncthreads();
+    unsigned long long target = 0;
+    if (threadIdx.x == 0) {
+        unsigned long long G = gridDim.x, old;
+        asm volatile("atom.add.release.gpu.u64 %0, [%1], 1;" : "=l"(old) : "l"(bar) : "memory");
+        target = (old / G + 1) * G;
+    }
+    return target;
+}
+
+static __device__ __forceinline__ void fs_wait(unsigned long long *bar, unsigned long long target)
+{
+    if (threadIdx.x == 0) {
+        unsigned long long now;
+        do {
+            asm volatile("ld.acquire.gpu.u64 %0, [%1];" : "=l"(now) : "l"(bar) : "memory");
+        } while (now < target);
+    }
+    __syncthreads();
+}
+
+static __device__ __forceinline__ void fs_barrier(unsigned long long *bar)
+{
+    fs_wait(bar, fs_arrive(bar));
+}
+
+static __device__ __forceinline__ unsigned long long fs_now(void)
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+/* FS_TRACE: block 0 adds the time since the previous mark to slot i. */
+struct fs_clock {
+    unsigned long long *tr, t, t2;
+    __device__ __forceinline__ void mark(int i)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            unsigned long long n = fs_now();
+            tr[i] += n - t;
+            t = t2 = n;
+        }
+    }
+    /* Within a layer phase: 0 prologue, 1 GEMV, 2 arrive + stage (the rest
+     * up to mark() is the wait for the other blocks). */
+    __device__ __forceinline__ void sub(int j)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            unsigned long long n = fs_now();
+            tr[10 + j] += n - t2;
+            t2 = n;
+        }
+    }
+};
+
+/* This block's contiguous slice [c0, c1) of n output columns. */
+static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
+{
+    int per = (n + gridDim.x - 1) / gridDim.x;
+    c0 = blockIdx.x * per;
+    c1 = c0 + per < n ? c0 + per : n;
+    if (c0 > n)
+        c0 = n;
+}
+
+/* Asks L2 for `bytes` from p (weights a later phase reads). */
+static __device__ __forceinline__ void fs_prefetch_bytes(const void *p, size_t bytes)
+{
+    const char *base = (const char *)p;
+    for (size_t off = (size_t)threadIdx.x * 128; off < bytes; off += (size_t)FS_THREADS * 128)
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(base + off));
+}
+
+/* Asks L2 for this block's slice of W [n, k] (the next phase's weights). */
+static __device__ __forceinline__ void fs_prefetch(const void *w, int n, int k, int esz)
+{
+    int c0, c1;
+    fs_slice(n, c0, c1);
+    fs_prefetch_bytes((const char *)w + (size_t)c0 * k * esz, (size_t)(c1 - c0) * k * esz);
+}
+
+/* Copies 16 bytes global -> shared without the registers (cp.async; plain
+ * copy before sm_80). fs_cp_commit closes a group, fs_cp_wait<N> waits
+ * until at most N groups are pending. */
+static __device__ __forceinline__ void fs_cp16(void *dst_smem, const void *src)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned dst = (unsigned)__cvta_generic_to_shared(dst_smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+#else
+    *(uint4 *)dst_smem = *(const uint4 *)src;
+#endif
+}
+
+static __device__ __forceinline__ void fs_cp_commit(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+template <int N> static __device__ __forceinline__ void fs_cp_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+/* ---- prologues -------------------------------------------------------------- */
+
+/* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. */
+template <typename T>
+static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d,
+                                            float eps, float *red)
+{
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (warp < m) {
+        float ss = 0.0f;
+        for (int i = lane; i < d; i += 32)
+            ss += xs[warp * d + i] * xs[warp * d + i];
+        ss = t5__warp_sum(ss);
+        if (lane == 0)
+            red[warp] = rsqrtf(ss / (float)d + eps);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
+        int r = idx / d, c = idx - r * d;
+        as[idx] = t5__dt<T>::store(w[c] * (xs[idx] * red[r]));
+    }
+    __syncthreads();
+}
+
+/* Attention of (row, head) pairs into as (T). One warp per pair: lane j
+ * scores key j (all its loads at once), the warp normalises, and lanes split
+ * the dimensions for the weighted sum of V. Heads h0 .. h0+nh-1 of rows
+ * 0..m-1; row r, head h reads its query at q + r*q_rs + (h-h0)*q_hs and
+ * writes its output at as + r*o_rs + (h-h0)*o_hs. SELF: the new key and
+ * value follow the query at +kv_off and +2*kv_off, the row attends over
+ * positions 0..pos with the causal bias, and when kw is set the caller's
+ * block appends k, v to the cache. CG: q (and the new k, v) are global data
+ * other blocks wrote in this kernel (read through L2), else shared memory. */
+/* What fs_attn needs, by value: a non-inlined function must not take the
+ * kernel's parameters by reference (they would be copied to local memory). */
+struct fs_attn_args {
+    const int32_t *rows;
+    const void *kc, *vc; /* the cache to attend over */
+    void *kw, *vw;       /* SELF: the same cache, for the append; NULL: no append */
+    const void *q;
+    const float *bias;
+    int n_slots, max_len, H, dkv, nb, maxd, m, smax, layer;
+    int h0, nh, q_rs, q_hs, kv_off, o_rs, o_hs;
+};
+
+template <typename T, bool SELF, bool CG>
+static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *sc_all,
+                                            float *qs_all)
+{
+    const int H = g.H, dkv = g.dkv, m = g.m, layer = g.layer, nh = g.nh;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    constexpr int VN = fs_vec<T>::N;
+    float *sc = sc_all + (size_t)warp * g.smax;
+    float *qs = qs_all + (size_t)warp * dkv;
+    for (int pair = warp; pair < m * nh; pair += FS_WARPS) {
+        int r = pair / nh, hh = pair - r * nh, h = g.h0 + hh;
+        const int32_t *rw = g.rows + 4 * r;
+        int slot = SELF ? rw[0] : rw[1];
+        int nk = SELF ? rw[2] + 1 : rw[3];
+        nk = nk > g.max_len ? g.max_len : nk < 1 ? 1 : nk;
+        size_t head_off = (((size_t)layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
+        const T *K = (const T *)g.kc + head_off;
+        const T *Vv = (const T *)g.vc + head_off;
+        const T *qsrc = (const T *)g.q + (size_t)r * g.q_rs + hh * g.q_hs;
+        for (int i = lane; i < dkv; i += 32)
+            qs[i] = fs_ld1<T, CG>(qsrc + i);
+        __syncwarp();
+        float mx = -INFINITY;
+        for (int j = lane; j < nk; j += 32) {
+            bool fresh = SELF && j == nk - 1;
+            const T *kr = fresh ? qsrc + g.kv_off : K + (size_t)j * dkv;
+            /* the bias first, so its load overlaps the key's */
+            float s = SELF ? g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h] : 0.0f;
+#pragma unroll 8
+            for (int i = 0; i < dkv; i += VN) {
+                float kf[VN];
+                if (fresh)
+                    fs_load16<T, CG>(kr + i, kf);
+                else
+                    fs_load16<T, false>(kr + i, kf);
+#pragma unroll
+                for (int e = 0; e < VN; e++)
+                    s += qs[i + e] * kf[e];
+            }
+            sc[j] = s;
+            mx = fmaxf(mx, s);
+        }
+        mx = t5__warp_max(mx);
+        float l = 0.0f;
+        for (int j = lane; j < nk; j += 32) {
+            float e = __expf(sc[j] - mx);
+            sc[j] = e;
+            l += e;
+        }
+        l = t5__warp_sum(l);
+        __syncwarp();
+        float inv = 1.0f / l;
+        /* Lane l sums dimensions 2l, 2l+1 over the keys, 16 keys' loads in
+         * flight at once (a loop of dependent loads here was ~3 L2 round
+         * trips for 11 keys). */
+        const int nold = SELF ? nk - 1 : nk; /* keys read from the cache */
+        for (int i0 = 2 * lane; i0 < dkv; i0 += 64) {
+            float vn0 = 0.0f, vn1 = 0.0f;
+            if (SELF) {
+                vn0 = fs_ld1<T, CG>(qsrc + 2 * g.kv_off + i0);
+                vn1 = fs_ld1<T, CG>(qsrc + 2 * g.kv_off + i0 + 1);
+            }
+            float a0 = 0.0f, a1 = 0.0f;
+            for (int j0 = 0; j0 < nold; j0 += 16) {
+                float2 vv[16];
+#pragma unroll
+                for (int u = 0; u < 16; u++)
+                    vv[u] = j0 + u < nold ? fs_ld2(Vv + (size_t)(j0 + u) * dkv + i0)
+                                          : make_float2(0.0f, 0.0f);
+#pragma unroll
+                for (int u = 0; u < 16; u++) {
+                    if (j0 + u < nold) {
+                        float pj = sc[j0 + u];
+                        a0 += pj * vv[u].x;
+                        a1 += pj * vv[u].y;
+                    }
+                }
+            }
+            if (SELF) {
+                float pn = sc[nk - 1];
+                a0 += pn * vn0;
+                a1 += pn * vn1;
+                if (g.kw) {
+                    T *kd = (T *)g.kw + head_off + (size_t)(nk - 1) * dkv + i0;
+                    T *vd = (T *)g.vw + head_off + (size_t)(nk - 1) * dkv + i0;
+                    kd[0] = t5__dt<T>::store(fs_ld1<T, CG>(qsrc + g.kv_off + i0));
+                    kd[1] = t5__dt<T>::store(fs_ld1<T, CG>(qsrc + g.kv_off + i0 + 1));
+                    vd[0] = t5__dt<T>::store(vn0);
+                    vd[1] = t5__dt<T>::store(vn1);
+                }
+            }
+            T *o = as + (size_t)r * g.o_rs + hh * g.o_hs + i0;
+            o[0] = t5__dt<T>::store(a0 * inv);
+            o[1] = t5__dt<T>::store(a1 * inv);
+        }
+        __syncwarp(); /* sc and qs are reused by this warp's next pair */
+    }
+    __syncthreads();
+}
+
+enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2 };
+
+/* ---- the GEMVs ---------------------------------------------------------------
+ * fs_gemv_cols: out columns [c0, c1) = as [m][k] @ W^T, W's row of column c
+ * at W + (c - wc0) * ldw; warps over columns, CPW columns per warp at a time
+ * (all their weight loads in flight), lanes over k. For k of a few hundred
+ * and more. out is global or shared memory, row stride n. */
+template <typename T, int CPW, int MAXM>
+static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int ldw, int wc0, int n,
+                                    int c0, int c1, int mode, void *out, float alpha,
+                                    const float *xs)
+{
+    constexpr int VN = fs_vec<T>::N;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int cb = c0 + warp * CPW; cb < c1; cb += FS_WARPS * CPW) {
+        float acc[MAXM][CPW];
+#pragma unroll
+        for (int r = 0; r < MAXM; r++)
+#pragma unroll
+            for (int j = 0; j < CPW; j++)
+                acc[r][j] = 0.0f;
+#pragma unroll 2
+        for (int i = lane * VN; i < k; i += 32 * VN) {
+            float wf[CPW][VN];
+#pragma unroll
+            for (int j = 0; j < CPW; j++) {
+                int col = cb + j < c1 ? cb + j : c1 - 1;
+                fs_load16<T, false>(W + (size_t)(col - wc0) * ldw + i, wf[j]);
+            }
+#pragma unroll
+            for (int r = 0; r < MAXM; r++) {
+                if (r < m) {
+                    float af[VN];
+                    fs_load16<T, false>(as + r * k + i, af);
+#pragma unroll
+                    for (int j = 0; j < CPW; j++)
+#pragma unroll
+                        for (int e = 0; e < VN; e++)
+                            acc[r][j] += af[e] * wf[j][e];
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < MAXM; r++) {
+            if (r < m) {
+#pragma unroll
+                for (int j = 0; j < CPW; j++) {
+                    float v = t5__warp_sum(acc[r][j]) * alpha;
+                    int col = cb + j;
+                    if (lane == j && col < c1) {
+                        size_t at = (size_t)r * n + col;
+                        if (mode == FS_ADD) /* xs: this phase's residual rows, n == d */
+                            ((float *)out)[at] = xs[at] + v;
+                        else if (mode == FS_OUT_F32)
+                            ((float *)out)[at] = v;
+                        else
+                            ((T *)out)[at] = t5__dt<T>::store(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* fs_gemv_small: out[r*ldo + c] = alpha * a[r] . W[c] for c < ncols, a [m][k]
+ * (row stride lda), W's row c at W + c*ldw: one thread per column, for the
+ * short dot products (k of tens: an attention head, an FFN slice). k, lda
+ * and ldw are multiples of 16 bytes of T. */
+template <typename T, int MAXM>
+static __device__ __noinline__ void fs_gemv_small(const T *a, int lda, int m, int k, const T *W,
+                                                  int ldw, int ncols, float alpha, float *out,
+                                                  int ldo)
+{
+    constexpr int VN = fs_vec<T>::N;
+    for (int c = threadIdx.x; c < ncols; c += FS_THREADS) {
+        float acc[MAXM];
+#pragma unroll
+        for (int r = 0; r < MAXM; r++)
+            acc[r] = 0.0f;
+        const T *wr = W + (size_t)c * ldw;
+        for (int i = 0; i < k; i += VN) {
+            float wf[VN];
+            fs_load16<T, false>(wr + i, wf);
+#pragma unroll
+            for (int r = 0; r < MAXM; r++) {
+                if (r < m) {
+                    float af[VN];
+                    fs_load16<T, false>(a + (size_t)r * lda + i, af);
+#pragma unroll
+                    for (int e = 0; e < VN; e++)
+                        acc[r] += af[e] * wf[e];
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < MAXM; r++)
+            if (r < m)
+                out[(size_t)r * ldo + c] = alpha * acc[r];
+    }
+}
+
+/* ---- the head ----------------------------------------------------------------
+ * as [m][d]: the final-normed rows (T). Logits of this block's vocabulary
+ * slice (fp32, lm_scale), its top-k part per row (log-sum-exp pieces and K
+ * candidates into part), a grid barrier, then block r merges row r's parts
+ * into top_v / top_i (as topk.cu's merge). Inlined: it reads the kernel's
+ * parameters by reference. */
+template <typename T, int K, int MAXM>
+static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *as, int m,
+                                               float *part, unsigned long long *bar, fs_clock &clk)
+{
+    {
+        int c0, c1;
+        fs_slice(a.V, c0, c1);
+        if (c1 - c0 >= 2 * 4 * FS_WARPS)
+            fs_gemv_cols<T, 4, MAXM>(as, m, a.d, (const T *)a.lm_head, a.d, 0, a.V, c0, c1,
+                                     FS_OUT_F32, a.logits, a.lm_scale, NULL);
+        else
+            fs_gemv_cols<T, 1, MAXM>(as, m, a.d, (const T *)a.lm_head, a.d, 0, a.V, c0, c1,
+                                     FS_OUT_F32, a.logits, a.lm_scale, NULL);
+    }
+    clk.mark(6);
+    __syncthreads(); /* the block's logits, written above, are read below */
+    const int G = gridDim.x, k = a.k;
+    float *pm = part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
+    int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
+    int c0, c1;
+    fs_slice(a.V, c0, c1);
+    for (int r = 0; r < m; r++) {
+        float lv[K], mx, sum;
+        int li[K];
+        scan_logits<K, FS_THREADS>(a.logits + (size_t)r * a.V, c0, c1, a.no_eos && a.no_eos[r],
+                                   a.eos_id, lv, li, mx, sum);
+        block_lse<FS_THREADS>(mx, sum);
+        size_t at = (size_t)r * G + blockIdx.x;
+        if (threadIdx.x == 0) {
+            pm[at] = mx;
+            pl[at] = sum;
+        }
+        block_select<K, FS_THREADS>(lv, li, k, 0.0f, pv + at * k, pi + at * k, INT_MAX);
+    }
+    clk.mark(7);
+    fs_barrier(bar);
+    clk.mark(8);
+
+    /* P8: block r merges row r's parts (as topk_merge_kernel). */
+    if ((int)blockIdx.x >= m)
+        return;
+    const int r = blockIdx.x;
+    float mx = -INFINITY, sum = 0.0f;
+    for (int q = threadIdx.x; q < G; q += FS_THREADS) {
+        float m2 = __ldcg(pm + (size_t)r * G + q), l2 = __ldcg(pl + (size_t)r * G + q);
+        float mn = fmaxf(mx, m2);
+        if (mn != -INFINITY) {
+            sum = (mx == -INFINITY ? 0.0f : sum * __expf(mx - mn)) +
+                  (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
+            mx = mn;
+        }
+    }
+    block_lse<FS_THREADS>(mx, sum);
+    float lv[K];
+    int li[K];
+#pragma unroll
+    for (int j = 0; j < K; j++) {
+        lv[j] = -INFINITY;
+        li[j] = INT_MAX;
+    }
+    const float *cv = pv + (size_t)r * G * k;
+    const int32_t *ci = pi + (size_t)r * G * k;
+    for (int c = threadIdx.x; c < G * k; c += FS_THREADS) {
+        int id = __ldcg(ci + c);
+        if (id != INT_MAX)
+            list_insert<K>(lv, li, __ldcg(cv + c), id);
+    }
+    block_select<K, FS_THREADS>(lv, li, k, mx + logf(sum), a.top_v + (size_t)r * k,
+                                a.top_i + (size_t)r * k, 0);
+    clk.mark(9);
+    if (clk.tr && r == 0 && threadIdx.x == 0)
+        clk.tr[15] += 1; /* steps traced */
+}
+
+#endif
