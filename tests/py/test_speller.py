@@ -3,7 +3,7 @@
 Held-out misspellings (codespell's list, never trained on) and two queries,
 with the greedy outputs of transformers' T5ForConditionalGeneration on
 models/speller/1 (tools/speller/evaluate.py's Model, fp32 on CPU); regenerated for
-checkpoint C3, which gives the same 12 outputs as C2 did.
+checkpoint C5, which gives the same 12 outputs as C2 and C3 did.
 """
 import json
 import os
