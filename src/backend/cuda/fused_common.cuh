@@ -499,54 +499,19 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
     int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
     int c0, c1;
     fs_slice(a.V, c0, c1);
-    for (int r = 0; r < m; r++) {
-        float lv[K], mx, sum;
-        int li[K];
-        scan_logits<K, FS_THREADS>(a.logits + (size_t)r * a.V, c0, c1, a.no_eos && a.no_eos[r],
-                                   a.eos_id, lv, li, mx, sum);
-        block_lse<FS_THREADS>(mx, sum);
-        size_t at = (size_t)r * G + blockIdx.x;
-        if (threadIdx.x == 0) {
-            pm[at] = mx;
-            pl[at] = sum;
-        }
-        block_select<K, FS_THREADS>(lv, li, k, 0.0f, pv + at * k, pi + at * k, INT_MAX);
-    }
+    for (int r = 0; r < m; r++)
+        topk_part<K, FS_THREADS>(pm, pl, pv, pi, (size_t)r * G + blockIdx.x,
+                                 a.logits + (size_t)r * a.V, c0, c1, k, a.no_eos && a.no_eos[r],
+                                 a.eos_id);
     clk.mark(7);
     fs_barrier(bar);
     clk.mark(8);
 
-    /* P8: block r merges row r's parts (as topk_merge_kernel). */
+    /* block r merges row r's parts (as topk_merge_kernel) */
     if ((int)blockIdx.x >= m)
         return;
     const int r = blockIdx.x;
-    float mx = -INFINITY, sum = 0.0f;
-    for (int q = threadIdx.x; q < G; q += FS_THREADS) {
-        float m2 = __ldcg(pm + (size_t)r * G + q), l2 = __ldcg(pl + (size_t)r * G + q);
-        float mn = fmaxf(mx, m2);
-        if (mn != -INFINITY) {
-            sum = (mx == -INFINITY ? 0.0f : sum * __expf(mx - mn)) +
-                  (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
-            mx = mn;
-        }
-    }
-    block_lse<FS_THREADS>(mx, sum);
-    float lv[K];
-    int li[K];
-#pragma unroll
-    for (int j = 0; j < K; j++) {
-        lv[j] = -INFINITY;
-        li[j] = INT_MAX;
-    }
-    const float *cv = pv + (size_t)r * G * k;
-    const int32_t *ci = pi + (size_t)r * G * k;
-    for (int c = threadIdx.x; c < G * k; c += FS_THREADS) {
-        int id = __ldcg(ci + c);
-        if (id != INT_MAX)
-            list_insert<K>(lv, li, __ldcg(cv + c), id);
-    }
-    block_select<K, FS_THREADS>(lv, li, k, mx + logf(sum), a.top_v + (size_t)r * k,
-                                a.top_i + (size_t)r * k, 0);
+    topk_merge<K, FS_THREADS, true>(a.top_v, a.top_i, pm, pl, pv, pi, r, G, k);
     clk.mark(9);
     if (clk.tr && r == 0 && threadIdx.x == 0)
         clk.tr[15] += 1; /* steps traced */

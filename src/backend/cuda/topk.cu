@@ -45,17 +45,8 @@ __global__ void __launch_bounds__(THREADS)
     T5__PDL_ENTRY();
     int r = blockIdx.x, p = blockIdx.y, P = gridDim.y;
     int lo = p * chunk, hi = lo + chunk < V ? lo + chunk : V;
-    float lv[K], m, l;
-    int li[K];
-    scan_logits<K, THREADS>(logits + (size_t)r * V, lo, hi, no_eos && no_eos[r], eos_id, lv, li, m,
-                            l);
-    block_lse<THREADS>(m, l);
-    size_t at = (size_t)r * P + p;
-    if (threadIdx.x == 0) {
-        pm[at] = m;
-        pl[at] = l;
-    }
-    block_select<K, THREADS>(lv, li, k, 0.0f, pv + at * k, pi + at * k, INT_MAX);
+    topk_part<K, THREADS>(pm, pl, pv, pi, (size_t)r * P + p, logits + (size_t)r * V, lo, hi, k,
+                          no_eos && no_eos[r], eos_id);
 }
 
 template <int K, int THREADS>
@@ -64,31 +55,7 @@ __global__ void __launch_bounds__(THREADS)
                       const int32_t *pi, int P, int k)
 {
     T5__PDL_ENTRY();
-    int r = blockIdx.x;
-    float m = -INFINITY, l = 0.0f;
-    for (int p = threadIdx.x; p < P; p += THREADS) {
-        float m2 = pm[(size_t)r * P + p], l2 = pl[(size_t)r * P + p];
-        float mn = fmaxf(m, m2);
-        if (mn != -INFINITY) {
-            l = (m == -INFINITY ? 0.0f : l * __expf(m - mn)) +
-                (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
-            m = mn;
-        }
-    }
-    block_lse<THREADS>(m, l);
-    float lv[K];
-    int li[K];
-#pragma unroll
-    for (int j = 0; j < K; j++) {
-        lv[j] = -INFINITY;
-        li[j] = INT_MAX;
-    }
-    const float *cv = pv + (size_t)r * P * k;
-    const int32_t *ci = pi + (size_t)r * P * k;
-    for (int c = threadIdx.x; c < P * k; c += THREADS)
-        if (ci[c] != INT_MAX)
-            list_insert<K>(lv, li, cv[c], ci[c]);
-    block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k, 0);
+    topk_merge<K, THREADS, false>(vals, ids, pm, pl, pv, pi, blockIdx.x, P, k);
 }
 
 template <int K, int THREADS>

@@ -143,4 +143,67 @@ static __device__ void scan_logits(const float *x, int lo, int hi, int mask_eos,
     }
 }
 
+/* Part p of row r: the block's slice [lo, hi) of the row reduced to
+ * (max, sum exp) at pm/pl[at] and its k best raw logits at pv/pi[at*k]
+ * (empty entries: id INT_MAX). at = r * P + p. */
+template <int K, int THREADS>
+static __device__ void topk_part(float *pm, float *pl, float *pv, int32_t *pi, size_t at,
+                                 const float *row, int lo, int hi, int k, int mask_eos, int eos_id)
+{
+    float lv[K], m, l;
+    int li[K];
+    scan_logits<K, THREADS>(row, lo, hi, mask_eos, eos_id, lv, li, m, l);
+    block_lse<THREADS>(m, l);
+    if (threadIdx.x == 0) {
+        pm[at] = m;
+        pl[at] = l;
+    }
+    block_select<K, THREADS>(lv, li, k, 0.0f, pv + at * k, pi + at * k, INT_MAX);
+}
+
+/* Loads a part written by another block of the same kernel (CG: through L2,
+ * not the incoherent L1) or by an earlier kernel. */
+template <bool CG> static __device__ __forceinline__ float topk_ldf(const float *p)
+{
+    return CG ? __ldcg(p) : *p;
+}
+template <bool CG> static __device__ __forceinline__ int topk_ldi(const int32_t *p)
+{
+    return CG ? __ldcg(p) : *p;
+}
+
+/* Row r's P parts merged: the k best log-probabilities (log-sum-exp of the
+ * parts subtracted) into vals/ids [r*k]. */
+template <int K, int THREADS, bool CG>
+static __device__ void topk_merge(float *vals, int32_t *ids, const float *pm, const float *pl,
+                                  const float *pv, const int32_t *pi, int r, int P, int k)
+{
+    float m = -INFINITY, l = 0.0f;
+    for (int p = threadIdx.x; p < P; p += THREADS) {
+        float m2 = topk_ldf<CG>(pm + (size_t)r * P + p), l2 = topk_ldf<CG>(pl + (size_t)r * P + p);
+        float mn = fmaxf(m, m2);
+        if (mn != -INFINITY) {
+            l = (m == -INFINITY ? 0.0f : l * __expf(m - mn)) +
+                (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
+            m = mn;
+        }
+    }
+    block_lse<THREADS>(m, l);
+    float lv[K];
+    int li[K];
+#pragma unroll
+    for (int j = 0; j < K; j++) {
+        lv[j] = -INFINITY;
+        li[j] = INT_MAX;
+    }
+    const float *cv = pv + (size_t)r * P * k;
+    const int32_t *ci = pi + (size_t)r * P * k;
+    for (int c = threadIdx.x; c < P * k; c += THREADS) {
+        int id = topk_ldi<CG>(ci + c);
+        if (id != INT_MAX)
+            list_insert<K>(lv, li, topk_ldf<CG>(cv + c), id);
+    }
+    block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k, 0);
+}
+
 #endif
