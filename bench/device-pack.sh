@@ -11,5 +11,6 @@ rm -rf $B/carry && mkdir -p $B/carry
 for f in $B/lab/*; do strip -o $B/carry/$(basename $f) $f; done
 strip -o $B/carry/t5serve $B/t5serve
 strip -o $B/carry/test_engine_fixtures $B/tests/engine/test_engine_fixtures
+[ -f $B/tests/sched/test_inflight ] && strip -o $B/carry/test_inflight $B/tests/sched/test_inflight
 tar -cf - -C $B/carry . | xz -T2 -2 > $B/carry.tar.xz
 ls -la $B/carry.tar.xz

@@ -79,6 +79,7 @@ for m in $MODELS; do
     --duration-s 3 --max-threads 768 --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
 done
 curl -s localhost:8000/v2/models/stats > $W/stats.json
+cp $W/stats.json $OUT/stats.json
 python3 - $W/stats.json <<'PY' | tee -a $OUT/serve.txt
 import json, sys
 for m in json.load(open(sys.argv[1]))["model_stats"]:

@@ -7,5 +7,8 @@ if [ -f $B/carry.tar.xz ]; then
   tar -xJf $B/carry.tar.xz -C /tmp/t5carry
   mv /tmp/t5carry/t5serve $B/t5serve
   mv /tmp/t5carry/test_engine_fixtures $B/tests/engine/test_engine_fixtures
+  if [ -f /tmp/t5carry/test_inflight ]; then
+    mkdir -p $B/tests/sched && mv /tmp/t5carry/test_inflight $B/tests/sched/test_inflight
+  fi
   mv /tmp/t5carry/* $B/lab/
 fi

@@ -73,6 +73,17 @@ const t5_engine_params *t5_engine_params_of(const t5_engine *e);
 int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
                      const int32_t *lens, float *enc_out, t5_err *err);
 
+/* t5_engine_encode in two halves, for schedulers that overlap the encoder
+ * with decoder steps: _start checks and issues the work (on the GPU, on the
+ * engine's own encoder stream; ids and lens may be reused once it returns)
+ * and _wait finishes it, after which the slots may be stepped. In between
+ * the caller may run t5_engine_step on rows that use none of these cross
+ * slots, and may not start another encode. On the CPU _start does all the
+ * work. _wait with nothing started returns 0. */
+int t5_engine_encode_start(t5_engine *e, int n, const int32_t *cross_slots,
+                           const int32_t *const *ids, const int32_t *lens, t5_err *err);
+int t5_engine_encode_wait(t5_engine *e, t5_err *err);
+
 enum {
     T5_ROW_NO_EOS = 1 << 0, /* mask EOS (min_new_tokens not reached yet) */
     T5_ROW_LOGITS = 1 << 1, /* also return this row's full logits (sampling, debugging) */

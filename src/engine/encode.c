@@ -64,7 +64,7 @@ static int encode_device(void *arg, t5_err *err)
     const t5_model *m = e->m;
     const t5_config *c = e->cfg;
     const t5_backend_vt *vt = e->be->vt;
-    t5_stream *s = e->st;
+    t5_stream *s = e->est;
     int n = g->n, L = g->L, R = n * L, d = e->d, inner = e->inner, rc;
     float eps = c->layer_norm_epsilon;
     if ((rc = vt->embed(s, e->enc_x, m->embed, e->enc_ids, R, d, err)) < 0)
@@ -95,30 +95,60 @@ static int encode_device(void *arg, t5_err *err)
     return 0;
 }
 
-/* Encodes requests [0, n) of the arguments as one padded group of length L. */
+/* Graph-capturing backends see few encoder shapes: a group is padded to a
+ * power-of-two count of requests (the extra ones hold one pad token and
+ * write the scratch slot, as padding rows of a decoder step do) and to a
+ * length that is a multiple of 8 (at most max_input_len), so run_cached
+ * replays one graph per bucket and t5_engine_warmup can record them all.
+ * Keys past a request's length are masked, so the padding changes no real
+ * output. The CPU runs the exact shape. */
+int t5__enc_bucket_n(const t5_engine *e, int n)
+{
+    if (e->be->device == T5_DEVICE_CPU)
+        return n;
+    int p = 1;
+    while (p < n)
+        p *= 2;
+    return p < e->p.max_batch ? p : e->p.max_batch;
+}
+
+int t5__enc_bucket_len(const t5_engine *e, int L)
+{
+    if (e->be->device == T5_DEVICE_CPU)
+        return L;
+    int b = (L + 7) / 8 * 8;
+    return b < e->p.max_input_len ? b : e->p.max_input_len;
+}
+
+/* Encodes requests [0, n) of the arguments as one padded group of length
+ * L (before bucketing). */
 static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
                         const int32_t *const *ids, const int32_t *lens, float *enc_out, t5_err *err)
 {
     const t5_config *c = e->cfg;
     const t5_backend_vt *vt = e->be->vt;
-    t5_stream *s = e->st;
-    int R = n * L, d = e->d, rc;
-    int32_t lens_h[n], slots_h[n];
+    t5_stream *s = e->est;
+    const int np = t5__enc_bucket_n(e, n);
+    L = t5__enc_bucket_len(e, L);
+    int R = np * L, d = e->d, rc;
+    int32_t lens_h[np], slots_h[np];
 
-    for (int b = 0; b < n; b++) {
-        memcpy(e->enc_ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * lens[b]);
-        for (int t = lens[b]; t < L; t++)
+    for (int b = 0; b < np; b++) {
+        int len = b < n ? lens[b] : 0;
+        if (len)
+            memcpy(e->enc_ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * len);
+        for (int t = len; t < L; t++)
             e->enc_ids_h[(size_t)b * L + t] = c->pad_token_id;
-        lens_h[b] = lens[b];
-        slots_h[b] = cross_slots[b];
+        lens_h[b] = b < n ? lens[b] : 1;
+        slots_h[b] = b < n ? cross_slots[b] : e->p.max_slots; /* the scratch slot */
     }
     if ((rc = vt->h2d(s, e->enc_ids, e->enc_ids_h, sizeof(int32_t) * R, err)) < 0 ||
-        (rc = vt->h2d(s, e->enc_lens, lens_h, sizeof(int32_t) * n, err)) < 0 ||
-        (rc = vt->h2d(s, e->enc_slots, slots_h, sizeof(int32_t) * n, err)) < 0)
+        (rc = vt->h2d(s, e->enc_lens, lens_h, sizeof(int32_t) * np, err)) < 0 ||
+        (rc = vt->h2d(s, e->enc_slots, slots_h, sizeof(int32_t) * np, err)) < 0)
         return rc;
 
-    enc_args g = {e, n, L};
-    uint64_t key = (1ull << 63) | ((uint64_t)(uint32_t)n << 32) | (uint32_t)L;
+    enc_args g = {e, np, L};
+    uint64_t key = (1ull << 63) | ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
     if ((rc = vt->run_cached(s, key, encode_device, &g, err)) < 0)
         return rc;
     if (enc_out) {
@@ -139,18 +169,19 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
             enc_out += (size_t)lens[b] * d;
         }
     }
-    if ((rc = vt->sync(s, err)) < 0)
-        return rc;
-    for (int b = 0; b < n; b++)
-        e->cross_len[cross_slots[b]] = lens[b];
     return 0;
 }
 
-int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
-                     const int32_t *lens, float *enc_out, t5_err *err)
+/* The checks of t5_engine_encode / _start, then every group issued on the
+ * encoder stream (enc_out: synchronously, per request). */
+static int encode_issue(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
+                        const int32_t *lens, float *enc_out, t5_err *err)
 {
     if (!e || !cross_slots || !ids || !lens)
         return t5_errf(err, T5_EINVAL, "t5_engine_encode: NULL argument");
+    if (e->enc_pend_n > 0)
+        return t5_errf(err, T5_EINVAL,
+                       "t5_engine_encode: an encode is in flight (t5_engine_encode_wait first)");
     if (n < 1 || n > e->p.max_batch)
         return t5_errf(err, T5_ELIMIT, "t5_engine_encode: %d requests, max_batch is %d", n,
                        e->p.max_batch);
@@ -178,7 +209,7 @@ int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int3
         int L = lens[b0], cnt = 1;
         while (b0 + cnt < n) {
             int L2 = lens[b0 + cnt] > L ? lens[b0 + cnt] : L;
-            if ((long long)(cnt + 1) * L2 > e->enc_rows)
+            if ((long long)t5__enc_bucket_n(e, cnt + 1) * t5__enc_bucket_len(e, L2) > e->enc_rows)
                 break;
             L = L2;
             cnt++;
@@ -192,4 +223,52 @@ int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int3
         b0 += cnt;
     }
     return 0;
+}
+
+/* Waits for the encoder stream, then marks the slots encoded. */
+static int encode_finish(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *lens,
+                         t5_err *err)
+{
+    int rc = e->be->vt->sync(e->est, err);
+    if (rc < 0)
+        return rc;
+    for (int b = 0; b < n; b++)
+        e->cross_len[cross_slots[b]] = lens[b];
+    return 0;
+}
+
+int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
+                     const int32_t *lens, float *enc_out, t5_err *err)
+{
+    int rc = encode_issue(e, n, cross_slots, ids, lens, enc_out, err);
+    if (rc < 0) {
+        if (e && e->est)
+            e->be->vt->sync(e->est, NULL);
+        return rc;
+    }
+    return encode_finish(e, n, cross_slots, lens, err);
+}
+
+int t5_engine_encode_start(t5_engine *e, int n, const int32_t *cross_slots,
+                           const int32_t *const *ids, const int32_t *lens, t5_err *err)
+{
+    int rc = encode_issue(e, n, cross_slots, ids, lens, NULL, err);
+    if (rc < 0) {
+        if (e && e->est)
+            e->be->vt->sync(e->est, NULL);
+        return rc;
+    }
+    memcpy(e->enc_pend_slots, cross_slots, sizeof(int32_t) * n);
+    memcpy(e->enc_pend_lens, lens, sizeof(int32_t) * n);
+    e->enc_pend_n = n;
+    return 0;
+}
+
+int t5_engine_encode_wait(t5_engine *e, t5_err *err)
+{
+    if (!e)
+        return t5_errf(err, T5_EINVAL, "t5_engine_encode_wait: NULL engine");
+    int n = e->enc_pend_n;
+    e->enc_pend_n = 0;
+    return n ? encode_finish(e, n, e->enc_pend_slots, e->enc_pend_lens, err) : 0;
 }

@@ -42,8 +42,12 @@ void t5_engine_free(t5_engine *e)
         be->vt->free(be, e->enc_ff2);
     if (e->ff2 && e->ff2 != e->ff)
         be->vt->free(be, e->ff2);
+    if (e->est && e->est != e->st)
+        be->vt->stream_destroy(e->est);
     if (e->st)
         be->vt->stream_destroy(e->st);
+    free(e->enc_pend_slots);
+    free(e->enc_pend_lens);
     free(e->cross_len);
     free(e->self_len);
     free(e->slot_mark);
@@ -190,8 +194,20 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     }
     e->no_eos_h = e->tok_h + B;
     e->rows_h = e->tok_h + 2 * B;
+    e->enc_pend_slots = calloc(B, sizeof(int32_t));
+    e->enc_pend_lens = calloc(B, sizeof(int32_t));
+    if (!e->enc_pend_slots || !e->enc_pend_lens) {
+        rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
+        goto fail;
+    }
     if ((rc = e->be->vt->stream_create(e->be, p.n_threads, &e->st, err)) < 0)
         goto fail;
+    e->est = e->st;
+    if (e->be->device != T5_DEVICE_CPU &&
+        (rc = e->be->vt->stream_create(e->be, p.n_threads, &e->est, err)) < 0) {
+        e->est = NULL;
+        goto fail;
+    }
     fill_fused(e);
     /* The scratch slot that padding rows use must hold finite values. */
     for (int l = 0; l < e->self_lay.n_layers; l++) {

@@ -16,8 +16,12 @@ struct t5_engine {
     t5_model *m;
     const t5_config *cfg;
     t5_backend *be;
-    t5_stream *st;
+    t5_stream *st;  /* decoder steps */
+    t5_stream *est; /* the encoder (its own stream on a GPU, so it can overlap a step; else st) */
     t5_engine_params p;
+    /* t5_engine_encode_start's requests until t5_engine_encode_wait */
+    int32_t *enc_pend_slots, *enc_pend_lens; /* [max_batch] */
+    int enc_pend_n;
 
     int d;       /* d_model */
     int inner;   /* n_heads * d_kv */
@@ -82,5 +86,10 @@ struct t5_engine {
     int step_n; /* padded row count */
     int step_k;
 };
+
+/* The request count and length an encode group of n requests of length L
+ * is padded to (encode.c; the identity on the CPU). */
+int t5__enc_bucket_n(const t5_engine *e, int n);
+int t5__enc_bucket_len(const t5_engine *e, int L);
 
 #endif

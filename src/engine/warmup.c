@@ -4,8 +4,10 @@
  * count and top-k (step.c), and cuBLASLt picks its algorithms on a shape's
  * first use. An in-flight scheduler meets every row count within seconds of
  * starting, so without a warm-up the first requests after a model loads pay
- * for all of those captures. This runs the encoder once and one decoder step
- * at every row count the step pads to, then leaves the slots empty again.
+ * for all of those captures. This runs the encoder at every (requests,
+ * length) bucket that encode.c pads to (as many as the graph budget below
+ * allows, fewest requests first) and one decoder step at every row count
+ * the step pads to, then leaves the slots empty again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +23,46 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
         max_topk = 1;
     if (max_topk > 2 * e->p.max_slots)
         max_topk = 2 * e->p.max_slots;
-    int32_t cross = 0, len = 1, tok = e->cfg->eos_token_id;
-    const int32_t *ids[1] = {&tok};
-    int rc = t5_engine_encode(e, 1, &cross, ids, &len, NULL, err);
-    if (rc < 0)
-        return t5_err_wrap(err, rc, "warm-up encode");
+    int rc = 0, L = e->p.max_input_len;
     t5_step_row *rows = calloc((size_t)B, sizeof *rows);
     t5_step_out out = {0};
     out.logprob = malloc(sizeof(float) * (size_t)B * (size_t)max_topk);
     out.ids = malloc(sizeof(int32_t) * (size_t)B * (size_t)max_topk);
-    if (!rows || !out.logprob || !out.ids) {
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)L), *slots = malloc(sizeof(int32_t) * B);
+    int32_t *lens = malloc(sizeof(int32_t) * B);
+    const int32_t **ids = malloc(sizeof(int32_t *) * B);
+    if (!rows || !out.logprob || !out.ids || !tok || !slots || !lens || !ids) {
         rc = t5_errf(err, T5_ENOMEM, "t5_engine_warmup: out of memory");
         goto done;
+    }
+    for (int t = 0; t < L; t++)
+        tok[t] = e->cfg->eos_token_id;
+    for (int b = 0; b < B; b++)
+        slots[b] = b, ids[b] = tok;
+    /* Encoder buckets, fewest requests first, up to 128 shapes (each is a
+     * graph; the decoder's row counts need a few dozen more). The CPU has
+     * no buckets: one encode, for the decoder steps' cross slot. */
+    int shapes = 0, max_shapes = e->be->device == T5_DEVICE_CPU ? 1 : 128;
+    for (int n = 1; n <= B && shapes < max_shapes; n = t5__enc_bucket_n(e, n) * 2) {
+        int nb = t5__enc_bucket_n(e, n);
+        if (nb > B)
+            nb = B;
+        for (int len = 1; len <= L && shapes < max_shapes; len = t5__enc_bucket_len(e, len) + 1) {
+            int lb = t5__enc_bucket_len(e, len);
+            if ((long long)t5__enc_bucket_n(e, nb) * lb > e->enc_rows)
+                break;
+            for (int b = 0; b < nb; b++)
+                lens[b] = lb;
+            if ((rc = t5_engine_encode(e, nb, slots, ids, lens, NULL, err)) < 0) {
+                rc = t5_err_wrap(err, rc, "warm-up encode of %d x %d tokens", nb, lb);
+                goto done;
+            }
+            shapes++;
+            if (lb >= L)
+                break;
+        }
+        if (nb >= B)
+            break;
     }
     for (int i = 0; i < B; i++)
         rows[i] = (t5_step_row){i, 0, 0, e->cfg->decoder_start_token_id, 0};
@@ -57,9 +87,13 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
 done:
     /* Leave every slot as a new engine has it. */
     memset(e->self_len, 0, sizeof(int32_t) * (size_t)e->p.max_slots);
-    e->cross_len[0] = 0;
+    memset(e->cross_len, 0, sizeof(int32_t) * (size_t)e->p.max_slots);
     free(rows);
     free(out.logprob);
     free(out.ids);
+    free(tok);
+    free(slots);
+    free(lens);
+    free(ids);
     return rc;
 }

@@ -7,7 +7,10 @@
  * than the load, so requests join and leave running batches between steps.
  * Each row's sequences must equal t5_generate on a fresh engine with that
  * row alone. Also: cancellation frees slots (later requests still finish),
- * a full queue rejects, and queued requests time out. */
+ * a full queue rejects, and queued requests time out.
+ * T5_TEST_DEVICE=cuda (T5_TEST_DTYPE=fp32|fp16|bf16) runs the same checks on
+ * the CUDA backend, where the encoder runs on its own stream beside the
+ * decoder steps. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +388,11 @@ int main(void)
     t5_err err = {0};
     t5_model_params mp = t5_model_default_params();
     mp.load_tokenizer = 0;
+    const char *dev = getenv("T5_TEST_DEVICE"), *dt = getenv("T5_TEST_DTYPE");
+    if (dev && t5_device_parse(dev, &mp.device) < 0)
+        fprintf(stderr, "T5_TEST_DEVICE=%s not understood, using cpu\n", dev);
+    if (dt && t5_dtype_parse(dt, &mp.dtype) < 0)
+        fprintf(stderr, "T5_TEST_DTYPE=%s not understood, using fp32\n", dt);
     if (t5_model_load(&model, T5_FIXTURES_DIR "/models/t5_v1_1", &mp, &err) < 0) {
         fprintf(stderr, "load: %s\n", err.msg);
         return 1;

@@ -88,7 +88,7 @@ typedef struct t5__gemm_plan {
     cublasLtMatmulAlgo_t algo;
 } t5__gemm_plan;
 
-#define T5__GEMM_PLANS 256
+#define T5__GEMM_PLANS 1024
 #define T5__GRAPHS 256 /* decoder steps per (rows, k), encoders per (n, L) */
 #define T5__PENDING 64
 /* Floats in a stream's top-k partial buffer (row parts x (k + 1) x 2). */
