@@ -18,7 +18,7 @@
  *   limits: max_input_tokens (per text, default 128), max_output_tokens
  *     (bound on max_new_tokens, default 128), max_num_beams (default 4)
  *   placement: device (cpu|cuda), dtype (fp32|fp16|bf16), n_threads
- *   scheduler: dynamic (default) or inflight
+ *   scheduler: inflight (default for T5 models) or dynamic (default for identity)
  *   delay_us: the identity backend's execution time (tests)
  *
  *     t5_mcfg cfg;
@@ -92,7 +92,7 @@ typedef struct t5_mcfg {
     char device[16];            /* "" (from instance kind), "cpu", "cuda" */
     char dtype[16];             /* "" (fp16 on GPU, fp32 on CPU) */
     int n_threads;              /* CPU threads per instance (0: let the backend choose) */
-    char scheduler[16];         /* "dynamic" (request-level batcher, default); see repo.c */
+    char scheduler[16];         /* "inflight" (default for T5) or "dynamic"; see repo.c */
     uint64_t identity_delay_us; /* the identity test backend sleeps this long per execution */
 } t5_mcfg;
 

@@ -186,8 +186,9 @@ static int list_versions(const char *mdir, int64_t *vers, int cap)
 
 /* The scheduler seam (src/sched/sched.h): parameter "scheduler" in
  * config.pbtxt picks the implementation per model: "dynamic" (Triton's
- * request-level dynamic batcher, the default) runs the executors; "inflight"
- * (iteration-level batching, src/sched/inflight.c) creates its own engines,
+ * request-level dynamic batcher; the default for the identity backend) runs
+ * the executors; "inflight" (iteration-level batching, src/sched/inflight.c,
+ * the default for T5 models) creates its own engines,
  * one per instance, and uses the executors' tokenizer through a codec.
  * Takes ownership of ex[0..n). */
 static int create_scheduler(t5_mver *v, t5_executor *ex, t5_model **im, int n, t5_err *err)

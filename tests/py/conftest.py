@@ -7,8 +7,9 @@ live, and stops it with SIGTERM. The repository holds:
   echo     the identity backend (text_output = text_input), dynamic batching
   slow     identity with a 1.5 s execution, one row per batch, a queue of 2,
            two priority levels and per-request timeouts (queue tests)
-  byt5     the byt5_like fixture checkpoint (ByT5 byte tokenizer), a real T5
-  plain    the same checkpoint without config.pbtxt (the defaults)
+  byt5     the byt5_like fixture checkpoint (ByT5 byte tokenizer), a real T5,
+           under the request-level dynamic batcher (named in its config)
+  plain    the same checkpoint without config.pbtxt (the defaults: in-flight)
   byt5i    the same as byt5 under the in-flight (iteration-level) scheduler
   cached   the same as byt5 with response_cache { enable: true } (the server
            runs with a 1 MiB response cache)
@@ -61,6 +62,7 @@ BYT5_CFG = """
 name: "byt5"
 max_batch_size: 8
 dynamic_batching { max_queue_delay_microseconds: 2000 }
+parameters { key: "scheduler" value: { string_value: "dynamic" } }
 instance_group [ { count: 1 kind: KIND_CPU } ]
 parameters { key: "max_new_tokens" value: { string_value: "8" } }
 parameters { key: "max_output_tokens" value: { string_value: "32" } }
@@ -82,8 +84,7 @@ def make_repo(root: Path):
     for name, cfg in (("echo", ECHO_CFG), ("slow", SLOW_CFG), ("broken", BROKEN_CFG)):
         (root / name / "1").mkdir(parents=True, exist_ok=True)
         (root / name / "config.pbtxt").write_text(cfg)
-    byt5i = BYT5_CFG.replace('name: "byt5"', 'name: "byt5i"') + \
-        'parameters { key: "scheduler" value: { string_value: "inflight" } }\n'
+    byt5i = BYT5_CFG.replace('name: "byt5"', 'name: "byt5i"').replace('"dynamic"', '"inflight"')
     cached = BYT5_CFG.replace('name: "byt5"', 'name: "cached"') + "response_cache { enable: true }\n"
     for name, cfg in (("byt5", BYT5_CFG), ("plain", None), ("byt5i", byt5i), ("cached", cached)):
         d = root / name / "1"

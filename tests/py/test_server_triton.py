@@ -54,6 +54,9 @@ def test_model_metadata_and_config(client):
     assert cfg["instance_group"][0]["kind"] == "KIND_CPU"
     plain = client.get_model_config("plain")  # no config.pbtxt: defaults
     assert plain["max_batch_size"] == 8 and plain["input"][0]["name"] == "text_input"
+    # T5 models default to the in-flight scheduler, and the config says so
+    assert plain["parameters"]["scheduler"]["string_value"] == "inflight"
+    assert client.get_model_config("byt5")["parameters"]["scheduler"]["string_value"] == "dynamic"
     with pytest.raises(InferenceServerException):
         client.get_model_metadata("nonexistent")
     with pytest.raises(InferenceServerException):
