@@ -93,6 +93,7 @@ struct t5_sched_req {
     t5_sched_req *next_;
     uint64_t deadline_ns_;
     int level_;
+    void *priv_; /* the scheduler's per-request data (inflight.c: the tokenized rows) */
 };
 
 /* One model instance's compute: runs a batch of requests to completion.
