@@ -91,5 +91,7 @@ struct t5_engine {
  * is padded to (encode.c; the identity on the CPU). */
 int t5__enc_bucket_n(const t5_engine *e, int n);
 int t5__enc_bucket_len(const t5_engine *e, int L);
+/* The row count a decoder step of n rows is padded to (step.c). */
+int t5__step_rows(const t5_engine *e, int n);
 
 #endif

@@ -69,14 +69,18 @@ static int step_device(void *arg, t5_err *err)
 }
 
 /* Rows a step is padded to. The CPU runs exactly n; a graph-capturing
- * backend gets a few sizes (powers of two) so few graphs cover every n. */
-static int padded_rows(const t5_engine *e, int n)
+ * backend gets a few sizes so few graphs cover every n: powers of two up to
+ * 64, then multiples of 64 (an in-flight batch of 300 rows would otherwise
+ * run as 512). t5_engine_warmup records each of them. */
+int t5__step_rows(const t5_engine *e, int n)
 {
     if (e->be->device == T5_DEVICE_CPU)
         return n;
     int p = 1;
-    while (p < n)
+    while (p < n && p < 64)
         p *= 2;
+    if (p < n)
+        p = (n + 63) / 64 * 64;
     return p < e->p.max_batch ? p : e->p.max_batch;
 }
 
@@ -119,7 +123,7 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
         e->slot_mark[w->self_slot] = e->mark_gen;
     }
 
-    int np = padded_rows(e, n);
+    int np = t5__step_rows(e, n);
     for (int r = 0; r < np; r++) {
         int real = r < n;
         e->tok_h[r] = real ? rows[r].token : e->cfg->pad_token_id;

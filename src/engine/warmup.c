@@ -66,8 +66,9 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
     }
     for (int i = 0; i < B; i++)
         rows[i] = (t5_step_row){i, 0, 0, e->cfg->decoder_start_token_id, 0};
-    /* Every power of two up to B, and B itself: the sizes step.c pads to. */
-    for (int n = 1;; n *= 2) {
+    /* Every size step.c pads to, up to B (the CPU: powers of two). */
+    for (int n = 1;; n = e->be->device == T5_DEVICE_CPU ? 2 * n : t5__step_rows(e, n) + 1) {
+        n = t5__step_rows(e, n > B ? B : n);
         if (n > B)
             n = B;
         for (int k = 1;; k *= 2) {
