@@ -70,8 +70,11 @@ fi
 # Warm the server process up first: in a fresh server the first few seconds of
 # traffic (whichever model gets it) show ~100 ms p99 spikes at low rates (seen on
 # both schedulers, 2026-11-26), which would otherwise land on the first entry measured.
+# WARMUP=0 skips it (to see what a fresh server's first seconds cost).
+if [ "${WARMUP:-1}" = 1 ]; then
 $B --model dyn_cache --queries $W/zipf.txt --request-rate 4000,8000 --duration-s 3 \
   --max-threads 768 --warmup 20 > $W/warmup.txt 2>&1
+fi
 
 for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
