@@ -265,7 +265,8 @@ static void test_matches_alone(void)
             if (same_result(&want, &jobs[i].p.res[k]))
                 same++;
             else
-                fprintf(stderr, "job %d row %d differs from running alone\n", i, k);
+                fprintf(stderr, "job %d row %d differs from running alone (beams %d, sample %d)\n",
+                        i, k, jobs[i].p.gp[k].num_beams, jobs[i].p.gp[k].do_sample);
             /* One-hypothesis rows stream every token but the last, in order;
              * beam rows (several hypotheses) stream nothing. */
             const payload *p = &jobs[i].p;

@@ -129,11 +129,11 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
      * repeated by every block, so each block covers many columns. */
     if (g.pro == PRO_NORM) {
         /* Sum of squares of every row by the whole block: all loads of a
-         * row are independent (unrolled), partial sums meet in shared
-         * memory. A loop of dependent loads here cost ~5 us per GEMM. */
-        if (threadIdx.x < MAXM)
-            rs[threadIdx.x] = 0.0f;
-        __syncthreads();
+         * row are independent (unrolled), and each warp's partial sum meets
+         * the others in shared memory, added in warp order so the result
+         * does not depend on timing. A loop of dependent loads here cost
+         * ~5 us per GEMM. */
+        __shared__ float wpart[MAXM][GEMV_WARPS];
 #pragma unroll
         for (int r = 0; r < MAXM; r++) {
             if (r < m) {
@@ -144,8 +144,15 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
                     ss += xr[i] * xr[i];
                 ss = t5__warp_sum(ss);
                 if (lane == 0)
-                    atomicAdd(&rs[r], ss);
+                    wpart[r][warp] = ss;
             }
+        }
+        __syncthreads();
+        if (threadIdx.x < m) {
+            float ss = 0.0f;
+            for (int w = 0; w < GEMV_WARPS; w++)
+                ss += wpart[threadIdx.x][w];
+            rs[threadIdx.x] = ss;
         }
         __syncthreads();
         if (threadIdx.x < m)
