@@ -8,14 +8,7 @@
 #   bash bench/device-pack.sh   (here, after building build-cuda with -DT5_CUDA_ARCHS=90a)
 #   run(command="bash bench/device-fused.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
 set -u
-bash "$(dirname "$0")/device-unpack.sh"
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT" /tmp/fx
-export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
-[ -e /work/main ] || { mkdir -p /work && ln -sfn "$PWD" /work/main; }
-B=build-cuda
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
-date -u | tee -a "$OUT/gpu.txt"
+. "$(dirname "$0")/device-setup.sh"
 MODELS=$(python3 -c "import json; print(' '.join(json.load(open('tests/fixtures/index.json'))['models']))")
 {
 for dt in ${DTYPES:-fp16 bf16 fp32}; do

@@ -12,14 +12,7 @@
 #   run(command="bash bench/device-fused2.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
 # Knobs: DTYPES, BENCH=0, SHAPES, BATCHES, ITERS, MODES.
 set -u
-bash "$(dirname "$0")/device-unpack.sh"
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT" /tmp/fx
-export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
-[ -e /work/main ] || { mkdir -p /work && ln -sfn "$PWD" /work/main; }
-B=build-cuda
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
-date -u | tee -a "$OUT/gpu.txt"
+. "$(dirname "$0")/device-setup.sh"
 M=tests/fixtures/models/t5_v1_1
 {
 echo "== smoke: greedy and 2 beams, fp16, cluster kernel vs per-op"

@@ -204,6 +204,19 @@ static void *responder_main(void *arg)
     return NULL;
 }
 
+/* Lets the responder answer what is queued, then stops it. */
+static void responder_stop(worker *w)
+{
+    if (!w->r_started)
+        return;
+    pthread_mutex_lock(&w->rmu);
+    w->r_stop = 1;
+    pthread_cond_broadcast(&w->rcv);
+    pthread_mutex_unlock(&w->rmu);
+    pthread_join(w->rth, NULL);
+    w->r_started = 0;
+}
+
 /* Hands j (malloc'd, or a stack job when allocation failed) to the
  * responder. Without a responder, or without memory for the job, it runs
  * here once everything queued before it has run, so order holds. */
@@ -592,14 +605,7 @@ static void *worker_main(void *arg)
         if (s->on_exec && nr > 0)
             s->on_exec(s->exec_user, nr, t_in - t0, t_step - t_in, t5_now_ns() - t_step);
     }
-    if (w->r_started) { /* it answers what is queued, then stops */
-        pthread_mutex_lock(&w->rmu);
-        w->r_stop = 1;
-        pthread_cond_broadcast(&w->rcv);
-        pthread_mutex_unlock(&w->rmu);
-        pthread_join(w->rth, NULL);
-        w->r_started = 0;
-    }
+    responder_stop(w);
     return NULL;
 }
 
@@ -782,14 +788,7 @@ static void worker_start(worker *w, int i, t5_err *err, int *rc)
         w->r_started = 1;
     if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
         *rc = t5_errf(err, T5_ENOMEM, "cannot start worker thread %d", i);
-        if (w->r_started) {
-            pthread_mutex_lock(&w->rmu);
-            w->r_stop = 1;
-            pthread_cond_broadcast(&w->rcv);
-            pthread_mutex_unlock(&w->rmu);
-            pthread_join(w->rth, NULL);
-            w->r_started = 0;
-        }
+        responder_stop(w);
     } else {
         w->started = 1;
     }
