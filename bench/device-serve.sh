@@ -8,7 +8,7 @@
 # Run here first:  bash bench/device-serve-pack.sh
 # Then:  run(command="bash bench/device-serve.sh", carry=["build-gpu-lead/serve.tar.xz",
 #            ".devlibs/lib", ".devdata/q"])
-# Knobs (environment): SWEEP=0 skips the issue-5 sweep; RATES and MODELS choose the
+# Knobs (environment): SWEEP=0 skips the issue-5 sweep; THREADS: client threads (768); RATES and MODELS choose the
 # issue-6 levels and entries (defaults below).
 set -u
 cd "$(dirname "$0")/.."
@@ -79,7 +79,7 @@ fi
 for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
   $B --model $m --queries $W/zipf.txt --request-rate $RATES \
-    --duration-s 3 --max-threads 768 --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
+    --duration-s 3 --max-threads ${THREADS:-768} --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
 done
 curl -s localhost:8000/v2/models/stats > $W/stats.json
 cp $W/stats.json $OUT/stats.json
