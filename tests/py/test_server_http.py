@@ -98,6 +98,18 @@ def test_generate_stream(server):
     assert r.status_code == 400 and "one text_input" in r.json()["error"]
 
 
+def test_inflight_refuses_bad_rows_at_once(server):
+    """The in-flight scheduler tokenizes and checks rows when a request is
+    submitted: too many tokens or an impossible beam count is a 400 with the
+    reason, and the model keeps answering."""
+    r = post(server, "/v2/models/byt5i/generate", {"text_input": "x" * 200})  # max_input_tokens 64
+    assert r.status_code == 400 and "the limit is 64" in r.json()["error"], r.text
+    r = post(server, "/v2/models/byt5i/generate", {"text_input": "x", "num_beams": 99})
+    assert r.status_code == 400 and "num_beams" in r.json()["error"], r.text
+    r = post(server, "/v2/models/byt5i/generate", {"text_input": "ok", "max_new_tokens": 3})
+    assert r.status_code == 200 and "text_output" in r.json(), r.text
+
+
 @pytest.mark.parametrize("params", [{"max_new_tokens": 8}, {"max_new_tokens": 6, "num_beams": 2},
                                     {"do_sample": True, "seed": 11, "max_new_tokens": 8}])
 def test_generate_stream_matches_generate(server, params):
