@@ -3,8 +3,10 @@
  * compute_input is tokenization, compute_infer is generation (one loop for
  * the whole batch, t5_generate's over the t5_gen API: requests with
  * different parameters share the encoder pass and decoder steps), and
- * compute_output is detokenization. Buffers for the largest batch are
- * allocated once, when the instance is created.
+ * compute_output is detokenization and, when the model names a lexicon, the
+ * choice among a beam search's beams (lexicon reranking, see lexicon.h).
+ * Buffers for the largest batch are allocated once, when the instance is
+ * created.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +14,93 @@
 
 #include "server/exec.h"
 #include "server/infer.h"
+#include "server/lexicon.h"
+
+/* The output stage shared by a version's instances and its in-flight codec. */
+struct t5_t5_output {
+    const t5_tokenizer *tok; /* the codec's (set by t5_exec_t5_codec) */
+    t5_lexicon *lex;         /* NULL: beams are returned in their own order */
+    float margin;            /* parameter lexicon_margin */
+};
+
+int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char *vdir, t5_err *err)
+{
+    t5_t5_output *o = calloc(1, sizeof *o);
+    if (!o)
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    o->margin = cfg->lexicon_margin;
+    if (cfg->lexicon[0]) {
+        char path[4096];
+        int rc = snprintf(path, sizeof path, "%s/%s", vdir, cfg->lexicon) >= (int)sizeof path
+                     ? t5_errf(err, T5_ELIMIT, "lexicon path too long")
+                     : t5_lexicon_load(&o->lex, path, err);
+        if (rc < 0) {
+            free(o);
+            return t5_err_wrap(err, rc, "parameter lexicon");
+        }
+    }
+    *out = o;
+    return 0;
+}
+
+void t5_exec_t5_output_free(t5_t5_output *o)
+{
+    if (!o)
+        return;
+    t5_lexicon_free(o->lex);
+    free(o);
+}
+
+/* Whether rows generated with gp are reranked: a lexicon and a beam search
+ * (sampling returns its own draws; greedy has one sequence to return). */
+static int reranks(const t5_t5_output *o, const t5_gen_params *gp)
+{
+    return o && o->lex && gp->num_beams > 1 && !gp->do_sample;
+}
+
+/* What the engine runs for a request's gp: when reranking, every beam comes
+ * back, and finish_row keeps the requested number. */
+static t5_gen_params engine_params(const t5_t5_output *o, const t5_gen_params *gp)
+{
+    t5_gen_params p = *gp;
+    if (reranks(o, gp))
+        p.num_return_sequences = p.num_beams;
+    return p;
+}
+
+static void seq_free(t5_infer_seq *s)
+{
+    free(s->text);
+    free(s->ids);
+    memset(s, 0, sizeof *s);
+}
+
+/* After a row's sequences are decoded: the lexicon's pick goes first, the
+ * other beams follow in their order, and only the requested number stays. */
+static void finish_row(const t5_t5_output *o, const t5_gen_params *gp, t5_infer_row *row)
+{
+    if (!reranks(o, gp) || row->n_seqs < 1)
+        return;
+    int j = t5_lexicon_pick(o->lex, row->seqs, row->n_seqs, o->margin);
+    if (j > 0) {
+        t5_infer_seq s = row->seqs[j];
+        memmove(row->seqs + 1, row->seqs, (size_t)j * sizeof *row->seqs);
+        row->seqs[0] = s;
+    }
+    int keep = gp->num_return_sequences < row->n_seqs ? gp->num_return_sequences : row->n_seqs;
+    for (int k = keep; k < row->n_seqs; k++)
+        seq_free(&row->seqs[k]);
+    row->n_seqs = keep;
+}
 
 typedef struct t5x {
     t5_engine *e;
     const t5_tokenizer *tok;
-    int max_rows;  /* texts per generation loop */
-    int max_slots; /* self slots of the engine */
-    int max_in;    /* tokens per text, EOS included */
-    int32_t *ids;  /* [max_rows * max_in] */
+    const t5_t5_output *out; /* the version's, shared */
+    int max_rows;            /* texts per generation loop */
+    int max_slots;           /* self slots of the engine */
+    int max_in;              /* tokens per text, EOS included */
+    int32_t *ids;            /* [max_rows * max_in] */
     const int32_t **ptr;
     int32_t *lens;
     t5_gen_params *gp;
@@ -223,7 +304,7 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
             } else {
                 x->lens[rows + j] = nt;
                 x->ptr[rows + j] = dst;
-                x->gp[rows + j] = ir->gp;
+                x->gp[rows + j] = engine_params(x->out, &ir->gp);
                 x->owner[rows + j] = i;
                 x->orow[rows + j] = j;
             }
@@ -281,6 +362,8 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
                     if (rc < 0)
                         fail(r, rc, &de, "detokenization failed");
                 }
+                if (!r->status)
+                    finish_row(x->out, &ir->gp, row);
             }
         }
         t5_gen_result_clear(g);
@@ -297,7 +380,8 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
 static int codec_input(void *ctx, t5_sched_req *r, int row, int32_t *ids, int cap,
                        t5_gen_params *gp, t5_err *err)
 {
-    const t5_tokenizer *tok = ctx;
+    const t5_t5_output *o = ctx;
+    const t5_tokenizer *tok = o->tok;
     t5_infer_req *ir = r->payload;
     if (!tok)
         return t5_errf(
@@ -310,7 +394,7 @@ static int codec_input(void *ctx, t5_sched_req *r, int row, int32_t *ids, int ca
     if (n > cap)
         return t5_errf(err, T5_ELIMIT, "text_input element %d has %d tokens; the limit is %d", row,
                        n, cap);
-    *gp = ir->gp;
+    *gp = engine_params(o, &ir->gp);
     return n;
 }
 
@@ -325,20 +409,23 @@ static int codec_begin(void *ctx, t5_sched_req *r, t5_err *err)
 
 static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res, t5_err *err)
 {
-    const t5_tokenizer *tok = ctx;
+    const t5_t5_output *o = ctx;
+    const t5_tokenizer *tok = o->tok;
     t5_infer_req *ir = r->payload;
     int rc = 0;
     if (!ir->res || row < 0 || row >= ir->rows) {
         rc = t5_errf(err, T5_EINVAL, "row %d has no place for its result", row);
     } else {
-        t5_infer_row *o = &ir->res[row];
-        o->seqs = calloc((size_t)(res->n_seqs > 0 ? res->n_seqs : 1), sizeof *o->seqs);
-        if (!o->seqs)
+        t5_infer_row *row_out = &ir->res[row];
+        row_out->seqs = calloc((size_t)(res->n_seqs > 0 ? res->n_seqs : 1), sizeof *row_out->seqs);
+        if (!row_out->seqs)
             rc = t5_errf(err, T5_ENOMEM, "out of memory");
         else
-            o->n_seqs = res->n_seqs;
+            row_out->n_seqs = res->n_seqs;
         for (int j = 0; rc == 0 && j < res->n_seqs; j++)
-            rc = decode_seq(tok, &res->seqs[j], &o->seqs[j], err);
+            rc = decode_seq(tok, &res->seqs[j], &row_out->seqs[j], err);
+        if (rc == 0)
+            finish_row(o, &ir->gp, row_out);
     }
     t5_gen_result_clear(res);
     return rc;
@@ -347,14 +434,16 @@ static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res,
 /* In-flight streaming: the same deltas as the dynamic path's hook. */
 static void codec_token(void *ctx, t5_sched_req *r, int row, int32_t id)
 {
+    const t5_t5_output *o = ctx;
     t5_infer_req *ir = r->payload;
     if (ir->stream && row == 0)
-        stream_token(ctx, ir, id);
+        stream_token(o->tok, ir, id);
 }
 
-int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m)
+int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m, t5_t5_output *o)
 {
-    c->ctx = (void *)t5_model_tokenizer(m);
+    o->tok = t5_model_tokenizer(m);
+    c->ctx = o;
     c->input = codec_input;
     c->begin = codec_begin;
     c->output = codec_output;
@@ -392,11 +481,13 @@ int t5_exec_t5_engine(t5_engine **out, t5_model *m, const t5_mcfg *cfg, t5_err *
     return engine_new(out, m, &ep, cfg, err);
 }
 
-int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, t5_err *err)
+int t5_exec_t5_create(t5_executor *out, t5_model *m, const t5_mcfg *cfg, const t5_t5_output *o,
+                      t5_err *err)
 {
     t5x *x = calloc(1, sizeof *x);
     if (!x)
         return t5_errf(err, T5_ENOMEM, "out of memory");
+    x->out = o;
     x->max_rows = cfg->max_batch_size > 0 ? cfg->max_batch_size : 1;
     x->max_in = cfg->max_input_tokens;
     int beams = cfg->max_num_beams > 0 ? cfg->max_num_beams : 1;

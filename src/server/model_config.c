@@ -1,6 +1,7 @@
 /* model_config.c - config.pbtxt onto t5_mcfg, and t5_mcfg back to JSON. */
 #include "server/model_config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ void t5_mcfg_default(t5_mcfg *c, const char *name)
     c->max_input_tokens = 128;
     c->max_output_tokens = 128;
     c->max_num_beams = 4;
+    c->lexicon_margin = INFINITY;
     snprintf(c->scheduler, sizeof c->scheduler, "inflight"); /* see derive_params */
 }
 
@@ -320,6 +322,7 @@ static int derive_params(t5_mcfg *c, t5_err *err)
         (rc = param_float(c, "length_penalty", -100, 100, &g->length_penalty, err)) < 0 ||
         (rc = param_float(c, "temperature", 1e-6f, 100, &g->temperature, err)) < 0 ||
         (rc = param_float(c, "top_p", 0, 1, &g->top_p, err)) < 0 ||
+        (rc = param_float(c, "lexicon_margin", 0, INFINITY, &c->lexicon_margin, err)) < 0 ||
         (rc = param_bool(c, "do_sample", &g->do_sample, err)) < 0)
         return rc;
     if (seed >= 0)
@@ -346,6 +349,17 @@ static int derive_params(t5_mcfg *c, t5_err *err)
         if (t5_dtype_parse(s, &dt) < 0)
             return t5_errf(err, T5_EFORMAT, "parameter dtype: '%s' is not fp32, fp16 or bf16", s);
         snprintf(c->dtype, sizeof c->dtype, "%s", s);
+    }
+    if ((s = t5_mcfg_param_get(c, "lexicon"))) {
+        /* A file of the version directory: no path, so a config cannot
+         * point the server at files outside the model. */
+        if (!s[0] || strchr(s, '/') || strchr(s, '\\') || !strcmp(s, ".") || !strcmp(s, "..") ||
+            strlen(s) >= sizeof c->lexicon)
+            return t5_errf(err, T5_EFORMAT,
+                           "parameter lexicon: '%.64s' is not a file name in the version "
+                           "directory (no '/')",
+                           s);
+        snprintf(c->lexicon, sizeof c->lexicon, "%s", s);
     }
     if (g->max_new_tokens > c->max_output_tokens)
         return t5_errf(err, T5_EFORMAT, "parameter max_new_tokens %d exceeds max_output_tokens %d",

@@ -93,6 +93,8 @@ typedef struct t5_mcfg {
     char dtype[16];             /* "" (fp16 on GPU, fp32 on CPU) */
     int n_threads;              /* CPU threads per instance (0: let the backend choose) */
     char scheduler[16];         /* "inflight" (default for T5) or "dynamic"; see repo.c */
+    char lexicon[128];          /* "" or a file name in the version directory (reranking) */
+    float lexicon_margin;       /* score margin of the reranking (default INFINITY) */
     uint64_t identity_delay_us; /* the identity test backend sleeps this long per execution */
 } t5_mcfg;
 

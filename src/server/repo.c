@@ -120,6 +120,7 @@ static void free_version(t5_mver *v)
         }
         t5_sched_free(v->sched);
     }
+    t5_exec_t5_output_free(v->output);
     for (int i = 0; i < v->n_models; i++)
         t5_model_free(v->models[i]);
     t5_mstats_destroy(&v->stats);
@@ -218,7 +219,7 @@ static int create_scheduler(t5_mver *v, t5_executor *ex, t5_model **im, int n, t
         return rc;
     }
     t5_seq_codec codec;
-    t5_exec_t5_codec(&codec, v->model);
+    t5_exec_t5_codec(&codec, v->model, v->output);
     rc = t5_sched_inflight_create(&v->sched, &cfg->sched, eng, n, &codec, on_exec, v, err);
     free(eng);
     return rc;
@@ -325,6 +326,7 @@ static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_
         for (int i = 0; i < n && rc == 0; i++)
             rc = t5_exec_identity_create(&ex[i], cfg, err);
     } else if (rc == 0) {
+        rc = t5_exec_t5_output_create(&v->output, cfg, vdir, err);
         for (int i = 0; i < n && rc == 0; i++) {
             rc = model_for(v, vdir, &inst[i], &im[i], loaded, err);
             if (rc < 0 && inst[i].may_fall) {
@@ -334,7 +336,7 @@ static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_
                 rc = model_for(v, vdir, &inst[i], &im[i], loaded, err);
             }
             if (rc == 0)
-                rc = t5_exec_t5_create(&ex[i], im[i], cfg, err);
+                rc = t5_exec_t5_create(&ex[i], im[i], cfg, v->output, err);
         }
     }
     if (rc < 0) {

@@ -31,6 +31,7 @@ typedef struct t5_mver {
     t5_model *models[16]; /* one per device the instances run on (owned) */
     int n_models;
     t5_sched *sched;
+    struct t5_t5_output *output; /* the T5 executors' output stage (lexicon), or NULL */
     t5_mstats stats;
     atomic_int refs;
 } t5_mver;

@@ -1,15 +1,35 @@
 """The shipped speller through t5serve gives what Hugging Face gives.
 
-Held-out misspellings (codespell's list, never trained on) and two queries,
-with the greedy outputs of transformers' T5ForConditionalGeneration on
-models/speller/1 (tools/speller/evaluate.py's Model, fp32 on CPU); regenerated for
-checkpoint C5, which gives the same 12 outputs as C2 and C3 did.
+1. `t5serve generate` (the engine alone, greedy, no reranking): held-out
+   misspellings (codespell's list, never trained on) and two queries, with the
+   greedy outputs of transformers' T5ForConditionalGeneration on
+   models/speller/1 (tools/speller/evaluate.py's Model, fp32 on CPU);
+   regenerated for checkpoint C5, which gives the same 12 outputs as C2 and C3.
+
+2. `t5serve serve` with the shipped config.pbtxt (5 beams, lexicon reranking
+   over models/speller/1/lexicon.txt), under both schedulers: the expected
+   outputs are transformers' five beams (tools/speller/rerank_eval.py's beams(),
+   fp32 on CPU) put through the same rule in Python (tools/speller/rerank.py's
+   choose), never t5serve's own output:
+
+       import evaluate, rerank, rerank_eval     # in tools/speller
+       lex = rerank.load_lexicon("models/speller/1/lexicon.txt")
+       m = evaluate.Model("models/speller/1", 1)
+       [rerank.choose(x, b, lex) for x, b in zip(xs, rerank_eval.beams(m, xs, 5))]
+
+   The first nine are inputs whose top beam is not a lexicon word, so the
+   served output differs from transformers' top beam (shown in the comment);
+   a server without the reranking fails them.
 """
 import json
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+
+from conftest import BIN, Server, need  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T5SERVE = os.environ.get("T5SERVE", os.path.join(ROOT, "build", "t5serve"))
@@ -30,6 +50,19 @@ CASES = [
     ("running shoes for men", "running shoes for men"),
 ]
 
+# (input, served output); the comment is transformers' top beam (= greedy here).
+RERANK_CASES = [
+    ("beliefed", "believed"),  # beliefed
+    ("plathome", "platform"),  # plathum
+    ("querys", "queries"),  # querys
+    ("explecitely", "explicitly"),  # explicately
+    ("refectoring", "refactoring"),  # refectoring
+    ("exponentation", "exponentiation"),  # exponentation
+    ("techer", "teacher"),  # techer
+    ("unwieldly", "unwieldy"),  # unwieldly
+    ("surpressing", "surprising"),  # surpressing (codespell wants "suppressing")
+] + CASES  # the top beam is a lexicon word: unchanged
+
 
 @pytest.mark.parametrize("text,expected", CASES)
 def test_speller_matches_hf(text, expected):
@@ -40,3 +73,57 @@ def test_speller_matches_hf(text, expected):
     lines = [l for l in out.stdout.splitlines() if l.strip()]
     assert len(lines) == 1, out.stdout
     assert json.loads(lines[0])["text"] == expected
+
+
+@pytest.fixture(scope="module")
+def speller_server(tmp_path_factory):
+    """The shipped model and config as `speller` (in-flight, the default) and
+    the same under the dynamic batcher as `spellerd`."""
+    need(BIN)
+    repo = tmp_path_factory.mktemp("speller") / "models"
+    src = Path(ROOT) / "models" / "speller"
+    cfg = (src / "config.pbtxt").read_text()
+    for name, extra in (("speller", ""),
+                        ("spellerd", 'parameters { key: "scheduler" value: { string_value: "dynamic" } }\n')):
+        (repo / name).mkdir(parents=True)
+        (repo / name / "1").symlink_to(src / "1")
+        (repo / name / "config.pbtxt").write_text(cfg.replace('name: "speller"', f'name: "{name}"') + extra)
+    s = Server(BIN, repo)
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def infer(server, model, texts, params=None):
+    import requests
+    body = {"inputs": [{"name": "text_input", "datatype": "BYTES", "shape": [len(texts), 1],
+                        "data": texts}]}
+    if params:
+        body["parameters"] = params
+    r = requests.post(f"{server.base}/v2/models/{model}/infer", json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    return [o for o in r.json()["outputs"] if o["name"] == "text_output"][0]["data"]
+
+
+@pytest.mark.parametrize("model", ["speller", "spellerd"])
+def test_served_speller_reranks_like_hf(speller_server, model):
+    texts = [x for x, _ in RERANK_CASES]
+    got = infer(speller_server, model, texts)
+    assert got == [y for _, y in RERANK_CASES]
+
+
+def test_served_speller_greedy_is_not_reranked(speller_server):
+    """A request for greedy search gets transformers' greedy output."""
+    got = infer(speller_server, "speller", [x for x, _ in RERANK_CASES[:3]], {"num_beams": 1})
+    assert got == ["beliefed", "plathum", "querys"]
+
+
+def test_served_speller_n_best_puts_the_pick_first(speller_server):
+    """With num_return_sequences, the pick comes first and the other beams
+    follow in transformers' order (beams of "querys": querys, queerys,
+    queries, queris, queers)."""
+    import requests
+    r = requests.post(f"{speller_server.base}/v2/models/speller/generate",
+                      json={"text_input": "querys", "parameters": {"num_return_sequences": 3}},
+                      timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["text_output"] == ["queries", "querys", "queerys"]

@@ -5,6 +5,7 @@
 #   for sm_90a) and .devlibs/lib (libcjson, libmicrohttpd).
 #   QUERIES: one query a line (default: the 200 of bench/speller.md, written by
 #   `latency.py --write-queries tools/speller/latency_queries.txt`).
+# The server part runs the shipped config.pbtxt: since lexicon reranking, 5 beams + lexicon.
 # Writes $OUT/gpu_latency.txt.
 set -u
 TAR=${TAR:-build-gpu-lead/serve.tar.xz}

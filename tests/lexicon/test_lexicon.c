@@ -1,0 +1,224 @@
+/* test_lexicon.c - the word set and the beam choice of lexicon reranking
+ * (src/server/lexicon.c), and the config parameters that turn it on. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "server/lexicon.h"
+#include "server/model_config.h"
+
+static t5_lexicon *parse(const char *text)
+{
+    t5_lexicon *lx = NULL;
+    t5_err err = {0};
+    int rc = t5_lexicon_parse(&lx, text, strlen(text), "test", &err);
+    CHECK_MSG(rc == 0 && lx, "%s", err.msg);
+    return lx;
+}
+
+static int has(const t5_lexicon *lx, const char *w)
+{
+    return t5_lexicon_has(lx, w, strlen(w));
+}
+
+static int accepts(const t5_lexicon *lx, const char *t)
+{
+    return t5_lexicon_accepts(lx, t, strlen(t));
+}
+
+static void test_words(void)
+{
+    t5_lexicon *lx = parse("\xEF\xBB\xBF"
+                           "Apple\nbanana\r\n\nit's\ncaf\xC3\xA9\nbanana\n");
+    if (!lx)
+        return;
+    CHECK_EQ_INT(t5_lexicon_size(lx), 4); /* the BOM, the blank line and the repeat are not words */
+    CHECK(has(lx, "apple"));
+    CHECK(has(lx, "APPLE")); /* ASCII case is folded on both sides */
+    CHECK(has(lx, "Banana"));
+    CHECK(has(lx, "it's"));
+    CHECK(has(lx, "caf\xC3\xA9"));
+    CHECK(!has(lx, "cafe"));
+    CHECK(!has(lx, "cherry"));
+    CHECK(!has(lx, "appl"));
+    CHECK(!has(lx, "apples"));
+    /* No letter: numbers and punctuation pass; a non-ASCII byte counts as a letter. */
+    CHECK(has(lx, "12"));
+    CHECK(has(lx, "5.5"));
+    CHECK(has(lx, "-"));
+    CHECK(!has(lx, "\xC3\xA9"));
+    CHECK(accepts(lx, "apple banana"));
+    CHECK(accepts(lx, "  apple\t12  Banana "));
+    CHECK(accepts(lx, ""));
+    CHECK(accepts(lx, "   "));
+    CHECK(!accepts(lx, "apple cherry"));
+    CHECK(!accepts(lx, "applebanana"));
+    t5_lexicon_free(lx);
+}
+
+/* Enough words that the table grows well past its first size. */
+static void test_many(void)
+{
+    size_t cap = 50000 * 12;
+    char *text = malloc(cap);
+    size_t n = 0;
+    for (int i = 0; i < 50000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "w%dx\n", i * 7);
+    t5_lexicon *lx = NULL;
+    t5_err err = {0};
+    CHECK_MSG(t5_lexicon_parse(&lx, text, n, "many", &err) == 0, "%s", err.msg);
+    free(text);
+    if (!lx)
+        return;
+    CHECK_EQ_INT(t5_lexicon_size(lx), 50000);
+    int found = 0, wrong = 0;
+    for (int i = 0; i < 50000 * 7; i++) {
+        char w[32];
+        snprintf(w, sizeof w, "W%dX", i);
+        int h = has(lx, w);
+        found += h;
+        wrong += h != (i % 7 == 0);
+    }
+    CHECK_EQ_INT(found, 50000);
+    CHECK_EQ_INT(wrong, 0);
+    t5_lexicon_free(lx);
+}
+
+static void bad(const char *text, size_t len, const char *want)
+{
+    t5_lexicon *lx = (t5_lexicon *)1;
+    t5_err err = {0};
+    int rc = t5_lexicon_parse(&lx, text, len, "bad.txt", &err);
+    CHECK(rc < 0);
+    CHECK(lx == NULL);
+    CHECK_MSG(strstr(err.msg, want) != NULL, "'%s' lacks '%s'", err.msg, want);
+    CHECK_MSG(strstr(err.msg, "bad.txt") != NULL, "'%s' does not name the file", err.msg);
+}
+
+static void test_bad_files(void)
+{
+    bad("", 0, "no words");
+    bad("\n\r\n\n", 4, "no words");
+    bad("apple\ntwo words\n", 16, "line 2");
+    bad("apple\tpie\n", 10, "line 1: not one word");
+    bad("ok\n x\n", 6, "line 2");
+    bad("ok\nx\0y\n", 7, "line 2");
+    bad("\xff\xfe\n", 3, "not UTF-8");
+    char longw[300];
+    memset(longw, 'a', 256);
+    bad(longw, 256, "longer than 255");
+    CHECK(T5_LEXICON_MAX_BYTES >= 1u << 20);
+}
+
+static void test_load(void)
+{
+    t5_lexicon *lx = NULL;
+    t5_err err = {0};
+    int rc = t5_lexicon_load(&lx, "/nonexistent/lexicon.txt", &err);
+    CHECK_EQ_INT(rc, T5_ENOTFOUND);
+    CHECK(strstr(err.msg, "/nonexistent/lexicon.txt") != NULL);
+    err = (t5_err){0};
+    CHECK(t5_lexicon_load(&lx, "/", &err) < 0); /* a directory */
+    CHECK(strstr(err.msg, "not a regular file") != NULL);
+
+    char path[] = "/tmp/t5lexXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    const char *words = "receive\nrelieve\n";
+    CHECK(write(fd, words, strlen(words)) == (ssize_t)strlen(words));
+    close(fd);
+    err = (t5_err){0};
+    CHECK_MSG(t5_lexicon_load(&lx, path, &err) == 0, "%s", err.msg);
+    if (lx) {
+        CHECK_EQ_INT(t5_lexicon_size(lx), 2);
+        CHECK(has(lx, "receive"));
+    }
+    t5_lexicon_free(lx);
+    unlink(path);
+}
+
+static t5_infer_seq seq(const char *text, float score)
+{
+    t5_infer_seq s = {0};
+    s.text = (char *)text;
+    s.text_len = strlen(text);
+    s.score = score;
+    return s;
+}
+
+/* The rule: the first beam the lexicon accepts within the margin, else 0. */
+static void test_pick(void)
+{
+    t5_lexicon *lx = parse("receive\nrelieve\nthe\nfor\n");
+    if (!lx)
+        return;
+    t5_infer_seq beams[4] = {seq("recieve", -0.1f), seq("receive", -0.5f), seq("relieve", -0.9f),
+                             seq("recieves", -1.2f)};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, INFINITY), 1); /* the top beam is not a word */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, 0.5f), 1);
+    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, 0.3f), 0); /* 0.4 below the top: too far */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, 0.0f), 0);
+    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 1, INFINITY), 0);
+    CHECK_EQ_INT(t5_lexicon_pick(lx, beams + 1, 3, INFINITY), 0); /* the top beam is a word */
+    t5_infer_seq none[2] = {seq("recieve", -0.1f), seq("recieves", -0.2f)};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, none, 2, INFINITY), 0); /* no word: the top beam */
+    t5_infer_seq phrase[3] = {seq("the recieve", -0.2f), seq("for the 12 relieve", -0.3f),
+                              seq("the receive", -0.4f)};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, phrase, 3, INFINITY), 1); /* every word, numbers pass */
+    t5_lexicon_free(lx);
+}
+
+static int cfg_parse(const char *params, t5_mcfg *c, t5_err *err)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "name: \"m\"\nmax_batch_size: 4\n%s", params);
+    return t5_mcfg_parse(text, strlen(text), "m", c, err);
+}
+
+static void test_config(void)
+{
+    t5_mcfg c;
+    t5_err err = {0};
+    CHECK_MSG(cfg_parse("", &c, &err) == 0, "%s", err.msg);
+    CHECK(c.lexicon[0] == '\0');
+    CHECK(isinf(c.lexicon_margin));
+    CHECK_MSG(cfg_parse("parameters { key: \"lexicon\" value: { string_value: \"lexicon.txt\" } }\n"
+                        "parameters { key: \"lexicon_margin\" value: { string_value: \"0.5\" } }\n",
+                        &c, &err) == 0,
+              "%s", err.msg);
+    CHECK(!strcmp(c.lexicon, "lexicon.txt"));
+    CHECK_NEAR(c.lexicon_margin, 0.5, 1e-7);
+    CHECK_MSG(cfg_parse("parameters { key: \"lexicon_margin\" value: { string_value: \"inf\" } }\n",
+                        &c, &err) == 0,
+              "%s", err.msg);
+    CHECK(isinf(c.lexicon_margin));
+    const char *bad[] = {"../words.txt", "/etc/passwd", "a/b.txt", "..", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "parameters { key: \"lexicon\" value: { string_value: \"%s\" } }\n",
+                 bad[i]);
+        err = (t5_err){0};
+        CHECK_MSG(cfg_parse(p, &c, &err) < 0, "lexicon '%s' was accepted", bad[i]);
+        CHECK(strstr(err.msg, "parameter lexicon") != NULL);
+    }
+    err = (t5_err){0};
+    CHECK(cfg_parse("parameters { key: \"lexicon_margin\" value: { string_value: \"-1\" } }\n", &c,
+                    &err) < 0);
+    CHECK(strstr(err.msg, "lexicon_margin") != NULL);
+}
+
+int main(void)
+{
+    RUN(test_words);
+    RUN(test_many);
+    RUN(test_bad_files);
+    RUN(test_load);
+    RUN(test_pick);
+    RUN(test_config);
+    return check_summary();
+}

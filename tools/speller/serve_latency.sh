@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# CPU latency of the served speller with and without lexicon reranking: the
+# shipped config (5 beams + lexicon), the same 5 beams without the lexicon, and
+# greedy (the default before reranking), each through `t5serve serve` and
+# `t5serve bench` on tools/speller/latency_queries.txt at concurrency 1 and 4.
+#
+#     bash tools/speller/serve_latency.sh [build/t5serve] [seconds per level]
+#     VARIANTS="greedy beams rerank" bash tools/speller/serve_latency.sh ...   # another order
+set -euo pipefail
+BIN=${1:-build/t5serve}
+DUR=${2:-10}
+ROOT=$(pwd)
+TMP=$(mktemp -d)
+trap 'kill $SRV 2>/dev/null || true; rm -rf "$TMP"' EXIT
+port=18791
+for variant in ${VARIANTS:-rerank beams greedy}; do
+  repo=$TMP/$variant
+  mkdir -p "$repo/speller"
+  ln -s "$ROOT/models/speller/1" "$repo/speller/1"
+  cfg=$(cat models/speller/config.pbtxt)
+  case $variant in
+    beams) cfg=$(printf '%s\n' "$cfg" | python3 -c 'import sys; s=sys.stdin.read(); i=s.index("parameters: {\n  key: \"lexicon\""); print(s[:i])') ;;
+    greedy) cfg=$(printf '%s\n' "$cfg" | python3 -c 'import sys; s=sys.stdin.read(); i=s.index("parameters: {\n  key: \"lexicon\""); print(s[:i].replace("string_value: \"5\" }\n}\nparameters: {\n  key: \"max_num_beams\"", "string_value: \"1\" }\n}\nparameters: {\n  key: \"max_num_beams\""))') ;;
+  esac
+  printf '%s\n' "$cfg" > "$repo/speller/config.pbtxt"
+  "$BIN" serve --model-repository "$repo" --http-port $port --metrics-port $((port + 1)) >"$TMP/$variant.log" 2>&1 &
+  SRV=$!
+  for _ in $(seq 100); do curl -sf "localhost:$port/v2/health/ready" >/dev/null && break; sleep 0.1; done
+  echo "== $variant: num_beams $(grep -A1 'key: "num_beams"' "$repo/speller/config.pbtxt" | grep -o '"[0-9]*"'), lexicon lines $(grep -c '"lexicon"' "$repo/speller/config.pbtxt" || true)"
+  "$BIN" bench --model speller --queries tools/speller/latency_queries.txt --url 127.0.0.1:$port \
+    --concurrency 1,4 --duration-s "$DUR"
+  kill $SRV; wait $SRV 2>/dev/null || true
+  port=$((port + 2))
+done
