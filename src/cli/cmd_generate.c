@@ -10,14 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "cli/cmds.h"
+#include "server/lexicon.h"
 #include "t5_engine.h"
 
 typedef struct cli_opts {
-    const char *model, *text, *ids, *dec_ids;
+    const char *model, *text, *ids, *dec_ids, *lexicon;
     t5_device device;
     t5_dtype dtype;
     int json, threads;
+    float lexicon_margin;
     t5_gen_params gp;
 } cli_opts;
 
@@ -29,9 +33,13 @@ static void usage_generate(FILE *f)
                "         [--num-return-sequences K] [--length-penalty F]\n"
                "         [--early-stopping true|false|never]\n"
                "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
+               "         [--lexicon FILE [--lexicon-margin F]]\n"
                "\n"
                "Prints one line per returned sequence: the text (or the ids without a\n"
                "tokenizer), or with --json {\"ids\":[...],\"score\":F,\"text\":\"...\"}.\n"
+               "With --lexicon (one word per line, as a model's \"lexicon\" parameter in\n"
+               "config.pbtxt) the best returned sequence whose words are all in it comes\n"
+               "first, the way the server returns them (src/server/lexicon.h).\n"
                "ids exclude the decoder start token and include EOS when generated; score\n"
                "is Hugging Face's sequences_score for beam search and the mean log-prob\n"
                "per generated token for greedy search and sampling.\n");
@@ -111,6 +119,7 @@ static int parse_ids(const char *s, const char *flag, int32_t **out)
 static int parse_opts(int argc, char **argv, cli_opts *o, int logits_cmd)
 {
     memset(o, 0, sizeof *o);
+    o->lexicon_margin = INFINITY;
     o->device = T5_DEVICE_CPU;
     o->dtype = T5_F32;
     o->gp = t5_gen_default_params();
@@ -162,6 +171,10 @@ static int parse_opts(int argc, char **argv, cli_opts *o, int logits_cmd)
             bad = parse_int(v, a, 1, 1024, &o->gp.num_beams) < 0;
         else if (!strcmp(a, "--num-return-sequences") && !logits_cmd)
             bad = parse_int(v, a, 1, 1024, &o->gp.num_return_sequences) < 0;
+        else if (!strcmp(a, "--lexicon") && !logits_cmd)
+            o->lexicon = v;
+        else if (!strcmp(a, "--lexicon-margin") && !logits_cmd)
+            bad = parse_float(v, a, &o->lexicon_margin) < 0 || !(o->lexicon_margin >= 0.0f);
         else if (!strcmp(a, "--length-penalty") && !logits_cmd)
             bad = parse_float(v, a, &o->gp.length_penalty) < 0;
         else if (!strcmp(a, "--early-stopping") && !logits_cmd) {
@@ -267,9 +280,17 @@ int t5_cmd_generate(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o, 0);
     if (rc)
         return rc == 3 ? 0 : rc;
-    t5_model *m = NULL;
-    if (load(&o, &m, "generate"))
+    t5_lexicon *lx = NULL;
+    t5_err lerr = {0};
+    if (o.lexicon && t5_lexicon_load(&lx, o.lexicon, &lerr) < 0) {
+        fprintf(stderr, "t5serve generate: %s\n", lerr.msg);
         return 1;
+    }
+    t5_model *m = NULL;
+    if (load(&o, &m, "generate")) {
+        t5_lexicon_free(lx);
+        return 1;
+    }
     const t5_tokenizer *tok = t5_model_tokenizer(m);
     int32_t *ids = NULL;
     int n = 0, status = 1;
@@ -330,9 +351,29 @@ int t5_cmd_generate(int argc, char **argv)
         fprintf(stderr, "t5serve generate: %s: %s\n", t5_strerror(err.code), err.msg);
         goto out;
     }
+    /* texts first: with a lexicon, the sequence it picks is printed first */
+    char **texts = calloc(res.n_seqs > 0 ? (size_t)res.n_seqs : 1, sizeof *texts);
+    t5_infer_seq *cand = calloc(res.n_seqs > 0 ? (size_t)res.n_seqs : 1, sizeof *cand);
+    if (!texts || !cand) {
+        fprintf(stderr, "t5serve generate: out of memory\n");
+        free(texts);
+        free(cand);
+        t5_gen_result_clear(&res);
+        goto out;
+    }
+    int first = 0;
     for (int s = 0; s < res.n_seqs; s++) {
+        texts[s] = decode(tok, res.seqs[s].ids, res.seqs[s].n_ids);
+        cand[s].text = texts[s] ? texts[s] : (char *)"";
+        cand[s].text_len = strlen(cand[s].text);
+        cand[s].score = res.seqs[s].score;
+    }
+    if (lx && res.n_seqs > 1)
+        first = t5_lexicon_pick(lx, cand, res.n_seqs, o.lexicon_margin);
+    for (int k = 0; k < res.n_seqs; k++) {
+        int s = k == 0 ? first : k <= first ? k - 1 : k;
         const t5_gen_seq *q = &res.seqs[s];
-        char *text = decode(tok, q->ids, q->n_ids);
+        const char *text = texts[s];
         if (o.json) {
             printf("{\"ids\":[");
             for (int i = 0; i < q->n_ids; i++)
@@ -350,14 +391,18 @@ int t5_cmd_generate(int argc, char **argv)
                 printf(i ? ",%d" : "%d", q->ids[i]);
             printf("\n");
         }
-        free(text);
     }
+    for (int s = 0; s < res.n_seqs; s++)
+        free(texts[s]);
+    free(texts);
+    free(cand);
     t5_gen_result_clear(&res);
     status = 0;
 out:
     free(ids);
     t5_engine_free(e);
     t5_model_free(m);
+    t5_lexicon_free(lx);
     return status;
 }
 

@@ -9,7 +9,9 @@ lexicon is missing or malformed is UNAVAILABLE with a reason naming the file,
 and the others keep serving. (tests/py/test_speller.py checks the shipped
 speller against transformers.)
 """
+import json
 import shutil
+import subprocess
 
 import requests
 
@@ -142,3 +144,38 @@ def test_bad_lexicon_fails_that_model_only(tmp_path):
         assert len(infer(s, "good", ["hello"])[0]) == 1
     finally:
         assert s.stop() == 0, s.output()
+
+
+def cli_beams(text, *extra):
+    p = subprocess.run([BIN, "generate", "--model", str(FIXTURE_MODEL), "--text", text,
+                        "--num-beams", "4", "--num-return-sequences", "4", "--max-new-tokens", "8",
+                        "--json", *map(str, extra)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(line)["text"] for line in p.stdout.splitlines()]
+
+
+def test_cli_generate_reranks_as_the_server(tmp_path):
+    """t5serve generate --lexicon puts the rule's pick first, then the other
+    beams in order, as the server does; a bad lexicon is an error."""
+    need(BIN)
+    case = None
+    for x in INPUTS:
+        b = cli_beams(x)
+        for j in range(1, len(b)):
+            if lexicon_word(b[j]) and not any(accepts(b[i], {lower(b[j])}) for i in range(j)):
+                case = (x, b, j)
+                break
+        if case:
+            break
+    assert case, "no usable beams"
+    x, b, j = case
+    lex = tmp_path / "lexicon.txt"
+    lex.write_bytes(lower(b[j]).encode() + b"\n")
+    assert cli_beams(x, "--lexicon", lex) == [b[j]] + [t for i, t in enumerate(b) if i != j]
+    # a margin no later beam is within keeps the model's order
+    assert cli_beams(x, "--lexicon", lex, "--lexicon-margin", "0") == b
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"two words\n")
+    p = subprocess.run([BIN, "generate", "--model", str(FIXTURE_MODEL), "--text", x, "--lexicon",
+                        str(bad)], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "bad.txt" in p.stderr and "line 1" in p.stderr, p.stderr

@@ -78,8 +78,11 @@ struct f2_geo {
     int f0, nf; /* FFN: intermediate columns f0 .. f0+nf */
 };
 
-static __host__ __device__ inline f2_geo f2_geometry(int b, int NC, int G, int H, int dkv, int d,
-                                                     int d_ff, int vn)
+/* The device pieces exist for sm_90+ only (the kernel body is empty below
+   that; its host launcher checks the device first). */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+static __device__ inline f2_geo f2_geometry(int b, int NC, int G, int H, int dkv, int d, int d_ff,
+                                            int vn)
 {
     f2_geo g;
     g.c = b / F2_CS;
@@ -101,7 +104,6 @@ static __host__ __device__ inline f2_geo f2_geometry(int b, int NC, int G, int H
     return g;
 }
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 /* The generic address of the same shared-memory variable in block `rank`
  * of this cluster. */
 template <typename P> static __device__ __forceinline__ P *f2_peer(P *p, unsigned rank)
@@ -117,7 +119,6 @@ static __device__ __forceinline__ void f2_cluster_sync(void)
                  "barrier.cluster.wait.acquire.aligned;" ::
                      : "memory");
 }
-#endif
 
 /* Copies rows of 16-byte chunks: n rows of `bytes` each, row i from
  * src(i) to dst + i*bytes. */
@@ -201,6 +202,8 @@ static __device__ __noinline__ void f2_gather(float *xs, const float *xin, int P
     }
     __syncthreads();
 }
+
+#endif
 
 template <typename T, int K>
 __global__ void __launch_bounds__(FS_THREADS, 1) fused_step2_kernel(const f2_params p)
