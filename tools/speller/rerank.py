@@ -16,7 +16,8 @@ Options (the variants measured in bench/speller.md):
   keep    "none": as above; "beam": when the input is all lexicon words and is
           itself one of the beams (within the margin), it is kept unchanged;
           "accept": an input of lexicon words is returned unchanged, as a
-          dictionary checker accepts a word it knows.
+          dictionary checker accepts a word it knows; "top": when the top
+          beam is the input itself, it is returned (the model keeps it).
 """
 import gzip
 import math
@@ -47,6 +48,8 @@ def all_in(text, lex):
 def choose(inp, beams, lex, margin=INF, keep="none"):
     """beams: [(text, score)], best first. Returns the chosen text."""
     top_text, top_score = beams[0]
+    if keep == "top" and top_text in (inp, inp.translate(_LOWER)):
+        return top_text
     if keep == "accept" and all_in(inp, lex):
         return inp
     if keep == "beam" and all_in(inp, lex):
