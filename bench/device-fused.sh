@@ -9,7 +9,6 @@
 #   run(command="bash bench/device-fused.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
 set -u
 . "$(dirname "$0")/device-setup.sh"
-MODELS=$(python3 -c "import json; print(' '.join(json.load(open('tests/fixtures/index.json'))['models']))")
 {
 for dt in ${DTYPES:-fp16 bf16 fp32}; do
   for mode in fused perop; do
@@ -18,12 +17,7 @@ for dt in ${DTYPES:-fp16 bf16 fp32}; do
     f=/tmp/fx/fixtures-$dt-$mode.txt
     T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt T5_TEST_VERBOSE=1 timeout ${FX_TIMEOUT:-120} $B/tests/engine/test_engine_fixtures > $f 2>&1
     echo "== fixtures $dt $mode (rc $?): $(tail -1 $f)"
-    for mdl in $MODELS; do
-      nf=$(grep "CHECK failed" $f | grep -c -- "$mdl")
-      worst=$(grep -oE "^  $mdl case [0-9]+: encoder rel err [^,]+, logits rel err [0-9.e+-]+" $f | awk '{print $NF}' | sort -g | tail -1)
-      echo "  $mdl: $nf failed; worst logits rel err $worst"
-    done
-    grep "CHECK failed" $f | head -${NFAIL:-6}
+    fixture_summary $f
   done
 done
 unset T5_CUDA_NO_FUSED_STEP T5_CUDA_FUSED_MAX_ROWS

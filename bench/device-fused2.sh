@@ -30,19 +30,13 @@ T5_CUDA_FUSED_TRACE=1 timeout 30 $B/t5serve generate --model $M --input-ids 5,6,
 if ! grep -q "(clusters)" "$OUT/smoke.txt"; then
   echo "the cluster kernel did not run: stopping" | tee -a "$OUT/smoke.txt"
 fi
-MODELS=$(python3 -c "import json; print(' '.join(json.load(open('tests/fixtures/index.json'))['models']))")
 {
 for dt in ${DTYPES:-fp16 fp32 bf16}; do
   f=/tmp/fx/fixtures-$dt-v2.txt
   SECONDS=0
   T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt T5_TEST_VERBOSE=1 timeout ${FX_TIMEOUT:-150} $B/tests/engine/test_engine_fixtures > $f 2>&1
   echo "== fixtures $dt cluster kernel (rc $?, ${SECONDS}s): $(tail -1 $f)"
-  for mdl in $MODELS; do
-    nf=$(grep "CHECK failed" $f | grep -c -- "$mdl")
-    worst=$(grep -oE "^  $mdl case [0-9]+: encoder rel err [^,]+, logits rel err [0-9.e+-]+" $f | awk '{print $NF}' | sort -g | tail -1)
-    echo "  $mdl: $nf failed; worst logits rel err $worst"
-  done
-  grep "CHECK failed" $f | head -${NFAIL:-6}
+  fixture_summary $f
 done
 echo "== memcheck: cluster-kernel generates (fp16 greedy, 4 beams = 4 rows; bf16 batch of 3 x 2 beams)"
 timeout 120 compute-sanitizer --tool memcheck --leak-check no $B/t5serve generate --model $M --input-ids 5,6,7,8,9 --device cuda --dtype fp16 --max-new-tokens 6 --json 2>&1 | tail -2

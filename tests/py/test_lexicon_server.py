@@ -73,6 +73,18 @@ def lexicon_word(s):
     return 0 < len(s.encode()) <= 255 and all(ord(c) > 32 and c != "\x7f" for c in s)
 
 
+def pick_case(inputs_and_beams):
+    """An input whose later beam j is a single lexicon-able word that no beam
+    before it matches: with the lexicon {beam j}, the rule picks j."""
+    seen = []
+    for x, b in inputs_and_beams:
+        seen.append(b)
+        for j in range(1, len(b)):
+            if lexicon_word(b[j]) and not any(accepts(b[i], {lower(b[j])}) for i in range(j)):
+                return x, b, j
+    raise AssertionError(f"no usable beams in {seen}")
+
+
 def test_lexicon_reranks_fixture_beams(tmp_path):
     need(BIN)
     repo = tmp_path / "a" / "models"
@@ -83,18 +95,7 @@ def test_lexicon_reranks_fixture_beams(tmp_path):
         greedy = dict(zip(INPUTS, infer(s, "beams", INPUTS, num_beams=1, num_return_sequences=1)))
     finally:
         assert s.stop() == 0, s.output()
-    # An input whose later beam j is a single lexicon-able word that no beam
-    # before it matches: with the lexicon {beam j}, the rule picks j.
-    case = None
-    for x, b in zip(INPUTS, beams):
-        for j in range(1, len(b)):
-            if lexicon_word(b[j]) and not any(accepts(b[i], {lower(b[j])}) for i in range(j)):
-                case = (x, b, j)
-                break
-        if case:
-            break
-    assert case, f"no usable beams in {beams}"
-    x, b, j = case
+    x, b, j = pick_case(zip(INPUTS, beams))
     lex = lower(b[j]).encode() + b"\n"
 
     repo = tmp_path / "b" / "models"
@@ -158,17 +159,7 @@ def test_cli_generate_reranks_as_the_server(tmp_path):
     """t5serve generate --lexicon puts the rule's pick first, then the other
     beams in order, as the server does; a bad lexicon is an error."""
     need(BIN)
-    case = None
-    for x in INPUTS:
-        b = cli_beams(x)
-        for j in range(1, len(b)):
-            if lexicon_word(b[j]) and not any(accepts(b[i], {lower(b[j])}) for i in range(j)):
-                case = (x, b, j)
-                break
-        if case:
-            break
-    assert case, "no usable beams"
-    x, b, j = case
+    x, b, j = pick_case((x, cli_beams(x)) for x in INPUTS)
     lex = tmp_path / "lexicon.txt"
     lex.write_bytes(lower(b[j]).encode() + b"\n")
     assert cli_beams(x, "--lexicon", lex) == [b[j]] + [t for i, t in enumerate(b) if i != j]
