@@ -106,9 +106,7 @@ int t5__enc_bucket_n(const t5_engine *e, int n)
 {
     if (e->be->device == T5_DEVICE_CPU)
         return n;
-    int p = 1;
-    while (p < n)
-        p *= 2;
+    int p = t5__pow2_at_least(n);
     return p < e->p.max_batch ? p : e->p.max_batch;
 }
 
@@ -237,27 +235,31 @@ static int encode_finish(t5_engine *e, int n, const int32_t *cross_slots, const 
     return 0;
 }
 
+/* encode_issue, and on failure the encoder stream drained of what it did
+ * issue, so the engine is idle either way. */
+static int encode_issue_or_drain(t5_engine *e, int n, const int32_t *cross_slots,
+                                 const int32_t *const *ids, const int32_t *lens, float *enc_out,
+                                 t5_err *err)
+{
+    int rc = encode_issue(e, n, cross_slots, ids, lens, enc_out, err);
+    if (rc < 0 && e && e->est)
+        e->be->vt->sync(e->est, NULL);
+    return rc;
+}
+
 int t5_engine_encode(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
                      const int32_t *lens, float *enc_out, t5_err *err)
 {
-    int rc = encode_issue(e, n, cross_slots, ids, lens, enc_out, err);
-    if (rc < 0) {
-        if (e && e->est)
-            e->be->vt->sync(e->est, NULL);
-        return rc;
-    }
-    return encode_finish(e, n, cross_slots, lens, err);
+    int rc = encode_issue_or_drain(e, n, cross_slots, ids, lens, enc_out, err);
+    return rc < 0 ? rc : encode_finish(e, n, cross_slots, lens, err);
 }
 
 int t5_engine_encode_start(t5_engine *e, int n, const int32_t *cross_slots,
                            const int32_t *const *ids, const int32_t *lens, t5_err *err)
 {
-    int rc = encode_issue(e, n, cross_slots, ids, lens, NULL, err);
-    if (rc < 0) {
-        if (e && e->est)
-            e->be->vt->sync(e->est, NULL);
+    int rc = encode_issue_or_drain(e, n, cross_slots, ids, lens, NULL, err);
+    if (rc < 0)
         return rc;
-    }
     memcpy(e->enc_pend_slots, cross_slots, sizeof(int32_t) * n);
     memcpy(e->enc_pend_lens, lens, sizeof(int32_t) * n);
     e->enc_pend_n = n;

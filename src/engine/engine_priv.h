@@ -87,6 +87,16 @@ struct t5_engine {
     int step_k;
 };
 
+/* The smallest power of two >= n (n >= 1): the padding of small batches
+ * for graph-capturing backends (encode.c, step.c). */
+static inline int t5__pow2_at_least(int n)
+{
+    int p = 1;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
 /* The request count and length an encode group of n requests of length L
  * is padded to (encode.c; the identity on the CPU). */
 int t5__enc_bucket_n(const t5_engine *e, int n);

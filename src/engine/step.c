@@ -76,11 +76,7 @@ int t5__step_rows(const t5_engine *e, int n)
 {
     if (e->be->device == T5_DEVICE_CPU)
         return n;
-    int p = 1;
-    while (p < n && p < 64)
-        p *= 2;
-    if (p < n)
-        p = (n + 63) / 64 * 64;
+    int p = n <= 64 ? t5__pow2_at_least(n) : (n + 63) / 64 * 64;
     return p < e->p.max_batch ? p : e->p.max_batch;
 }
 
