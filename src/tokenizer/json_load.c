@@ -215,6 +215,24 @@ static int load_normalizer(t5_tokenizer *tok, const cJSON *o, int depth, t5_err 
     return 0;
 }
 
+/* A Metaspace pre-tokenizer's or decoder's replacement character ("replacement",
+ * or the older "str_rep"; U+2581 by default): its code point, and its text
+ * into *rep unless rep is NULL. */
+static int metaspace_rep(const cJSON *o, const char **rep, uint32_t *cp, t5_err *err)
+{
+    const char *r = jstr(o, "replacement");
+    if (!r)
+        r = jstr(o, "str_rep");
+    if (!r)
+        r = "\xE2\x96\x81";
+    if (one_cp(r, cp) < 0)
+        return t5_errf(err, T5_EFORMAT,
+                       "tokenizer.json: Metaspace replacement must be one character");
+    if (rep)
+        *rep = r;
+    return 0;
+}
+
 static int load_pretok(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err)
 {
     if (!o || cJSON_IsNull(o))
@@ -239,14 +257,10 @@ static int load_pretok(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *err
     }
     t5__pretok_op op = {0};
     if (!strcmp(type, "Metaspace")) {
-        const char *rep = jstr(o, "replacement");
-        if (!rep)
-            rep = jstr(o, "str_rep");
-        if (!rep)
-            rep = "\xE2\x96\x81";
-        if (one_cp(rep, &op.rep_cp) < 0)
-            return t5_errf(err, T5_EFORMAT,
-                           "tokenizer.json: Metaspace replacement must be one character");
+        const char *rep;
+        int rc = metaspace_rep(o, &rep, &op.rep_cp, err);
+        if (rc < 0)
+            return rc;
         op.kind = T5__PT_METASPACE;
         op.rep_len = strlen(rep);
         memcpy(op.rep, rep, op.rep_len);
@@ -312,14 +326,9 @@ static int load_decoder(t5_tokenizer *tok, const cJSON *o, int depth, t5_err *er
     }
     t5__dec_op op = {0};
     if (!strcmp(type, "Metaspace")) {
-        const char *rep = jstr(o, "replacement");
-        if (!rep)
-            rep = jstr(o, "str_rep");
-        if (!rep)
-            rep = "\xE2\x96\x81";
-        if (one_cp(rep, &op.rep_cp) < 0)
-            return t5_errf(err, T5_EFORMAT,
-                           "tokenizer.json: Metaspace replacement must be one character");
+        int rc = metaspace_rep(o, NULL, &op.rep_cp, err);
+        if (rc < 0)
+            return rc;
         op.kind = T5__D_METASPACE;
         op.prepend = prepend_scheme(o);
     } else if (!strcmp(type, "Replace")) {
