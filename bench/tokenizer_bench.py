@@ -29,21 +29,8 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "tokenizer", "data")
-
-
-def unescape(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and s[i + 1] == "\\":
-            out.append("\\")
-            i += 2
-        elif s[i] == "\\" and s[i + 1] == "x":
-            out.append(chr(int(s[i + 2:i + 4], 16)))
-            i += 4
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
+sys.path.insert(0, os.path.join(ROOT, "tools", "tokenizer"))
+from corpus_escape import unescape  # noqa: E402
 
 
 def best_of(reps, fn):

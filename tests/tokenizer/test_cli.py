@@ -11,22 +11,10 @@ import sys
 import tempfile
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
+                                "tokenizer"))
+from corpus_escape import unescape  # noqa: E402
 N = 2000
-
-
-def unescape(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and s[i + 1] == "\\":
-            out.append("\\")
-            i += 2
-        elif s[i] == "\\" and s[i + 1] == "x":
-            out.append(chr(int(s[i + 2:i + 4], 16)))
-            i += 4
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
 
 
 def lines(name):

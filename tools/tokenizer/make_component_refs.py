@@ -15,7 +15,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_fixtures import escape  # noqa: E402
+from corpus_escape import escape, unescape  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 D = "tests/tokenizer/data"
@@ -23,21 +23,6 @@ tok = Tokenizer.from_file(os.path.join(D, "components.json"))
 texts = ["", " ", "a", " a b  xxyz aab </s> ab", "xxxy", "xyxyxz ab", "b", "ab b ba bab", "  lead", "trail  ",
          "a</s>b", "a </s>  b", "</s>", "yyyyyyy", "xy\tzz", "a\u3000b", "é", "Aé", "\u2581a", "a\u2581\u2581b",
          "b b b", "xxa", "  xx  ", "c x y", "ab\nab"]
-
-
-def unescape(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and s[i + 1] == "\\":
-            out.append("\\")
-            i += 2
-        elif s[i] == "\\" and s[i + 1] == "x":
-            out.append(chr(int(s[i + 2:i + 4], 16)))
-            i += 4
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
 
 
 with gzip.open(os.path.join(D, "corpus.txt.gz"), "rt", encoding="utf-8", newline="\n") as f:

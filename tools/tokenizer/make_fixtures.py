@@ -24,7 +24,7 @@ break tokenizers, and records the reference encodings and decodings:
                            (WhitespaceSplit + Metaspace), references for 3000 lines
   byt5.ids.gz, byt5.dec.gz ByT5Tokenizer references for the first 2000 corpus lines
 
-Text fields are escaped with escape() below so that every record is one line.
+Text fields are escaped with escape() (corpus_escape.py) so that every record is one line.
 To keep the fixtures small, a field that equals its "obvious" value is
 written as "=": a decoded text equal to the corpus line, the second decode
 equal to the first, HF ids equal to the sentencepiece ids plus </s>.
@@ -43,6 +43,9 @@ import sys
 import tempfile
 
 import sentencepiece as spm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpus_escape import escape  # noqa: E402
 
 OUT = "tests/tokenizer/data"
 SEED = 1234
@@ -65,21 +68,6 @@ EXTRA_MODELS = {
 V5_MODELS = ["nfkc"]
 if "--extra" in sys.argv:
     MODELS.update(EXTRA_MODELS)
-
-
-def escape(s):
-    """One-line, reversible escaping: backslash, newline, CR, tab, NUL and
-    other C0 controls become \\xNN-style escapes (\\\\, \\n ...)."""
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20 or o == 0x7F:
-            out.append("\\x%02x" % o)
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def same(text, ref):
