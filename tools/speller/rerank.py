@@ -28,6 +28,11 @@ _SPACE = re.compile(r"[ \t\n\v\f\r]+")
 _LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+def lower(s):
+    """ASCII lower case, as the server folds words (non-ASCII bytes stay)."""
+    return s.translate(_LOWER)
+
+
 def load_lexicon(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
