@@ -9,7 +9,7 @@
 # Then:  run(command="bash bench/device-serve.sh", carry=["build-gpu-lead/serve.tar.xz",
 #            ".devlibs/lib", ".devdata/q"])
 # Knobs (environment): SWEEP=0 skips the issue-5 sweep; THREADS: client threads (768); RATES and MODELS choose the
-# issue-6 levels and entries (defaults below).
+# issue-6 levels and entries (defaults below); RATES_<model> overrides RATES for one entry.
 set -u
 cd "$(dirname "$0")/.."
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
@@ -24,16 +24,16 @@ cp models/speller/1/spiece.model $W/t5s/   # a tokenizer, so the server takes te
 gunzip -c .devdata/q/zipf.txt.gz > $W/zipf.txt
 cp .devdata/q/fixed9.txt $W/fixed9.txt
 
-model() { # name scheduler cache
+model() { # name scheduler cache [max_batch_size [max_queue_delay_us]]
   mkdir -p $W/repo/$1 && ln -s $W/t5s $W/repo/$1/1
   cat > $W/repo/$1/config.pbtxt <<PB
 name: "$1"
 backend: "t5serve"
-max_batch_size: 256
+max_batch_size: ${4:-256}
 input [ { name: "text_input" data_type: TYPE_STRING dims: [ 1 ] } ]
 output [ { name: "text_output" data_type: TYPE_STRING dims: [ 1 ] } ]
 instance_group [ { count: 1 kind: KIND_GPU gpus: [ 0 ] } ]
-dynamic_batching { max_queue_delay_microseconds: 500 }
+dynamic_batching { max_queue_delay_microseconds: ${5:-500} }
 response_cache { enable: $3 }
 parameters: { key: "scheduler" value: { string_value: "$2" } }
 parameters: { key: "dtype" value: { string_value: "fp16" } }
@@ -45,6 +45,12 @@ model dyn dynamic false
 model dyn_cache dynamic true
 model ifb inflight false
 model ifb_cache inflight true
+# variants for EXTRA=1: in-flight admitting at most every 2 ms; both at 512
+if [ "${EXTRA:-0}" = 1 ]; then
+  model ifb_d2k inflight false 256 2000
+  model dyn_512 dynamic false 512
+  model ifb_512 inflight false 512
+fi
 
 $T serve --model-repository $W/repo --http-port 8000 --metrics-port 8002 \
   --cache-config local,size=268435456 >> $LOG 2>&1 &
@@ -78,7 +84,8 @@ fi
 
 for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
-  $B --model $m --queries $W/zipf.txt --request-rate $RATES \
+  r=$(eval echo \${RATES_$m:-$RATES})   # RATES_dyn=...: that entry's own levels
+  $B --model $m --queries $W/zipf.txt --request-rate $r \
     --duration-s 3 --max-threads ${THREADS:-768} --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
 done
 curl -s localhost:8000/v2/models/stats > $W/stats.json

@@ -76,15 +76,17 @@ int main(void)
     setenv("T5_CUDA_GEMV_MAX_M", "16", 0);
     static const int shapes[][3] = {{1, 512, 512},    {9, 1536, 512},  {7, 2048, 512},
                                     {64, 512, 2048},  {13, 77, 96},    {1, 32128, 512},
-                                    {1024, 512, 512}, {33, 768, 3072}, {256, 1536, 512}};
-    static const int flags[3] = {T5_GEMM_OUT_ACT, T5_GEMM_OUT_F32, T5_GEMM_ADD_RESID};
-    static const char *fname[3] = {"gemm act", "gemm f32", "gemm +resid"};
+                                    {1024, 512, 512}, {33, 768, 3072}, {256, 1536, 512},
+                                    {3, 1000, 256},   {100, 64, 64},   {4, 2048, 512}};
+    static const int flags[4] = {T5_GEMM_OUT_ACT, T5_GEMM_OUT_F32, T5_GEMM_ADD_RESID,
+                                 T5_GEMM_RELU};
+    static const char *fname[4] = {"gemm act", "gemm f32", "gemm +resid", "gemm relu"};
     lab_header("gemm: out = alpha * a @ W^T");
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
-            int f = flags[si % 3];
+            int f = flags[si % 4];
             if (n == 32128)
                 f = T5_GEMM_OUT_F32;
             float alpha = (si & 1) ? 0.5f : 1.0f;
@@ -94,7 +96,7 @@ int main(void)
             lab_quantize(L.dt, w, (size_t)n * k);
             void *da = lab_up_act(&L, a, (size_t)m * k), *dw = NULL;
             LAB_OK(L.be->vt->upload_weight(L.be, T5_W_LINEAR, w, n, k, &dw, err));
-            int f32out = f != T5_GEMM_OUT_ACT;
+            int f32out = f == T5_GEMM_OUT_F32 || f == T5_GEMM_ADD_RESID;
             void *dout = f32out ? lab_up_bytes(&L, o0, (size_t)m * n * 4)
                                 : L.be->vt->alloc(L.be, (size_t)m * n * lab_esz(L.dt));
             if (!f32out)
@@ -110,6 +112,9 @@ int main(void)
             float *ref = (float *)malloc((size_t)m * n * 4);
             memcpy(ref, o0, (size_t)m * n * 4);
             t5_ref_gemm(ref, a, w, m, n, k, alpha, f == T5_GEMM_ADD_RESID);
+            if (f == T5_GEMM_RELU)
+                for (size_t i = 0; i < (size_t)m * n; i++)
+                    ref[i] = ref[i] > 0 ? ref[i] : 0;
             double mx, rel = lab_rel(out, ref, (size_t)m * n, &mx);
             double us = lab_time_us(&L, 20, [&] {
                 t5_err e2 = {};
@@ -119,6 +124,7 @@ int main(void)
             snprintf(sh, sizeof sh, "m=%d n=%d k=%d a=%.1f", m, n, k, alpha);
             lab_row(fname[f == T5_GEMM_OUT_ACT   ? 0
                           : f == T5_GEMM_OUT_F32 ? 1
+                          : f == T5_GEMM_RELU    ? 3
                                                  : 2],
                     L.dt, sh, rel, mx, lab_tol(L.dt), us);
             L.be->vt->free(L.be, da);

@@ -55,7 +55,9 @@ enum t5_wkind {
 enum t5_gemm_flags {
     T5_GEMM_OUT_ACT = 0,       /* out (act dtype) = alpha * a @ W^T */
     T5_GEMM_OUT_F32 = 1 << 0,  /* out (fp32) = alpha * a @ W^T (logits) */
-    T5_GEMM_ADD_RESID = 1 << 1 /* out (fp32 resid) += alpha * a @ W^T */
+    T5_GEMM_ADD_RESID = 1 << 1, /* out (fp32 resid) += alpha * a @ W^T */
+    T5_GEMM_RELU = 1 << 2       /* with OUT_ACT: out = max(alpha * a @ W^T, 0), the FFN's
+                                   ReLU in the GEMM's epilogue (no ffn_act pass) */
 };
 
 typedef struct t5_attn_shape {

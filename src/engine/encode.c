@@ -79,11 +79,7 @@ static int encode_device(void *arg, t5_err *err)
             (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, R, d, inner, 1.0f, T5_GEMM_ADD_RESID,
                            err)) < 0 ||
             (rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_ff, R, d, eps, err)) < 0 ||
-            (rc = vt->gemm(s, e->enc_ff, e->enc_norm, w->w_in, R, e->ff_cols, d, 1.0f,
-                           T5_GEMM_OUT_ACT, err)) < 0 ||
-            (rc = vt->ffn_act(s, e->enc_ff2, e->enc_ff, R, c->d_ff, c->act, c->gated, err)) < 0 ||
-            (rc = vt->gemm(s, e->enc_x, e->enc_ff2, w->w_out, R, d, c->d_ff, 1.0f,
-                           T5_GEMM_ADD_RESID, err)) < 0)
+            (rc = t5__ffn(e, s, e->enc_x, e->enc_norm, e->enc_ff, e->enc_ff2, w, R, err)) < 0)
             return t5_err_wrap(err, rc, "encoder layer %d", l);
     }
     if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, m->enc_ln_final, R, d, eps, err)) < 0 ||
@@ -95,24 +91,39 @@ static int encode_device(void *arg, t5_err *err)
     return 0;
 }
 
-/* Graph-capturing backends see few encoder shapes: a group is padded to a
- * power-of-two count of requests (the extra ones hold one pad token and
- * write the scratch slot, as padding rows of a decoder step do) and to a
- * length that is a multiple of 8 (at most max_input_len), so run_cached
+/* Graph-capturing backends see few encoder shapes: a small group is padded
+ * to a power-of-two count of requests (the extra ones hold one pad token
+ * and write the scratch slot, as padding rows of a decoder step do) and to
+ * a length that is a multiple of 8 (at most max_input_len), so run_cached
  * replays one graph per bucket and t5_engine_warmup can record them all.
  * Keys past a request's length are masked, so the padding changes no real
- * output. The CPU runs the exact shape. */
-int t5__enc_bucket_n(const t5_engine *e, int n)
+ * output. A group whose bucket would exceed T5__ENC_GRAPH_TOKENS tokens
+ * runs eagerly at its exact shape instead: there the kernels' own time
+ * dominates the launches a graph saves, and the padding (9 tokens encoded
+ * as 16) would cost up to 2x. The CPU always runs the exact shape. */
+int t5__enc_bucketed(const t5_engine *e, int n, int L)
 {
     if (e->be->device == T5_DEVICE_CPU)
+        return 0;
+    int np = t5__pow2_at_least(n), lb = (L + 7) / 8 * 8;
+    if (np > e->p.max_batch)
+        np = e->p.max_batch;
+    if (lb > e->p.max_input_len)
+        lb = e->p.max_input_len;
+    return (long long)np * lb <= T5__ENC_GRAPH_TOKENS;
+}
+
+int t5__enc_bucket_n(const t5_engine *e, int n, int L)
+{
+    if (!t5__enc_bucketed(e, n, L))
         return n;
     int p = t5__pow2_at_least(n);
     return p < e->p.max_batch ? p : e->p.max_batch;
 }
 
-int t5__enc_bucket_len(const t5_engine *e, int L)
+int t5__enc_bucket_len(const t5_engine *e, int n, int L)
 {
-    if (e->be->device == T5_DEVICE_CPU)
+    if (!t5__enc_bucketed(e, n, L))
         return L;
     int b = (L + 7) / 8 * 8;
     return b < e->p.max_input_len ? b : e->p.max_input_len;
@@ -126,8 +137,9 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
     const t5_config *c = e->cfg;
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->est;
-    const int np = t5__enc_bucket_n(e, n);
-    L = t5__enc_bucket_len(e, L);
+    const int bucketed = t5__enc_bucketed(e, n, L);
+    const int np = t5__enc_bucket_n(e, n, L);
+    L = t5__enc_bucket_len(e, n, L);
     int R = np * L, d = e->d, rc;
     int32_t lens_h[np], slots_h[np];
 
@@ -147,7 +159,8 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
 
     enc_args g = {e, np, L};
     uint64_t key = (1ull << 63) | ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
-    if ((rc = vt->run_cached(s, key, encode_device, &g, err)) < 0)
+    rc = bucketed ? vt->run_cached(s, key, encode_device, &g, err) : encode_device(&g, err);
+    if (rc < 0)
         return rc;
     if (enc_out) {
         size_t a = e->be->act_size;
@@ -207,7 +220,8 @@ static int encode_issue(t5_engine *e, int n, const int32_t *cross_slots, const i
         int L = lens[b0], cnt = 1;
         while (b0 + cnt < n) {
             int L2 = lens[b0 + cnt] > L ? lens[b0 + cnt] : L;
-            if ((long long)t5__enc_bucket_n(e, cnt + 1) * t5__enc_bucket_len(e, L2) > e->enc_rows)
+            if ((long long)t5__enc_bucket_n(e, cnt + 1, L2) * t5__enc_bucket_len(e, cnt + 1, L2) >
+                e->enc_rows)
                 break;
             L = L2;
             cnt++;

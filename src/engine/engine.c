@@ -88,7 +88,31 @@ static void fill_fused(t5_engine *e)
     f->cross_k = e->cross_k, f->cross_v = e->cross_v;
     f->x = e->x, f->qkv = e->qkv, f->q = e->q, f->ff = e->ff;
     f->logits = e->logits, f->top_v = e->top_v; /* top_i: per step */
-    f->tok = e->tok, f->rows = e->rows, f->no_eos = e->no_eos;
+    /* tok, no_eos, rows: per step (their layout depends on the rows) */
+}
+
+/* A non-gated ReLU FFN takes the ReLU in the wi GEMM's epilogue, which
+ * saves a pass over the n x d_ff activations. In fp16 that GEMM also
+ * scales by 1/16 (ReLU commutes with it) and wo by 16, so activations up
+ * to 16 x 65504 stay finite, as ffn_act does for what it hands a GEMM
+ * (src/backend/cuda/ffn_act.cu). Other activations go through ffn_act. */
+int t5__ffn(const t5_engine *e, t5_stream *s, float *x, const void *h, void *ff, void *ff2,
+            const t5_layer_w *w, int n, t5_err *err)
+{
+    const t5_config *c = e->cfg;
+    const t5_backend_vt *vt = e->be->vt;
+    int rc;
+    if (!c->gated && c->act == T5_ACT_RELU) {
+        float sc = e->be->act_dtype == T5_F16 ? 16.0f : 1.0f;
+        if ((rc = vt->gemm(s, ff, h, w->w_in, n, c->d_ff, e->d, 1.0f / sc,
+                           T5_GEMM_OUT_ACT | T5_GEMM_RELU, err)) < 0)
+            return rc;
+        return vt->gemm(s, x, ff, w->w_out, n, e->d, c->d_ff, sc, T5_GEMM_ADD_RESID, err);
+    }
+    if ((rc = vt->gemm(s, ff, h, w->w_in, n, e->ff_cols, e->d, 1.0f, T5_GEMM_OUT_ACT, err)) < 0 ||
+        (rc = vt->ffn_act(s, ff2, ff, n, c->d_ff, c->act, c->gated, err)) < 0)
+        return rc;
+    return vt->gemm(s, x, ff2, w->w_out, n, e->d, c->d_ff, 1.0f, T5_GEMM_ADD_RESID, err);
 }
 
 static int dalloc(t5_engine *e, void **p, size_t bytes, const char *what, t5_err *err)
@@ -135,16 +159,28 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->cross_lay = (t5_kv_layout){c->num_decoder_layers, S, c->num_heads, p.max_input_len, c->d_kv};
 
     /* One encode group holds at most this many padded tokens; larger batches
-     * are encoded in several groups (encode.c). It bounds the cross K/V
-     * scratch, the largest buffer (dec layers * 2 * inner per token). */
+     * are encoded in several groups (encode.c). The scratch per token is
+     * dominated by the cross K/V of every decoder layer. The CPU takes 2048
+     * tokens at a time; a GPU as many as fit in 256 MB of scratch (t5-small:
+     * ~11k tokens, t5-base ~5k), since one group of 1024 short queries runs
+     * its GEMMs far more efficiently than five groups of 200. */
+    size_t a = e->be->act_size, B = (size_t)p.max_batch;
+    size_t ckv_cols = (size_t)c->num_decoder_layers * 2 * e->inner;
+    size_t tok_bytes = (size_t)e->d * (4 + a) + (4 * (size_t)e->inner + ckv_cols) * a +
+                       ((size_t)e->ff_cols + (c->gated ? (size_t)c->d_ff : 0)) * a + 4;
+    long long lim = 2048;
+    if (e->be->device != T5_DEVICE_CPU) {
+        lim = (long long)((256u << 20) / tok_bytes);
+        lim = lim < 2048 ? 2048 : lim > 16384 ? 16384 : lim;
+    }
     long long cap = (long long)p.max_batch * p.max_input_len;
-    long long lim = p.max_input_len > 2048 ? p.max_input_len : 2048;
+    if (lim < p.max_input_len)
+        lim = p.max_input_len;
     e->enc_rows = (int)(cap < lim ? cap : lim);
 
-    size_t a = e->be->act_size, R = (size_t)e->enc_rows, B = (size_t)p.max_batch;
+    size_t R = (size_t)e->enc_rows;
     size_t self_sz = (size_t)e->self_lay.n_layers * S * c->num_heads * p.max_output_len * c->d_kv;
     size_t cross_sz = (size_t)e->cross_lay.n_layers * S * c->num_heads * p.max_input_len * c->d_kv;
-    size_t ckv_cols = (size_t)c->num_decoder_layers * 2 * e->inner;
     int rc;
     if ((rc = dalloc(e, &e->self_k, self_sz * a, "self K cache", err)) < 0 ||
         (rc = dalloc(e, &e->self_v, self_sz * a, "self V cache", err)) < 0 ||
@@ -169,8 +205,6 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 8, "top-k values and ids", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->tok, B * 24, "step tokens, EOS masks and rows", err)) < 0)
         goto fail;
-    e->no_eos = e->tok + B;
-    e->rows = e->tok + 2 * B;
     if (c->gated) {
         if ((rc = dalloc(e, &e->enc_ff2, R * c->d_ff * a, "encoder FFN out", err)) < 0 ||
             (rc = dalloc(e, &e->ff2, B * c->d_ff * a, "decoder FFN out", err)) < 0)
@@ -192,8 +226,6 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
         goto fail;
     }
-    e->no_eos_h = e->tok_h + B;
-    e->rows_h = e->tok_h + 2 * B;
     e->enc_pend_slots = calloc(B, sizeof(int32_t));
     e->enc_pend_lens = calloc(B, sizeof(int32_t));
     if (!e->enc_pend_slots || !e->enc_pend_lens) {

@@ -66,16 +66,18 @@ struct t5_engine {
     void *ff;      /* (max_batch, ff_cols) act */
     void *ff2;     /* (max_batch, d_ff) act, gated only (else aliases ff) */
     float *logits; /* (max_batch, V) fp32 */
-    /* A step's inputs and results each move in one copy: tok, no_eos and
-     * rows share one device block (tok owns it, [B | B | 4B]); the top-k
-     * block (top_v owns it, 2 * max_batch * kmax) holds a step's n*k values
-     * and then its ids (top_i = top_v + n*k, set per step). */
+    /* A step's inputs and results each move in one copy. The input block
+     * (tok owns it, 6 * max_batch ints) holds a step of np padded rows as
+     * [tok np | no_eos np | rows 4 np]: no_eos and rows are set per step
+     * (they depend only on np, part of the graph key). The top-k block
+     * (top_v owns it, 2 * max_batch * kmax) holds a step's n*k values and
+     * then its ids (top_i = top_v + n*k, set per step). */
     float *top_v;    /* (n, k) fp32 */
     int32_t *top_i;  /* (n, k), right after top_v's n*k */
-    int32_t *tok;    /* device (max_batch) */
-    int32_t *no_eos; /* device (max_batch) */
-    int32_t *rows;   /* device (max_batch, 4): self_slot, cross_slot, pos, enc_len */
-    int32_t *tok_h, *no_eos_h, *rows_h; /* host twins, one block likewise (tok_h owns it) */
+    int32_t *tok;    /* device (np) */
+    int32_t *no_eos; /* device (np), tok + np */
+    int32_t *rows;   /* device (np, 4): self_slot, cross_slot, pos, enc_len; tok + 2 np */
+    int32_t *tok_h;  /* host twin of the input block */
     float *top_h;                       /* host landing of the top-k block */
 
     /* The decoder step as one op, for backends that have decode_step
@@ -86,6 +88,11 @@ struct t5_engine {
     int step_n; /* padded row count */
     int step_k;
 };
+
+/* x += wo(act(wi(h))) for n rows of h (gated: act(wi_0 h) * wi_1 h), with
+ * ff / ff2 as scratch (engine.c). */
+int t5__ffn(const t5_engine *e, t5_stream *s, float *x, const void *h, void *ff, void *ff2,
+            const t5_layer_w *w, int n, t5_err *err);
 
 /* The smallest power of two >= n (n >= 1): the padding of small batches
  * for graph-capturing backends (encode.c, step.c). */
@@ -98,9 +105,12 @@ static inline int t5__pow2_at_least(int n)
 }
 
 /* The request count and length an encode group of n requests of length L
- * is padded to (encode.c; the identity on the CPU). */
-int t5__enc_bucket_n(const t5_engine *e, int n);
-int t5__enc_bucket_len(const t5_engine *e, int L);
+ * is padded to (encode.c; the identity on the CPU and for groups whose
+ * bucket would exceed T5__ENC_GRAPH_TOKENS padded tokens). */
+#define T5__ENC_GRAPH_TOKENS 1024
+int t5__enc_bucketed(const t5_engine *e, int n, int L);
+int t5__enc_bucket_n(const t5_engine *e, int n, int L);
+int t5__enc_bucket_len(const t5_engine *e, int n, int L);
 /* The row count a decoder step of n rows is padded to (step.c). */
 int t5__step_rows(const t5_engine *e, int n);
 

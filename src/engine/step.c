@@ -27,6 +27,7 @@ static int step_device(void *arg, t5_err *err)
     if (vt->decode_step && e->fused.n_layers > 0) {
         e->fused.n = n;
         e->fused.k = e->step_k;
+        e->fused.tok = e->tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
         e->fused.top_i = e->top_i;
         if ((rc = vt->decode_step(s, &e->fused, err)) < 0)
             return t5_err_wrap(err, rc, "fused decoder step");
@@ -52,11 +53,7 @@ static int step_device(void *arg, t5_err *err)
             (rc = vt->gemm(s, e->x, e->attn, w->w_co, n, d, inner, 1.0f, T5_GEMM_ADD_RESID, err)) <
                 0 ||
             (rc = vt->rmsnorm(s, e->norm, e->x, w->ln_ff, n, d, eps, err)) < 0 ||
-            (rc = vt->gemm(s, e->ff, e->norm, w->w_in, n, e->ff_cols, d, 1.0f, T5_GEMM_OUT_ACT,
-                           err)) < 0 ||
-            (rc = vt->ffn_act(s, e->ff2, e->ff, n, c->d_ff, c->act, c->gated, err)) < 0 ||
-            (rc = vt->gemm(s, e->x, e->ff2, w->w_out, n, d, c->d_ff, 1.0f, T5_GEMM_ADD_RESID,
-                           err)) < 0)
+            (rc = t5__ffn(e, s, e->x, e->norm, e->ff, e->ff2, w, n, err)) < 0)
             return t5_err_wrap(err, rc, "decoder layer %d", l);
     }
     if ((rc = vt->rmsnorm(s, e->norm, e->x, m->dec_ln_final, n, d, eps, err)) < 0 ||
@@ -119,22 +116,26 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
         e->slot_mark[w->self_slot] = e->mark_gen;
     }
 
+    /* This step's layout of the input block (engine_priv.h): np tokens,
+     * np EOS masks, np rows, so one copy moves 6 * np ints. The pointers
+     * depend only on np, which is part of the run_cached key. */
     int np = t5__step_rows(e, n);
+    int32_t *no_eos_h = e->tok_h + np, *rows_h = e->tok_h + 2 * np;
+    e->no_eos = e->tok + np;
+    e->rows = e->tok + 2 * np;
     for (int r = 0; r < np; r++) {
         int real = r < n;
         e->tok_h[r] = real ? rows[r].token : e->cfg->pad_token_id;
-        e->rows_h[r * 4 + 0] = real ? rows[r].self_slot : S; /* S: the scratch slot */
-        e->rows_h[r * 4 + 1] = real ? rows[r].cross_slot : S;
-        e->rows_h[r * 4 + 2] = real ? rows[r].pos : 0;
-        e->rows_h[r * 4 + 3] = real ? e->cross_len[rows[r].cross_slot] : 1;
-        e->no_eos_h[r] = real && (rows[r].flags & T5_ROW_NO_EOS);
+        rows_h[r * 4 + 0] = real ? rows[r].self_slot : S; /* S: the scratch slot */
+        rows_h[r * 4 + 1] = real ? rows[r].cross_slot : S;
+        rows_h[r * 4 + 2] = real ? rows[r].pos : 0;
+        rows_h[r * 4 + 3] = real ? e->cross_len[rows[r].cross_slot] : 1;
+        no_eos_h[r] = real && (rows[r].flags & T5_ROW_NO_EOS);
     }
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->st;
     int rc;
-    /* one copy: tok, no_eos and the first np rows (engine_priv.h) */
-    const int B = e->p.max_batch;
-    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * (2 * B + 4 * np), err)) < 0)
+    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * 6 * np, err)) < 0)
         return rc;
     e->step_n = np;
     e->step_k = out->k;

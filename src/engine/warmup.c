@@ -40,16 +40,17 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
     for (int b = 0; b < B; b++)
         slots[b] = b, ids[b] = tok;
     /* Encoder buckets, fewest requests first, up to 128 shapes (each is a
-     * graph; the decoder's row counts need a few dozen more). The CPU has
+     * graph; the decoder's row counts need a few dozen more). Groups past
+     * the buckets run eagerly at their exact shape (encode.c). The CPU has
      * no buckets: one encode, for the decoder steps' cross slot. */
     int shapes = 0, max_shapes = e->be->device == T5_DEVICE_CPU ? 1 : 128;
-    for (int n = 1; n <= B && shapes < max_shapes; n = t5__enc_bucket_n(e, n) * 2) {
-        int nb = t5__enc_bucket_n(e, n);
-        if (nb > B)
-            nb = B;
-        for (int len = 1; len <= L && shapes < max_shapes; len = t5__enc_bucket_len(e, len) + 1) {
-            int lb = t5__enc_bucket_len(e, len);
-            if ((long long)t5__enc_bucket_n(e, nb) * lb > e->enc_rows)
+    for (int n = 1; shapes < max_shapes; n *= 2) {
+        int nb = n < B ? n : B;
+        for (int len = 1; len <= L && shapes < max_shapes;) {
+            if (e->be->device != T5_DEVICE_CPU && !t5__enc_bucketed(e, nb, len))
+                break;
+            int lb = t5__enc_bucket_len(e, nb, len);
+            if ((long long)t5__enc_bucket_n(e, nb, len) * lb > e->enc_rows)
                 break;
             for (int b = 0; b < nb; b++)
                 lens[b] = lb;
@@ -60,6 +61,7 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
             shapes++;
             if (lb >= L)
                 break;
+            len = lb + 1;
         }
         if (nb >= B)
             break;

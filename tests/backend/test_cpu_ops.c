@@ -71,7 +71,7 @@ static void test_gemm(void)
         float *a = rnd((size_t)m * k, 1), *w = rnd((size_t)n * k, 1);
         float *o1 = rnd((size_t)m * n, 1), *o2 = malloc(sizeof(float) * m * n);
         memcpy(o2, o1, sizeof(float) * m * n);
-        int flags = it % 2 ? T5_GEMM_ADD_RESID : T5_GEMM_OUT_F32;
+        int flags = it % 2 ? T5_GEMM_ADD_RESID : it % 4 ? T5_GEMM_OUT_F32 : T5_GEMM_RELU;
         float alpha = it % 3 ? 1.0f : 0.37f;
         void *wh = NULL;
         CHECK(be->vt->upload_weight(be, it % 4 == 3 ? T5_W_EMBED : T5_W_LINEAR, w, n, k, &wh,
@@ -80,6 +80,13 @@ static void test_gemm(void)
         CHECK(t5__cpu_gemm(st, o1, a, wh, m, n + 1, k, alpha, flags, NULL) == T5_EINVAL);
         be->vt->free_weight(be, wh);
         t5_ref_gemm(o2, a, w, m, n, k, alpha, flags & T5_GEMM_ADD_RESID);
+        int neg = 0;
+        if (flags & T5_GEMM_RELU)
+            for (size_t i = 0; i < (size_t)m * n; i++) {
+                neg += o2[i] < 0;
+                o2[i] = o2[i] > 0 ? o2[i] : 0;
+            }
+        CHECK(!(flags & T5_GEMM_RELU) || m * n < 8 || neg > 0); /* the epilogue had work */
         CHECK_MSG(relerr(o1, o2, (size_t)m * n) < TOL, "gemm %dx%dx%d err %g", m, n, k,
                   relerr(o1, o2, (size_t)m * n));
         free(a), free(w), free(o1), free(o2);

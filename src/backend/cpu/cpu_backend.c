@@ -155,6 +155,9 @@ static int ref_gemm(t5_stream *s, void *out, const void *a, const void *w, int m
                     float alpha, int flags, t5_err *err)
 {
     t5_ref_gemm(out, a, w, m, n, k, alpha, (flags & T5_GEMM_ADD_RESID) != 0);
+    if (flags & T5_GEMM_RELU)
+        for (size_t i = 0; i < (size_t)m * n; i++)
+            ((float *)out)[i] = ((float *)out)[i] > 0 ? ((float *)out)[i] : 0;
     return 0;
 }
 

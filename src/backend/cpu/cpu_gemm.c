@@ -24,7 +24,21 @@ typedef struct gemm_job {
     int m, n, k, cols; /* cols: W rows per chunk (panels per chunk when packed) */
     float alpha, beta;
     int avx512;
+    int relu; /* T5_GEMM_RELU: max(., 0) on each slice once it is done */
 } gemm_job;
+
+/* The ReLU epilogue on output columns [n0, n1) of every row (as ffn_act's
+ * x > 0 ? x : 0, so the result is the same as a separate pass). */
+static void relu_cols(const gemm_job *j, int n0, int n1)
+{
+    if (n1 > j->n)
+        n1 = j->n;
+    for (int r = 0; r < j->m; r++) {
+        float *o = j->out + (size_t)r * j->n;
+        for (int c = n0; c < n1; c++)
+            o[c] = o[c] > 0 ? o[c] : 0;
+    }
+}
 
 static void gemm_slice(const gemm_job *j, int n0, int n1)
 {
@@ -41,6 +55,8 @@ static void gemm_slice(const gemm_job *j, int n0, int n1)
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, k, j->alpha, j->a, k,
                     j->w + (size_t)n0 * k, k, j->beta, j->out + n0, n);
+    if (j->relu)
+        relu_cols(j, n0, n1);
 }
 
 static void gemm_chunk(void *arg, int c)
@@ -53,8 +69,11 @@ static void packed_chunk(void *arg, int c)
 {
     const gemm_job *j = arg;
     int q0 = c * j->cols, q1 = (c + 1) * j->cols, nq = (j->n + T5__PANEL - 1) / T5__PANEL;
-    t5__packed_gemm(j->out, j->a, j->w, j->m, j->n, j->k, j->alpha, j->beta != 0.0f, q0,
-                    q1 < nq ? q1 : nq, j->avx512);
+    q1 = q1 < nq ? q1 : nq;
+    t5__packed_gemm(j->out, j->a, j->w, j->m, j->n, j->k, j->alpha, j->beta != 0.0f, q0, q1,
+                    j->avx512);
+    if (j->relu)
+        relu_cols(j, q0 * T5__PANEL, q1 * T5__PANEL);
 }
 
 int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
@@ -75,7 +94,8 @@ int t5__cpu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, i
                   n,
                   alpha,
                   (flags & T5_GEMM_ADD_RESID) ? 1.0f : 0.0f,
-                  !strcmp(s->simd->name, "avx512")};
+                  !strcmp(s->simd->name, "avx512"),
+                  (flags & T5_GEMM_RELU) != 0};
     if (h->packed) {
         /* No packing cost per call, so chunks can be small for balance:
          * 8 panels (128 columns) when streaming W for a few rows, else about

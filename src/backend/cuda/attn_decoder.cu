@@ -135,6 +135,7 @@ __global__ void __launch_bounds__(DEC_THREADS)
  * Lane l holds dimensions l, l+32, ... of q, the new k/v and the output;
  * key j's score ends up in lane j % 32, slot j / 32 (KPL slots). */
 #define DEC_WARP_KEYS 128 /* up to 32 * KPL keys, KPL <= 4 per lane */
+#define DEC_WARP_CHUNK 8  /* keys whose loads are in flight together */
 template <typename T, bool SELF, int DPL, int KPL>
 __global__ void __launch_bounds__(128)
     dec_attn_warp(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len,
@@ -172,20 +173,31 @@ __global__ void __launch_bounds__(128)
 #pragma unroll
     for (int c = 0; c < KPL; c++)
         my[c] = -INFINITY;
-#pragma unroll 4
-    for (int j = 0; j < nold; j++) {
-        float p = 0.0f;
+    /* Keys in chunks of DEC_WARP_CHUNK: the chunk's loads are all issued
+     * before its arithmetic, and its warp sums are independent (a loop over
+     * keys left most loads waiting for the previous key's sum). */
+    for (int j0 = 0; j0 < nold; j0 += DEC_WARP_CHUNK) {
+        float kv[DEC_WARP_CHUNK][DPL];
 #pragma unroll
-        for (int d = 0; d < DPL; d++) {
-            int i = lane + 32 * d;
-            if (i < dkv)
-                p += q[d] * t5__ld(K + (size_t)j * dkv + i);
+        for (int u = 0; u < DEC_WARP_CHUNK; u++)
+#pragma unroll
+            for (int d = 0; d < DPL; d++) {
+                int i = lane + 32 * d;
+                kv[u][d] = j0 + u < nold && i < dkv ? t5__ld(K + (size_t)(j0 + u) * dkv + i) : 0.0f;
+            }
+#pragma unroll
+        for (int u = 0; u < DEC_WARP_CHUNK; u++) {
+            int j = j0 + u;
+            float p = 0.0f;
+#pragma unroll
+            for (int d = 0; d < DPL; d++)
+                p += q[d] * kv[u][d];
+            p = t5__warp_sum(p);
+#pragma unroll
+            for (int c = 0; c < KPL; c++) /* constant indices keep my[] in registers */
+                if (j < nold && j == 32 * c + lane)
+                    my[c] = p;
         }
-        p = t5__warp_sum(p);
-#pragma unroll
-        for (int c = 0; c < KPL; c++) /* constant indices keep my[] in registers */
-            if (j == 32 * c + lane)
-                my[c] = p;
     }
     if (SELF) {
         float p = 0.0f;
@@ -218,19 +230,28 @@ __global__ void __launch_bounds__(128)
 #pragma unroll
     for (int d = 0; d < DPL; d++)
         acc[d] = 0.0f;
-#pragma unroll 4
-    for (int j = 0; j < nold; j++) {
-        float ej = e[0];
+    for (int j0 = 0; j0 < nold; j0 += DEC_WARP_CHUNK) {
+        float vv[DEC_WARP_CHUNK][DPL];
 #pragma unroll
-        for (int c = 1; c < KPL; c++)
-            if (j >= 32 * c)
-                ej = e[c];
-        float pj = __shfl_sync(0xffffffffu, ej, j & 31);
+        for (int u = 0; u < DEC_WARP_CHUNK; u++)
 #pragma unroll
-        for (int d = 0; d < DPL; d++) {
-            int i = lane + 32 * d;
-            if (i < dkv)
-                acc[d] += pj * t5__ld(Vv + (size_t)j * dkv + i);
+            for (int d = 0; d < DPL; d++) {
+                int i = lane + 32 * d;
+                vv[u][d] = j0 + u < nold && i < dkv ? t5__ld(Vv + (size_t)(j0 + u) * dkv + i) : 0.0f;
+            }
+#pragma unroll
+        for (int u = 0; u < DEC_WARP_CHUNK; u++) {
+            int j = j0 + u;
+            float ej = e[0];
+#pragma unroll
+            for (int c = 1; c < KPL; c++)
+                if (j >= 32 * c)
+                    ej = e[c];
+            float pj = __shfl_sync(0xffffffffu, ej, j & 31);
+            if (j < nold)
+#pragma unroll
+                for (int d = 0; d < DPL; d++)
+                    acc[d] += pj * vv[u][d];
         }
     }
     if (SELF) {

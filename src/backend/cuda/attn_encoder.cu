@@ -7,10 +7,11 @@
  *
  * Two kernels:
  *  - short sequences (the common case: queries of ~10 tokens): one block per
- *    (batch, head, 16 queries) loads that head's K, V (fp32, K rows padded against bank
- *    conflicts) and the bias for every relative distance into shared memory
- *    once; each warp then takes queries in turn, one key per lane, softmax by
- *    warp reductions, and each lane accumulates its slice of d_kv.
+ *    (batch, head, 16 queries) loads that head's K, V (fp32, K rows padded
+ *    against bank conflicts), its queries and the bias for every relative
+ *    distance into shared memory in one pass; each warp then takes queries
+ *    in turn, one key per lane,
+ *    softmax by warp reductions, and each lane accumulates its slice of d_kv.
  *  - any length: one warp per query with an online softmax over tiles of 32
  *    keys read straight from global memory (L1/L2 serve the re-reads).
  */
@@ -32,30 +33,31 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     int len = lens[b];
     len = len < 1 ? 1 : len > L ? L : len;
     int kst = dkv + 1;
+    int q0 = blockIdx.y * ENC_SHORT_QB, nq = L - q0 < ENC_SHORT_QB ? L - q0 : ENC_SHORT_QB;
     float *Ks = sm;             /* [L][dkv+1] */
     float *Vs = Ks + L * kst;   /* [L][dkv] */
     float *bias = Vs + L * dkv; /* [2L-1]: relative distance + L-1 */
-    float *qs = bias + 2 * L;   /* [ENC_WARPS][dkv] */
+    float *qs = bias + 2 * L;   /* [ENC_SHORT_QB][dkv]: this block's queries */
     const T *base = qkv + (size_t)b * L * ld + h * dkv;
+    /* One pass of independent loads: K and V of the real keys, the queries. */
 #pragma unroll 4
-    for (int idx = threadIdx.x; idx < len * dkv; idx += blockDim.x) {
+    for (int idx = threadIdx.x; idx < (len + nq) * dkv; idx += blockDim.x) {
         int t = idx / dkv, i = idx - t * dkv;
-        const T *row = base + (size_t)t * ld;
-        Ks[t * kst + i] = t5__ld(row + inner + i);
-        Vs[t * dkv + i] = t5__ld(row + 2 * inner + i);
+        if (t < len) {
+            const T *row = base + (size_t)t * ld;
+            Ks[t * kst + i] = t5__ld(row + inner + i);
+            Vs[t * dkv + i] = t5__ld(row + 2 * inner + i);
+        } else {
+            qs[(t - len) * dkv + i] = t5__ld(base + (size_t)(q0 + t - len) * ld + i);
+        }
     }
     for (int r = threadIdx.x; r < 2 * L - 1; r += blockDim.x)
         bias[r] = table[t5_rel_bucket(r - (L - 1), 1, nb, maxd) * H + h];
     __syncthreads();
 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    float *q = qs + warp * dkv;
-    int q_end = (blockIdx.y + 1) * ENC_SHORT_QB < L ? (blockIdx.y + 1) * ENC_SHORT_QB : L;
-    for (int qi = blockIdx.y * ENC_SHORT_QB + warp; qi < q_end; qi += ENC_WARPS) {
-        const T *qrow = base + (size_t)qi * ld;
-        for (int i = lane; i < dkv; i += 32)
-            q[i] = t5__ld(qrow + i);
-        __syncwarp();
+    for (int qi = q0 + warp; qi < q0 + nq; qi += ENC_WARPS) {
+        const float *q = qs + (qi - q0) * dkv;
         float sc[ENC_SHORT_TILES];
         float mx = -INFINITY;
 #pragma unroll
@@ -183,7 +185,7 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
 {
     int H = sh->n_heads, dkv = sh->d_kv;
     size_t smem =
-        ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L + (size_t)ENC_WARPS * dkv) *
+        ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L + (size_t)ENC_SHORT_QB * dkv) *
         sizeof(float);
     if (L <= 32 * ENC_SHORT_TILES && smem <= s->be->smem_optin) {
         if (smem > 48 * 1024)

@@ -7,7 +7,8 @@
  * Types: fp16/bf16 inputs with fp32 accumulation and an fp32 scale; the
  * output is the act dtype (T5_GEMM_OUT_ACT) or fp32 (logits, and the
  * residual update, where beta = 1 and C = D = the residual stream fuses the
- * residual add into the GEMM's epilogue). The fp32 backend uses plain fp32
+ * residual add into the GEMM's epilogue); T5_GEMM_RELU puts the FFN's ReLU
+ * in the epilogue too. The fp32 backend uses plain fp32
  * arithmetic (no TF32), since it exists for checking.
  *
  * Plans (descriptors plus the heuristic's algorithm) are cached per stream by
@@ -63,6 +64,10 @@ static int plan_build(t5_stream *s, t5__gemm_plan *p, int m, int n, int k, int f
     p->used = 1; /* from here plan_clear() releases what exists */
     LT_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &tA, sizeof tA));
     LT_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tB, sizeof tB));
+    if (flags & T5_GEMM_RELU) {
+        cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_RELU;
+        LT_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep));
+    }
     LT_CHECK(cublasLtMatrixLayoutCreate(&p->la, ab, k, n, k));
     LT_CHECK(cublasLtMatrixLayoutCreate(&p->lb, ab, k, m, k));
     LT_CHECK(cublasLtMatrixLayoutCreate(&p->lc, cd, n, m, n));

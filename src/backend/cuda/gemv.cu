@@ -246,7 +246,7 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
                     else if (g.flags & T5_GEMM_OUT_F32)
                         ((float *)g.out)[at] = v;
                     else
-                        t5__st((T *)g.out + at, v);
+                        t5__st((T *)g.out + at, (g.flags & T5_GEMM_RELU) ? fmaxf(v, 0.0f) : v);
                 }
             }
         }

@@ -9,25 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One block per encoder row (b, t); threads over n_layers * 2 * inner. */
-template <typename T>
+/* One block per encoder row (b, t); threads over n_layers * 2 * inner in
+ * 16-byte chunks (VEC16, when d_kv is a multiple of a chunk, so a chunk
+ * never straddles two heads) or element by element. */
+template <typename T, bool VEC16>
 __global__ void cross_store_kernel(T *kc, T *vc, const T *kv, const int32_t *slots,
                                    const int32_t *lens, int L, int n_layers, int n_slots, int H,
                                    int max_len, int dkv)
 {
     T5__PDL_ENTRY();
+    constexpr int C = VEC16 ? 16 / (int)sizeof(T) : 1; /* elements per chunk */
     int row = blockIdx.x, b = row / L, t = row - b * L;
     if (t >= lens[b] || t >= max_len)
         return;
     int slot = slots[b];
     int inner = H * dkv, w = n_layers * 2 * inner;
     const T *src = kv + (size_t)row * w;
-    for (int e = threadIdx.x; e < w; e += blockDim.x) {
+    for (int e = threadIdx.x * C; e < w; e += blockDim.x * C) {
         int l = e / (2 * inner), rem = e - l * 2 * inner;
         int which = rem >= inner, hd = rem - which * inner;
         int h = hd / dkv, i = hd - h * dkv;
-        T *dst = which ? vc : kc;
-        dst[((((size_t)l * n_slots + slot) * H + h) * max_len + t) * dkv + i] = src[e];
+        T *dst = (which ? vc : kc) + ((((size_t)l * n_slots + slot) * H + h) * max_len + t) * dkv + i;
+        if (VEC16)
+            *(uint4 *)dst = *(const uint4 *)(src + e);
+        else
+            *dst = src[e];
     }
 }
 
@@ -38,10 +44,18 @@ int t5__cu_cross_kv_store(t5_stream *s, void *kcache, void *vcache, const t5_kv_
     if (B <= 0 || L <= 0)
         return 0;
     CU_ENTER(s);
-    T5__DISPATCH(s->be->base.act_dtype, T,
-                 t5__launch(s, cross_store_kernel<T>, dim3(B * L), dim3(256), 0, (T *)kcache,
-                            (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers, lay->n_slots,
-                            lay->n_heads, lay->max_len, lay->d_kv));
+    size_t a = s->be->base.act_size;
+    int vec = (lay->d_kv * a) % 16 == 0 && ((uintptr_t)kv | (uintptr_t)kcache | (uintptr_t)vcache) % 16 == 0;
+    T5__DISPATCH(s->be->base.act_dtype, T, {
+        if (vec)
+            t5__launch(s, cross_store_kernel<T, true>, dim3(B * L), dim3(128), 0, (T *)kcache,
+                       (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers, lay->n_slots,
+                       lay->n_heads, lay->max_len, lay->d_kv);
+        else
+            t5__launch(s, cross_store_kernel<T, false>, dim3(B * L), dim3(256), 0, (T *)kcache,
+                       (T *)vcache, (const T *)kv, slots, lens, L, lay->n_layers, lay->n_slots,
+                       lay->n_heads, lay->max_len, lay->d_kv);
+    });
     CU_CHECK_LAUNCH("cross_kv_store");
     return 0;
 }

@@ -72,8 +72,12 @@ static void topk_launch(t5_stream *s, float *vals, int32_t *ids, const float *lo
     while (P > 1 && (size_t)n * P * (k + 1) > T5__TOPK_PARTIALS)
         P--;
     if (P <= 1) {
-        t5__launch(s, topk_kernel<K, THREADS>, dim3(n), dim3(THREADS), 0, vals, ids, logits, V, k,
-                   no_eos, eos_id);
+        /* Many rows: at most 256 threads a row, so several rows share an SM
+         * and more loads are in flight per thread (a 1024-thread block per
+         * row read 1024 x 32128 logits at ~1.5 TB/s). */
+        constexpr int T1 = THREADS < 256 ? THREADS : 256;
+        t5__launch(s, topk_kernel<K, T1>, dim3(n), dim3(T1), 0, vals, ids, logits, V, k, no_eos,
+                   eos_id);
         return;
     }
     int chunk = (V + P - 1) / P;

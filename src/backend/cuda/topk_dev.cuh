@@ -8,6 +8,7 @@
 #include "cuda_internal.cuh"
 
 #include <limits.h>
+#include <stdint.h>
 
 struct vi {
     float v;
@@ -119,7 +120,28 @@ template <int THREADS> static __device__ void block_lse(float &m, float &l)
     l = L;
 }
 
-/* Scans logits [lo, hi) of row r: running (max, sum exp) and the list. */
+/* One logit into a thread's running (max, sum exp) and its list. */
+template <int K>
+static __device__ __forceinline__ void scan_one(float v, int id, int mask_eos, int eos_id,
+                                                float *lv, int *li, float &m, float &l)
+{
+    if (v > m) {
+        l = l * __expf(m - v) + 1.0f; /* m = -inf at first: exp(-inf) = 0 */
+        m = v;
+    } else if (v > -INFINITY) {
+        l += __expf(v - m);
+    }
+    list_insert<K>(lv, li, (mask_eos && id == eos_id) ? -INFINITY : v, id);
+}
+
+/* Scans logits [lo, hi) of row r: running (max, sum exp) and the list.
+ * The body is read as float4, SCAN_UNROLL of them in flight per thread
+ * (a scalar loop waits out one load latency per logit: at 1024 rows x
+ * 32128 logits that was 5x the time of reading them); the few logits
+ * before the first 16-byte boundary and after the last go one per thread.
+ * The order of visits only changes the last bits of the sum: list_insert
+ * breaks ties by id. */
+#define SCAN_UNROLL 4
 template <int K, int THREADS>
 static __device__ void scan_logits(const float *x, int lo, int hi, int mask_eos, int eos_id,
                                    float *lv, int *li, float &m, float &l)
@@ -131,16 +153,38 @@ static __device__ void scan_logits(const float *x, int lo, int hi, int mask_eos,
     }
     m = -INFINITY;
     l = 0.0f;
-    for (int id = lo + threadIdx.x; id < hi; id += THREADS) {
-        float v = x[id];
-        if (v > m) {
-            l = l * __expf(m - v) + 1.0f; /* m = -inf at first: exp(-inf) = 0 */
-            m = v;
-        } else if (v > -INFINITY) {
-            l += __expf(v - m);
+    int a0 = lo;
+    while (a0 < hi && ((uintptr_t)(x + a0) & 15))
+        a0++;
+    int nv = (hi - a0) / 4, a1 = a0 + 4 * nv, t = threadIdx.x;
+    if (t < a0 - lo)
+        scan_one<K>(x[lo + t], lo + t, mask_eos, eos_id, lv, li, m, l);
+    const float4 *x4 = (const float4 *)(x + a0);
+    int v = t;
+    for (; v + (SCAN_UNROLL - 1) * THREADS < nv; v += SCAN_UNROLL * THREADS) {
+        float4 c[SCAN_UNROLL];
+#pragma unroll
+        for (int u = 0; u < SCAN_UNROLL; u++)
+            c[u] = x4[v + u * THREADS];
+#pragma unroll
+        for (int u = 0; u < SCAN_UNROLL; u++) {
+            int id = a0 + 4 * (v + u * THREADS);
+            scan_one<K>(c[u].x, id, mask_eos, eos_id, lv, li, m, l);
+            scan_one<K>(c[u].y, id + 1, mask_eos, eos_id, lv, li, m, l);
+            scan_one<K>(c[u].z, id + 2, mask_eos, eos_id, lv, li, m, l);
+            scan_one<K>(c[u].w, id + 3, mask_eos, eos_id, lv, li, m, l);
         }
-        list_insert<K>(lv, li, (mask_eos && id == eos_id) ? -INFINITY : v, id);
     }
+    for (; v < nv; v += THREADS) {
+        float4 c = x4[v];
+        int id = a0 + 4 * v;
+        scan_one<K>(c.x, id, mask_eos, eos_id, lv, li, m, l);
+        scan_one<K>(c.y, id + 1, mask_eos, eos_id, lv, li, m, l);
+        scan_one<K>(c.z, id + 2, mask_eos, eos_id, lv, li, m, l);
+        scan_one<K>(c.w, id + 3, mask_eos, eos_id, lv, li, m, l);
+    }
+    if (a1 + t < hi)
+        scan_one<K>(x[a1 + t], a1 + t, mask_eos, eos_id, lv, li, m, l);
 }
 
 /* Part p of row r: the block's slice [lo, hi) of the row reduced to
