@@ -9,7 +9,8 @@
 # Then:  run(command="bash bench/device-serve.sh", carry=["build-gpu-lead/serve.tar.xz",
 #            ".devlibs/lib", ".devdata/q"])
 # Knobs (environment): SWEEP=0 skips the issue-5 sweep; THREADS: client threads (768); RATES and MODELS choose the
-# issue-6 levels and entries (defaults below); RATES_<model> overrides RATES for one entry.
+# issue-6 levels and entries (defaults below); RATES_<model> overrides RATES for one entry;
+# DUR: seconds per level (3).
 set -u
 cd "$(dirname "$0")/.."
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
@@ -45,12 +46,15 @@ model dyn dynamic false
 model dyn_cache dynamic true
 model ifb inflight false
 model ifb_cache inflight true
-# variants for EXTRA=1: in-flight admitting at most every 2 ms; both at 512
-if [ "${EXTRA:-0}" = 1 ]; then
-  model ifb_d2k inflight false 256 2000
-  model dyn_512 dynamic false 512
-  model ifb_512 inflight false 512
-fi
+# EXTRA: more entries, from ifb_d2k (in-flight admitting at most every 2 ms),
+# dyn_512 and ifb_512 (max_batch_size 512)
+for x in ${EXTRA:-}; do
+  case $x in
+    ifb_d2k) model ifb_d2k inflight false 256 2000 ;;
+    dyn_512) model dyn_512 dynamic false 512 ;;
+    ifb_512) model ifb_512 inflight false 512 ;;
+  esac
+done
 
 $T serve --model-repository $W/repo --http-port 8000 --metrics-port 8002 \
   --cache-config local,size=268435456 >> $LOG 2>&1 &
@@ -86,7 +90,7 @@ for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
   r=$(eval echo \${RATES_$m:-$RATES})   # RATES_dyn=...: that entry's own levels
   $B --model $m --queries $W/zipf.txt --request-rate $r \
-    --duration-s 3 --max-threads ${THREADS:-768} --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
+    --duration-s ${DUR:-3} --max-threads ${THREADS:-768} --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
 done
 curl -s localhost:8000/v2/models/stats > $W/stats.json
 cp $W/stats.json $OUT/stats.json

@@ -111,6 +111,16 @@ typedef struct t5_step_out {
  * Hugging Face's MinNewTokensLengthLogitsProcessor does in beam search). */
 int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err);
 
+/* t5_engine_step in two halves, so the caller can work while the GPU steps:
+ * _start checks the rows and issues the step (rows may be reused once it
+ * returns; out is written by _wait, and out->logits asynchronously before
+ * it), _wait finishes it. In between the caller may start or wait for an
+ * encode, and may not step, copy slots or read out. On the CPU _start does
+ * all the work. _wait with nothing started returns 0. */
+int t5_engine_step_start(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out,
+                         t5_err *err);
+int t5_engine_step_wait(t5_engine *e, t5_err *err);
+
 /* Copies self-slot caches (positions [0, len)) from src[i] to dst[i] for
  * beam-search reordering. dst and src may overlap (a permutation): the result
  * is as if every read happened before any write. */

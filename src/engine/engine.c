@@ -267,6 +267,8 @@ int t5_engine_copy_slots(t5_engine *e, int n, const int32_t *dst, const int32_t 
 {
     if (!e || n < 0 || (n > 0 && (!dst || !src)))
         return t5_errf(err, T5_EINVAL, "t5_engine_copy_slots: bad arguments");
+    if (e->step_pend)
+        return t5_errf(err, T5_EINVAL, "t5_engine_copy_slots: a step is in flight");
     if (len < 0 || len > e->p.max_output_len)
         return t5_errf(err, T5_EINVAL, "t5_engine_copy_slots: length %d not in 0..%d", len,
                        e->p.max_output_len);

@@ -87,6 +87,9 @@ struct t5_engine {
     /* What the step function issues (fixed per run_cached key). */
     int step_n; /* padded row count */
     int step_k;
+    /* t5_engine_step_start's step until t5_engine_step_wait */
+    int step_pend, pend_n;
+    t5_step_out *pend_out;
 };
 
 /* x += wo(act(wi(h))) for n rows of h (gated: act(wi_0 h) * wi_1 h), with

@@ -77,10 +77,14 @@ int t5__step_rows(const t5_engine *e, int n)
     return p < e->p.max_batch ? p : e->p.max_batch;
 }
 
-int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
+/* Checks the rows, uploads them and issues the step and the copies of its
+ * results; t5_engine_step_wait finishes it. */
+static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
 {
     if (!e || !rows || !out || !out->logprob || !out->ids)
         return t5_errf(err, T5_EINVAL, "t5_engine_step: NULL argument");
+    if (e->step_pend)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step: a step is in flight (t5_engine_step_wait first)");
     if (n < 1 || n > e->p.max_batch)
         return t5_errf(err, T5_ELIMIT, "t5_engine_step: %d rows, max_batch is %d", n,
                        e->p.max_batch);
@@ -150,11 +154,43 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
             if ((rc = vt->d2h(s, out->logits + (size_t)r * e->V, e->logits + (size_t)r * e->V,
                               sizeof(float) * e->V, err)) < 0)
                 return rc;
-    if ((rc = vt->sync(s, err)) < 0)
-        return rc;
-    memcpy(out->logprob, e->top_h, sizeof(float) * n * out->k);
-    memcpy(out->ids, e->top_h + np * out->k, sizeof(int32_t) * n * out->k);
-    for (int r = 0; r < n; r++)
-        e->self_len[rows[r].self_slot] = rows[r].pos + 1;
+    e->step_pend = 1;
+    e->pend_n = n;
+    e->pend_out = out;
     return 0;
+}
+
+int t5_engine_step_start(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out,
+                         t5_err *err)
+{
+    int rc = step_issue(e, n, rows, out, err);
+    if (rc < 0 && e && !e->step_pend)
+        e->be->vt->sync(e->st, NULL); /* drain what was issued: nothing stays in flight */
+    return rc;
+}
+
+int t5_engine_step_wait(t5_engine *e, t5_err *err)
+{
+    if (!e)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step_wait: NULL engine");
+    if (!e->step_pend)
+        return 0;
+    e->step_pend = 0;
+    int rc = e->be->vt->sync(e->st, err);
+    if (rc < 0)
+        return rc;
+    const int n = e->pend_n, np = e->step_n, k = e->step_k;
+    const int32_t *rows_h = e->tok_h + 2 * np; /* as step_issue laid them out */
+    t5_step_out *out = e->pend_out;
+    memcpy(out->logprob, e->top_h, sizeof(float) * n * k);
+    memcpy(out->ids, e->top_h + np * k, sizeof(int32_t) * n * k);
+    for (int r = 0; r < n; r++)
+        e->self_len[rows_h[r * 4 + 0]] = rows_h[r * 4 + 2] + 1;
+    return 0;
+}
+
+int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
+{
+    int rc = t5_engine_step_start(e, n, rows, out, err);
+    return rc < 0 ? rc : t5_engine_step_wait(e, err);
 }

@@ -26,6 +26,7 @@
 #include "sched/inflight.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -103,6 +104,11 @@ typedef struct worker {
     uint64_t next_cancel_check;
     uint64_t last_admit_ns; /* when the encoder last ran for new requests */
     int32_t *pin;           /* [S * max_in]: admitted rows' ids until the encoder has read them */
+    /* T5_IFL_PROFILE set: where a pass of >= 128 rows goes, summed over
+     * the run and printed to stderr when the scheduler stops */
+    int prof;
+    uint64_t pf_n, pf_adm, pf_enc_n, pf_rows, pf_start, pf_admit, pf_step, pf_wait, pf_adv,
+        pf_retire;
     /* the responder: a FIFO of jobs and its thread */
     pthread_t rth;
     int r_started, r_stop, r_busy;
@@ -515,13 +521,36 @@ static void *worker_main(void *arg)
     ifl *s = w->s;
     for (;;) {
         check_cancelled(w);
-        /* 1. admit. Every admission runs the encoder between two decoder
-         * steps, which every live sequence waits for; so while sequences are
-         * live, admissions are paced to one per max_queue_delay (newcomers
-         * then share one encoder call), and an idle worker admits at once. */
+        /* 1. start one step for every live sequence whose encoder has
+         * finished; the host admits newcomers while the GPU runs it. */
         uint64_t t0 = t5_now_ns();
+        int nr = 0;
+        w->out.k = 1;
+        for (int i = 0; i < w->n_seqs; i++) {
+            w->row_off[i] = nr;
+            if (w->seqs[i].encoding)
+                continue;
+            int got = t5_gen_rows(w->seqs[i].g, w->rows + nr);
+            if (s->codec.token && got == 1 && w->rows[nr].pos > 0)
+                s->codec.token(s->codec.ctx, w->reqs[w->seqs[i].req].r, w->seqs[i].row,
+                               w->rows[nr].token);
+            nr += got;
+            int k = t5_gen_topk(w->seqs[i].g);
+            w->out.k = k > w->out.k ? k : w->out.k;
+        }
+        t5_err e = {0};
+        int step_rc = nr > 0 ? t5_engine_step_start(w->e, nr, w->rows, &w->out, &e) : 0;
+        uint64_t t_started = t5_now_ns();
+
+        /* 2. admit. Every admission runs the encoder beside a decoder step
+         * and is waited for before the next one; so while sequences are
+         * live, admissions are paced to one per max_queue_delay (newcomers
+         * then share one encoder call), and an idle worker admits at once.
+         * Admission appends sequences, so the rows of the step in flight
+         * keep their indices. */
         int n_enc = 0;
-        int paced = w->n_seqs > 0 && t0 - w->last_admit_ns < s->cfg.max_queue_delay_us * 1000u;
+        int paced = w->n_seqs > 0 &&
+                    t_started - w->last_admit_ns < s->cfg.max_queue_delay_us * 1000u;
         for (; !paced;) {
             if (!w->staged) {
                 int idle = w->n_seqs == 0 && n_enc == 0;
@@ -540,7 +569,7 @@ static void *worker_main(void *arg)
             if (admit(w, &n_enc) >= 0)
                 pin_encoder_inputs(w, first, n0, n_enc, w->pin);
         }
-        if (w->n_seqs == 0 && !w->staged) {
+        if (w->n_seqs == 0 && !w->staged) { /* nothing live, so no step either */
             pthread_mutex_lock(&s->mu);
             int stop = s->stopping && s->q.n_reqs == 0;
             pthread_mutex_unlock(&s->mu);
@@ -551,38 +580,27 @@ static void *worker_main(void *arg)
         uint64_t t_in = t5_now_ns();
         if (n_enc > 0)
             w->last_admit_ns = t_in;
-        t5_err e = {0};
-        if (n_enc > 0 &&
-            t5_engine_encode_start(w->e, n_enc, w->enc_slots, w->enc_ids, w->enc_lens, &e) < 0) {
-            fail_all(w, e.code ? e.code : T5_EDEVICE, &e);
-            continue;
-        }
+        t5_err e1 = {0};
+        int enc_rc = n_enc > 0 ? t5_engine_encode_start(w->e, n_enc, w->enc_slots, w->enc_ids,
+                                                        w->enc_lens, &e1)
+                               : 0;
+        uint64_t t_issued = w->prof ? t5_now_ns() : 0;
 
-        /* 2. one step for every live sequence whose encoder has finished */
-        int nr = 0;
-        w->out.k = 1;
-        for (int i = 0; i < w->n_seqs; i++) {
-            w->row_off[i] = nr;
-            if (w->seqs[i].encoding)
-                continue;
-            int got = t5_gen_rows(w->seqs[i].g, w->rows + nr);
-            if (s->codec.token && got == 1 && w->rows[nr].pos > 0)
-                s->codec.token(s->codec.ctx, w->reqs[w->seqs[i].req].r, w->seqs[i].row,
-                               w->rows[nr].token);
-            nr += got;
-            int k = t5_gen_topk(w->seqs[i].g);
-            w->out.k = k > w->out.k ? k : w->out.k;
-        }
-        int step_rc = nr > 0 ? t5_engine_step(w->e, nr, w->rows, &w->out, &e) : 0;
+        /* 3. finish the step and the encoder */
+        if (step_rc >= 0)
+            step_rc = t5_engine_step_wait(w->e, &e);
+        uint64_t t_stepped = t5_now_ns();
         t5_err e2 = {0};
-        if (t5_engine_encode_wait(w->e, &e2) < 0) {
-            fail_all(w, e2.code ? e2.code : T5_EDEVICE, &e2);
+        if (enc_rc < 0 || t5_engine_encode_wait(w->e, &e2) < 0) {
+            const t5_err *f = enc_rc < 0 ? &e1 : &e2;
+            fail_all(w, f->code ? f->code : T5_EDEVICE, f);
             continue;
         }
         if (step_rc < 0) {
             fail_all(w, e.code ? e.code : T5_EDEVICE, &e);
             continue;
         }
+        uint64_t t_waited = w->prof ? t5_now_ns() : 0;
         for (int i = 0; i < w->n_seqs; i++) {
             if (w->seqs[i].encoding)
                 continue;
@@ -595,17 +613,43 @@ static void *worker_main(void *arg)
                 break;
             }
         }
+        uint64_t t_adv = w->prof ? t5_now_ns() : 0;
         for (int i = 0; i < w->n_seqs; i++)
             w->seqs[i].encoding = 0;
         uint64_t t_step = t5_now_ns();
         w->last_rows = nr;
 
-        /* 3. retire */
+        /* 4. retire */
         finish_done(w, t_step);
+        if (w->prof && nr >= 128) {
+            w->pf_n++;
+            w->pf_adm += n_enc > 0;
+            w->pf_enc_n += n_enc;
+            w->pf_rows += nr;
+            w->pf_start += t_started - t0;    /* rows + issuing the step */
+            w->pf_admit += t_issued - t_started; /* admission + encoder issue, GPU busy */
+            w->pf_step += t_stepped - t_issued;  /* what is left of the step */
+            w->pf_wait += t_waited - t_stepped;
+            w->pf_adv += t_adv - t_waited;
+            w->pf_retire += t5_now_ns() - t_adv;
+        }
         if (s->on_exec && nr > 0)
-            s->on_exec(s->exec_user, nr, t_in - t0, t_step - t_in, t5_now_ns() - t_step);
+            s->on_exec(s->exec_user, nr, t_in - t_started, t_step - t_in, t5_now_ns() - t_step);
     }
     responder_stop(w);
+    if (w->prof && w->pf_n) {
+        double n = (double)w->pf_n;
+        fprintf(stderr,
+                "t5serve: in-flight (queue delay %d us) passes of >= 128 rows: %llu, %.0f rows, "
+                "%.0f%% admitting "
+                "(%.1f requests each); us per pass: rows + step issue %.1f, admission + encoder "
+                "issue (GPU stepping) %.1f, step wait %.1f, encoder wait %.1f, advance %.1f, "
+                "retire %.1f\n",
+                (int)w->s->cfg.max_queue_delay_us, (unsigned long long)w->pf_n, w->pf_rows / n, 100.0 * w->pf_adm / n,
+                w->pf_adm ? (double)w->pf_enc_n / w->pf_adm : 0.0, w->pf_start / n / 1e3,
+                w->pf_admit / n / 1e3, w->pf_step / n / 1e3, w->pf_wait / n / 1e3,
+                w->pf_adv / n / 1e3, w->pf_retire / n / 1e3);
+    }
     return NULL;
 }
 
@@ -744,6 +788,7 @@ static int worker_init(worker *w, ifl *s, t5_engine *e)
     const t5_engine_params *ep = t5_engine_params_of(e);
     w->s = s;
     w->e = e;
+    w->prof = getenv("T5_IFL_PROFILE") != NULL;
     w->B = ep->max_batch;
     w->S = ep->max_slots < ep->max_batch ? ep->max_slots : ep->max_batch;
     w->max_in = ep->max_input_len;
