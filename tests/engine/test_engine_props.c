@@ -3,6 +3,8 @@
  *     sampled token lies in the top-k / top-p support computed here from the
  *     step's own logits; same seed -> same output, alone or in a batch;
  *     different seeds -> different outputs;
+ *   - t5_engine_step_start / _wait give what t5_engine_step gives, with an
+ *     encode in between, and refuse a second step or a slot copy meanwhile;
  *   - malformed calls to the API return errors, never crash.
  * Uses the t5_v1_1 fixture model (gated-GELU, untied head). */
 #include <math.h>
@@ -242,6 +244,57 @@ static void test_seeds(void)
     t5_gen_result_clear(&b);
 }
 
+/* The split step: the same results as t5_engine_step for the same rows
+ * (two engines in the same state), an encode of another slot allowed in
+ * between, a second step and a slot copy refused until _wait. */
+static void test_step_start_wait(void)
+{
+    t5_err err = {0};
+    t5_engine_params ep = t5_engine_default_params();
+    ep.max_batch = 4;
+    ep.max_input_len = 32;
+    ep.max_output_len = 8;
+    t5_engine *a, *b;
+    CHECK(t5_engine_create(&a, m, &ep, &err) == 0);
+    CHECK(t5_engine_create(&b, m, &ep, &err) == 0);
+    int32_t cross[2] = {0, 1}, lens[2] = {in_len, in_len > 3 ? 3 : in_len};
+    const int32_t *ids[2] = {in_ids, in_ids};
+    CHECK(t5_engine_encode(a, 2, cross, ids, lens, NULL, &err) == 0);
+    CHECK(t5_engine_encode(b, 2, cross, ids, lens, NULL, &err) == 0);
+    int32_t start = cfg->decoder_start_token_id;
+    t5_step_row rows[2] = {{0, 0, 0, start, 0}, {1, 1, 0, start, 0}};
+    float lpa[8], lpb[8];
+    int32_t ida[8], idb[8];
+    t5_step_out oa = {4, lpa, ida, NULL}, ob = {4, lpb, idb, NULL};
+    for (int pos = 0; pos < 3; pos++) {
+        CHECK(t5_engine_step(a, 2, rows, &oa, &err) == 0);
+        CHECK(t5_engine_step_start(b, 2, rows, &ob, &err) == 0);
+        CHECK(t5_engine_step_start(b, 2, rows, &ob, &err) == T5_EINVAL);
+        CHECK(strstr(err.msg, "in flight") != NULL);
+        int32_t d[1] = {2}, src[1] = {0};
+        CHECK(t5_engine_copy_slots(b, 1, d, src, 1, &err) == T5_EINVAL);
+        if (pos == 1) { /* an encode of a slot the step does not use */
+            int32_t c2[1] = {2}, l2[1] = {2};
+            CHECK(t5_engine_encode_start(b, 1, c2, ids, l2, &err) == 0);
+            CHECK(t5_engine_encode_wait(b, &err) == 0);
+        }
+        CHECK(t5_engine_step_wait(b, &err) == 0);
+        CHECK(t5_engine_step_wait(b, &err) == 0); /* nothing in flight: no-op */
+        CHECK(memcmp(ida, idb, sizeof ida) == 0);
+        CHECK(memcmp(lpa, lpb, sizeof lpa) == 0);
+        for (int r = 0; r < 2; r++) {
+            rows[r].pos = pos + 1;
+            rows[r].token = ida[r * 4];
+        }
+    }
+    /* A rejected start leaves nothing in flight. */
+    rows[0].pos = 7;
+    CHECK(t5_engine_step_start(b, 2, rows, &ob, &err) == T5_EINVAL);
+    CHECK(t5_engine_step_wait(b, &err) == 0);
+    t5_engine_free(a);
+    t5_engine_free(b);
+}
+
 static void test_api_errors(void)
 {
     t5_err err = {0};
@@ -353,6 +406,7 @@ int main(void)
     RUN(test_sampling_limits_equal_greedy);
     RUN(test_sampled_tokens_in_support);
     RUN(test_seeds);
+    RUN(test_step_start_wait);
     RUN(test_api_errors);
     t5_engine_free(e);
     t5_model_free(m);
