@@ -136,6 +136,21 @@ __global__ void __launch_bounds__(DEC_THREADS)
  * key j's score ends up in lane j % 32, slot j / 32 (KPL slots). */
 #define DEC_WARP_KEYS 128 /* up to 32 * KPL keys, KPL <= 4 per lane */
 #define DEC_WARP_CHUNK 8  /* keys whose loads are in flight together */
+/* Keys j0 .. j0+DEC_WARP_CHUNK-1 of a cache head (rows of dkv), lane's
+ * dimensions lane + 32 d, all loads issued at once; 0 past nold or dkv. */
+template <typename T, int DPL>
+static __device__ __forceinline__ void load_chunk(float (&out)[DEC_WARP_CHUNK][DPL], const T *base,
+                                                  int j0, int nold, int dkv, int lane)
+{
+#pragma unroll
+    for (int u = 0; u < DEC_WARP_CHUNK; u++)
+#pragma unroll
+        for (int d = 0; d < DPL; d++) {
+            int i = lane + 32 * d;
+            out[u][d] = j0 + u < nold && i < dkv ? t5__ld(base + (size_t)(j0 + u) * dkv + i) : 0.0f;
+        }
+}
+
 template <typename T, bool SELF, int DPL, int KPL>
 __global__ void __launch_bounds__(128)
     dec_attn_warp(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len,
@@ -178,13 +193,7 @@ __global__ void __launch_bounds__(128)
      * keys left most loads waiting for the previous key's sum). */
     for (int j0 = 0; j0 < nold; j0 += DEC_WARP_CHUNK) {
         float kv[DEC_WARP_CHUNK][DPL];
-#pragma unroll
-        for (int u = 0; u < DEC_WARP_CHUNK; u++)
-#pragma unroll
-            for (int d = 0; d < DPL; d++) {
-                int i = lane + 32 * d;
-                kv[u][d] = j0 + u < nold && i < dkv ? t5__ld(K + (size_t)(j0 + u) * dkv + i) : 0.0f;
-            }
+        load_chunk<T, DPL>(kv, K, j0, nold, dkv, lane);
 #pragma unroll
         for (int u = 0; u < DEC_WARP_CHUNK; u++) {
             int j = j0 + u;
@@ -232,13 +241,7 @@ __global__ void __launch_bounds__(128)
         acc[d] = 0.0f;
     for (int j0 = 0; j0 < nold; j0 += DEC_WARP_CHUNK) {
         float vv[DEC_WARP_CHUNK][DPL];
-#pragma unroll
-        for (int u = 0; u < DEC_WARP_CHUNK; u++)
-#pragma unroll
-            for (int d = 0; d < DPL; d++) {
-                int i = lane + 32 * d;
-                vv[u][d] = j0 + u < nold && i < dkv ? t5__ld(Vv + (size_t)(j0 + u) * dkv + i) : 0.0f;
-            }
+        load_chunk<T, DPL>(vv, Vv, j0, nold, dkv, lane);
 #pragma unroll
         for (int u = 0; u < DEC_WARP_CHUNK; u++) {
             int j = j0 + u;
