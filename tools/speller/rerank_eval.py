@@ -5,7 +5,7 @@ synthetic dev set made by the training pipeline's noise model (never on the
 evaluation sets).
 
     python3 tools/speller/rerank_eval.py --model models/speller/1 --n 1000 --threads 2 \
-        --json tools/out/speller/rerank_C5.json
+        --json tools/out/speller/rerank_C6.json
 
 Beams (K = 5 and 8, all K returned with transformers' sequences_scores, i.e.
 the sum of log-probabilities over the generated length, EOS included) are
@@ -74,7 +74,8 @@ def acc(pairs, outs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/speller/1")
-    ap.add_argument("--tag", default="C5")
+    ap.add_argument("--tag", default="C6",
+                    help="beam cache beams_<tag>.json: name the checkpoint that --model is")
     ap.add_argument("--n", type=int, default=1000,
                     help="entries per set (sets with fewer entries are used whole)")
     ap.add_argument("--dev-n", type=int, default=2000)

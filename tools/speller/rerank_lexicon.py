@@ -20,7 +20,8 @@ The evaluation set "rare_words" is wamerican-large minus V by construction
 rare words: WordNet 3.0 lemmas (lower-case in the data files, one word, at
 least 4 letters, outside V), shuffled with seed 11: 1,500 for choosing
 (wordnet_rare_dev) and 1,500 more for reporting (wordnet_rare). Their beams
-(K = 5, 8) are computed once on the CPU and added to beams_C5.json.
+(K = 5, 8) are computed once on the CPU and added to beams_<tag>.json (C5's by
+default: the numbers in bench/speller.md are C5's; --model must be that checkpoint).
 The variant is chosen on the synthetic dev set and wordnet_rare_dev only.
 """
 import argparse
@@ -88,7 +89,8 @@ def tier(beams, small, big, fallback_big=True):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="models/speller/1")
+    ap.add_argument("--model", default="tools/out/speller/runs5/C5")
+    ap.add_argument("--tag", default="C5", help="beam cache beams_<tag>.json (the --model's)")
     ap.add_argument("--huge", default=HUGE, help="wamerican-huge's word list (skipped if absent)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json")
@@ -100,7 +102,7 @@ def main():
         lexicons["H"] = V | word_list(args.huge)
     print({k: len(v) for k, v in lexicons.items()})
 
-    cache = os.path.join(DATA, "beams_C5.json")
+    cache = os.path.join(DATA, "beams_%s.json" % args.tag)
     cached = json.load(open(cache))
     full = {}  # the full sets' keys (n6000 / n5742 / n3000), and the dev set
     for key in cached:
