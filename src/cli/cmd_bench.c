@@ -6,14 +6,15 @@
  *       [--requests N | --duration-s S] [--warmup N] [--batch-size B]
  *       [--endpoint infer|generate] [--max-new-tokens N] [--min-new-tokens N]
  *       [--num-beams K]
- *       [--max-threads N] [--seed S] [--csv FILE]
+ *       [--max-threads N] [--event-loops N] [--seed S] [--csv FILE]
  *   t5serve bench --engine ...      the in-process engine benchmark
  *
  * Concurrency mode keeps N requests outstanding (N client threads in closed
  * loops, one keep-alive connection each). Request-rate mode sends requests
  * at Poisson arrival times (exponential gaps at the given mean rate) from a
  * pool of --max-threads connections; a request whose connection is not free
- * at its arrival time goes out late and is counted as "late". Latency is
+ * at its arrival time goes out late and is counted as "late" (--event-loops
+ * N sends from N epoll loops instead: bench_evloop.c). Latency is
  * measured from the moment a request is written until its response is read.
  * Queries are lines of FILE, taken in order and cycled; --batch-size B puts
  * B consecutive queries in one request. A line may carry its own request
@@ -42,30 +43,7 @@
 
 #include "cli/cmds.h"
 
-typedef struct bench {
-    char host[256];
-    int port;
-    const char *model, *endpoint;
-    char **queries;
-    char **qparams; /* per query: JSON object members without braces, or NULL */
-    long qnext;     /* where the next level starts reading queries: levels do not replay
-                       the same lines (that would flatter a response cache) */
-    int n_queries;
-    int batch, max_new_tokens, min_new_tokens, num_beams;
-    long n_requests; /* per level; 0: use duration */
-    double duration_s;
-    int warmup;
-    char **bodies; /* one per query index (batch starting there) */
-    size_t *body_len;
-    char path[512];
-} bench;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "cli/bench_priv.h"
 
 /* ---- a minimal keep-alive HTTP/1.1 client ------------------------------- */
 
@@ -78,6 +56,17 @@ typedef struct conn {
 static int conn_open(conn *c, const bench *b)
 {
     c->have = 0;
+    c->fd = bench_connect(b);
+    if (c->fd < 0)
+        return -1;
+    struct timeval tv = {120, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return 0;
+}
+
+/* A connected TCP socket to the server with TCP_NODELAY, or -1. */
+int bench_connect(const bench *b)
+{
     struct addrinfo hints = {0}, *res;
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
@@ -85,20 +74,26 @@ static int conn_open(conn *c, const bench *b)
     snprintf(port, sizeof port, "%d", b->port);
     if (getaddrinfo(b->host, port, &hints, &res) != 0)
         return -1;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, res->ai_addr, res->ai_addrlen) < 0) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
         freeaddrinfo(res);
-        if (c->fd >= 0)
-            close(c->fd);
-        c->fd = -1;
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     freeaddrinfo(res);
     int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct timeval tv = {120, 0};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return 0;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* The request line and headers of a POST of len bytes; returns their length. */
+int bench_head(const bench *b, size_t len, char *out, size_t cap)
+{
+    return snprintf(out, cap,
+                    "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\n\r\n",
+                    b->path, b->host, b->port, len);
 }
 
 static void conn_close(conn *c)
@@ -129,10 +124,7 @@ static int do_request(conn *c, const bench *b, const char *body, size_t len)
     if (c->fd < 0 && conn_open(c, b) < 0)
         return -1;
     char head[768];
-    int hl = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      b->path, b->host, b->port, len);
+    int hl = bench_head(b, len, head, sizeof head);
     if (write_all(c->fd, head, (size_t)hl) < 0 || write_all(c->fd, body, len) < 0) {
         conn_close(c);
         return -1;
@@ -245,20 +237,16 @@ static int build_bodies(bench *b)
 
 /* ---- one level of load ----------------------------------------------------- */
 
-typedef struct level {
-    bench *b;
-    int rate_mode;
-    double rate;
-    int threads;
-    double *arrivals; /* rate mode: send time of request i, seconds from t0 */
-    long total;       /* requests to send (0: until the deadline) */
-    double t0, deadline;
-    atomic_long next;
-    double *lat; /* seconds, per completed request */
-    atomic_long n_lat;
-    long cap_lat;
-    atomic_long errors, late;
-} level;
+void bench_record(level *L, int status, double latency)
+{
+    if (status != 200) {
+        atomic_fetch_add(&L->errors, 1);
+        return;
+    }
+    long k = atomic_fetch_add(&L->n_lat, 1);
+    if (k < L->cap_lat)
+        L->lat[k] = latency;
+}
 
 static void *client_main(void *arg)
 {
@@ -272,29 +260,22 @@ static void *client_main(void *arg)
             break;
         if (L->rate_mode) {
             double at = L->t0 + L->arrivals[i];
-            double wait = at - now_s();
+            double wait = at - bench_now_s();
             if (wait > 0) {
                 struct timespec ts = {(time_t)wait, (long)((wait - floor(wait)) * 1e9)};
                 nanosleep(&ts, NULL);
             } else if (wait < -0.001) {
                 atomic_fetch_add(&L->late, 1);
             }
-        } else if (!L->total && now_s() >= L->deadline) {
+        } else if (!L->total && bench_now_s() >= L->deadline) {
             break;
         }
         int q = (int)(((b->qnext + i) * b->batch) % b->n_queries);
-        double t = L->rate_mode ? L->t0 + L->arrivals[i] : now_s();
+        double t = L->rate_mode ? L->t0 + L->arrivals[i] : bench_now_s();
         int st = do_request(&c, b, b->bodies[q], b->body_len[q]);
         if (st < 0) /* a dropped keep-alive connection: retry once on a new one */
             st = do_request(&c, b, b->bodies[q], b->body_len[q]);
-        double dt = now_s() - t;
-        if (st != 200) {
-            atomic_fetch_add(&L->errors, 1);
-            continue;
-        }
-        long k = atomic_fetch_add(&L->n_lat, 1);
-        if (k < L->cap_lat)
-            L->lat[k] = dt;
+        bench_record(L, st, bench_now_s() - t);
     }
     conn_close(&c);
     return NULL;
@@ -314,8 +295,8 @@ static double pct(const double *v, long n, double p)
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
-static int run_level(bench *b, int rate_mode, double value, int max_threads, uint64_t seed,
-                     FILE *csv)
+static int run_level(bench *b, int rate_mode, double value, int max_threads, int loops,
+                     uint64_t seed, FILE *csv)
 {
     level L;
     memset(&L, 0, sizeof L);
@@ -323,6 +304,10 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, uin
     L.rate_mode = rate_mode;
     L.rate = value;
     L.threads = rate_mode ? max_threads : (int)value;
+    if (rate_mode && loops > 0) { /* max_threads: connections, shared by the loops */
+        L.loops = L.threads = loops;
+        L.conns_per_loop = max_threads / loops > 0 ? max_threads / loops : 1;
+    }
     double dur = b->duration_s > 0 ? b->duration_s : 10;
     L.total = b->n_requests;
     if (rate_mode && !L.total)
@@ -356,14 +341,21 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, uin
     conn_close(&wc);
 
     pthread_t *th = calloc((size_t)L.threads, sizeof *th);
-    L.t0 = now_s() + 0.01;
+    L.t0 = bench_now_s() + 0.01;
     L.deadline = L.t0 + dur;
     int started = 0;
     for (int i = 0; i < L.threads; i++)
-        started += pthread_create(&th[i], NULL, client_main, &L) == 0;
+        started += pthread_create(&th[i], NULL, L.loops ? bench_evloop_main : client_main, &L) == 0;
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    double wall = now_s() - L.t0;
+    if (L.loops) {
+        atomic_store(&L.next, L.total);
+        if (started < L.loops) /* a loop that never ran: its requests count as errors */
+            for (long i = 0; i < L.total; i++)
+                if (i % L.loops >= started)
+                    atomic_fetch_add(&L.errors, 1);
+    }
+    double wall = bench_now_s() - L.t0;
     b->qnext += atomic_load(&L.next);
     long n = atomic_load(&L.n_lat);
     if (n > L.cap_lat)
@@ -407,6 +399,9 @@ static void usage(FILE *f)
                "  --endpoint infer|generate (default infer)\n"
                "  --max-new-tokens N, --min-new-tokens N, --num-beams K   request parameters\n"
                "  --max-threads N           connections for rate mode (default 64)\n"
+               "  --event-loops N           rate mode: send from N epoll loops sharing the\n"
+               "                            --max-threads connections, not a thread per\n"
+               "                            connection (no lateness from busy threads)\n"
                "  --seed S                  arrival-time seed (default 1)\n"
                "  --csv FILE                also write the table as CSV\n");
 }
@@ -491,7 +486,7 @@ int t5_cmd_bench(int argc, char **argv)
     b.batch = 1;
     b.warmup = 5;
     double levels[64] = {1};
-    int n_levels = 1, rate_mode = 0, max_threads = 64;
+    int n_levels = 1, rate_mode = 0, max_threads = 64, loops = 0;
     uint64_t seed = 1;
     const char *qfile = NULL, *csv_path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -546,6 +541,8 @@ int t5_cmd_bench(int argc, char **argv)
             b.num_beams = atoi(v);
         } else if (!strcmp(a, "--max-threads")) {
             max_threads = atoi(v);
+        } else if (!strcmp(a, "--event-loops")) {
+            loops = atoi(v);
         } else if (!strcmp(a, "--seed")) {
             seed = strtoull(v, NULL, 10);
         } else if (!strcmp(a, "--csv")) {
@@ -560,10 +557,12 @@ int t5_cmd_bench(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (b.batch < 1 || b.port <= 0 || max_threads < 1 || max_threads > 4096 ||
+    if (b.batch < 1 || b.port <= 0 || max_threads < 1 || max_threads > 4096 || loops < 0 ||
+        loops > 64 || (loops > max_threads) ||
         (strcmp(b.endpoint, "infer") && strcmp(b.endpoint, "generate"))) {
         fprintf(stderr,
-                "t5serve bench: bad --batch-size, --url port, --max-threads or --endpoint\n");
+                "t5serve bench: bad --batch-size, --url port, --max-threads, --event-loops "
+                "(0..64, at most --max-threads) or --endpoint\n");
         return 2;
     }
     for (int i = 0; i < n_levels; i++)
@@ -607,7 +606,7 @@ int t5_cmd_bench(int argc, char **argv)
            "p50_us", "p90_us", "p95_us", "p99_us", "avg_us", "errors", "late");
     int rc = 0;
     for (int i = 0; i < n_levels && rc == 0; i++)
-        rc = run_level(&b, rate_mode, levels[i], max_threads, seed, csv);
+        rc = run_level(&b, rate_mode, levels[i], max_threads, loops, seed, csv);
     if (csv)
         fclose(csv);
     for (int i = 0; i < b.n_queries; i++) {

@@ -38,3 +38,34 @@ def test_bench_bad_args(server, tmp_path):
     p = subprocess.run([BIN, "bench", "--url", server.url, "--model", "nope", "--queries", str(q)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "404" in p.stderr
+
+
+def test_bench_event_loops(server, tmp_path):
+    """--event-loops: the Poisson load from epoll loops over shared keep-alive
+    connections; every request is answered and counted once, and the same
+    CSV columns come out."""
+    q = tmp_path / "queries.txt"
+    q.write_text("helo wrld\nspeling mistake\nanother one\n")
+    out = tmp_path / "out.csv"
+    p = subprocess.run([BIN, "bench", "--url", server.url, "--model", "echo", "--queries", str(q),
+                        "--request-rate", "300,600", "--requests", "240", "--event-loops", "2",
+                        "--max-threads", "16", "--csv", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [r["level"] for r in rows] == ["300", "600"]
+    for r in rows:
+        assert r["mode"] == "request_rate" and int(r["requests"]) == 240 and int(r["errors"]) == 0
+        assert 0 < float(r["p50_us"]) <= float(r["p99_us"])
+    # one connection per loop for a server that takes 1.5 s a request: the rest wait (late)
+    p = subprocess.run([BIN, "bench", "--url", server.url, "--model", "slow", "--queries", str(q),
+                        "--request-rate", "50", "--requests", "2", "--event-loops", "1",
+                        "--max-threads", "1", "--warmup", "0", "--csv", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    (r,) = list(csv.DictReader(out.open()))
+    assert int(r["requests"]) + int(r["errors"]) == 2 and int(r["late"]) >= 1
+    p = subprocess.run([BIN, "bench", "--url", server.url, "--model", "echo", "--queries", str(q),
+                        "--request-rate", "10", "--event-loops", "3", "--max-threads", "2"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--event-loops" in p.stderr
