@@ -103,6 +103,7 @@ typedef struct worker {
     int last_rows; /* rows in the latest step */
     uint64_t next_cancel_check;
     uint64_t last_admit_ns; /* when the encoder last ran for new requests */
+    uint64_t last_step_ns;  /* when the latest step's results were in */
     int32_t *pin;           /* [S * max_in]: admitted rows' ids until the encoder has read them */
     /* T5_IFL_PROFILE set: where a pass of >= 128 rows goes, summed over
      * the run and printed to stderr when the scheduler stops */
@@ -374,6 +375,7 @@ static void drop_seq(worker *w, int i)
         memcpy(dst, w->seqs[last].slots, sizeof(int32_t) * w->seqs[last].n_slots);
         w->seqs[i] = w->seqs[last];
         w->seqs[i].slots = dst;
+        w->row_off[i] = w->row_off[last]; /* its rows in a step still in flight */
     }
 }
 
@@ -540,9 +542,15 @@ static void *worker_main(void *arg)
         }
         t5_err e = {0};
         int step_rc = nr > 0 ? t5_engine_step_start(w->e, nr, w->rows, &w->out, &e) : 0;
+
+        /* 2. retire what finished in the previous pass (it has no rows in
+         * this step; drop_seq moves row offsets with the sequences), so its
+         * slots are free for the admissions below. */
+        uint64_t t_ret = t5_now_ns();
+        finish_done(w, w->last_step_ns);
         uint64_t t_started = t5_now_ns();
 
-        /* 2. admit. Every admission runs the encoder beside a decoder step
+        /* 3. admit. Every admission runs the encoder beside a decoder step
          * and is waited for before the next one; so while sequences are
          * live, admissions are paced to one per max_queue_delay (newcomers
          * then share one encoder call), and an idle worker admits at once.
@@ -569,7 +577,7 @@ static void *worker_main(void *arg)
             if (admit(w, &n_enc) >= 0)
                 pin_encoder_inputs(w, first, n0, n_enc, w->pin);
         }
-        if (w->n_seqs == 0 && !w->staged) { /* nothing live, so no step either */
+        if (nr == 0 && w->n_seqs == 0 && !w->staged) { /* nothing live, no step in flight */
             pthread_mutex_lock(&s->mu);
             int stop = s->stopping && s->q.n_reqs == 0;
             pthread_mutex_unlock(&s->mu);
@@ -586,7 +594,7 @@ static void *worker_main(void *arg)
                                : 0;
         uint64_t t_issued = w->prof ? t5_now_ns() : 0;
 
-        /* 3. finish the step and the encoder */
+        /* 4. finish the step and the encoder, advance the decoders */
         if (step_rc >= 0)
             step_rc = t5_engine_step_wait(w->e, &e);
         uint64_t t_stepped = t5_now_ns();
@@ -618,23 +626,21 @@ static void *worker_main(void *arg)
             w->seqs[i].encoding = 0;
         uint64_t t_step = t5_now_ns();
         w->last_rows = nr;
-
-        /* 4. retire */
-        finish_done(w, t_step);
+        w->last_step_ns = t_step;
         if (w->prof && nr >= 128) {
             w->pf_n++;
             w->pf_adm += n_enc > 0;
             w->pf_enc_n += n_enc;
             w->pf_rows += nr;
-            w->pf_start += t_started - t0;    /* rows + issuing the step */
-            w->pf_admit += t_issued - t_started; /* admission + encoder issue, GPU busy */
-            w->pf_step += t_stepped - t_issued;  /* what is left of the step */
+            w->pf_start += t_ret - t0;                  /* rows + issuing the step */
+            w->pf_retire += t_started - t_ret;          /* the last pass's finished, GPU busy */
+            w->pf_admit += t_issued - t_started;        /* admission + encoder issue, GPU busy */
+            w->pf_step += t_stepped - t_issued;         /* what is left of the step */
             w->pf_wait += t_waited - t_stepped;
             w->pf_adv += t_adv - t_waited;
-            w->pf_retire += t5_now_ns() - t_adv;
         }
         if (s->on_exec && nr > 0)
-            s->on_exec(s->exec_user, nr, t_in - t_started, t_step - t_in, t5_now_ns() - t_step);
+            s->on_exec(s->exec_user, nr, t_in - t_started, t_step - t_in, t_started - t_ret);
     }
     responder_stop(w);
     if (w->prof && w->pf_n) {
@@ -644,8 +650,9 @@ static void *worker_main(void *arg)
                 "%.0f%% admitting "
                 "(%.1f requests each); us per pass: rows + step issue %.1f, admission + encoder "
                 "issue (GPU stepping) %.1f, step wait %.1f, encoder wait %.1f, advance %.1f, "
-                "retire %.1f\n",
-                (int)w->s->cfg.max_queue_delay_us, (unsigned long long)w->pf_n, w->pf_rows / n, 100.0 * w->pf_adm / n,
+                "retire (GPU stepping) %.1f\n",
+                (int)w->s->cfg.max_queue_delay_us, (unsigned long long)w->pf_n, w->pf_rows / n,
+                100.0 * w->pf_adm / n,
                 w->pf_adm ? (double)w->pf_enc_n / w->pf_adm : 0.0, w->pf_start / n / 1e3,
                 w->pf_admit / n / 1e3, w->pf_step / n / 1e3, w->pf_wait / n / 1e3,
                 w->pf_adv / n / 1e3, w->pf_retire / n / 1e3);
