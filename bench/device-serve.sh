@@ -11,7 +11,8 @@
 # Knobs (environment): SWEEP=0 skips the issue-5 sweep; THREADS: client threads (768); RATES and MODELS choose the
 # issue-6 levels and entries (defaults below); RATES_<model> overrides RATES for one entry;
 # DUR: seconds per level (3); LOOPS=N: send from N epoll loops sharing THREADS connections
-# (t5serve bench --event-loops) instead of a thread per connection.
+# (t5serve bench --event-loops) instead of a thread per connection; SERVE_ARGS: more
+# `t5serve serve` options (e.g. "--http-thread-count 8 --http-max-connections 4096").
 set -u
 cd "$(dirname "$0")/.."
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
@@ -58,7 +59,7 @@ for x in ${EXTRA:-}; do
 done
 
 $T serve --model-repository $W/repo --http-port 8000 --metrics-port 8002 \
-  --cache-config local,size=268435456 >> $LOG 2>&1 &
+  --cache-config local,size=268435456 ${SERVE_ARGS:-} >> $LOG 2>&1 &
 SRV=$!
 for i in $(seq 1 120); do
   curl -sf localhost:8000/v2/health/ready >/dev/null && break; sleep 0.5

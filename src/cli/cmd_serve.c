@@ -3,6 +3,7 @@
  *   t5serve serve --model-repository DIR [--http-port 8000] [--metrics-port 8002]
  *                 [--model-control-mode none|explicit] [--load-model NAME]...
  *                 [--log-verbose N] [--host 127.0.0.1] [--http-thread-count N]
+ *                 [--http-max-connections N]
  *                 [--max-body-bytes N] [--strict-readiness true|false]
  *                 [--cache-config local,size=BYTES]
  *
@@ -31,6 +32,8 @@ static void usage(FILE *f)
            "  --log-verbose N            1: log loads and failed requests; 2: also HTTP-level\n"
            "                             messages (clients that left mid-request, ...)\n"
            "  --http-thread-count N      HTTP IO threads (default 1)\n"
+           "  --http-max-connections N   open HTTP connections at most (default 1024; the\n"
+           "                             open-files limit is raised to fit when it can be)\n"
            "  --max-body-bytes N         largest request body (default 16777216)\n"
            "  --connection-timeout N     idle connection timeout in seconds (default 60)\n"
            "  --strict-readiness B       ready only when every model loaded (default true)\n"
@@ -101,6 +104,9 @@ int t5_cmd_serve(int argc, char **argv)
             o.verbose = (int)v;
         } else if (!strcmp(name, "--http-thread-count") && parse_int(val, 1, 256, &v) == 0) {
             o.http_threads = (int)v;
+        } else if (!strcmp(name, "--http-max-connections") &&
+                   parse_int(val, 1, 1 << 20, &v) == 0) {
+            o.max_conns = (unsigned)v;
         } else if (!strcmp(name, "--max-body-bytes") && parse_int(val, 1024, LONG_MAX, &v) == 0) {
             o.max_body_bytes = (size_t)v;
         } else if (!strcmp(name, "--connection-timeout") && parse_int(val, 1, 86400, &v) == 0) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "server/http.h"
@@ -376,6 +377,22 @@ int t5_server_start(t5_server **out, const t5_server_opts *o, t5_err *err)
         s->o.host = "127.0.0.1";
     if (s->o.http_threads < 1)
         s->o.http_threads = 1;
+    /* Every connection is a file descriptor: raise the soft open-files limit
+     * to fit max_conns (and 256 for models, logs and the metrics port), up
+     * to the hard limit; past that, serve fewer connections and say so. */
+    struct rlimit rl;
+    rlim_t want = (rlim_t)s->o.max_conns + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < want) {
+            s->o.max_conns = rl.rlim_cur > 512 ? (unsigned)(rl.rlim_cur - 256)
+                                               : (unsigned)(rl.rlim_cur / 2);
+            fprintf(stderr, "t5serve: the open-files limit (%llu) allows %u HTTP connections\n",
+                    (unsigned long long)rl.rlim_cur, s->o.max_conns);
+        }
+    }
     if (o->cache_bytes && t5_rcache_create(&s->cache, o->cache_bytes) < 0) {
         free(s);
         return t5_errf(err, T5_ENOMEM, "cannot create a response cache of %zu bytes",

@@ -98,12 +98,14 @@ def test_asan_battery(repo):
     assert status == 200
 
 
-def test_tsan_concurrency(repo):
+@pytest.mark.parametrize("http_threads", [1, 4])
+def test_tsan_concurrency(repo, http_threads):
     """Many clients at once, vanishing clients and a drain under TSan: the
-    IO thread, the workers and the completion hand-off must not race."""
+    IO threads (one, and a pool of four), the workers and the completion
+    hand-off must not race."""
     need(BIN_TSAN)
-    s = Server(BIN_TSAN, repo, env={"TSAN_OPTIONS": "halt_on_error=0 exitcode=66",
-                                     "OMP_NUM_THREADS": "1"})
+    s = Server(BIN_TSAN, repo, "--http-thread-count", str(http_threads),
+               env={"TSAN_OPTIONS": "halt_on_error=0 exitcode=66", "OMP_NUM_THREADS": "1"})
     errors = []
 
     def client(k):

@@ -383,6 +383,30 @@ def test_concurrent_clients(server):
     assert not errors
 
 
+def test_connection_limit(repo):
+    """--http-max-connections: past the limit a new connection gets no answer;
+    once one closes, requests are served again; a bad value is refused."""
+    import subprocess
+    need(BIN)
+    p = subprocess.run([BIN, "serve", "--model-repository", str(repo), "--http-max-connections", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--http-max-connections" in p.stderr
+    s = Server(BIN, repo, "--http-max-connections", "3")
+    try:
+        idle = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(3)]
+        time.sleep(0.3)
+        with pytest.raises(requests.RequestException):
+            requests.post(s.base + "/v2/models/echo/infer", json=infer_body(["over"]), timeout=3)
+        idle.pop().close()
+        time.sleep(0.3)
+        r = requests.post(s.base + "/v2/models/echo/infer", json=infer_body(["under"]), timeout=30)
+        assert r.json()["outputs"][0]["data"] == ["under"]
+        for sock in idle:
+            sock.close()
+    finally:
+        assert s.stop() == 0, s.output()
+
+
 # ---- explicit model control, SIGTERM ----------------------------------------------
 
 def test_explicit_model_control(repo):
