@@ -31,7 +31,7 @@ static void usage(FILE *f)
            "  --load-model NAME          with explicit mode: load NAME at start (repeatable)\n"
            "  --log-verbose N            1: log loads and failed requests; 2: also HTTP-level\n"
            "                             messages (clients that left mid-request, ...)\n"
-           "  --http-thread-count N      HTTP IO threads (default 1)\n"
+           "  --http-thread-count N      HTTP IO threads (default 8, as Triton's)\n"
            "  --http-max-connections N   open HTTP connections at most (default 1024; the\n"
            "                             open-files limit is raised to fit when it can be)\n"
            "  --max-body-bytes N         largest request body (default 16777216)\n"

@@ -20,7 +20,7 @@ t5_server_opts t5_server_default_opts(void)
     o.max_body_bytes = 16u << 20;
     o.conn_timeout_s = 60;
     o.max_conns = 1024;
-    o.http_threads = 1;
+    o.http_threads = 8;
     o.strict_readiness = 1;
     return o;
 }

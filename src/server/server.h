@@ -40,7 +40,7 @@ typedef struct t5_server_opts {
     size_t max_body_bytes;   /* largest request body (default 16 MiB) */
     unsigned conn_timeout_s; /* idle connection timeout (default 60) */
     unsigned max_conns;      /* default 1024 */
-    int http_threads;        /* IO threads (default 1) */
+    int http_threads;        /* IO threads (default 8, as Triton) */
     int strict_readiness;    /* ready only if every model loaded (default 1) */
     size_t cache_bytes;      /* response cache size (0: no cache; models opt in) */
 } t5_server_opts;
