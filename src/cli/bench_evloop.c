@@ -39,7 +39,8 @@ typedef struct loop {
     int ep;
     aconn *c;   /* [conns_per_loop] */
     int *idle;  /* stack of idle connection indices */
-    int n_idle, n_open;
+    int n_idle;
+    int inflight; /* requests sent and not yet answered */
 } loop;
 
 static void ac_close(loop *lp, aconn *c)
@@ -57,8 +58,10 @@ static void ac_close(loop *lp, aconn *c)
 /* A request that cannot complete: an error, and its connection closed. */
 static void ac_fail(loop *lp, aconn *c)
 {
-    if (c->busy)
+    if (c->busy) {
         bench_record(lp->L, -1, 0);
+        lp->inflight--;
+    }
     ac_close(lp, c);
 }
 
@@ -101,6 +104,7 @@ static void on_readable(loop *lp, aconn *c)
         if (c->need && c->have >= c->need) {
             bench_record(lp->L, c->status, bench_now_s() - c->t_sched);
             c->busy = 0;
+            lp->inflight--;
             if (c->close_after || c->have > c->need) {
                 ac_close(lp, c);
             } else {
@@ -173,18 +177,11 @@ static int send_request(loop *lp, aconn *c, long i)
     c->off = 0;
     c->len = (size_t)hl + b->body_len[q];
     c->busy = 1;
+    lp->inflight++;
     c->t_sched = L->t0 + L->arrivals[i];
     c->have = c->need = 0;
     on_writable(lp, c);
     return 0;
-}
-
-static int busy_count(const loop *lp)
-{
-    int n = 0;
-    for (int i = 0; i < lp->L->conns_per_loop; i++)
-        n += lp->c[i].fd >= 0 && lp->c[i].busy;
-    return n;
 }
 
 void *bench_evloop_main(void *arg)
@@ -216,11 +213,10 @@ void *bench_evloop_main(void *arg)
             }
             next += step;
         }
-        int inflight = busy_count(&lp);
-        if (next >= L->total && inflight == 0)
+        if (next >= L->total && lp.inflight == 0)
             break;
         double wait = next < L->total ? L->t0 + L->arrivals[next] - bench_now_s() : 0.1;
-        if (wait < 0 || (next < L->total && inflight == L->conns_per_loop))
+        if (wait < 0 || (next < L->total && lp.inflight == L->conns_per_loop))
             wait = 0.001; /* behind, or waiting for a connection: poll again soon */
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         int n = epoll_pwait2(lp.ep, evs, 256, &ts, NULL);
