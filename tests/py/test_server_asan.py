@@ -112,7 +112,7 @@ def test_tsan_concurrency(repo, http_threads):
         try:
             with requests.Session() as sess:
                 for i in range(15):
-                    model = "byt5" if i % 5 == 0 else "echo"
+                    model = "byt5" if i % 5 == 0 else "cached" if i % 6 == 2 else "echo"
                     if i % 4 == 1:  # a stream, read to the end
                         r = sess.post(f"{s.base}/v2/models/{model}/generate_stream",
                                       json={"text_input": f"t{k} {i} x", "max_new_tokens": 5}, timeout=120)
