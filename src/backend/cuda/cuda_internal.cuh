@@ -258,6 +258,46 @@ template <typename T> __device__ __forceinline__ void t5__st(T *p, float v)
     *p = t5__dt<T>::store(v);
 }
 
+/* The inner loop of the warp GEMVs (gemv.cu and the fused steps):
+ * acc[r][j] = this lane's share of as[r] . W[column col0 + j] for r < m,
+ * j < CPW, lanes over k in 16-byte steps (LOAD: a 16-byte load of T as
+ * LOAD::N floats), every column's weight loads in flight together. Column
+ * c's row is W + (c - wc0) * ldw; columns at or past col_end read the last
+ * one (their results are not used). The caller warp-sums acc. */
+template <typename T, int CPW, int MAXM, typename LOAD>
+static __device__ __forceinline__ void t5__gemv_acc(float (&acc)[MAXM][CPW], const T *as, int m,
+                                                    int k, const T *W, int ldw, int wc0,
+                                                    int col0, int col_end, int lane)
+{
+    constexpr int VN = LOAD::N;
+#pragma unroll
+    for (int r = 0; r < MAXM; r++)
+#pragma unroll
+        for (int j = 0; j < CPW; j++)
+            acc[r][j] = 0.0f;
+#pragma unroll 2
+    for (int i = lane * VN; i < k; i += 32 * VN) {
+        float wf[CPW][VN];
+#pragma unroll
+        for (int j = 0; j < CPW; j++) {
+            int col = col0 + j < col_end ? col0 + j : col_end - 1;
+            LOAD::load(W + (size_t)(col - wc0) * ldw + i, wf[j]);
+        }
+#pragma unroll
+        for (int r = 0; r < MAXM; r++) {
+            if (r < m) {
+                float af[VN];
+                LOAD::load(as + r * k + i, af);
+#pragma unroll
+                for (int j = 0; j < CPW; j++)
+#pragma unroll
+                    for (int e = 0; e < VN; e++)
+                        acc[r][j] += af[e] * wf[j][e];
+            }
+        }
+    }
+}
+
 /* Dispatches a templated launcher on the backend's act dtype:
  *   T5__DISPATCH(s->be->base.act_dtype, T, return launch<T>(...));      */
 #define T5__DISPATCH(dt, T, ...)                                                                   \

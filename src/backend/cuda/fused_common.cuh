@@ -33,8 +33,14 @@ template <> __device__ __forceinline__ float fs_ldcg<__nv_bfloat16>(const __nv_b
 }
 
 /* 16 bytes of T as floats; CG: through L2 only. */
-template <typename T> struct fs_vec {
+template <typename T, bool CG> static __device__ __forceinline__ void fs_load16(const T *p,
+                                                                               float *f);
+template <typename T> struct fs_vec { /* t5__gemv_acc's LOAD: fs_load16, not through L2 only */
     enum { N = 16 / sizeof(T) };
+    static __device__ __forceinline__ void load(const T *p, float *f)
+    {
+        fs_load16<T, false>(p, f);
+    }
 };
 template <typename T, bool CG>
 static __device__ __forceinline__ void fs_load16(const T *p, float *f)
@@ -383,36 +389,10 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
                                     int c0, int c1, int mode, void *out, float alpha,
                                     const float *xs)
 {
-    constexpr int VN = fs_vec<T>::N;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     for (int cb = c0 + warp * CPW; cb < c1; cb += FS_WARPS * CPW) {
         float acc[MAXM][CPW];
-#pragma unroll
-        for (int r = 0; r < MAXM; r++)
-#pragma unroll
-            for (int j = 0; j < CPW; j++)
-                acc[r][j] = 0.0f;
-#pragma unroll 2
-        for (int i = lane * VN; i < k; i += 32 * VN) {
-            float wf[CPW][VN];
-#pragma unroll
-            for (int j = 0; j < CPW; j++) {
-                int col = cb + j < c1 ? cb + j : c1 - 1;
-                fs_load16<T, false>(W + (size_t)(col - wc0) * ldw + i, wf[j]);
-            }
-#pragma unroll
-            for (int r = 0; r < MAXM; r++) {
-                if (r < m) {
-                    float af[VN];
-                    fs_load16<T, false>(as + r * k + i, af);
-#pragma unroll
-                    for (int j = 0; j < CPW; j++)
-#pragma unroll
-                        for (int e = 0; e < VN; e++)
-                            acc[r][j] += af[e] * wf[j][e];
-                }
-            }
-        }
+        t5__gemv_acc<T, CPW, MAXM, fs_vec<T>>(acc, as, m, k, W, ldw, wc0, cb, c1, lane);
 #pragma unroll
         for (int r = 0; r < MAXM; r++) {
             if (r < m) {

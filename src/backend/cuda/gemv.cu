@@ -199,38 +199,12 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
      * loads CPW weight chunks (all in flight together) and reuses each
      * shared-memory chunk of a for all of them. */
     constexpr int CPW = MAXM >= 16 ? 2 : 4;
-    constexpr int VN = vec16<T>::N;
     const int col0 = (blockIdx.x * GEMV_WARPS + warp) * CPW;
     if (col0 >= g.n)
         return;
-    const T *wbase = (const T *)g.w;
     float acc[MAXM][CPW];
-#pragma unroll
-    for (int r = 0; r < MAXM; r++)
-#pragma unroll
-        for (int j = 0; j < CPW; j++)
-            acc[r][j] = 0.0f;
-#pragma unroll 2
-    for (int i = lane * VN; i < k; i += 32 * VN) {
-        float wf[CPW][VN];
-#pragma unroll
-        for (int j = 0; j < CPW; j++) {
-            int col = col0 + j < g.n ? col0 + j : g.n - 1; /* clamp: results unused */
-            vec16<T>::load(wbase + (size_t)col * k + i, wf[j]);
-        }
-#pragma unroll
-        for (int r = 0; r < MAXM; r++) {
-            if (r < m) {
-                float af[VN];
-                vec16<T>::load(as + r * k + i, af);
-#pragma unroll
-                for (int j = 0; j < CPW; j++)
-#pragma unroll
-                    for (int e = 0; e < VN; e++)
-                        acc[r][j] += af[e] * wf[j][e];
-            }
-        }
-    }
+    t5__gemv_acc<T, CPW, MAXM, vec16<T>>(acc, as, m, k, (const T *)g.w, k, 0, col0, g.n,
+                                         lane);
     const float alpha = g.alpha * g.pro_scale;
 #pragma unroll
     for (int r = 0; r < MAXM; r++) {
