@@ -144,6 +144,19 @@ class Server:
         return self.proc.returncode
 
 
+def infer_text_output(server, model, texts, params=None, timeout=120):
+    """POSTs texts as one text_input batch to a model's /infer (with request
+    parameters, if any); asserts a 200 and returns the text_output tensor."""
+    import requests
+    body = {"inputs": [{"name": "text_input", "datatype": "BYTES", "shape": [len(texts), 1],
+                        "data": texts}]}
+    if params:
+        body["parameters"] = params
+    r = requests.post(f"{server.base}/v2/models/{model}/infer", json=body, timeout=timeout)
+    assert r.status_code == 200, r.text
+    return [o for o in r.json()["outputs"] if o["name"] == "text_output"][0]
+
+
 def need(binary):
     if not Path(binary).exists():
         pytest.skip(f"no t5serve binary at {binary}")

@@ -15,7 +15,7 @@ import subprocess
 
 import requests
 
-from conftest import BIN, ECHO_CFG, FIXTURE_MODEL, Server, need  # noqa: E402
+from conftest import BIN, ECHO_CFG, FIXTURE_MODEL, Server, infer_text_output, need  # noqa: E402
 
 CFG = """
 name: "{name}"
@@ -46,13 +46,8 @@ def add_model(repo, name, sched="dynamic", extra="", files=None):
 
 
 def infer(server, model, texts, **params):
-    body = {"inputs": [{"name": "text_input", "datatype": "BYTES", "shape": [len(texts), 1],
-                        "data": texts}]}
-    if params:
-        body["parameters"] = params
-    r = requests.post(f"{server.base}/v2/models/{model}/infer", json=body, timeout=60)
-    assert r.status_code == 200, r.text
-    out = [o for o in r.json()["outputs"] if o["name"] == "text_output"][0]
+    """Each input's returned sequences (num_return_sequences of them)."""
+    out = infer_text_output(server, model, texts, params, timeout=60)
     k = out["shape"][1]
     return [out["data"][i * k:(i + 1) * k] for i in range(len(texts))]
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, Server, need  # noqa: E402
+from conftest import BIN, Server, infer_text_output, need  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T5SERVE = os.environ.get("T5SERVE", os.path.join(ROOT, "build", "t5serve"))
@@ -98,14 +98,7 @@ def speller_server(tmp_path_factory):
 
 
 def infer(server, model, texts, params=None):
-    import requests
-    body = {"inputs": [{"name": "text_input", "datatype": "BYTES", "shape": [len(texts), 1],
-                        "data": texts}]}
-    if params:
-        body["parameters"] = params
-    r = requests.post(f"{server.base}/v2/models/{model}/infer", json=body, timeout=120)
-    assert r.status_code == 200, r.text
-    return [o for o in r.json()["outputs"] if o["name"] == "text_output"][0]["data"]
+    return infer_text_output(server, model, texts, params)["data"]
 
 
 @pytest.mark.parametrize("model", ["speller", "spellerd"])
