@@ -109,7 +109,8 @@ class Batches(torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         wid = info.id if info else 0
-        g = PairGen(self.data, zlib.crc32(("%s/%d/%d" % (self.args.name, self.args.seed, wid)).encode()))
+        tag = self.args.data_tag or self.args.name
+        g = PairGen(self.data, zlib.crc32(("%s/%d/%d" % (tag, self.args.seed, wid)).encode()))
         maxlen = self.args.max_len
         while True:
             pairs = [g.pair() for _ in range(self.args.batch)]
@@ -129,6 +130,43 @@ def build_model(args, vocab):
         dropout_rate=0.0, feed_forward_proj=args.ff, tie_word_embeddings=True,
         pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, is_encoder_decoder=True)
     return T5ForConditionalGeneration(cfg)
+
+
+def grow_d_ff(model, d_ff, seed, scale=0.5):
+    """Returns a copy of `model` whose every feed-forward block is widened from
+    config.d_ff to `d_ff` hidden units while computing exactly the same function:
+    the new rows of wi_0 / wi_1 are random (normal, `scale` times the standard
+    deviation of that matrix's trained rows, so the new units are active and get
+    a gradient), and the new columns of wo are zero, so the new units add nothing
+    to the output until training moves them. Gated (wi_0, wi_1) and plain (wi)
+    feed-forward blocks alike."""
+    import copy
+
+    old = model.config.d_ff
+    if d_ff <= old:
+        raise ValueError("--grow-d-ff %d: not wider than the checkpoint's d_ff %d" % (d_ff, old))
+    cfg = copy.deepcopy(model.config)
+    cfg.d_ff = d_ff
+    grown = type(model)(cfg)
+    src = model.state_dict()
+    dst = grown.state_dict()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for k, w in dst.items():
+            o = src[k].to(w.dtype)
+            if o.shape == w.shape:
+                w.copy_(o)
+            elif k.endswith((".wi.weight", ".wi_0.weight", ".wi_1.weight")):   # (d_ff, d_model)
+                w.copy_(torch.randn(w.shape, generator=g) * (scale * o.float().std().item()))
+                w[:old] = o
+            elif k.endswith(".wo.weight"):                                          # (d_model, d_ff)
+                w.zero_()
+                w[:, :old] = o
+            else:
+                raise ValueError("grow_d_ff: unexpected shape change of %s %s -> %s" % (
+                    k, tuple(o.shape), tuple(w.shape)))
+    grown.load_state_dict(dst)
+    return grown
 
 
 def save(args, model, log_lines, final=False):
@@ -198,6 +236,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--init", help="continue from this checkpoint directory (its architecture wins)")
+    ap.add_argument("--grow-d-ff", type=int, default=0,
+                    help="with --init: widen every feed-forward block to this d_ff, function-preservingly")
+    ap.add_argument("--data-tag", help="names the noise stream with --seed (default: --name); two runs "
+                    "given the same tag, seed and --workers train on the same pairs in the same order")
     ap.add_argument("--log-every", type=int, default=500)
     ap.add_argument("--out", default="tools/out/speller/runs")
     ap.add_argument("--work", default="/tmp/speller_work")
@@ -212,7 +254,10 @@ def main():
     enc = Encoder(args.tok, os.path.join(args.data, "spiece.model"))
     if args.init:
         from transformers import T5ForConditionalGeneration
-        model = T5ForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32).to(dev)
+        model = T5ForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32)
+        if args.grow_d_ff:
+            model = grow_d_ff(model, args.grow_d_ff, args.seed)
+        model = model.to(dev)
     else:
         model = build_model(args, enc.vocab).to(dev)
     nparam = sum(p.numel() for p in model.parameters())
@@ -225,6 +270,9 @@ def main():
 
     t0 = time.time()
     say("args %s" % json.dumps(vars(args)))
+    if args.grow_d_ff:
+        say("grown: every feed-forward block widened to d_ff %d (new wo columns zero: the checkpoint's "
+            "function at step 0)" % model.config.d_ff)
     say("params %d (%.1f MB fp16), device %s %s, torch %s" % (
         nparam, nparam * 2 / 1e6, dev, torch.cuda.get_device_name(0) if dev.type == "cuda" else "",
         torch.__version__))
@@ -259,6 +307,8 @@ def main():
         opt.step()
         step += 1
         seen += x.shape[0]
+        if step == 1:
+            say("step 1 loss %.4f (before the first update)" % loss.item())
         if step % 100 == 0:
             lv = loss.item()
             ema = lv if ema is None else 0.9 * ema + 0.1 * lv
