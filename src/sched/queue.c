@@ -11,6 +11,7 @@ void t5_rqueue_init(t5_rqueue *q, int levels, int default_level, const t5_queue_
     if (levels > T5_SCHED_MAX_LEVELS)
         levels = T5_SCHED_MAX_LEVELS;
     q->levels = levels;
+    q->min_deadline = UINT64_MAX;
     q->default_level = default_level >= 1 && default_level <= levels ? default_level : 1;
     for (int l = 0; p && l < levels; l++)
         q->pol[l] = *p;
@@ -61,6 +62,8 @@ int t5_rqueue_push(t5_rqueue *q, t5_sched_req *r, uint64_t now_ns, t5_err *err)
     r->level_ = prio - 1;
     r->deadline_ns_ = to ? now_ns + to * 1000u : UINT64_MAX;
     r->t_enqueue_ns = now_ns;
+    if (r->deadline_ns_ < q->min_deadline)
+        q->min_deadline = r->deadline_ns_;
     fifo_push(f, r);
     q->n_reqs++;
     return 0;
@@ -70,6 +73,10 @@ t5_sched_req *t5_rqueue_expire(t5_rqueue *q, uint64_t now_ns, uint64_t *next_dea
 {
     t5_sched_req *rej = NULL, **rej_tail = &rej;
     uint64_t next = UINT64_MAX;
+    if (now_ns < q->min_deadline) { /* nothing due: popping keeps it a lower bound */
+        *next_deadline_ns = q->min_deadline;
+        return NULL;
+    }
     for (int l = 0; l < q->levels; l++) {
         t5_fifo *f = &q->lv[l];
         t5_sched_req **pp = &f->head, *prev = NULL;
@@ -98,6 +105,7 @@ t5_sched_req *t5_rqueue_expire(t5_rqueue *q, uint64_t now_ns, uint64_t *next_dea
             }
         }
     }
+    q->min_deadline = next;
     *next_deadline_ns = next;
     return rej;
 }

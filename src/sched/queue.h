@@ -20,6 +20,10 @@ typedef struct t5_rqueue {
     t5_queue_policy pol[T5_SCHED_MAX_LEVELS]; /* per level (priority_queue_policy) */
     t5_fifo lv[T5_SCHED_MAX_LEVELS + 1];      /* [0..levels-1]; [levels] = delayed */
     int n_reqs;
+    /* At or before every queued deadline (UINT64_MAX: none queued has one).
+     * t5_rqueue_expire walks the queue only once this is due, so popping
+     * one request at a time from a long queue stays O(1) per request. */
+    uint64_t min_deadline;
 } t5_rqueue;
 
 void t5_rqueue_init(t5_rqueue *q, int levels, int default_level, const t5_queue_policy *p);
@@ -34,8 +38,9 @@ int t5_rqueue_push(t5_rqueue *q, t5_sched_req *r, uint64_t now_ns, t5_err *err);
 
 /* Applies timeouts at now_ns: requests past their deadline are unlinked and
  * returned as a list (REJECT) or moved behind every level (DELAY). Sets
- * *next_deadline_ns to the earliest deadline still pending (UINT64_MAX if
- * none). */
+ * *next_deadline_ns to a time at or before the earliest deadline still
+ * pending (UINT64_MAX if none): call again then. Walks the queue only when a
+ * deadline may be due. */
 t5_sched_req *t5_rqueue_expire(t5_rqueue *q, uint64_t now_ns, uint64_t *next_deadline_ns);
 
 /* The first request in service order, the one after r, and popping the first. */
