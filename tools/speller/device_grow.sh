@@ -11,30 +11,35 @@
 #   carry: tools/out/speller/{words.tsv.gz,lex.json.gz,block.txt.gz,heldout.txt,spiece.model}
 #          and tools/out/speller/runs6/C6
 set -u
-MIN=${MIN:-8.0}
+MIN=${MIN:-7.5}
 INIT=${INIT:-tools/out/speller/runs6/C6}
 SEED=${SEED:-7}
 LR=${LR:-5e-4}          # C6's peak lr
 WORKERS=${WORKERS:-7}   # per run: 2 x 7 data workers + 2 training processes on 16 cores
 GROW=${GROW:-1280}
 LIMIT=${LIMIT:-570}     # seconds per run, so both tars are in $OUT before the call's 600 s
+ACCUM=${ACCUM:-2}       # micro-batches of 2048: the first try (batch 4096 in one piece) ran C7 out
+                        # of memory beside G7 on an 80 GB H100 (C7 26 GiB + G7 53 GiB in use)
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
+export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
     | tee -a "$OUT/gpu.txt"
+( sleep 90; nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv >> "$OUT/gpu.txt" 2>&1;
+  sleep 240; nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv >> "$OUT/gpu.txt" 2>&1 ) >/dev/null 2>&1 &
 
 train() {   # NAME, extra args
     local name=$1; shift
     timeout -k 5 "$LIMIT" python3 tools/speller/train.py --name "$name" --init "$INIT" --tok spm \
         --layers 6 --dec-layers 2 --data tools/out/speller --out "$OUT" --minutes "$MIN" \
-        --batch 4096 --lr "$LR" --warmup 100 --workers "$WORKERS" --save-every 60 --eval-n 300 \
+        --batch 4096 --accum "$ACCUM" --lr "$LR" --warmup 100 --workers "$WORKERS" --save-every 60 --eval-n 300 \
         --log-every 100 --seed "$SEED" --data-tag R7 --work "/tmp/speller_work_$name" "$@" 2>&1 \
         | grep --line-buffered -v "Writing model\|Loading weights" > "$OUT/$name.log"
     echo "$name exit ${PIPESTATUS[0]}" | tee -a "$OUT/$name.log"
 }
-train C7 &
-train G7 --grow-d-ff "$GROW" &
-wait
+train C7 & c7=$!
+train G7 --grow-d-ff "$GROW" & g7=$!
+wait $c7 $g7
 rm -f "$OUT"/*.tmp
 if [ -f "$OUT/G7.tar" ]; then
     split -b 15m -d "$OUT/G7.tar" "$OUT/G7.tar.part" && rm "$OUT/G7.tar"

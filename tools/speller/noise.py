@@ -52,6 +52,8 @@ class Noiser:
 
     # --- single edits on one word; each returns a new string (maybe unchanged)
     def sub_key(self, w):
+        if not w:   # an earlier edit of the same sample can delete a 2-letter word's letters
+            return w
         i = self.rng.randrange(len(w))
         c = w[i]
         if c not in ADJ:

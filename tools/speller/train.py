@@ -226,6 +226,8 @@ def main():
     ap.add_argument("--dec-layers", type=int, default=4)
     ap.add_argument("--ff", default="gated-gelu")
     ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--accum", type=int, default=1,
+                    help="split each batch into this many micro-batches (same gradient, less GPU memory)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=400)
     ap.add_argument("--minutes", type=float, default=7.0)
@@ -299,10 +301,17 @@ def main():
         for gp in opt.param_groups:
             gp["lr"] = lr
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            loss = model(input_ids=x, attention_mask=(x != 0).long(), labels=y).loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # --accum micro-batches: each one's mean token loss weighted by its share of the
+        # batch's target tokens, so the gradient is the whole batch's (less memory).
+        n_tok = (y != -100).sum()
+        loss = 0.0
+        for xm, ym in zip(x.chunk(args.accum), y.chunk(args.accum)):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                lm = model(input_ids=xm, attention_mask=(xm != 0).long(), labels=ym).loss
+            lm = lm * ((ym != -100).sum() / n_tok)
+            lm.backward()
+            loss = loss + lm.detach()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
