@@ -12,7 +12,8 @@
 # issue-6 levels and entries (defaults below); RATES_<model> overrides RATES for one entry;
 # DUR: seconds per level (3); LOOPS=N: send from N epoll loops sharing THREADS connections
 # (t5serve bench --event-loops) instead of a thread per connection; SERVE_ARGS: more
-# `t5serve serve` options (e.g. "--http-thread-count 8 --http-max-connections 4096").
+# `t5serve serve` options (e.g. "--http-thread-count 8 --http-max-connections 4096");
+# PROFILE_S=S: also print each level's p99 per S seconds of arrivals (stalls vs queueing).
 set -u
 cd "$(dirname "$0")/.."
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib:${LD_LIBRARY_PATH:-}
@@ -92,7 +93,8 @@ for m in $MODELS; do
   echo "## issue 6: $m, Poisson arrivals, Zipf queries, 3-20 in / 2-20 out tokens" | tee -a $OUT/serve.txt
   r=$(eval echo \${RATES_$m:-$RATES})   # RATES_dyn=...: that entry's own levels
   $B --model $m --queries $W/zipf.txt --request-rate $r \
-    --duration-s ${DUR:-3} --max-threads ${THREADS:-768} --event-loops ${LOOPS:-0} --warmup 20 --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
+    --duration-s ${DUR:-3} --max-threads ${THREADS:-768} --event-loops ${LOOPS:-0} --warmup 20 \
+    ${PROFILE_S:+--time-profile $PROFILE_S} --csv $OUT/rate-$m.csv 2>&1 | tee -a $OUT/serve.txt
 done
 curl -s localhost:8000/v2/models/stats > $W/stats.json
 cp $W/stats.json $OUT/stats.json

@@ -2,6 +2,8 @@
 # device-serve2.sh - two serving configurations in one call, same load, same
 # card: A = SERVE_A (default: 8 HTTP threads, 4096 connections), B = SERVE_B
 # (default: 1 HTTP thread, the setting of every run before 2026-11-26 09:00).
+# CLIENT_A / CLIENT_B: environment for that configuration's device-serve.sh
+# (e.g. CLIENT_B="LOOPS=0 THREADS=1024" for the thread-per-connection client).
 # Each is one bench/device-serve.sh run (fresh server, warm-up, the entries in
 # MODELS at RATES_<entry>); logs of both come back in serve2.tar.gz, the tables
 # in serve-A.txt / serve-B.txt. CHECK=1 first runs test_inflight on CUDA fp32.
@@ -24,7 +26,9 @@ for cfg in A B; do
   [ "$a" = skip ] && continue
   d=/tmp/serve2/$cfg && rm -rf $d && mkdir -p $d
   echo "## config $cfg: serve $a" | tee $d/head.txt
-  OUT=$d SWEEP=0 SERVE_ARGS="$a" T5_IFL_PROFILE=1 bash bench/device-serve.sh > $d/run.txt 2>&1
+  cl=CLIENT_$cfg
+  echo "## client: ${!cl:-from the environment}" >> $d/head.txt
+  env ${!cl:-} OUT=$d SWEEP=0 SERVE_ARGS="$a" T5_IFL_PROFILE=1 bash bench/device-serve.sh > $d/run.txt 2>&1
   cat $d/head.txt $d/serve.txt > $FINAL/serve-$cfg.txt
   # no server may outlive its run on a warm machine (pkill -x: -f would match this shell)
   pkill -x t5serve; sleep 1

@@ -59,7 +59,7 @@ static void ac_close(loop *lp, aconn *c)
 static void ac_fail(loop *lp, aconn *c)
 {
     if (c->busy) {
-        bench_record(lp->L, -1, 0);
+        bench_record(lp->L, -1, 0, 0);
         lp->inflight--;
     }
     ac_close(lp, c);
@@ -102,7 +102,7 @@ static void on_readable(loop *lp, aconn *c)
             return;
         }
         if (c->need && c->have >= c->need) {
-            bench_record(lp->L, c->status, bench_now_s() - c->t_sched);
+            bench_record(lp->L, c->status, bench_now_s() - c->t_sched, c->t_sched);
             c->busy = 0;
             lp->inflight--;
             if (c->close_after || c->have > c->need) {
@@ -192,7 +192,7 @@ void *bench_evloop_main(void *arg)
                calloc((size_t)L->conns_per_loop, sizeof(int)), 0, 0};
     if (lp.ep < 0 || !lp.c || !lp.idle) {
         for (long i = me; i < L->total; i += step)
-            bench_record(L, -1, 0);
+            bench_record(L, -1, 0, 0);
         goto out;
     }
     for (int i = 0; i < L->conns_per_loop; i++)
@@ -208,7 +208,7 @@ void *bench_evloop_main(void *arg)
             if (now - (L->t0 + L->arrivals[next]) > 0.001)
                 atomic_fetch_add(&L->late, 1);
             if (send_request(&lp, c, next) < 0) {
-                bench_record(L, -1, 0);
+                bench_record(L, -1, 0, 0);
                 lp.idle[lp.n_idle++] = (int)(c - lp.c);
             }
             next += step;

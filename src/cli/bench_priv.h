@@ -22,6 +22,7 @@ typedef struct bench {
     long n_requests; /* per level; 0: use duration */
     double duration_s;
     int warmup;
+    double profile_s; /* --time-profile: p99 per window of this many seconds of arrivals */
     char **bodies; /* one per query index (batch starting there) */
     size_t *body_len;
     char path[512];
@@ -38,6 +39,7 @@ typedef struct level {
     double t0, deadline;
     atomic_long next;
     double *lat; /* seconds, per completed request */
+    double *at;  /* its scheduled start, seconds from t0 (rate mode) */
     atomic_long n_lat;
     long cap_lat;
     atomic_long errors, late;
@@ -54,8 +56,9 @@ static inline double bench_now_s(void)
 
 int bench_connect(const bench *b);
 int bench_head(const bench *b, size_t len, char *out, size_t cap);
-/* Records one finished request: its latency (seconds) or an error. */
-void bench_record(level *L, int status, double latency);
+/* Records one finished request: its latency (seconds) or an error, and
+ * when it was due to start (absolute, bench_now_s's clock). */
+void bench_record(level *L, int status, double latency, double t_start);
 /* The event-loop client: loop `index` of L->loops sends arrivals index,
  * index + loops, ... over up to L->conns_per_loop keep-alive connections. */
 void *bench_evloop_main(void *arg);

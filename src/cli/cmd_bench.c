@@ -237,15 +237,18 @@ static int build_bodies(bench *b)
 
 /* ---- one level of load ----------------------------------------------------- */
 
-void bench_record(level *L, int status, double latency)
+void bench_record(level *L, int status, double latency, double t_start)
 {
     if (status != 200) {
         atomic_fetch_add(&L->errors, 1);
         return;
     }
     long k = atomic_fetch_add(&L->n_lat, 1);
-    if (k < L->cap_lat)
+    if (k < L->cap_lat) {
         L->lat[k] = latency;
+        if (L->at)
+            L->at[k] = t_start - L->t0;
+    }
 }
 
 static void *client_main(void *arg)
@@ -275,7 +278,7 @@ static void *client_main(void *arg)
         int st = do_request(&c, b, b->bodies[q], b->body_len[q]);
         if (st < 0) /* a dropped keep-alive connection: retry once on a new one */
             st = do_request(&c, b, b->bodies[q], b->body_len[q]);
-        bench_record(L, st, bench_now_s() - t);
+        bench_record(L, st, bench_now_s() - t, t);
     }
     conn_close(&c);
     return NULL;
@@ -293,6 +296,33 @@ static double pct(const double *v, long n, double p)
         return 0;
     long i = (long)ceil(p / 100.0 * (double)n) - 1;
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* --time-profile: p99 of the requests due in each window of w seconds, to
+ * tell a tail that comes from stalls (a few bad windows) from queueing (all
+ * windows alike). */
+static void print_profile(level *L, long n, double w)
+{
+    double *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof *buf);
+    if (!buf)
+        return;
+    int nw = (int)ceil((L->deadline - L->t0) / w) + 1;
+    printf("# p99 ms per %.2f s of arrivals (max ms):", w);
+    for (int k = 0; k < nw; k++) {
+        long m = 0;
+        double mx = 0;
+        for (long i = 0; i < n; i++)
+            if (L->at[i] >= k * w && L->at[i] < (k + 1) * w) {
+                buf[m++] = L->lat[i];
+                mx = L->lat[i] > mx ? L->lat[i] : mx;
+            }
+        if (!m)
+            continue;
+        qsort(buf, (size_t)m, sizeof *buf, cmp_d);
+        printf(" %.1f (%.0f)", pct(buf, m, 99) * 1e3, mx * 1e3);
+    }
+    printf("\n");
+    free(buf);
 }
 
 static int run_level(bench *b, int rate_mode, double value, int max_threads, int loops,
@@ -314,6 +344,10 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, int
         L.total = (long)ceil(value * dur);
     L.cap_lat = L.total ? L.total : 10000000;
     L.lat = malloc((size_t)L.cap_lat * sizeof *L.lat);
+    if (rate_mode && b->profile_s > 0 && !(L.at = malloc((size_t)L.cap_lat * sizeof *L.at))) {
+        fprintf(stderr, "t5serve bench: out of memory\n");
+        return 1;
+    }
     if (rate_mode) {
         L.arrivals = malloc((size_t)L.total * sizeof *L.arrivals);
         double t = 0;
@@ -360,6 +394,8 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, int
     long n = atomic_load(&L.n_lat);
     if (n > L.cap_lat)
         n = L.cap_lat;
+    if (L.at)
+        print_profile(&L, n, b->profile_s);
     qsort(L.lat, (size_t)n, sizeof *L.lat, cmp_d);
     double sum = 0;
     for (long i = 0; i < n; i++)
@@ -379,6 +415,7 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, int
                 pct(L.lat, n, 95) * us, pct(L.lat, n, 99) * us, n ? sum / (double)n * us : 0);
     free(th);
     free(L.lat);
+    free(L.at);
     free(L.arrivals);
     return 0;
 }
@@ -402,6 +439,8 @@ static void usage(FILE *f)
                "  --event-loops N           rate mode: send from N epoll loops sharing the\n"
                "                            --max-threads connections, not a thread per\n"
                "                            connection (no lateness from busy threads)\n"
+               "  --time-profile S          rate mode: also print p99 (and max) of the\n"
+               "                            requests due in each S seconds of the level\n"
                "  --seed S                  arrival-time seed (default 1)\n"
                "  --csv FILE                also write the table as CSV\n");
 }
@@ -527,6 +566,8 @@ int t5_cmd_bench(int argc, char **argv)
             b.n_requests = atol(v);
         } else if (!strcmp(a, "--duration-s")) {
             b.duration_s = atof(v);
+        } else if (!strcmp(a, "--time-profile")) {
+            b.profile_s = atof(v);
         } else if (!strcmp(a, "--warmup")) {
             b.warmup = atoi(v);
         } else if (!strcmp(a, "--batch-size")) {

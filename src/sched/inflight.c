@@ -110,6 +110,14 @@ typedef struct worker {
     int prof;
     uint64_t pf_n, pf_adm, pf_enc_n, pf_rows, pf_start, pf_admit, pf_step, pf_wait, pf_adv,
         pf_retire;
+    /* ... and the slowest passes of any size, to tell a stall in the worker
+     * (which part) from one elsewhere (HTTP, the responder): ns per part */
+    struct pf_pass {
+        uint64_t total, start, retire, admit, enc, step, wait, adv;
+        int rows, n_enc;
+    } pf_slow[3];
+    uint64_t pf_rmax; /* the responder's longest batch of jobs, ns */
+    int pf_rjobs;     /* and how many jobs it held */
     /* the responder: a FIFO of jobs and its thread */
     pthread_t rth;
     int r_started, r_stop, r_busy;
@@ -197,11 +205,18 @@ static void *responder_main(void *arg)
         w->rhead = w->rtail = NULL;
         w->r_busy = 1;
         pthread_mutex_unlock(&w->rmu);
+        uint64_t t0 = w->prof ? t5_now_ns() : 0;
+        int nj = 0;
         while (j) {
             rjob *n = j->next;
             run_job(w->s, j);
             free(j);
             j = n;
+            nj++;
+        }
+        if (w->prof && t5_now_ns() - t0 > w->pf_rmax) {
+            w->pf_rmax = t5_now_ns() - t0;
+            w->pf_rjobs = nj;
         }
         pthread_mutex_lock(&w->rmu);
         w->r_busy = 0;
@@ -517,6 +532,33 @@ static void fail_all(worker *w, int code, const t5_err *e)
     w->n_reqs = 0;
 }
 
+/* T5_IFL_PROFILE: keeps the three slowest passes. */
+static void note_pass(worker *w, struct pf_pass p)
+{
+    int i = 3;
+    while (i > 0 && p.total > w->pf_slow[i - 1].total)
+        i--;
+    if (i == 3)
+        return;
+    memmove(&w->pf_slow[i + 1], &w->pf_slow[i], sizeof p * (size_t)(2 - i));
+    w->pf_slow[i] = p;
+}
+
+static void print_slow(const worker *w)
+{
+    for (int i = 0; i < 3 && w->pf_slow[i].total; i++) {
+        const struct pf_pass *p = &w->pf_slow[i];
+        fprintf(stderr,
+                "t5serve: in-flight slowest pass %d: %.0f us (%d rows, %d admitted): rows + step "
+                "issue %.0f, retire %.0f, admission + encoder issue %.0f (encoder issue %.0f), step "
+                "wait %.0f, encoder wait %.0f, advance %.0f\n",
+                i + 1, p->total / 1e3, p->rows, p->n_enc, p->start / 1e3, p->retire / 1e3,
+                p->admit / 1e3, p->enc / 1e3, p->step / 1e3, p->wait / 1e3, p->adv / 1e3);
+    }
+    fprintf(stderr, "t5serve: in-flight responder: longest batch %.0f us (%d jobs)\n",
+            w->pf_rmax / 1e3, w->pf_rjobs);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -593,6 +635,7 @@ static void *worker_main(void *arg)
                                                         w->enc_lens, &e1)
                                : 0;
         uint64_t t_issued = w->prof ? t5_now_ns() : 0;
+        uint64_t t_enc = t_issued - t_in; /* the encoder's issue alone */
 
         /* 4. finish the step and the encoder, advance the decoders */
         if (step_rc >= 0)
@@ -627,6 +670,10 @@ static void *worker_main(void *arg)
         uint64_t t_step = t5_now_ns();
         w->last_rows = nr;
         w->last_step_ns = t_step;
+        if (w->prof && nr > 0) /* a pass with no step may have waited idle for work */
+            note_pass(w, (struct pf_pass){t_step - t0, t_ret - t0, t_started - t_ret,
+                                          t_issued - t_started, t_enc, t_stepped - t_issued,
+                                          t_waited - t_stepped, t_adv - t_waited, nr, n_enc});
         if (w->prof && nr >= 128) {
             w->pf_n++;
             w->pf_adm += n_enc > 0;
@@ -643,6 +690,8 @@ static void *worker_main(void *arg)
             s->on_exec(s->exec_user, nr, t_in - t_started, t_step - t_in, t_started - t_ret);
     }
     responder_stop(w);
+    if (w->prof)
+        print_slow(w);
     if (w->prof && w->pf_n) {
         double n = (double)w->pf_n;
         fprintf(stderr,
