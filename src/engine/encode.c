@@ -66,24 +66,25 @@ static int encode_device(void *arg, t5_err *err)
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->est;
     int n = g->n, L = g->L, R = n * L, d = e->d, inner = e->inner, rc;
+    int RG = t5__enc_gemm_rows(e, n, L); /* the GEMMs' rows: R, or R padded */
     float eps = c->layer_norm_epsilon;
     if ((rc = vt->embed(s, e->enc_x, m->embed, e->enc_ids, R, d, err)) < 0)
         return rc;
     for (int l = 0; l < c->num_layers; l++) {
         const t5_layer_w *w = &m->enc[l];
         if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_attn, R, d, eps, err)) < 0 ||
-            (rc = vt->gemm(s, e->enc_qkv, e->enc_norm, w->w_qkv, R, 3 * inner, d, 1.0f,
+            (rc = vt->gemm(s, e->enc_qkv, e->enc_norm, w->w_qkv, RG, 3 * inner, d, 1.0f,
                            T5_GEMM_OUT_ACT, err)) < 0 ||
             (rc = vt->attn_encoder(s, e->enc_attn, e->enc_qkv, e->enc_lens, n, L, m->enc_bias,
                                    &e->enc_sh, err)) < 0 ||
-            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, R, d, inner, 1.0f, T5_GEMM_ADD_RESID,
-                           err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, RG, d, inner, 1.0f,
+                           T5_GEMM_ADD_RESID, err)) < 0 ||
             (rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_ff, R, d, eps, err)) < 0 ||
-            (rc = t5__ffn(e, s, e->enc_x, e->enc_norm, e->enc_ff, e->enc_ff2, w, R, err)) < 0)
+            (rc = t5__ffn(e, s, e->enc_x, e->enc_norm, e->enc_ff, e->enc_ff2, w, RG, err)) < 0)
             return t5_err_wrap(err, rc, "encoder layer %d", l);
     }
     if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, m->enc_ln_final, R, d, eps, err)) < 0 ||
-        (rc = vt->gemm(s, e->enc_ckv, e->enc_norm, m->w_cross_kv, R,
+        (rc = vt->gemm(s, e->enc_ckv, e->enc_norm, m->w_cross_kv, RG,
                        c->num_decoder_layers * 2 * inner, d, 1.0f, T5_GEMM_OUT_ACT, err)) < 0 ||
         (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv, e->enc_slots,
                                  e->enc_lens, n, L, err)) < 0)
@@ -111,6 +112,25 @@ int t5__enc_bucketed(const t5_engine *e, int n, int L)
     if (lb > e->p.max_input_len)
         lb = e->p.max_input_len;
     return (long long)np * lb <= T5__ENC_GRAPH_TOKENS;
+}
+
+/* A group that runs eagerly has its own row count, and a server meets a
+ * new one in almost every admission: with a cuBLASLt plan (heuristic query,
+ * and the first launch of whatever kernel it picks) per new count, the
+ * in-flight worker's encoder issue stalled for 27-62 ms a few times a second
+ * in an H100 serving run (bench/serving.md, session 5). So its GEMMs run
+ * over the rows rounded up to T5__ENC_GEMM_ROWS (at most ~1% more rows
+ * there, since eager groups have > 128 rows; each GEMM row depends on its
+ * own input row only, and the rows past the group are never read as
+ * output), a few dozen shapes that t5_engine_warmup plans and runs at
+ * load. Norms, attention and the activation keep the exact count. */
+int t5__enc_gemm_rows(const t5_engine *e, int n, int L)
+{
+    int R = n * L;
+    if (e->be->device == T5_DEVICE_CPU || t5__enc_bucketed(e, n, L))
+        return R;
+    int RG = (R + T5__ENC_GEMM_ROWS - 1) / T5__ENC_GEMM_ROWS * T5__ENC_GEMM_ROWS;
+    return RG < e->enc_gemm_rows ? RG : e->enc_gemm_rows;
 }
 
 int t5__enc_bucket_n(const t5_engine *e, int n, int L)

@@ -177,8 +177,12 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     if (lim < p.max_input_len)
         lim = p.max_input_len;
     e->enc_rows = (int)(cap < lim ? cap : lim);
+    e->enc_gemm_rows = e->be->device == T5_DEVICE_CPU
+                           ? e->enc_rows
+                           : (e->enc_rows + T5__ENC_GEMM_ROWS - 1) / T5__ENC_GEMM_ROWS *
+                                 T5__ENC_GEMM_ROWS;
 
-    size_t R = (size_t)e->enc_rows;
+    size_t R = (size_t)e->enc_gemm_rows;
     size_t self_sz = (size_t)e->self_lay.n_layers * S * c->num_heads * p.max_output_len * c->d_kv;
     size_t cross_sz = (size_t)e->cross_lay.n_layers * S * c->num_heads * p.max_input_len * c->d_kv;
     int rc;

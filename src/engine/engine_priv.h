@@ -44,6 +44,7 @@ struct t5_engine {
 
     /* Encoder scratch for enc_rows padded tokens (one encode group). */
     int enc_rows;
+    int enc_gemm_rows;  /* rows of the buffers below (GEMM padding, encode.c) */
     float *enc_x;       /* (enc_rows, d) fp32 residual */
     void *enc_norm;     /* (enc_rows, d) act */
     void *enc_qkv;      /* (enc_rows, 3*inner) act */
@@ -114,6 +115,11 @@ static inline int t5__pow2_at_least(int n)
 int t5__enc_bucketed(const t5_engine *e, int n, int L);
 int t5__enc_bucket_n(const t5_engine *e, int n, int L);
 int t5__enc_bucket_len(const t5_engine *e, int n, int L);
+/* The GEMMs of a group encoded eagerly on a GPU run over its row count
+ * rounded up to a multiple of this (encode.c says why); the encoder
+ * buffers hold enc_gemm_rows >= enc_rows rows for it. */
+#define T5__ENC_GEMM_ROWS 128
+int t5__enc_gemm_rows(const t5_engine *e, int n, int L);
 /* The row count a decoder step of n rows is padded to (step.c). */
 int t5__step_rows(const t5_engine *e, int n);
 

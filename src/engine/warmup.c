@@ -6,7 +6,8 @@
  * starting, so without a warm-up the first requests after a model loads pay
  * for all of those captures. This runs the encoder at every (requests,
  * length) bucket that encode.c pads to (as many as the graph budget below
- * allows, fewest requests first) and one decoder step at every row count
+ * allows, fewest requests first), one eagerly run group at every GEMM row
+ * count that larger groups pad to, and one decoder step at every row count
  * the step pads to, then leaves the slots empty again.
  */
 #include <stdlib.h>
@@ -65,6 +66,24 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
         }
         if (nb >= B)
             break;
+    }
+    /* Eager groups: one of every GEMM row count they pad to (encode.c), so
+     * that serving plans no GEMM and loads no kernel. */
+    for (int RG = 2 * T5__ENC_GEMM_ROWS; e->be->device != T5_DEVICE_CPU && RG <= e->enc_gemm_rows;
+         RG += T5__ENC_GEMM_ROWS) {
+        for (int len = 1; len <= L; len++) {
+            int nb = RG / len;
+            if (nb > B || (long long)nb * len > e->enc_rows || t5__enc_bucketed(e, nb, len) ||
+                t5__enc_gemm_rows(e, nb, len) != RG)
+                continue;
+            for (int b = 0; b < nb; b++)
+                lens[b] = len;
+            if ((rc = t5_engine_encode(e, nb, slots, ids, lens, NULL, err)) < 0) {
+                rc = t5_err_wrap(err, rc, "warm-up encode of %d x %d tokens", nb, len);
+                goto done;
+            }
+            break;
+        }
     }
     for (int i = 0; i < B; i++)
         rows[i] = (t5_step_row){i, 0, 0, e->cfg->decoder_start_token_id, 0};

@@ -141,6 +141,8 @@ static void cu_stream_destroy(t5_stream *s)
     t5__cu_fused_release(s);
     for (int i = 0; i < s->n_graphs; i++)
         cudaGraphExecDestroy(s->graphs[i].exec);
+    if (s->be->plan_stats)
+        t5__cu_gemm_plan_report(s);
     t5__cu_gemm_plans_free(s);
     if (s->lt)
         cublasLtDestroy(s->lt);
@@ -403,6 +405,7 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
     be->no_fused = getenv("T5_CUDA_NO_FUSED_STEP") != NULL;
+    be->plan_stats = getenv("T5_CUDA_PLAN_STATS") != NULL;
     /* The cluster kernel (fused_step2.cu) is opt-in: on an H200 it lost to
      * fused_step.cu's at one row and to the per-op graph at 8 (bench/cuda.md). */
     be->fused_v2 = prop.major >= 9 && getenv("T5_CUDA_FUSED_V2") != NULL;

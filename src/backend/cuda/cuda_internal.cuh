@@ -72,6 +72,7 @@ typedef struct t5__cu_backend {
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
     int no_fused;         /* T5_CUDA_NO_FUSED_STEP: no decode_step, the engine issues the ops */
+    int plan_stats;       /* T5_CUDA_PLAN_STATS: print plan-building counts at stream destroy */
     int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..8) */
     int fused_v2;         /* sm_90+ and T5_CUDA_FUSED_V2 set: the cluster kernel (fused_step2.cu) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
@@ -127,6 +128,7 @@ struct t5_stream {
     void *ws; /* cuBLASLt workspace; fixed, so captured GEMMs stay valid */
     size_t ws_bytes;
     t5__gemm_plan plans[T5__GEMM_PLANS];
+    unsigned long long plan_builds, plan_ns, plan_max_ns; /* T5_CUDA_PLAN_STATS */
     t5__graph graphs[T5__GRAPHS];
     int n_graphs;
     int capturing;
@@ -357,6 +359,8 @@ static __device__ __forceinline__ float t5__block_sum(float v)
 int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, int n, int k,
                 float alpha, int flags, t5_err *err);
 void t5__cu_gemm_plans_free(t5_stream *s);
+/* T5_CUDA_PLAN_STATS: what building GEMM plans cost this stream. */
+void t5__cu_gemm_plan_report(const t5_stream *s);
 int t5__cu_embed(t5_stream *s, float *x, const void *table, const int32_t *ids, int n, int d,
                  t5_err *err);
 int t5__cu_rmsnorm_launch(t5_stream *s, void *out, const float *x, const void *w, int n, int d,

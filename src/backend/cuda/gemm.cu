@@ -18,10 +18,18 @@
 #include "cuda_internal.cuh"
 
 #include <string.h>
+#include <time.h>
 
 static cudaDataType_t act_type(t5_dtype d)
 {
     return d == T5_F16 ? CUDA_R_16F : d == T5_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+static unsigned long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
 static void plan_clear(t5__gemm_plan *p)
@@ -33,6 +41,14 @@ static void plan_clear(t5__gemm_plan *p)
     cublasLtMatrixLayoutDestroy(p->lc);
     cublasLtMatmulDescDestroy(p->op);
     memset(p, 0, sizeof *p);
+}
+
+void t5__cu_gemm_plan_report(const t5_stream *s)
+{
+    fprintf(stderr,
+            "t5serve: cuda stream: %llu GEMM plans built (a heuristic query each), %.1f ms in "
+            "all, longest %.2f ms\n",
+            s->plan_builds, s->plan_ns / 1e6, s->plan_max_ns / 1e6);
 }
 
 void t5__cu_gemm_plans_free(t5_stream *s)
@@ -137,7 +153,12 @@ int t5__cu_gemm(t5_stream *s, void *out, const void *a, const void *w, int m, in
         plan_clear(p);
     }
     if (!p->used) {
+        unsigned long long t0 = now_ns();
         int rc = plan_build(s, p, m, n, k, flags, align, err);
+        unsigned long long dt = now_ns() - t0;
+        s->plan_builds++;
+        s->plan_ns += dt;
+        s->plan_max_ns = dt > s->plan_max_ns ? dt : s->plan_max_ns;
         if (rc < 0) {
             plan_clear(p);
             return rc;
