@@ -44,6 +44,7 @@ typedef struct level {
     long cap_lat;
     atomic_long errors, late;
     int loops, conns_per_loop; /* the event-loop client (--event-loops) */
+    int preopen;               /* connections each loop opens before t0 */
     atomic_int loop_next;      /* which loop index the next loop thread takes */
 } level;
 

@@ -337,6 +337,7 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, int
     if (rate_mode && loops > 0) { /* max_threads: connections, shared by the loops */
         L.loops = L.threads = loops;
         L.conns_per_loop = max_threads / loops > 0 ? max_threads / loops : 1;
+        L.preopen = (int)ceil(value * 0.05 / loops);
     }
     double dur = b->duration_s > 0 ? b->duration_s : 10;
     L.total = b->n_requests;
@@ -375,7 +376,7 @@ static int run_level(bench *b, int rate_mode, double value, int max_threads, int
     conn_close(&wc);
 
     pthread_t *th = calloc((size_t)L.threads, sizeof *th);
-    L.t0 = bench_now_s() + 0.01;
+    L.t0 = bench_now_s() + (L.loops ? 0.1 : 0.01); /* the loops connect first */
     L.deadline = L.t0 + dur;
     int started = 0;
     for (int i = 0; i < L.threads; i++)
