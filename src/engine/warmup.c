@@ -15,6 +15,16 @@
 
 #include "engine/engine_priv.h"
 
+/* Encodes nb requests of len tokens (ids: all the same dummy row). */
+static int warm_encode(t5_engine *e, int nb, int len, const int32_t *slots,
+                       const int32_t **ids, int32_t *lens, t5_err *err)
+{
+    for (int b = 0; b < nb; b++)
+        lens[b] = len;
+    int rc = t5_engine_encode(e, nb, slots, ids, lens, NULL, err);
+    return rc < 0 ? t5_err_wrap(err, rc, "warm-up encode of %d x %d tokens", nb, len) : 0;
+}
+
 int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
 {
     if (!e)
@@ -53,12 +63,8 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
             int lb = t5__enc_bucket_len(e, nb, len);
             if ((long long)t5__enc_bucket_n(e, nb, len) * lb > e->enc_rows)
                 break;
-            for (int b = 0; b < nb; b++)
-                lens[b] = lb;
-            if ((rc = t5_engine_encode(e, nb, slots, ids, lens, NULL, err)) < 0) {
-                rc = t5_err_wrap(err, rc, "warm-up encode of %d x %d tokens", nb, lb);
+            if ((rc = warm_encode(e, nb, lb, slots, ids, lens, err)) < 0)
                 goto done;
-            }
             shapes++;
             if (lb >= L)
                 break;
@@ -76,12 +82,8 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
             if (nb > B || (long long)nb * len > e->enc_rows || t5__enc_bucketed(e, nb, len) ||
                 t5__enc_gemm_rows(e, nb, len) != RG)
                 continue;
-            for (int b = 0; b < nb; b++)
-                lens[b] = len;
-            if ((rc = t5_engine_encode(e, nb, slots, ids, lens, NULL, err)) < 0) {
-                rc = t5_err_wrap(err, rc, "warm-up encode of %d x %d tokens", nb, len);
+            if ((rc = warm_encode(e, nb, len, slots, ids, lens, err)) < 0)
                 goto done;
-            }
             break;
         }
     }
