@@ -151,6 +151,7 @@ static void cu_stream_destroy(t5_stream *s)
     cudaFree(s->topk_part);
     cudaFree(s->fs_bar);
     cudaFree(s->fs2_xp);
+    cudaFree(s->fs_ll);
     if (s->fs_trace) {
         t5__cu_fused_trace_report(s);
         cudaFree(s->fs_trace);
@@ -191,6 +192,10 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     SC(cudaMemset(s->fs_bar, 0, 4 * sizeof(unsigned long long)));
     if (be->fused_v2)
         SC(cudaMalloc((void **)&s->fs2_xp, T5__FS2_XP_BYTES));
+    if (be->fused_ll && !be->no_fused) { /* flags 0: no launch's (they start at 1) */
+        SC(cudaMalloc(&s->fs_ll, T5__FS_LL_BYTES));
+        SC(cudaMemset(s->fs_ll, 0, T5__FS_LL_BYTES));
+    }
     if (getenv("T5_CUDA_FUSED_TRACE")) {
         SC(cudaMalloc((void **)&s->fs_trace, 16 * sizeof(unsigned long long)));
         SC(cudaMemset(s->fs_trace, 0, 16 * sizeof(unsigned long long)));
@@ -409,6 +414,9 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     /* The cluster kernel (fused_step2.cu) is opt-in: on an H200 it lost to
      * fused_step.cu's at one row and to the per-op graph at 8 (bench/cuda.md). */
     be->fused_v2 = prop.major >= 9 && getenv("T5_CUDA_FUSED_V2") != NULL;
+    /* fused_step.cu's flag-in-data kernel (default; T5_CUDA_FUSED_LL=0: the
+     * barrier kernel): same numerics, 11% faster at batch 1 on an H100. */
+    be->fused_ll = !getenv("T5_CUDA_FUSED_LL") || atoi(getenv("T5_CUDA_FUSED_LL")) > 0;
     /* Measured on an H200 (bench/cuda.md): fused_step.cu's kernel wins at
      * one row and loses to the per-op graph at 2-4, so by default it takes
      * one; the cluster kernel won at 4 rows. */

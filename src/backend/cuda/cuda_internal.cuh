@@ -75,6 +75,7 @@ typedef struct t5__cu_backend {
     int plan_stats;       /* T5_CUDA_PLAN_STATS: print plan-building counts at stream destroy */
     int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..8) */
     int fused_v2;         /* sm_90+ and T5_CUDA_FUSED_V2 set: the cluster kernel (fused_step2.cu) */
+    int fused_ll;         /* T5_CUDA_FUSED_LL: fused_step.cu's flag-in-data kernel */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
@@ -97,6 +98,9 @@ typedef struct t5__gemm_plan {
 
 /* Bytes of a stream's residual-partials buffer for fused_step2.cu. */
 #define T5__FS2_XP_BYTES (1u << 20)
+/* fused_step.cu's LL kernel: its exchange words (8 bytes per value of every
+ * phase of a step: t5-base at 4 rows needs 3.3 MB) */
+#define T5__FS_LL_BYTES (8u << 20)
 
 /* Rows up to which GEMMs take the small-m path of gemv.cu, with a pending
  * RMSNorm or FFN activation fused into their prologue. */
@@ -154,6 +158,7 @@ struct t5_stream {
     size_t host_tmp_n;
     unsigned *fs_bar;             /* the fused steps' grid barriers (u64 counts: v1, v2) */
     float *fs2_xp;                /* fused_step2.cu's residual partials (T5__FS2_XP_BYTES) */
+    void *fs_ll;                  /* fused_step.cu's LL exchange words (T5__FS_LL_BYTES), or NULL */
     int fs2_nc;                   /* its cluster count, fixed at its first launch; -1: cannot */
     unsigned long long *fs_trace; /* T5_CUDA_FUSED_TRACE: its per-phase times, else NULL */
 };

@@ -377,17 +377,45 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
     __syncthreads();
 }
 
-enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2 };
+enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2, FS_LL_ACT = 3, FS_LL_ADD = 4 };
+
+/* ---- flag-in-data exchange (fused_step.cu's LL kernel) ------------------------
+ * A word is 8 bytes: a 4-byte payload (a float) and the 4-byte flag of the
+ * launch that wrote it, stored and loaded as one 64-bit access, so a reader
+ * that sees the flag sees the payload: no fence and no barrier between a
+ * producer and its consumers, one L2 round trip instead of three. */
+static __device__ __forceinline__ void fs_ll_st(unsigned long long *p, float v, unsigned flag)
+{
+    unsigned long long w = ((unsigned long long)flag << 32) | __float_as_uint(v);
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
+}
+
+static __device__ __forceinline__ unsigned long long fs_ll_ld(const unsigned long long *p)
+{
+    unsigned long long w;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(w) : "l"(p) : "memory");
+    return w;
+}
+
+/* The payload of word w once it carries flag (re-reading p until it does). */
+static __device__ __forceinline__ float fs_ll_val(unsigned long long w,
+                                                  const unsigned long long *p, unsigned flag)
+{
+    while ((unsigned)(w >> 32) != flag)
+        w = fs_ll_ld(p);
+    return __uint_as_float((unsigned)w);
+}
 
 /* ---- the GEMVs ---------------------------------------------------------------
  * fs_gemv_cols: out columns [c0, c1) = as [m][k] @ W^T, W's row of column c
  * at W + (c - wc0) * ldw; warps over columns, CPW columns per warp at a time
  * (all their weight loads in flight), lanes over k. For k of a few hundred
- * and more. out is global or shared memory, row stride n. */
+ * and more. out is global or shared memory, row stride n; FS_LL_*: an LL
+ * buffer of words (fs_ll_st) with flag llf. */
 template <typename T, int CPW, int MAXM>
 static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int ldw, int wc0, int n,
                                     int c0, int c1, int mode, void *out, float alpha,
-                                    const float *xs)
+                                    const float *xs, unsigned llf = 0)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     for (int cb = c0 + warp * CPW; cb < c1; cb += FS_WARPS * CPW) {
@@ -404,6 +432,11 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
                         size_t at = (size_t)r * n + col;
                         if (mode == FS_ADD) /* xs: this phase's residual rows, n == d */
                             ((float *)out)[at] = xs[at] + v;
+                        else if (mode == FS_LL_ADD)
+                            fs_ll_st((unsigned long long *)out + at, xs[at] + v, llf);
+                        else if (mode == FS_LL_ACT) /* rounded as a stored act would be */
+                            fs_ll_st((unsigned long long *)out + at,
+                                     t5__dt<T>::load(t5__dt<T>::store(v)), llf);
                         else if (mode == FS_OUT_F32)
                             ((float *)out)[at] = v;
                         else

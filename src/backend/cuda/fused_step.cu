@@ -49,6 +49,11 @@
  * until it is destroyed) and the others decline (the engine then issues the
  * per-op sequence, whose kernels always finish). Concurrent instances are a
  * throughput setting anyway; the fused step is for latency.
+ *
+ * Two kernels walk these phases: fused_step_kernel, with a grid barrier
+ * between phases, and fused_ll_kernel (the default; T5_CUDA_FUSED_LL=0
+ * selects the other), whose phases hand their outputs over in flag-in-data
+ * words instead (see "the LL kernel" below).
  */
 #include "fused_common.cuh"
 
@@ -65,6 +70,12 @@ struct fs_params {
     int smax;                  /* scores per warp (the longest cache) */
     int ws_bytes;              /* shared-memory weight stage */
     size_t off_xs, off_sc, off_qs, off_ws;
+    /* the LL kernel: its exchange buffer (words, fused_common.cuh) and the
+     * word offsets in one layer's part of it; its q|k|v / q stage in shared
+     * memory at off_qv */
+    unsigned long long *ll;
+    int ll_layer, ll_xb, ll_xc, ll_qkv, ll_q, ll_ff;
+    size_t off_qv;
 };
 
 /* Starts copying this block's slice of the next phase's W [n, k] into
@@ -144,7 +155,8 @@ static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int
 template <typename T>
 static __device__ __noinline__ void fs_gemv(const T *as, int m, int k, const void *W, int n,
                                             int mode, void *out, float alpha,
-                                            const unsigned char *ws, int ws_bytes, const float *xs)
+                                            const unsigned char *ws, int ws_bytes, const float *xs,
+                                            unsigned llf = 0)
 {
     int c0, c1, wc0 = 0;
     fs_slice(n, c0, c1);
@@ -156,9 +168,9 @@ static __device__ __noinline__ void fs_gemv(const T *as, int m, int k, const voi
         wc0 = c0;
     }
     if (c1 - c0 >= 2 * 4 * FS_WARPS)
-        fs_gemv_cols<T, 4, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs);
+        fs_gemv_cols<T, 4, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
     else
-        fs_gemv_cols<T, 1, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs);
+        fs_gemv_cols<T, 1, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
 }
 
 /* ---- the kernel ---------------------------------------------------------------- */
@@ -314,6 +326,241 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
 }
 
+/* ---- the LL kernel ---------------------------------------------------------------
+ * The same phases and numerics as fused_step_kernel, but a phase's outputs
+ * go to an exchange buffer of flag-in-data words (fs_ll_st) instead of a
+ * plain buffer + grid barrier: the next phase's blocks poll the words they
+ * need until each carries this launch's flag. That removes per phase the
+ * release (draining the block's stores), the atomic and the reload after
+ * the wait: one L2 round trip from a producer's store to its consumer
+ * instead of about three (bench/cuda.md, "Where a fused step's
+ * microseconds go"). Each (layer, phase) has its own words, so no word is
+ * written twice in a launch and a slow reader never sees a later phase's
+ * value; launches are ordered by the stream. The flag is the launch's
+ * number: the grid barrier's count (which only the head's barrier moves,
+ * by one grid per launch) over the grid size, + 1, read by every block at
+ * its start; a block that starts late still reads the same number, because
+ * the head barrier cannot complete without it. */
+
+/* dst [n] (T) = the payloads of src [n] once they carry flag. */
+template <typename T>
+static __device__ __noinline__ void fs_ll_gather(T *dst, const unsigned long long *src, int n,
+                                                 unsigned flag)
+{
+    constexpr int U = 4; /* words in flight per thread */
+    for (int i0 = threadIdx.x; i0 < n; i0 += U * FS_THREADS) {
+        unsigned long long w[U];
+#pragma unroll
+        for (int u = 0; u < U; u++)
+            if (i0 + u * FS_THREADS < n)
+                w[u] = fs_ll_ld(src + i0 + u * FS_THREADS);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int i = i0 + u * FS_THREADS;
+            if (i < n)
+                dst[i] = t5__dt<T>::store(fs_ll_val(w[u], src + i, flag));
+        }
+    }
+    __syncthreads();
+}
+
+/* as [m][f] = act(ff) (gated: act(ff[:, :f]) * ff[:, f:]) / scale, ff an
+ * LL buffer of rows of ffc words (as fs_ffn_act). */
+template <typename T>
+static __device__ __noinline__ void fs_ll_ffn_act(T *as, const unsigned long long *ff, int m,
+                                                  int f, int gated, int act, float inv_scale,
+                                                  unsigned flag)
+{
+    constexpr int U = 4;
+    const int ffc = gated ? 2 * f : f;
+    for (int i0 = threadIdx.x; i0 < m * f; i0 += U * FS_THREADS) {
+        unsigned long long w0[U], w1[U];
+        const unsigned long long *p0[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int idx = i0 + u * FS_THREADS, r = idx / f;
+            p0[u] = ff + (size_t)r * ffc + (idx - r * f);
+            if (idx < m * f) {
+                w0[u] = fs_ll_ld(p0[u]);
+                if (gated)
+                    w1[u] = fs_ll_ld(p0[u] + f);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int idx = i0 + u * FS_THREADS;
+            if (idx < m * f) {
+                float y = fs_act(fs_fin<T>(fs_ll_val(w0[u], p0[u], flag)), act);
+                if (gated)
+                    y *= fs_fin<T>(fs_ll_val(w1[u], p0[u] + f, flag));
+                as[idx] = t5__dt<T>::store(fs_fin<T>(y * inv_scale));
+            }
+        }
+    }
+    __syncthreads();
+}
+
+template <typename T, int K>
+__global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
+{
+    const t5_fused_step &a = p.a;
+    extern __shared__ __align__(16) unsigned char fs_sm[];
+    T *as = (T *)fs_sm;
+    float *xs = (float *)(fs_sm + p.off_xs);
+    float *sc = (float *)(fs_sm + p.off_sc);
+    float *qs = (float *)(fs_sm + p.off_qs);
+    T *qv = (T *)(fs_sm + p.off_qv);
+    __shared__ float red[FS_MAXM];
+    __shared__ unsigned s_flag;
+    const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
+    const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
+    const float act_scale = fs_act_scale<T>();
+
+    unsigned char *ws = fs_sm + p.off_ws;
+    const int wsb = p.ws_bytes;
+    fs_clock clk = {p.trace, 0, 0};
+    if (threadIdx.x == 0) {
+        unsigned long long b;
+        asm volatile("ld.relaxed.gpu.u64 %0, [%1];" : "=l"(b) : "l"(p.bar) : "memory");
+        s_flag = (unsigned)(b / gridDim.x) + 1u;
+    }
+    __syncthreads();
+    if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
+        clk.t = clk.t2 = fs_now();
+    const unsigned f = s_flag;
+    fs_stage(ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+    for (int l = 0; l < a.n_layers; l++) {
+        const t5_fused_layer &w = a.layers[l];
+        unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
+        /* P1 */
+        if (l == 0)
+            fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, true);
+        else
+            fs_ll_gather<float>(xs, L, m * d, f);
+        clk.sub(0);
+        fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
+        clk.sub(1);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws, wsb, xs, f);
+        clk.sub(2);
+        fs_stage(ws, wsb, w.w_o, d, inner, es);
+        clk.sub(3);
+        clk.mark(0);
+        /* P2 */
+        fs_ll_gather<T>(qv, L + p.ll_qkv, m * 3 * inner, f);
+        clk.sub(0);
+        {
+            fs_attn_args g = {a.rows,
+                              a.self_k,
+                              a.self_v,
+                              a.self_k,
+                              a.self_v,
+                              qv,
+                              a.bias,
+                              a.self_lay.n_slots,
+                              a.self_lay.max_len,
+                              a.sh.n_heads,
+                              a.sh.d_kv,
+                              a.sh.num_buckets,
+                              a.sh.max_distance,
+                              m,
+                              p.smax,
+                              l,
+                              0,
+                              a.sh.n_heads,
+                              3 * inner,
+                              a.sh.d_kv,
+                              inner,
+                              inner,
+                              a.sh.d_kv};
+            if (blockIdx.x != 0)
+                g.kw = g.vw = NULL; /* block 0 appends */
+            fs_attn<T, true, false>(as, g, sc, qs);
+        }
+        clk.sub(1);
+        fs_gemv<T>(as, m, inner, w.w_o, d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws, wsb, xs, f);
+        clk.sub(2);
+        fs_stage(ws, wsb, w.w_cq, inner, d, es);
+        clk.sub(3);
+        clk.mark(1);
+        /* P3 */
+        fs_ll_gather<float>(xs, L + p.ll_xb, m * d, f);
+        clk.sub(0);
+        fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
+        clk.sub(1);
+        fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws, wsb, xs, f);
+        clk.sub(2);
+        fs_stage(ws, wsb, w.w_co, d, inner, es);
+        clk.sub(3);
+        clk.mark(2);
+        /* P4 */
+        fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
+        clk.sub(0);
+        {
+            fs_attn_args g = {a.rows,
+                              a.cross_k,
+                              a.cross_v,
+                              NULL,
+                              NULL,
+                              qv,
+                              NULL,
+                              a.cross_lay.n_slots,
+                              a.cross_lay.max_len,
+                              a.sh.n_heads,
+                              a.sh.d_kv,
+                              0,
+                              0,
+                              m,
+                              p.smax,
+                              l,
+                              0,
+                              a.sh.n_heads,
+                              inner,
+                              a.sh.d_kv,
+                              0,
+                              inner,
+                              a.sh.d_kv};
+            fs_attn<T, false, false>(as, g, sc, qs);
+        }
+        clk.sub(1);
+        fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws, wsb, xs, f);
+        clk.sub(2);
+        fs_stage(ws, wsb, w.w_in, ffc, d, es);
+        clk.sub(3);
+        clk.mark(3);
+        /* P5 */
+        fs_ll_gather<float>(xs, L + p.ll_xc, m * d, f);
+        clk.sub(0);
+        fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
+        clk.sub(1);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws, wsb, xs, f);
+        clk.sub(2);
+        fs_stage(ws, wsb, w.w_out, d, a.d_ff, es);
+        clk.sub(3);
+        clk.mark(4);
+        /* P6: the output is the next layer's input words (or the head's) */
+        fs_ll_ffn_act<T>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
+        clk.sub(0);
+        clk.sub(1);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws, wsb, xs,
+                   f);
+        clk.sub(2);
+        if (l + 1 < a.n_layers)
+            fs_stage(ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
+        else
+            fs_prefetch(a.lm_head, a.V, d, es);
+        clk.sub(3);
+        clk.mark(5);
+    }
+
+    /* P7, P8 as fused_step_kernel's (the head keeps its grid barrier, which
+     * also moves the count that the next launch's flag comes from) */
+    fs_ll_gather<float>(xs, p.ll + (size_t)a.n_layers * p.ll_layer, m * d, f);
+    fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red);
+    if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
+        p.trace[14] = 3; /* the report's labels */
+    fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
+}
+
 /* ---- ownership (see the top of the file) ------------------------------------ */
 
 static t5_stream *fs_owner[64];
@@ -340,7 +587,7 @@ static size_t al16(size_t x)
 template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
 {
-    void (*kern)(const fs_params) = fused_step_kernel<T, K>;
+    void (*kern)(const fs_params) = p.ll ? fused_ll_kernel<T, K> : fused_step_kernel<T, K>;
     if (smem > 48 * 1024)
         CU_CHECK(
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -396,7 +643,24 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     p.off_xs = al16((size_t)FS_MAXM * p.amax * es);
     p.off_sc = p.off_xs + al16((size_t)FS_MAXM * a->d * 4);
     p.off_qs = p.off_sc + al16((size_t)FS_WARPS * p.smax * 4);
-    p.off_ws = p.off_qs + al16((size_t)FS_WARPS * dkv * 4);
+    p.off_qv = p.off_qs + al16((size_t)FS_WARPS * dkv * 4);
+    p.off_ws = p.off_qv;
+    if (be->fused_ll && s->fs_ll) {
+        /* one layer's words: x after each sublayer's input (xa, xb, xc),
+         * q|k|v, cross q, ff; then the head's input after the last layer */
+        const int m = a->n, ffc = a->gated ? 2 * a->d_ff : a->d_ff;
+        p.ll_xb = m * a->d;
+        p.ll_xc = 2 * m * a->d;
+        p.ll_qkv = 3 * m * a->d;
+        p.ll_q = p.ll_qkv + 3 * m * inner;
+        p.ll_ff = p.ll_q + m * inner;
+        p.ll_layer = p.ll_ff + m * ffc;
+        size_t words = (size_t)a->n_layers * p.ll_layer + (size_t)m * a->d;
+        if (words * 8 <= T5__FS_LL_BYTES) {
+            p.ll = (unsigned long long *)s->fs_ll;
+            p.off_ws = p.off_qv + al16((size_t)FS_MAXM * 3 * inner * es);
+        }
+    }
     /* + 4 KB: the static shared memory of the top-k helpers */
     if (p.off_ws + 4096 > be->smem_optin)
         return 1;
@@ -432,10 +696,11 @@ void t5__cu_fused_trace_report(t5_stream *s)
     static const char *name2[10] = {
         "self sublayer", "cross sublayer", "ffn sublayer", "",           "", "",
         "lm head",       "top-k parts",    "(barrier)",    "top-k merge"};
+    const int ll = tr[14] == 3;
     const char **name = v2 ? name2 : name1;
     fprintf(stderr,
             "fused step%s trace: %llu steps; us per step (layer phases summed over layers):",
-            v2 ? " (clusters)" : "", tr[15]);
+            v2 ? " (clusters)" : ll ? " (LL)" : "", tr[15]);
     for (int i = 0; i < 10; i++) {
         if (!name[i][0])
             continue;
@@ -443,7 +708,12 @@ void t5__cu_fused_trace_report(t5_stream *s)
         tot += tr[i] / n;
     }
     double layers = (double)(tr[0] + tr[1] + tr[2] + tr[3] + tr[4] + tr[5]);
-    if (v2)
+    if (ll)
+        fprintf(stderr,
+                " total %.2f; of the layer phases: gather (incl. waiting) %.2f, norm/attention/act "
+                "%.2f, GEMV+stores %.2f, stage %.2f\n",
+                tot, tr[10] / n, tr[11] / n, tr[12] / n, tr[13] / n);
+    else if (v2)
         fprintf(stderr,
                 " total %.2f; of the layer phases: gather+norm %.2f, GEMV+exchange %.2f, "
                 "attention/act+GEMV+reduce %.2f, arrive+stage %.2f, wait %.2f\n",
