@@ -417,6 +417,10 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     /* fused_step.cu's flag-in-data kernel (default; T5_CUDA_FUSED_LL=0: the
      * barrier kernel): same numerics, 11% faster at batch 1 on an H100. */
     be->fused_ll = !getenv("T5_CUDA_FUSED_LL") || atoi(getenv("T5_CUDA_FUSED_LL")) > 0;
+    /* ... with its weight slices staged evict-first in L2 (default;
+     * T5_CUDA_FUSED_EVICT_FIRST=0: normal): 2-3% at batch 1 on an H100. */
+    be->fused_ef =
+        !getenv("T5_CUDA_FUSED_EVICT_FIRST") || atoi(getenv("T5_CUDA_FUSED_EVICT_FIRST")) > 0;
     /* Measured on an H200 (bench/cuda.md): fused_step.cu's kernel wins at
      * one row and loses to the per-op graph at 2-4, so by default it takes
      * one; the cluster kernel won at 4 rows. */

@@ -218,6 +218,34 @@ static __device__ __forceinline__ void fs_cp16(void *dst_smem, const void *src)
 #endif
 }
 
+/* fs_cp16 with an L2 cache policy (fs_evict_first's), where sm_80+. */
+static __device__ __forceinline__ void fs_cp16_pol(void *dst_smem, const void *src,
+                                                   unsigned long long pol)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned dst = (unsigned)__cvta_generic_to_shared(dst_smem);
+    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(dst),
+                 "l"(src), "l"(pol)
+                 : "memory");
+#else
+    (void)pol;
+    *(uint4 *)dst_smem = *(const uint4 *)src;
+#endif
+}
+
+/* An L2 policy under which the lines a load brings in are the first to go:
+ * for data read once per step (the decoder's weight slices), so that it
+ * does not push out what the next step reads again (the KV caches, the
+ * cross K/V, the exchange words, the LM head when it fits). */
+static __device__ __forceinline__ unsigned long long fs_evict_first(void)
+{
+    unsigned long long pol = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+#endif
+    return pol;
+}
+
 static __device__ __forceinline__ void fs_cp_commit(void)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

@@ -67,6 +67,7 @@ struct fs_params {
     unsigned long long *trace; /* T5_CUDA_FUSED_TRACE: per-phase ns sums (block 0), or NULL */
     float *part;               /* top-k parts: pm, pl [m*G], pv [m*G*k], pi [m*G*k] */
     int amax;                  /* elements per row of the shared-memory GEMV input */
+    int ef;                    /* weight slices staged with L2 evict-first (fs_evict_first) */
     int smax;                  /* scores per warp (the longest cache) */
     int ws_bytes;              /* shared-memory weight stage */
     size_t off_xs, off_sc, off_qs, off_ws;
@@ -88,8 +89,8 @@ static __device__ __forceinline__ bool fs_fits(int n, int k, int esz, int ws_byt
     return (size_t)per * k * esz <= (size_t)ws_bytes;
 }
 
-static __device__ void fs_stage(unsigned char *ws, int ws_bytes, const void *w, int n, int k,
-                                int esz)
+static __device__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes, const void *w, int n,
+                                int k, int esz)
 {
     if (!fs_fits(n, k, esz, ws_bytes)) {
         fs_prefetch(w, n, k, esz);
@@ -100,8 +101,14 @@ static __device__ void fs_stage(unsigned char *ws, int ws_bytes, const void *w, 
     const char *src = (const char *)w + (size_t)c0 * k * esz;
     int bytes = (c1 - c0) * k * esz;
     __syncthreads(); /* the previous GEMV has finished reading ws */
-    for (int off = threadIdx.x * 16; off < bytes; off += FS_THREADS * 16)
-        fs_cp16(ws + off, src + off);
+    if (ef) { /* T5_CUDA_FUSED_EVICT_FIRST */
+        const unsigned long long pol = fs_evict_first();
+        for (int off = threadIdx.x * 16; off < bytes; off += FS_THREADS * 16)
+            fs_cp16_pol(ws + off, src + off, pol);
+    } else {
+        for (int off = threadIdx.x * 16; off < bytes; off += FS_THREADS * 16)
+            fs_cp16(ws + off, src + off);
+    }
     fs_cp_commit();
 }
 
@@ -197,7 +204,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         clk.t = clk.t2 = fs_now();
     if (a.n_layers > 0)
-        fs_stage(ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+        fs_stage(p.ef, ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         /* P1 */
@@ -207,7 +214,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(ws, wsb, w.w_o, d, inner, es);
+        fs_stage(p.ef, ws, wsb, w.w_o, d, inner, es);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(0);
@@ -244,7 +251,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(ws, wsb, w.w_cq, inner, d, es);
+        fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(1);
@@ -255,7 +262,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(ws, wsb, w.w_co, d, inner, es);
+        fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(2);
@@ -290,7 +297,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(ws, wsb, w.w_in, ffc, d, es);
+        fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(3);
@@ -301,7 +308,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(ws, wsb, w.w_out, d, a.d_ff, es);
+        fs_stage(p.ef, ws, wsb, w.w_out, d, a.d_ff, es);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(4);
@@ -312,7 +319,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.sub(1);
         tgt = fs_arrive(p.bar);
         if (l + 1 < a.n_layers)
-            fs_stage(ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
+            fs_stage(p.ef, ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
         else
             fs_prefetch(a.lm_head, a.V, d, es);
         clk.sub(2);
@@ -428,7 +435,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         clk.t = clk.t2 = fs_now();
     const unsigned f = s_flag;
-    fs_stage(ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+    fs_stage(p.ef, ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
@@ -442,7 +449,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
-        fs_stage(ws, wsb, w.w_o, d, inner, es);
+        fs_stage(p.ef, ws, wsb, w.w_o, d, inner, es);
         clk.sub(3);
         clk.mark(0);
         /* P2 */
@@ -479,7 +486,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, inner, w.w_o, d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
-        fs_stage(ws, wsb, w.w_cq, inner, d, es);
+        fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es);
         clk.sub(3);
         clk.mark(1);
         /* P3 */
@@ -489,7 +496,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
-        fs_stage(ws, wsb, w.w_co, d, inner, es);
+        fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
         clk.sub(3);
         clk.mark(2);
         /* P4 */
@@ -524,7 +531,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
-        fs_stage(ws, wsb, w.w_in, ffc, d, es);
+        fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es);
         clk.sub(3);
         clk.mark(3);
         /* P5 */
@@ -534,7 +541,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, d, w.w_in, ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
-        fs_stage(ws, wsb, w.w_out, d, a.d_ff, es);
+        fs_stage(p.ef, ws, wsb, w.w_out, d, a.d_ff, es);
         clk.sub(3);
         clk.mark(4);
         /* P6: the output is the next layer's input words (or the head's) */
@@ -545,7 +552,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
                    f);
         clk.sub(2);
         if (l + 1 < a.n_layers)
-            fs_stage(ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
+            fs_stage(p.ef, ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
         else
             fs_prefetch(a.lm_head, a.V, d, es);
         clk.sub(3);
@@ -668,6 +675,7 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     p.ws_bytes = (int)(room < (96u << 10) ? room & ~(size_t)15 : (96u << 10));
     size_t smem = p.off_ws + p.ws_bytes;
     p.trace = s->fs_trace;
+    p.ef = be->fused_ef;
     rc = 1;
     if (a->k == 1) {
         T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, 1>(s, p, smem, err));
