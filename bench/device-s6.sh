@@ -8,12 +8,15 @@
 #   3. the engine fixtures on CUDA with LL for every step of <= 4 rows
 #      (DTYPES, default fp32 fp16 bf16) with the weights staged evict-first
 #      (T5_CUDA_FUSED_EVICT_FIRST=1), memcheck of two short LL generates;
-#   4. t5bench_engine t5-small / t5-base fp16 at batch 1 (greedy): per-op,
-#      barrier kernel, LL, LL with evict-first weights, alternating; 2-4 rows (batch 2, 4; 1 x 4 beams) LL vs the per-op
+#   4. t5bench_engine t5-small / t5-base fp16 at batch 1 (greedy), modes
+#      alternating: perop, v1 (barrier kernel), ll (the default), llef0 (LL,
+#      weights not evict-first), prev (an earlier build's t5bench_engine:
+#      build-cuda/prev/t5bench_engine.xz, for A/B of changes without a switch); 2-4 rows (batch 2, 4; 1 x 4 beams) LL vs the per-op
 #      path; the per-phase traces.
 #   cmake --build build-cuda --target t5serve test_engine_fixtures t5bench_engine lab_gemm
 #   LABS="t5bench_engine lab_gemm" bash bench/device-pack.sh   (here)
-#   run(command="bash bench/device-s6.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
+#   run(command="bash bench/device-s6.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"]
+#       (+ "build-cuda/prev" for MODES with prev))
 # Knobs: CHECK=0 (benchmarks only), ROWS=0 (no 2-4 row runs), SHAPES, MODES, ITERS.
 set -u
 . "$(dirname "$0")/device-setup.sh"
@@ -53,16 +56,22 @@ unset T5_CUDA_FUSED_LL T5_CUDA_FUSED_MAX_ROWS
 for shape in ${SHAPES:-t5-small t5-base}; do
   $B/t5serve random-model --shape $shape --out /tmp/$shape --dtype fp16 > /dev/null
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv
-  for mode in ${MODES:-perop v1 ll llef perop v1 ll llef}; do
+  for mode in ${MODES:-perop v1 ll llef0 perop v1 ll llef0}; do
     unset T5_CUDA_NO_FUSED_STEP T5_CUDA_FUSED_EVICT_FIRST
     export T5_CUDA_FUSED_LL=1
     [ $mode = v1 ] && export T5_CUDA_FUSED_LL=0
     [ $mode = perop ] && export T5_CUDA_NO_FUSED_STEP=1
-    [ $mode = llef ] && export T5_CUDA_FUSED_EVICT_FIRST=1
-    timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
+    [ $mode = llef0 ] && export T5_CUDA_FUSED_EVICT_FIRST=0
+    # prev: an earlier build's t5bench_engine, carried as build-cuda/prev/t5bench_engine.xz
+    bin=$B/lab/t5bench_engine
+    if [ $mode = prev ]; then
+      [ -x /tmp/prev-bench ] || xz -dc build-cuda/prev/t5bench_engine.xz > /tmp/prev-bench && chmod +x /tmp/prev-bench
+      bin=/tmp/prev-bench
+    fi
+    timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
       --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode"
   done
-  unset T5_CUDA_NO_FUSED_STEP T5_CUDA_FUSED_EVICT_FIRST
+  unset T5_CUDA_NO_FUSED_STEP T5_CUDA_FUSED_EVICT_FIRST T5_CUDA_FUSED_LL
   # 2-4 rows: the LL kernel vs the per-op path (the default above 1 row)
   [ "${ROWS:-1}" = 1 ] && for mode in perop ll; do
     unset T5_CUDA_FUSED_LL T5_CUDA_NO_FUSED_STEP
