@@ -179,6 +179,40 @@ struct fs_clock {
     }
 };
 
+/* fs_clock with its two times in shared memory (only block 0's thread 0
+ * uses them): a kernel without tracing keeps one pointer in registers for
+ * it instead of three words. The LL kernel's (fused_step.cu): there the
+ * register clock cost ~300 B of spills around its helper calls (ptxas). */
+struct fs_clock_s {
+    unsigned long long *tr;
+    static __device__ __forceinline__ unsigned long long *st(void)
+    {
+        __shared__ unsigned long long s_t[2];
+        return s_t;
+    }
+    __device__ __forceinline__ void start(void)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0)
+            st()[0] = st()[1] = fs_now();
+    }
+    __device__ __forceinline__ void mark(int i)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            unsigned long long n = fs_now();
+            tr[i] += n - st()[0];
+            st()[0] = st()[1] = n;
+        }
+    }
+    __device__ __forceinline__ void sub(int j)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            unsigned long long n = fs_now();
+            tr[10 + j] += n - st()[1];
+            st()[1] = n;
+        }
+    }
+};
+
 /* This block's contiguous slice [c0, c1) of n output columns. */
 static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
 {
@@ -519,9 +553,9 @@ static __device__ __noinline__ void fs_gemv_small(const T *a, int lda, int m, in
  * candidates into part), a grid barrier, then block r merges row r's parts
  * into top_v / top_i (as topk.cu's merge). Inlined: it reads the kernel's
  * parameters by reference. */
-template <typename T, int K, int MAXM>
+template <typename T, int K, int MAXM, typename CLK>
 static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *as, int m,
-                                               float *part, unsigned long long *bar, fs_clock &clk)
+                                               float *part, unsigned long long *bar, CLK &clk)
 {
     {
         int c0, c1;

@@ -425,15 +425,14 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 
     unsigned char *ws = fs_sm + p.off_ws;
     const int wsb = p.ws_bytes;
-    fs_clock clk = {p.trace, 0, 0};
+    fs_clock_s clk = {p.trace};
     if (threadIdx.x == 0) {
         unsigned long long b;
         asm volatile("ld.relaxed.gpu.u64 %0, [%1];" : "=l"(b) : "l"(p.bar) : "memory");
         s_flag = (unsigned)(b / gridDim.x) + 1u;
     }
     __syncthreads();
-    if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
-        clk.t = clk.t2 = fs_now();
+    clk.start();
     const unsigned f = s_flag;
     fs_stage(p.ef, ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
     for (int l = 0; l < a.n_layers; l++) {
