@@ -73,13 +73,15 @@ for shape in ${SHAPES:-t5-small t5-base}; do
   done
   unset T5_CUDA_NO_FUSED_STEP T5_CUDA_FUSED_EVICT_FIRST T5_CUDA_FUSED_LL
   # 2-4 rows: the LL kernel vs the per-op path (the default above 1 row)
-  [ "${ROWS:-1}" = 1 ] && for mode in perop ll; do
+  [ "${ROWS:-1}" = 1 ] && for mode in perop ll perop ll; do
     unset T5_CUDA_FUSED_LL T5_CUDA_NO_FUSED_STEP
     [ $mode = perop ] && export T5_CUDA_NO_FUSED_STEP=1
     T5_CUDA_FUSED_MAX_ROWS=4 timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
-      --dtype fp16 --beams 1 --batch 2,4 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-rows"
-    T5_CUDA_FUSED_MAX_ROWS=4 timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
-      --dtype fp16 --beams 4 --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-beam4"
+      --dtype fp16 --beams 1 --batch 2,3,4 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-rows"
+    for nb in 2 4; do
+      T5_CUDA_FUSED_MAX_ROWS=4 timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
+        --dtype fp16 --beams $nb --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-beam$nb"
+    done
   done
   unset T5_CUDA_NO_FUSED_STEP
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv,noheader

@@ -667,6 +667,8 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
             p.off_ws = p.off_qv + al16((size_t)FS_MAXM * 3 * inner * es);
         }
     }
+    if (!p.ll && a->n > be->fused_max_rows_bar)
+        return 1;
     /* + 4 KB: the static shared memory of the top-k helpers */
     if (p.off_ws + 4096 > be->smem_optin)
         return 1;
