@@ -633,7 +633,9 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     if (rc <= 0)
         return rc;
     /* Where the cluster kernel could be used but declined, this one takes
-     * one row only (it loses to the per-op path at 2-4: bench/cuda.md). */
+     * one row only (the barrier kernel loses to the per-op path at 2-4:
+     * bench/cuda.md). Otherwise up to FS_MAXM; the row limits that pay
+     * (be->fused_max_rows, fused_max_rows_bar) were applied above / below. */
     if (a->n > (be->fused_v2 ? 1 : FS_MAXM))
         return 1;
     fs_params p;
