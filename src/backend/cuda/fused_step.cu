@@ -351,7 +351,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
 
 /* dst [n] (T) = the payloads of src [n] once they carry flag. */
 template <typename T>
-static __device__ __noinline__ void fs_ll_gather(T *dst, const unsigned long long *src, int n,
+static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long long *src, int n,
                                                  unsigned flag)
 {
     constexpr int U = 4; /* words in flight per thread */
