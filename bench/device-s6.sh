@@ -11,7 +11,8 @@
 #   4. t5bench_engine t5-small / t5-base fp16 at batch 1 (greedy), modes
 #      alternating: perop, v1 (barrier kernel), ll (the default), llef0 (LL,
 #      weights not evict-first), prev (an earlier build's t5bench_engine:
-#      build-cuda/prev/t5bench_engine.xz, for A/B of changes without a switch); 2-4 rows (batch 2, 4; 1 x 4 beams) LL vs the per-op
+#      build-cuda/prev/t5bench_engine.xz, for A/B of changes without a switch;
+#      prevv1: the same with the barrier kernel); 2-4 rows (batch 2, 4; 1 x 4 beams) LL vs the per-op
 #      path; the per-phase traces.
 #   cmake --build build-cuda --target t5serve test_engine_fixtures t5bench_engine lab_gemm
 #   LABS="t5bench_engine lab_gemm" bash bench/device-pack.sh   (here)
@@ -64,7 +65,8 @@ for shape in ${SHAPES:-t5-small t5-base}; do
     [ $mode = llef0 ] && export T5_CUDA_FUSED_EVICT_FIRST=0
     # prev: an earlier build's t5bench_engine, carried as build-cuda/prev/t5bench_engine.xz
     bin=$B/lab/t5bench_engine
-    if [ $mode = prev ]; then
+    [ $mode = prevv1 ] && export T5_CUDA_FUSED_LL=0
+    if [ $mode = prev ] || [ $mode = prevv1 ]; then
       [ -x /tmp/prev-bench ] || xz -dc build-cuda/prev/t5bench_engine.xz > /tmp/prev-bench && chmod +x /tmp/prev-bench
       bin=/tmp/prev-bench
     fi
