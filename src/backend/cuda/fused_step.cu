@@ -89,7 +89,7 @@ static __device__ __forceinline__ bool fs_fits(int n, int k, int esz, int ws_byt
     return (size_t)per * k * esz <= (size_t)ws_bytes;
 }
 
-static __device__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes, const void *w, int n,
+static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes, const void *w, int n,
                                 int k, int esz)
 {
     if (!fs_fits(n, k, esz, ws_bytes)) {
