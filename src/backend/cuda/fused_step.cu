@@ -374,7 +374,7 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
 /* as [m][f] = act(ff) (gated: act(ff[:, :f]) * ff[:, f:]) / scale, ff an
  * LL buffer of rows of ffc words (as fs_ffn_act). */
 template <typename T>
-static __device__ __noinline__ void fs_ll_ffn_act(T *as, const unsigned long long *ff, int m,
+static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long long *ff, int m,
                                                   int f, int gated, int act, float inv_scale,
                                                   unsigned flag)
 {
