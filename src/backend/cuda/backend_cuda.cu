@@ -421,12 +421,11 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
      * T5_CUDA_FUSED_EVICT_FIRST=0: normal): 2-3% at batch 1 on an H100. */
     be->fused_ef =
         !getenv("T5_CUDA_FUSED_EVICT_FIRST") || atoi(getenv("T5_CUDA_FUSED_EVICT_FIRST")) > 0;
-    /* Measured on an H200 (bench/cuda.md): fused_step.cu's kernel wins at
-     * one row and loses to the per-op graph at 2-4, so by default it takes
-     * one; the cluster kernel won at 4 rows. */
-    /* The LL kernel also wins at 2 rows on an H100 (t5-small batch 2 2.77 vs
-     * 3.14-3.17 ms per-op, 2 beams 2.81-2.91 vs 3.14-3.20; t5-base level or
-     * better) and loses or ties at 3-4 (bench/cuda.md, session 6). */
+    /* Rows a fused step takes by default (bench/cuda.md): the barrier kernel
+     * wins at one row and loses to the per-op graph at 2-4 (H200), the
+     * cluster kernel won at 4 rows, and the LL kernel wins at 2 on an H100
+     * (t5-small batch 2 2.77 vs 3.14-3.17 ms per-op, 2 beams 2.81-2.91 vs
+     * 3.14-3.20; t5-base level or better) and ties or loses at 3-4. */
     be->fused_max_rows = getenv("T5_CUDA_FUSED_MAX_ROWS") ? atoi(getenv("T5_CUDA_FUSED_MAX_ROWS"))
                          : be->fused_v2                   ? 4
                          : be->fused_ll                   ? 2

@@ -89,8 +89,8 @@ static __device__ __forceinline__ bool fs_fits(int n, int k, int esz, int ws_byt
     return (size_t)per * k * esz <= (size_t)ws_bytes;
 }
 
-static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes, const void *w, int n,
-                                int k, int esz)
+static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes,
+                                             const void *w, int n, int k, int esz)
 {
     if (!fs_fits(n, k, esz, ws_bytes)) {
         fs_prefetch(w, n, k, esz);
@@ -101,7 +101,8 @@ static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_
     const char *src = (const char *)w + (size_t)c0 * k * esz;
     int bytes = (c1 - c0) * k * esz;
     __syncthreads(); /* the previous GEMV has finished reading ws */
-    if (ef) { /* T5_CUDA_FUSED_EVICT_FIRST */
+    /* ef: T5_CUDA_FUSED_EVICT_FIRST (the default) */
+    if (ef) {
         const unsigned long long pol = fs_evict_first();
         for (int off = threadIdx.x * 16; off < bytes; off += FS_THREADS * 16)
             fs_cp16_pol(ws + off, src + off, pol);
@@ -160,10 +161,9 @@ static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int
 }
 
 template <typename T>
-static __device__ __noinline__ void fs_gemv(const T *as, int m, int k, const void *W, int n,
-                                            int mode, void *out, float alpha,
-                                            const unsigned char *ws, int ws_bytes, const float *xs,
-                                            unsigned llf = 0)
+static __device__ __noinline__ void
+fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, float alpha,
+        const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0)
 {
     int c0, c1, wc0 = 0;
     fs_slice(n, c0, c1);
@@ -352,7 +352,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
 /* dst [n] (T) = the payloads of src [n] once they carry flag. */
 template <typename T>
 static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long long *src, int n,
-                                                 unsigned flag)
+                                                    unsigned flag)
 {
     constexpr int U = 4; /* words in flight per thread */
     for (int i0 = threadIdx.x; i0 < n; i0 += U * FS_THREADS) {
@@ -375,8 +375,8 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
  * LL buffer of rows of ffc words (as fs_ffn_act). */
 template <typename T>
 static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long long *ff, int m,
-                                                  int f, int gated, int act, float inv_scale,
-                                                  unsigned flag)
+                                                     int f, int gated, int act, float inv_scale,
+                                                     unsigned flag)
 {
     constexpr int U = 4;
     const int ffc = gated ? 2 * f : f;
@@ -547,8 +547,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_ll_ffn_act<T>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws, wsb, xs,
-                   f);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws, wsb, xs, f);
         clk.sub(2);
         if (l + 1 < a.n_layers)
             fs_stage(p.ef, ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
@@ -711,7 +710,10 @@ void t5__cu_fused_trace_report(t5_stream *s)
     const char **name = v2 ? name2 : name1;
     fprintf(stderr,
             "fused step%s trace: %llu steps; us per step (layer phases summed over layers):",
-            v2 ? " (clusters)" : ll ? " (LL)" : "", tr[15]);
+            v2   ? " (clusters)"
+            : ll ? " (LL)"
+                 : "",
+            tr[15]);
     for (int i = 0; i < 10; i++) {
         if (!name[i][0])
             continue;
