@@ -95,6 +95,20 @@ typedef struct t5_fused_step {
     float *top_v;                       /* (n, k) */
     int32_t *top_i;                     /* (n, k) */
     const int32_t *tok, *rows, *no_eos; /* as for embed / attn_* / logits_topk */
+    /* Absorbed cross-attention (optional; abs_ent NULL: the ordinary one).
+     * Entry e holds, for one encoded cross slot of length len <= abs_sa,
+     * per layer l the cross keys folded into the query projection and the
+     * values into the output projection (cross_absorb below):
+     *   abs_m + e*abs_stride + l*H*abs_sa*d:  [H][abs_sa][d]  M[h][j] = K[h][j] . W_cq[h]
+     *   abs_n + e*abs_stride + l*d*H*abs_sa:  [d][H][abs_sa]  N[c][h][j] = W_co[c][h] . V[h][j]
+     * (W_cq[h] the head's d_kv rows of w_cq, W_co[c][h] its d_kv columns of
+     * row c of w_co; zero for j >= len; abs_sa a multiple of 4), so a row's cross-attention is
+     * scores = M . norm(x), softmax per head, x += N . p. abs_ent: device
+     * int32 [n], the entry of each row (its cross slot's). */
+    const float *abs_m, *abs_n; /* fp32, whatever the act dtype */
+    size_t abs_stride;          /* floats per entry of abs_m / abs_n */
+    int abs_sa;
+    const int32_t *abs_ent;
 } t5_fused_step;
 
 typedef struct t5_backend_vt {
@@ -197,6 +211,13 @@ typedef struct t5_backend_vt {
      * not handle this shape (the engine then issues the ops); the answer
      * depends only on the model, n and k, so it is stable per run_cached key. */
     int (*decode_step)(t5_stream *s, const t5_fused_step *a, t5_err *err);
+
+    /* Optional (NULL: decode_step never gets abs_ent). Fills entry `ent` of
+     * a->abs_m / a->abs_n (t5_fused_step says what they hold) from cross
+     * slot `slot` of length len (1..a->abs_sa) of a->cross_k / a->cross_v.
+     * Ordered on s like any op; not inside run_cached. */
+    int (*cross_absorb)(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
+                        t5_err *err);
 } t5_backend_vt;
 
 struct t5_backend {

@@ -234,6 +234,8 @@ static int encode_issue(t5_engine *e, int n, const int32_t *cross_slots, const i
                 return t5_errf(err, T5_EINVAL, "requests %d and %d share cross slot %d", j, b,
                                cross_slots[b]);
     }
+    for (int b = 0; b < n; b++) /* its absorbed cross-attention is stale now */
+        t5__abs_forget(e, cross_slots[b]);
     /* Groups of consecutive requests whose padded size fits the scratch. */
     int b0 = 0;
     while (b0 < n) {

@@ -38,6 +38,11 @@ void t5_engine_free(t5_engine *e)
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i])
             be->vt->free(be, dev[i]);
+    if (e->fused.abs_m)
+        be->vt->free(be, (void *)e->fused.abs_m);
+    if (e->fused.abs_n)
+        be->vt->free(be, (void *)e->fused.abs_n);
+    free(e->slot_abs);
     if (e->enc_ff2 && e->enc_ff2 != e->enc_ff)
         be->vt->free(be, e->enc_ff2);
     if (e->ff2 && e->ff2 != e->ff)
@@ -89,6 +94,52 @@ static void fill_fused(t5_engine *e)
     f->x = e->x, f->qkv = e->qkv, f->q = e->q, f->ff = e->ff;
     f->logits = e->logits, f->top_v = e->top_v; /* top_i: per step */
     /* tok, no_eos, rows: per step (their layout depends on the rows) */
+}
+
+/* Buffers for absorbed cross-attention entries (engine_priv.h), where the
+ * backend can fill them and the fused step can use them; without them (or
+ * when they cannot be had: they are an optimisation) steps take the
+ * ordinary cross-attention. */
+static void setup_absorb(t5_engine *e)
+{
+    t5_fused_step *f = &e->fused;
+    const t5_backend_vt *vt = e->be->vt;
+    if (!vt->cross_absorb || !vt->decode_step || f->n_layers < 1)
+        return;
+    int sa = (e->p.max_input_len + 3) / 4 * 4; /* rows of 16-byte multiples */
+    sa = sa < T5__ABS_MAX_LEN ? sa : T5__ABS_MAX_LEN;
+    size_t stride = (size_t)f->n_layers * f->sh.n_heads * sa * e->d;
+    float *am = vt->alloc(e->be, T5__ABS_ENTRIES * stride * sizeof(float));
+    float *an = am ? vt->alloc(e->be, T5__ABS_ENTRIES * stride * sizeof(float)) : NULL;
+    e->slot_abs = an ? malloc(sizeof(int32_t) * (size_t)e->p.max_slots) : NULL;
+    if (!e->slot_abs) {
+        if (am)
+            vt->free(e->be, am);
+        if (an)
+            vt->free(e->be, an);
+        return;
+    }
+    f->abs_m = am, f->abs_n = an, f->abs_stride = stride, f->abs_sa = sa;
+    e->abs_on = 1;
+    t5__abs_forget(e, -1);
+}
+
+void t5__abs_forget(t5_engine *e, int slot)
+{
+    if (!e->abs_on)
+        return;
+    if (slot < 0) {
+        for (int i = 0; i < e->p.max_slots; i++)
+            e->slot_abs[i] = -1;
+        for (int i = 0; i < T5__ABS_ENTRIES; i++)
+            e->abs_slot[i] = -1, e->abs_used[i] = 0;
+        return;
+    }
+    int ent = e->slot_abs[slot];
+    if (ent >= 0) {
+        e->abs_slot[ent] = -1;
+        e->slot_abs[slot] = -1;
+    }
 }
 
 /* A non-gated ReLU FFN takes the ReLU in the wi GEMM's epilogue, which
@@ -207,7 +258,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, &e->ff, B * e->ff_cols * a, "decoder FFN", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->logits, B * e->V * 4, "logits", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 8, "top-k values and ids", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->tok, B * 24, "step tokens, EOS masks and rows", err)) < 0)
+        (rc = dalloc(e, (void **)&e->tok, B * 28, "step tokens, EOS masks and rows", err)) < 0)
         goto fail;
     if (c->gated) {
         if ((rc = dalloc(e, &e->enc_ff2, R * c->d_ff * a, "encoder FFN out", err)) < 0 ||
@@ -221,7 +272,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->self_len = calloc(p.max_slots, sizeof(int32_t));
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
     e->enc_ids_h = calloc(R, sizeof(int32_t));
-    e->tok_h = calloc(B * 6, sizeof(int32_t));
+    e->tok_h = calloc(B * 7, sizeof(int32_t));
     e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);
@@ -245,6 +296,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         goto fail;
     }
     fill_fused(e);
+    setup_absorb(e);
     /* The scratch slot that padding rows use must hold finite values. */
     for (int l = 0; l < e->self_lay.n_layers; l++) {
         size_t per_slot = (size_t)c->num_heads * p.max_output_len * c->d_kv * a;

@@ -12,6 +12,10 @@
 #include "model/model.h"
 #include "t5_engine.h"
 
+#define T5__ABS_ENTRIES 4
+#define T5__ABS_MAX_ROWS 2 /* the fused step's row limit (backend_cuda.cu) */
+#define T5__ABS_MAX_LEN 32 /* keys an entry holds (the fused step's limit) */
+
 struct t5_engine {
     t5_model *m;
     const t5_config *cfg;
@@ -68,14 +72,14 @@ struct t5_engine {
     void *ff2;     /* (max_batch, d_ff) act, gated only (else aliases ff) */
     float *logits; /* (max_batch, V) fp32 */
     /* A step's inputs and results each move in one copy. The input block
-     * (tok owns it, 6 * max_batch ints) holds a step of np padded rows as
-     * [tok np | no_eos np | rows 4 np]: no_eos and rows are set per step
+     * (tok owns it, 7 * max_batch ints) holds a step of np padded rows as
+     * [tok np | no_eos np | rows 4 np | absorbed entry np]: no_eos and rows are set per step
      * (they depend only on np, part of the graph key). The top-k block
      * (top_v owns it, 2 * max_batch * kmax) holds a step's n*k values and
      * then its ids (top_i = top_v + n*k, set per step). */
     float *top_v;    /* (n, k) fp32 */
     int32_t *top_i;  /* (n, k), right after top_v's n*k */
-    int32_t *tok;    /* device (np) */
+    int32_t *tok;    /* device (np); the block ends with each row's absorbed entry (np) */
     int32_t *no_eos; /* device (np), tok + np */
     int32_t *rows;   /* device (np, 4): self_slot, cross_slot, pos, enc_len; tok + 2 np */
     int32_t *tok_h;  /* host twin of the input block */
@@ -85,6 +89,17 @@ struct t5_engine {
      * (filled at creation; n and k set per step). */
     t5_fused_step fused;
 
+    /* Absorbed cross-attention (backend.h, cross_absorb): T5__ABS_ENTRIES
+     * entries in fused.abs_m / abs_n, each holding one cross slot's folded
+     * K/V, filled by step.c when a step of <= T5__ABS_MAX_ROWS rows needs
+     * one and forgotten when the slot is encoded again. abs_on: 0 when the
+     * backend has no cross_absorb (or the buffers could not be had). */
+    int abs_on;
+    int32_t abs_slot[T5__ABS_ENTRIES];  /* the cross slot an entry holds, -1: none */
+    uint32_t abs_used[T5__ABS_ENTRIES]; /* the step that last used it (least recent goes) */
+    uint32_t abs_clock;
+    int32_t *slot_abs; /* host [max_slots]: the entry holding a cross slot, -1: none */
+
     /* What the step function issues (fixed per run_cached key). */
     int step_n; /* padded row count */
     int step_k;
@@ -92,6 +107,9 @@ struct t5_engine {
     int step_pend, pend_n;
     t5_step_out *pend_out;
 };
+
+/* Forgets the absorbed entry of cross slot `slot` (if any); slot -1: all. */
+void t5__abs_forget(t5_engine *e, int slot);
 
 /* x += wo(act(wi(h))) for n rows of h (gated: act(wi_0 h) * wi_1 h), with
  * ff / ff2 as scratch (engine.c). */

@@ -77,6 +77,46 @@ int t5__step_rows(const t5_engine *e, int n)
     return p < e->p.max_batch ? p : e->p.max_batch;
 }
 
+/* Whether this step takes the absorbed cross-attention (engine_priv.h):
+ * then ent[r] is each padded row's entry (padding rows share row 0's),
+ * and the entries of slots that had none are filled first (on the step's
+ * stream, so before the step reads them). 1 yes, 0 no, < 0 error. */
+static int absorb_rows(t5_engine *e, int n, int np, const t5_step_row *rows, int32_t *ent,
+                       t5_err *err)
+{
+    if (!e->abs_on || np > T5__ABS_MAX_ROWS)
+        return 0;
+    for (int r = 0; r < n; r++)
+        if (e->cross_len[rows[r].cross_slot] > e->fused.abs_sa)
+            return 0;
+    uint32_t now = ++e->abs_clock;
+    if (now == 0) { /* wrapped: every entry is as old as the others */
+        memset(e->abs_used, 0, sizeof e->abs_used);
+        now = ++e->abs_clock;
+    }
+    for (int r = 0; r < n; r++) {
+        int slot = rows[r].cross_slot, x = e->slot_abs[slot];
+        if (x < 0) { /* the least recently used entry no row of this step holds */
+            for (int i = 0; i < T5__ABS_ENTRIES; i++)
+                if (e->abs_used[i] != now && (x < 0 || e->abs_used[i] < e->abs_used[x]))
+                    x = i;
+            if (e->abs_slot[x] >= 0)
+                e->slot_abs[e->abs_slot[x]] = -1;
+            e->abs_slot[x] = -1;
+            int rc = e->be->vt->cross_absorb(e->st, &e->fused, x, slot, e->cross_len[slot], err);
+            if (rc < 0)
+                return t5_err_wrap(err, rc, "absorbing cross slot %d", slot);
+            e->abs_slot[x] = slot;
+            e->slot_abs[slot] = x;
+        }
+        e->abs_used[x] = now;
+        ent[r] = x;
+    }
+    for (int r = n; r < np; r++)
+        ent[r] = ent[0];
+    return 1;
+}
+
 /* Checks the rows, uploads them and issues the step and the copies of its
  * results; t5_engine_step_wait finishes it. */
 static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
@@ -121,7 +161,7 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
     }
 
     /* This step's layout of the input block (engine_priv.h): np tokens,
-     * np EOS masks, np rows, so one copy moves 6 * np ints. The pointers
+     * np EOS masks, np rows, np absorbed entries, so one copy moves 7 * np ints. The pointers
      * depend only on np, which is part of the run_cached key. */
     int np = t5__step_rows(e, n);
     int32_t *no_eos_h = e->tok_h + np, *rows_h = e->tok_h + 2 * np;
@@ -138,13 +178,16 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
     }
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->st;
-    int rc;
-    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * 6 * np, err)) < 0)
+    int rc, use_abs;
+    if ((use_abs = absorb_rows(e, n, np, rows, e->tok_h + 6 * np, err)) < 0)
+        return use_abs;
+    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * 7 * np, err)) < 0)
         return rc;
+    e->fused.abs_ent = use_abs ? e->tok + 6 * np : NULL;
     e->step_n = np;
     e->step_k = out->k;
     e->top_i = (int32_t *)(e->top_v + np * out->k);
-    uint64_t key = ((uint64_t)out->k << 32) | (uint32_t)np;
+    uint64_t key = ((uint64_t)out->k << 32) | (uint32_t)np | ((uint64_t)use_abs << 62);
     if ((rc = vt->run_cached(s, key, step_device, e, err)) < 0)
         return rc;
     if ((rc = vt->d2h(s, e->top_h, e->top_v, sizeof(float) * 2 * np * out->k, err)) < 0)

@@ -108,8 +108,22 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
         if (n == B)
             break;
     }
+    /* Steps with absorbed cross-attention (step.c) are graphs of their own:
+     * one and two rows over one short encoded input. */
+    if (e->abs_on && (rc = warm_encode(e, 1, 1, slots, ids, lens, err)) >= 0) {
+        for (int n = 1; n <= T5__ABS_MAX_ROWS && n <= B && rc >= 0; n++)
+            for (int k = 1; rc >= 0; k *= 2) {
+                out.k = k < max_topk ? k : max_topk;
+                if ((rc = t5_engine_step(e, n, rows, &out, err)) < 0)
+                    rc = t5_err_wrap(err, rc, "warm-up step of %d rows (absorbed), top-%d", n,
+                                     out.k);
+                if (out.k == max_topk)
+                    break;
+            }
+    }
 done:
     /* Leave every slot as a new engine has it. */
+    t5__abs_forget(e, -1);
     memset(e->self_len, 0, sizeof(int32_t) * (size_t)e->p.max_slots);
     memset(e->cross_len, 0, sizeof(int32_t) * (size_t)e->p.max_slots);
     free(rows);

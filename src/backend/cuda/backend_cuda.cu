@@ -363,6 +363,7 @@ static t5_backend_vt make_vt(void)
     v.logits_topk = t5__cu_logits_topk;
     v.copy_slots = t5__cu_copy_slots;
     v.decode_step = t5__cu_decode_step;
+    v.cross_absorb = getenv("T5_CUDA_NO_ABSORB") ? NULL : t5__cu_cross_absorb;
     return v;
 }
 

@@ -397,6 +397,8 @@ int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *log
                        int k, const int32_t *no_eos, int eos_id, t5_err *err);
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err);
 int t5__cu_decode_step2(t5_stream *s, const t5_fused_step *a, t5_err *err);
+int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
+                        t5_err *err);
 void t5__cu_fused_release(t5_stream *s);
 void t5__cu_fused_trace_report(t5_stream *s);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);

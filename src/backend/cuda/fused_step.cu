@@ -407,7 +407,164 @@ static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long 
     __syncthreads();
 }
 
-template <typename T, int K>
+/* ---- absorbed cross-attention (the LL kernel with ABS) --------------------------
+ * With t5_fused_step's abs_* set (backend.h; absorb.cu fills the entries),
+ * a layer's cross-attention is P3 norm(x) -> the scores M . norm(x) of
+ * every (row, head, key), and P4 softmax per (row, head) -> x += N . p, in
+ * place of the query GEMV and the attention over the cross K/V: P3 does one
+ * dot product of d per score, P4 one of H * len per output column, and
+ * neither reads the caches. Each block copies the rows of M (P3) and N (P4)
+ * it will use into its weight stage before the phase's wait, as fs_stage
+ * does for weights. A score's words sit at (r*H + h)*sa + j of the layer's
+ * q words, fp32. */
+
+/* What the ABS helpers read, by value (as fs_attn_args). */
+struct fs_abs_args {
+    const int32_t *rows, *ent; /* t5_fused_step's rows and abs_ent */
+    const float *am, *an;      /* abs_m, abs_n */
+    size_t stride;
+    int sa, H, d;
+};
+
+/* Keys of row r (its encoded length, 1..sa). */
+static __device__ __forceinline__ int fs_abs_len(const fs_abs_args &a, int r)
+{
+    int n = a.rows[4 * r + 3];
+    return n < 1 ? 1 : n > a.sa ? a.sa : n;
+}
+
+/* The i-th score this block computes in P3 -> (row, head*sa + key) of the
+ * rows' scores laid end to end (H * len each), i.e. index g = i*G + block;
+ * false past the end. */
+static __device__ __forceinline__ bool fs_abs_score(const fs_abs_args &a, int m, int i, int &r,
+                                                    int &hj)
+{
+    int g = i * (int)gridDim.x + (int)blockIdx.x;
+    for (r = 0; r < m; r++) {
+        int len = fs_abs_len(a, r), n = a.H * len;
+        if (g < n) {
+            int h = g / len;
+            hj = h * a.sa + (g - h * len);
+            return true;
+        }
+        g -= n;
+    }
+    return false;
+}
+
+/* Stages this block's rows of M (layer l) into ws: score i's row at ws + i*d floats. */
+static __device__ __noinline__ void fs_abs_stage_m(const fs_abs_args a, int m, int l,
+                                                   unsigned char *ws)
+{
+    const int d = a.d, chunks = d / 4;
+    __syncthreads(); /* the previous GEMV has finished reading ws */
+    for (int i = 0;; i++) {
+        int r, hj;
+        if (!fs_abs_score(a, m, i, r, hj))
+            break;
+        const float *src = a.am + (size_t)a.ent[r] * a.stride + ((size_t)l * a.H * a.sa + hj) * d;
+        for (int c = threadIdx.x; c < chunks; c += FS_THREADS)
+            fs_cp16(ws + (size_t)i * d * 4 + c * 16, src + c * 4);
+    }
+    fs_cp_commit();
+}
+
+/* P3's scores: M . as[r] for this block's rows of M (staged), to the words. */
+template <typename T>
+static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *as, int m,
+                                                  const unsigned char *ws,
+                                                  unsigned long long *words, unsigned flag)
+{
+    const int d = a.d, H = a.H, sa = a.sa;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    constexpr int VN = fs_vec<T>::N;
+    fs_cp_wait<0>();
+    __syncthreads();
+    for (int i = warp;; i += FS_WARPS) {
+        int r, hj;
+        if (!fs_abs_score(a, m, i, r, hj))
+            break;
+        const float *w = (const float *)(ws + (size_t)i * d * 4);
+        const T *x = as + (size_t)r * d;
+        float acc = 0.0f;
+        for (int c = lane * VN; c < d; c += 32 * VN) {
+            float xf[VN];
+            fs_load16<T, false>(x + c, xf);
+#pragma unroll
+            for (int e = 0; e < VN; e++)
+                acc += w[c + e] * xf[e];
+        }
+        acc = t5__warp_sum(acc);
+        if (lane == 0)
+            fs_ll_st(words + (size_t)r * H * sa + hj, acc, flag);
+    }
+}
+
+/* Stages this block's rows of N (layer l): output (row r, column c0 + cc)
+ * at ws + (r*ncols + cc) * H*sa elements. */
+static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, int l,
+                                                   unsigned char *ws)
+{
+    const int d = a.d, hs = a.H * a.sa, chunks = hs / 4;
+    int c0, c1;
+    fs_slice(d, c0, c1);
+    const int nc = c1 - c0;
+    __syncthreads(); /* fs_abs_scores has finished reading ws */
+    for (int idx = threadIdx.x; idx < m * nc * chunks; idx += FS_THREADS) {
+        int o = idx / chunks, ch = idx - o * chunks, r = o / nc, cc = o - r * nc;
+        const float *src = a.an + (size_t)a.ent[r] * a.stride + ((size_t)l * d + c0 + cc) * hs;
+        fs_cp16(ws + (size_t)o * hs * 4 + ch * 16, src + ch * 4);
+    }
+    fs_cp_commit();
+}
+
+/* P4: the scores' words -> p (softmax per row and head, in pr), then for
+ * this block's columns x[r][c] + N[c] . p to the words `out`. */
+static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
+                                               const unsigned long long *words, float *pr,
+                                               const unsigned char *ws, const float *xs,
+                                               unsigned long long *out, unsigned flag)
+{
+    const int d = a.d, H = a.H, sa = a.sa;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    /* one warp per (row, head): lane j holds key j (sa <= 32) */
+    for (int pair = warp; pair < m * H; pair += FS_WARPS) {
+        int r = pair / H, len = fs_abs_len(a, r);
+        float s = -INFINITY;
+        if (lane < len)
+            s = fs_ll_val(fs_ll_ld(words + (size_t)pair * sa + lane), words + (size_t)pair * sa + lane,
+                          flag);
+        float mx = t5__warp_max(s);
+        float e = lane < len ? __expf(s - mx) : 0.0f;
+        float l = t5__warp_sum(e);
+        if (lane < sa)
+            pr[(size_t)pair * sa + lane] = e / l;
+    }
+    fs_cp_wait<0>();
+    __syncthreads();
+    int c0, c1;
+    fs_slice(d, c0, c1);
+    const int nc = c1 - c0, hs = H * sa;
+    for (int o = warp; o < m * nc; o += FS_WARPS) {
+        int r = o / nc, c = c0 + (o - r * nc);
+        const float *nrow = (const float *)(ws + (size_t)o * hs * 4);
+        const float *p = pr + (size_t)r * hs;
+        float acc = 0.0f;
+        for (int e = lane; e < hs; e += 32)
+            acc += p[e] * nrow[e];
+        acc = t5__warp_sum(acc);
+        if (lane == 0)
+            fs_ll_st(out + (size_t)r * d + c, xs[(size_t)r * d + c] + acc, flag);
+    }
+}
+
+static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
+{
+    fs_abs_args g = {a.rows, a.abs_ent, a.abs_m, a.abs_n, a.abs_stride, a.abs_sa, a.sh.n_heads, a.d};
+    return g;
+}
+
+template <typename T, int K, bool ABS>
 __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 {
     const t5_fused_step &a = p.a;
@@ -485,7 +642,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, inner, w.w_o, d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
-        fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es);
+        if (ABS)
+            fs_abs_stage_m(fs_abs_of(a), m, l, ws);
+        else
+            fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es);
         clk.sub(3);
         clk.mark(1);
         /* P3 */
@@ -493,6 +653,18 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
         clk.sub(1);
+        if (ABS) {
+            fs_abs_scores<T>(fs_abs_of(a), as, m, ws, L + p.ll_q, f);
+            clk.sub(2);
+            fs_abs_stage_n(fs_abs_of(a), m, l, ws);
+            clk.sub(3);
+            clk.mark(2);
+            /* P4 */
+            fs_abs_out(fs_abs_of(a), m, L + p.ll_q, (float *)qv, ws, xs, L + p.ll_xc, f);
+            clk.sub(0);
+            clk.sub(1);
+            clk.sub(2);
+        } else {
         fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
         fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
@@ -530,6 +702,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(1);
         fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws, wsb, xs, f);
         clk.sub(2);
+        }
         fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es);
         clk.sub(3);
         clk.mark(3);
@@ -592,7 +765,9 @@ static size_t al16(size_t x)
 template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
 {
-    void (*kern)(const fs_params) = p.ll ? fused_ll_kernel<T, K> : fused_step_kernel<T, K>;
+    void (*kern)(const fs_params) = !p.ll             ? fused_step_kernel<T, K>
+                                    : p.a.abs_ent ? fused_ll_kernel<T, K, true>
+                                                  : fused_ll_kernel<T, K, false>;
     if (smem > 48 * 1024)
         CU_CHECK(
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -660,7 +835,9 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         p.ll_xc = 2 * m * a->d;
         p.ll_qkv = 3 * m * a->d;
         p.ll_q = p.ll_qkv + 3 * m * inner;
-        p.ll_ff = p.ll_q + m * inner;
+        /* the cross q words, or with abs_ent the scores (fused_ll_kernel's ABS) */
+        const int hs = a->abs_ent ? a->sh.n_heads * a->abs_sa : 0;
+        p.ll_ff = p.ll_q + m * (inner > hs ? inner : hs);
         p.ll_layer = p.ll_ff + m * ffc;
         size_t words = (size_t)a->n_layers * p.ll_layer + (size_t)m * a->d;
         if (words * 8 <= T5__FS_LL_BYTES) {
@@ -676,6 +853,17 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     size_t room = be->smem_optin - p.off_ws - 4096;
     p.ws_bytes = (int)(room < (96u << 10) ? room & ~(size_t)15 : (96u << 10));
     size_t smem = p.off_ws + p.ws_bytes;
+    if (p.a.abs_ent) {
+        /* ABS takes the LL kernel, <= 32 keys (a lane each), its stages in
+         * the weight stage and the probabilities in the q|k|v stage */
+        const int G = be->n_sm, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
+        const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = (a->d + G - 1) / G;
+        if (!p.ll || sa < 1 || sa > 32 || (H * sa) % 4 || a->d % 4 ||
+            m_rows * a->d * 4 > (size_t)p.ws_bytes ||
+            (size_t)m * nc * H * sa * 4 > (size_t)p.ws_bytes ||
+            (size_t)m * H * sa * 4 > (size_t)FS_MAXM * 3 * inner * es)
+            p.a.abs_ent = NULL;
+    }
     p.trace = s->fs_trace;
     p.ef = be->fused_ef;
     rc = 1;
