@@ -14,5 +14,6 @@ for f in ${LABS:-$B/lab/*}; do f=$B/lab/$(basename $f); strip -o $B/carry/$(base
 strip -o $B/carry/t5serve $B/t5serve
 strip -o $B/carry/test_engine_fixtures $B/tests/engine/test_engine_fixtures
 [ -f $B/tests/sched/test_inflight ] && strip -o $B/carry/test_inflight $B/tests/sched/test_inflight
+[ -f $B/tests/engine/test_engine_props ] && strip -o $B/carry/test_engine_props $B/tests/engine/test_engine_props
 tar -cf - -C $B/carry . | xz -T2 -2 > $B/carry.tar.xz
 ls -la $B/carry.tar.xz

@@ -2,7 +2,8 @@
 # device-s7.sh - run on the GPU machine: the absorbed cross-attention of the
 # fused decoder step (absorb.cu + fused_step.cu's fused_ll_kernel<ABS>, the
 # default for steps of <= 2 rows over inputs of <= 32 tokens) against the
-# ordinary one (T5_CUDA_NO_ABSORB=1) in one call:
+# ordinary one (T5_CUDA_NO_ABSORB=1), and t5_generate's chained greedy steps
+# (T5_ENGINE_NO_CHAIN=1 turns them off) in one call:
 #   1. smoke: fp16 greedy and 2-beam generates with and without, same ids;
 #   2. the engine fixtures on CUDA (DTYPES, default fp32 fp16 bf16) with the
 #      default row limits (absorbed for <= 2 rows); test_inflight on CUDA
@@ -44,6 +45,11 @@ for dt in ${DTYPES:-fp32 fp16 bf16}; do
     fixture_summary $f
   done
 done
+for dt in fp32 fp16; do
+  T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt timeout 100 $B/tests/engine/test_engine_props > /tmp/fx/props-$dt.txt 2>&1
+  echo "== test_engine_props ($dt for test_steps_greedy; rc $?): $(tail -1 /tmp/fx/props-$dt.txt)"
+  grep -E "CHECK failed|^ok|FAIL" /tmp/fx/props-$dt.txt | head -8
+done
 SECONDS=0
 T5_TEST_DEVICE=cuda T5_TEST_DTYPE=fp32 timeout 200 $B/tests/sched/test_inflight > /tmp/fx/inflight-fp32.txt 2>&1
 echo "== test_inflight cuda fp32 (rc $?, ${SECONDS}s): $(tail -1 /tmp/fx/inflight-fp32.txt)"
@@ -58,9 +64,10 @@ done
 for shape in ${SHAPES:-t5-small t5-base}; do
   $B/t5serve random-model --shape $shape --out /tmp/$shape --dtype fp16 > /dev/null
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv
-  for mode in ${MODES:-noabs abs prev noabs abs prev noabs abs prev}; do
-    unset T5_CUDA_NO_ABSORB
-    [ $mode = noabs ] && export T5_CUDA_NO_ABSORB=1
+  for mode in ${MODES:-noabs abs chain noabs abs chain noabs abs chain}; do
+    unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
+    [ $mode = noabs ] && export T5_CUDA_NO_ABSORB=1 T5_ENGINE_NO_CHAIN=1
+    [ $mode = abs ] && export T5_ENGINE_NO_CHAIN=1
     bin=$B/lab/t5bench_engine
     if [ $mode = prev ]; then
       [ -x /tmp/prev-bench ] || xz -dc build-cuda/prev/t5bench_engine.xz > /tmp/prev-bench && chmod +x /tmp/prev-bench
@@ -69,16 +76,16 @@ for shape in ${SHAPES:-t5-small t5-base}; do
     timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
       --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode"
   done
-  unset T5_CUDA_NO_ABSORB
-  [ "${ROWS:-1}" = 1 ] && for mode in noabs abs noabs abs; do
-    unset T5_CUDA_NO_ABSORB
-    [ $mode = noabs ] && export T5_CUDA_NO_ABSORB=1
+  unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
+  [ "${ROWS:-1}" = 1 ] && for mode in noabs chain noabs chain; do
+    unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
+    [ $mode = noabs ] && export T5_CUDA_NO_ABSORB=1 T5_ENGINE_NO_CHAIN=1
     timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
       --dtype fp16 --beams 1 --batch 2 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-b2"
     timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
       --dtype fp16 --beams 2 --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-beam2"
   done
-  unset T5_CUDA_NO_ABSORB
+  unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
   echo "== $shape: where an LL step's time goes (T5_CUDA_FUSED_TRACE, block 0's clock)"
   for na in 1 ""; do
     env ${na:+T5_CUDA_NO_ABSORB=1} T5_CUDA_FUSED_TRACE=1 timeout 120 $B/lab/t5bench_engine --model /tmp/$shape \

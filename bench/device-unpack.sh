@@ -10,5 +10,6 @@ if [ -f $B/carry.tar.xz ]; then
   if [ -f /tmp/t5carry/test_inflight ]; then
     mkdir -p $B/tests/sched && mv /tmp/t5carry/test_inflight $B/tests/sched/test_inflight
   fi
+  [ -f /tmp/t5carry/test_engine_props ] && mv /tmp/t5carry/test_engine_props $B/tests/engine/
   mv /tmp/t5carry/* $B/lab/
 fi

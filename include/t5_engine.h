@@ -121,6 +121,20 @@ int t5_engine_step_start(t5_engine *e, int n, const t5_step_row *rows, t5_step_o
                          t5_err *err);
 int t5_engine_step_wait(t5_engine *e, t5_err *err);
 
+/* Up to T5_ENGINE_CHAIN_STEPS greedy steps of n <= T5_ENGINE_CHAIN_ROWS rows
+ * issued at once, the tokens fed back on the device: step 0 runs rows as
+ * given (T5_ROW_LOGITS not allowed); step s > 0 runs each row at pos + s on
+ * the top-1 token of step s-1, with EOS masked where no_eos[s*n + r] is set
+ * (no_eos NULL: never). ids / logprob [n_steps * n], step-major, get each
+ * step's top-1. What a row gets after its first EOS is unspecified (the
+ * caller stops there); a GPU skips steps in which every row has ended. One
+ * host round trip for all the steps instead of one each: for latency at
+ * small batches. */
+#define T5_ENGINE_CHAIN_STEPS 16
+#define T5_ENGINE_CHAIN_ROWS 4
+int t5_engine_steps_greedy(t5_engine *e, int n, const t5_step_row *rows, int n_steps,
+                           const uint8_t *no_eos, int32_t *ids, float *logprob, t5_err *err);
+
 /* Copies self-slot caches (positions [0, len)) from src[i] to dst[i] for
  * beam-search reordering. dst and src may overlap (a permutation): the result
  * is as if every read happened before any write. */

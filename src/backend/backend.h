@@ -109,6 +109,11 @@ typedef struct t5_fused_step {
     size_t abs_stride;          /* floats per entry of abs_m / abs_n */
     int abs_sa;
     const int32_t *abs_ent;
+    /* >= 0 (t5_engine_steps_greedy's chained steps): a step in which every
+     * row's token is this (EOS) and every other row is padding (its self
+     * slot the last one) may do nothing, and a row whose token is this may
+     * return it again (top_i) with logprob 0. -1: an ordinary step. */
+    int chain_eos;
 } t5_fused_step;
 
 typedef struct t5_backend_vt {

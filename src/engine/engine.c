@@ -38,6 +38,12 @@ void t5_engine_free(t5_engine *e)
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i])
             be->vt->free(be, dev[i]);
+    if (e->chain)
+        be->vt->free(be, e->chain);
+    if (e->chain_v)
+        be->vt->free(be, e->chain_v);
+    free(e->chain_h);
+    free(e->chain_vh);
     if (e->fused.abs_m)
         be->vt->free(be, (void *)e->fused.abs_m);
     if (e->fused.abs_n)
@@ -92,7 +98,8 @@ static void fill_fused(t5_engine *e)
     f->self_k = e->self_k, f->self_v = e->self_v;
     f->cross_k = e->cross_k, f->cross_v = e->cross_v;
     f->x = e->x, f->qkv = e->qkv, f->q = e->q, f->ff = e->ff;
-    f->logits = e->logits, f->top_v = e->top_v; /* top_i: per step */
+    f->logits = e->logits; /* top_v, top_i: per step */
+    f->chain_eos = -1;
     /* tok, no_eos, rows: per step (their layout depends on the rows) */
 }
 
@@ -165,6 +172,9 @@ int t5__ffn(const t5_engine *e, t5_stream *s, float *x, const void *h, void *ff,
         return rc;
     return vt->gemm(s, x, ff2, w->w_out, n, e->d, c->d_ff, 1.0f, T5_GEMM_ADD_RESID, err);
 }
+
+#define CHAIN_INTS ((T5_ENGINE_CHAIN_STEPS + 1) * 7 * T5_ENGINE_CHAIN_ROWS)
+#define CHAIN_VALS (T5_ENGINE_CHAIN_STEPS * T5_ENGINE_CHAIN_ROWS)
 
 static int dalloc(t5_engine *e, void **p, size_t bytes, const char *what, t5_err *err)
 {
@@ -258,7 +268,9 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, &e->ff, B * e->ff_cols * a, "decoder FFN", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->logits, B * e->V * 4, "logits", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 8, "top-k values and ids", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->tok, B * 28, "step tokens, EOS masks and rows", err)) < 0)
+        (rc = dalloc(e, (void **)&e->tok, B * 28, "step tokens, EOS masks and rows", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->chain, CHAIN_INTS * 4, "chained steps' inputs", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->chain_v, CHAIN_VALS * 4, "chained steps' values", err)) < 0)
         goto fail;
     if (c->gated) {
         if ((rc = dalloc(e, &e->enc_ff2, R * c->d_ff * a, "encoder FFN out", err)) < 0 ||
@@ -273,10 +285,13 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
     e->enc_ids_h = calloc(R, sizeof(int32_t));
     e->tok_h = calloc(B * 7, sizeof(int32_t));
+    e->chain_h = calloc(CHAIN_INTS, sizeof(int32_t));
+    e->chain_vh = calloc(CHAIN_VALS, sizeof(float));
     e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);
     if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_ids_h || !e->tok_h || !e->top_h ||
+        !e->chain_h || !e->chain_vh ||
         (a != 4 && !e->enc_out_h)) {
         rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
         goto fail;
@@ -297,6 +312,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     }
     fill_fused(e);
     setup_absorb(e);
+    e->no_chain = getenv("T5_ENGINE_NO_CHAIN") != NULL;
     /* The scratch slot that padding rows use must hold finite values. */
     for (int l = 0; l < e->self_lay.n_layers; l++) {
         size_t per_slot = (size_t)c->num_heads * p.max_output_len * c->d_kv * a;

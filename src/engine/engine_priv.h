@@ -100,13 +100,30 @@ struct t5_engine {
     uint32_t abs_clock;
     int32_t *slot_abs; /* host [max_slots]: the entry holding a cross slot, -1: none */
 
-    /* What the step function issues (fixed per run_cached key). */
+    /* What the step function issues (fixed per run_cached key): the input
+     * block's token array and the top-k values it writes (tok and top_v for
+     * a step; per step within a chain), and with no_eos, rows, top_i above. */
+    int32_t *io_tok;
+    float *io_topv;
+    /* t5_engine_steps_greedy: S + 1 input blocks of 7 * T5_ENGINE_CHAIN_ROWS
+     * ints for S <= T5_ENGINE_CHAIN_STEPS steps (step s writes its top-1 ids
+     * into block s+1's tokens), their host twin, and the steps' top-1 values */
+    int32_t *chain, *chain_h;
+    float *chain_v, *chain_vh;
+    int chain_steps; /* the chain being issued (run_cached's function) */
+    int no_chain;    /* T5_ENGINE_NO_CHAIN: t5_generate steps one by one (A/B) */
     int step_n; /* padded row count */
     int step_k;
     /* t5_engine_step_start's step until t5_engine_step_wait */
     int step_pend, pend_n;
     t5_step_out *pend_out;
 };
+
+/* For t5_generate's chained greedy steps (gen.c): the steps a request has
+ * left if it decodes greedily with one sequence (else 0), and whether its
+ * EOS is masked s steps from now (min_new_tokens). */
+int t5__gen_greedy_left(const t5_gen *g);
+int t5__gen_no_eos(const t5_gen *g, int s);
 
 /* Forgets the absorbed entry of cross slot `slot` (if any); slot -1: all. */
 void t5__abs_forget(t5_engine *e, int slot);

@@ -226,6 +226,16 @@ int t5_gen_topk(const t5_gen *g)
     return g && g->mode == GEN_BEAM ? 2 * g->K : 1;
 }
 
+int t5__gen_greedy_left(const t5_gen *g)
+{
+    return g && !g->done && g->mode == GEN_GREEDY && g->K == 1 ? g->max_new - g->g : 0;
+}
+
+int t5__gen_no_eos(const t5_gen *g, int s)
+{
+    return g->g + s < g->p.min_new_tokens;
+}
+
 int t5_gen_rows(t5_gen *g, t5_step_row *rows)
 {
     if (!g || g->done)

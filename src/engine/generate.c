@@ -17,6 +17,46 @@ typedef struct live_req {
     int32_t *slots;
 } live_req;
 
+/* Chained greedy steps (t5_engine_steps_greedy): on a GPU, once every
+ * request is admitted and decodes greedily on <= T5__ABS_MAX_ROWS rows (the
+ * latency case, where the fused step runs), up to GEN_CHAIN steps go out in
+ * one round trip. Steps a request does not need after its EOS are skipped on
+ * the device (or run and ignored). 0 or 1: step by step. */
+#define GEN_CHAIN 8
+static int chain_len(const t5_engine *e, const live_req *live, int n_live, int nr)
+{
+    if (e->be->device == T5_DEVICE_CPU || e->no_chain || nr > T5__ABS_MAX_ROWS ||
+        nr > T5_ENGINE_CHAIN_ROWS)
+        return 0;
+    int len = GEN_CHAIN < T5_ENGINE_CHAIN_STEPS ? GEN_CHAIN : T5_ENGINE_CHAIN_STEPS;
+    for (int i = 0; i < n_live; i++) {
+        int left = t5__gen_greedy_left(live[i].g);
+        len = left < len ? left : len;
+    }
+    return len;
+}
+
+static int chain_steps(t5_engine *e, live_req *live, int n_live, const t5_step_row *rows, int nr,
+                       const int *row_off, int S, t5_err *err)
+{
+    uint8_t no_eos[GEN_CHAIN * T5__ABS_MAX_ROWS];
+    int32_t ids[GEN_CHAIN * T5__ABS_MAX_ROWS];
+    float lp[GEN_CHAIN * T5__ABS_MAX_ROWS];
+    for (int s = 0; s < S; s++)
+        for (int i = 0; i < n_live; i++)
+            no_eos[s * nr + row_off[i]] = (uint8_t)t5__gen_no_eos(live[i].g, s);
+    int rc = t5_engine_steps_greedy(e, nr, rows, S, no_eos, ids, lp, err);
+    if (rc < 0)
+        return rc;
+    for (int s = 0; s < S; s++) {
+        t5_step_out o = {1, lp + s * nr, ids + s * nr, NULL};
+        for (int i = 0; i < n_live; i++)
+            if ((rc = t5_gen_advance(live[i].g, e, &o, row_off[i], err)) < 0)
+                return rc;
+    }
+    return 0;
+}
+
 int t5_generate(t5_engine *e, int n, const int32_t *const *ids, const int32_t *lens,
                 const t5_gen_params *params, int per_request, t5_gen_result *results, t5_err *err)
 {
@@ -121,11 +161,17 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
             int k = t5_gen_topk(live[i].g);
             out.k = k > out.k ? k : out.k;
         }
-        if ((rc = t5_engine_step(e, nr, rows, &out, err)) < 0)
-            goto done;
-        for (int i = 0; i < n_live; i++)
-            if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
+        int chain = next == n && !hooks->begin_step && !hooks->on_rows ? chain_len(e, live, n_live, nr) : 0;
+        if (chain > 1) {
+            if ((rc = chain_steps(e, live, n_live, rows, nr, row_off, chain, err)) < 0)
                 goto done;
+        } else {
+            if ((rc = t5_engine_step(e, nr, rows, &out, err)) < 0)
+                goto done;
+            for (int i = 0; i < n_live; i++)
+                if ((rc = t5_gen_advance(live[i].g, e, &out, row_off[i], err)) < 0)
+                    goto done;
+        }
 
         /* Retire finished (and cancelled) requests, returning their slots. */
         for (int i = 0; i < n_live;) {

@@ -27,14 +27,14 @@ static int step_device(void *arg, t5_err *err)
     if (vt->decode_step && e->fused.n_layers > 0) {
         e->fused.n = n;
         e->fused.k = e->step_k;
-        e->fused.tok = e->tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
-        e->fused.top_i = e->top_i;
+        e->fused.tok = e->io_tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
+        e->fused.top_v = e->io_topv, e->fused.top_i = e->top_i;
         if ((rc = vt->decode_step(s, &e->fused, err)) < 0)
             return t5_err_wrap(err, rc, "fused decoder step");
         if (rc == 0)
             return 0; /* else declined: issue the ops */
     }
-    if ((rc = vt->embed(s, e->x, m->embed, e->tok, n, d, err)) < 0)
+    if ((rc = vt->embed(s, e->x, m->embed, e->io_tok, n, d, err)) < 0)
         return rc;
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const t5_layer_w *w = &m->dec[l];
@@ -59,7 +59,7 @@ static int step_device(void *arg, t5_err *err)
     if ((rc = vt->rmsnorm(s, e->norm, e->x, m->dec_ln_final, n, d, eps, err)) < 0 ||
         (rc = vt->gemm(s, e->logits, e->norm, m->lm_head, n, e->V, d, m->lm_scale, T5_GEMM_OUT_F32,
                        err)) < 0 ||
-        (rc = vt->logits_topk(s, e->top_v, e->top_i, e->logits, n, e->V, e->step_k, e->no_eos,
+        (rc = vt->logits_topk(s, e->io_topv, e->top_i, e->logits, n, e->V, e->step_k, e->no_eos,
                               c->eos_token_id, err)) < 0)
         return t5_err_wrap(err, rc, "decoder head");
     return 0;
@@ -117,19 +117,41 @@ static int absorb_rows(t5_engine *e, int n, int np, const t5_step_row *rows, int
     return 1;
 }
 
-/* Checks the rows, uploads them and issues the step and the copies of its
- * results; t5_engine_step_wait finishes it. */
-static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
+/* Block blk (host) of np padded rows for rows at pos + dpos: tokens,
+ * no EOS masks (set by the caller), the rows (padding rows on the scratch
+ * slot), absorbed entries (absorb_rows). */
+static void fill_block(const t5_engine *e, int32_t *blk, int n, int np, const t5_step_row *rows,
+                       int dpos)
 {
-    if (!e || !rows || !out || !out->logprob || !out->ids)
-        return t5_errf(err, T5_EINVAL, "t5_engine_step: NULL argument");
-    if (e->step_pend)
-        return t5_errf(err, T5_EINVAL, "t5_engine_step: a step is in flight (t5_engine_step_wait first)");
-    if (n < 1 || n > e->p.max_batch)
-        return t5_errf(err, T5_ELIMIT, "t5_engine_step: %d rows, max_batch is %d", n,
-                       e->p.max_batch);
-    if (out->k < 1 || out->k > e->kmax)
-        return t5_errf(err, T5_EINVAL, "t5_engine_step: top-k %d not in 1..%d", out->k, e->kmax);
+    int S = e->p.max_slots;
+    int32_t *rows_h = blk + 2 * np;
+    for (int r = 0; r < np; r++) {
+        int real = r < n;
+        blk[r] = real ? rows[r].token : e->cfg->pad_token_id;
+        blk[np + r] = 0;
+        rows_h[r * 4 + 0] = real ? rows[r].self_slot : S; /* S: the scratch slot */
+        rows_h[r * 4 + 1] = real ? rows[r].cross_slot : S;
+        rows_h[r * 4 + 2] = real ? rows[r].pos + dpos : 0;
+        rows_h[r * 4 + 3] = real ? e->cross_len[rows[r].cross_slot] : 1;
+    }
+}
+
+/* What step_device reads: the device block at blk, its results at top_v
+ * and top_i. */
+static void set_io(t5_engine *e, int32_t *blk, int np, int use_abs, float *top_v, int32_t *top_i)
+{
+    e->io_tok = blk;
+    e->no_eos = blk + np;
+    e->rows = blk + 2 * np;
+    e->fused.abs_ent = use_abs ? blk + 6 * np : NULL;
+    e->io_topv = top_v;
+    e->top_i = top_i;
+}
+
+/* The checks every step's rows pass (extra: further positions a chain of
+ * steps takes after pos). */
+static int check_rows(t5_engine *e, int n, const t5_step_row *rows, int extra, t5_err *err)
+{
     int S = e->p.max_slots;
     if (++e->mark_gen == 0) { /* wrapped: start the marks afresh */
         memset(e->slot_mark, 0, sizeof(uint32_t) * S);
@@ -143,9 +165,9 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
         if (e->cross_len[w->cross_slot] == 0)
             return t5_errf(err, T5_EINVAL, "step row %d: cross slot %d was never encoded", r,
                            w->cross_slot);
-        if (w->pos < 0 || w->pos >= e->p.max_output_len)
-            return t5_errf(err, T5_ELIMIT, "step row %d: position %d not in 0..%d", r, w->pos,
-                           e->p.max_output_len - 1);
+        if (w->pos < 0 || w->pos + extra >= e->p.max_output_len)
+            return t5_errf(err, T5_ELIMIT, "step row %d: position %d%s not in 0..%d", r, w->pos,
+                           extra ? " (and the chain after it)" : "", e->p.max_output_len - 1);
         if (w->pos > e->self_len[w->self_slot])
             return t5_errf(err, T5_EINVAL,
                            "step row %d: position %d skips ahead of self slot %d (holds %d)", r,
@@ -153,40 +175,50 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
         if (w->token < 0 || w->token >= e->V)
             return t5_errf(err, T5_EINVAL, "step row %d: token %d outside vocab 0..%d", r, w->token,
                            e->V - 1);
-        if ((w->flags & T5_ROW_LOGITS) && !out->logits)
-            return t5_errf(err, T5_EINVAL, "step row %d wants logits but out->logits is NULL", r);
         if (e->slot_mark[w->self_slot] == e->mark_gen)
             return t5_errf(err, T5_EINVAL, "step row %d: self slot %d used twice", r, w->self_slot);
         e->slot_mark[w->self_slot] = e->mark_gen;
     }
 
-    /* This step's layout of the input block (engine_priv.h): np tokens,
-     * np EOS masks, np rows, np absorbed entries, so one copy moves 7 * np ints. The pointers
+    return 0;
+}
+
+/* Checks the rows, uploads them and issues the step and the copies of its
+ * results; t5_engine_step_wait finishes it. */
+static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *out, t5_err *err)
+{
+    if (!e || !rows || !out || !out->logprob || !out->ids)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step: NULL argument");
+    if (e->step_pend)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step: a step is in flight (t5_engine_step_wait first)");
+    if (n < 1 || n > e->p.max_batch)
+        return t5_errf(err, T5_ELIMIT, "t5_engine_step: %d rows, max_batch is %d", n,
+                       e->p.max_batch);
+    if (out->k < 1 || out->k > e->kmax)
+        return t5_errf(err, T5_EINVAL, "t5_engine_step: top-k %d not in 1..%d", out->k, e->kmax);
+    int rc = check_rows(e, n, rows, 0, err);
+    if (rc < 0)
+        return rc;
+    for (int r = 0; r < n; r++)
+        if ((rows[r].flags & T5_ROW_LOGITS) && !out->logits)
+            return t5_errf(err, T5_EINVAL, "step row %d wants logits but out->logits is NULL", r);
+    /* This step's input block (engine_priv.h): np tokens, np EOS masks, np
+     * rows, np absorbed entries, so one copy moves 7 * np ints. The pointers
      * depend only on np, which is part of the run_cached key. */
-    int np = t5__step_rows(e, n);
-    int32_t *no_eos_h = e->tok_h + np, *rows_h = e->tok_h + 2 * np;
-    e->no_eos = e->tok + np;
-    e->rows = e->tok + 2 * np;
-    for (int r = 0; r < np; r++) {
-        int real = r < n;
-        e->tok_h[r] = real ? rows[r].token : e->cfg->pad_token_id;
-        rows_h[r * 4 + 0] = real ? rows[r].self_slot : S; /* S: the scratch slot */
-        rows_h[r * 4 + 1] = real ? rows[r].cross_slot : S;
-        rows_h[r * 4 + 2] = real ? rows[r].pos : 0;
-        rows_h[r * 4 + 3] = real ? e->cross_len[rows[r].cross_slot] : 1;
-        no_eos_h[r] = real && (rows[r].flags & T5_ROW_NO_EOS);
-    }
+    int np = t5__step_rows(e, n), use_abs;
+    fill_block(e, e->tok_h, n, np, rows, 0);
+    for (int r = 0; r < n; r++)
+        e->tok_h[np + r] = (rows[r].flags & T5_ROW_NO_EOS) != 0;
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *s = e->st;
-    int rc, use_abs;
     if ((use_abs = absorb_rows(e, n, np, rows, e->tok_h + 6 * np, err)) < 0)
         return use_abs;
     if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * 7 * np, err)) < 0)
         return rc;
-    e->fused.abs_ent = use_abs ? e->tok + 6 * np : NULL;
+    set_io(e, e->tok, np, use_abs, e->top_v, (int32_t *)(e->top_v + np * out->k));
+    e->fused.chain_eos = -1;
     e->step_n = np;
     e->step_k = out->k;
-    e->top_i = (int32_t *)(e->top_v + np * out->k);
     uint64_t key = ((uint64_t)out->k << 32) | (uint32_t)np | ((uint64_t)use_abs << 62);
     if ((rc = vt->run_cached(s, key, step_device, e, err)) < 0)
         return rc;
@@ -236,4 +268,106 @@ int t5_engine_step(t5_engine *e, int n, const t5_step_row *rows, t5_step_out *ou
 {
     int rc = t5_engine_step_start(e, n, rows, out, err);
     return rc < 0 ? rc : t5_engine_step_wait(e, err);
+}
+
+/* ---- chained greedy steps ------------------------------------------------ */
+
+/* Issues e->chain_steps steps over the chain's blocks: step s reads block
+ * s and writes its top-1 ids as block s+1's tokens (run_cached's function:
+ * the same pointers for one (np, steps, absorbed) key). */
+static int chain_device(void *arg, t5_err *err)
+{
+    t5_engine *e = arg;
+    const int np = e->step_n, blk = 7 * np, use_abs = e->fused.abs_ent != NULL;
+    for (int s = 0; s < e->chain_steps; s++) {
+        set_io(e, e->chain + s * blk, np, use_abs, e->chain_v + s * np, e->chain + (s + 1) * blk);
+        int rc = step_device(e, err);
+        if (rc < 0)
+            return t5_err_wrap(err, rc, "chained step %d", s);
+    }
+    return 0;
+}
+
+static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, const uint8_t *no_eos,
+                       t5_err *err)
+{
+    if (!e || !rows)
+        return t5_errf(err, T5_EINVAL, "t5_engine_steps_greedy: NULL argument");
+    if (e->step_pend)
+        return t5_errf(err, T5_EINVAL,
+                       "t5_engine_steps_greedy: a step is in flight (t5_engine_step_wait first)");
+    if (n < 1 || n > T5_ENGINE_CHAIN_ROWS || n > e->p.max_batch)
+        return t5_errf(err, T5_ELIMIT, "t5_engine_steps_greedy: %d rows, at most %d", n,
+                       T5_ENGINE_CHAIN_ROWS < e->p.max_batch ? T5_ENGINE_CHAIN_ROWS
+                                                             : e->p.max_batch);
+    if (S < 1 || S > T5_ENGINE_CHAIN_STEPS)
+        return t5_errf(err, T5_EINVAL, "t5_engine_steps_greedy: %d steps not in 1..%d", S,
+                       T5_ENGINE_CHAIN_STEPS);
+    int rc = check_rows(e, n, rows, S - 1, err);
+    if (rc < 0)
+        return rc;
+    for (int r = 0; r < n; r++)
+        if (rows[r].flags & T5_ROW_LOGITS)
+            return t5_errf(err, T5_EINVAL, "chained step row %d: logits are not returned", r);
+
+    /* Blocks 0..S (engine_priv.h); later blocks' tokens start as EOS, so a
+     * step skipped on the device (every row ended) leaves EOS for the next. */
+    const int np = t5__step_rows(e, n), blk = 7 * np, eos = e->cfg->eos_token_id;
+    int use_abs = absorb_rows(e, n, np, rows, e->chain_h + 6 * np, err);
+    if (use_abs < 0)
+        return use_abs;
+    for (int s = 0; s <= S; s++) {
+        int32_t *b = e->chain_h + s * blk;
+        fill_block(e, b, n, np, rows, s);
+        for (int r = 0; r < n; r++) {
+            if (s > 0)
+                b[r] = eos;
+            b[np + r] = no_eos ? no_eos[s < S ? s * n + r : 0] != 0
+                               : (rows[r].flags & T5_ROW_NO_EOS) != 0;
+        }
+        if (s > 0)
+            memcpy(b + 6 * np, e->chain_h + 6 * np, sizeof(int32_t) * np);
+    }
+    const t5_backend_vt *vt = e->be->vt;
+    t5_stream *st = e->st;
+    if ((rc = vt->h2d(st, e->chain, e->chain_h, sizeof(int32_t) * (S + 1) * blk, err)) < 0)
+        return rc;
+    e->step_n = np;
+    e->step_k = 1;
+    e->chain_steps = S;
+    e->fused.abs_ent = use_abs ? e->chain + 6 * np : NULL; /* chain_device's use_abs */
+    e->fused.chain_eos = eos;
+    uint64_t key = (1ull << 61) | ((uint64_t)use_abs << 62) | ((uint64_t)S << 48) | (1ull << 32) |
+                   (uint32_t)np;
+    rc = vt->run_cached(st, key, chain_device, e, err);
+    e->fused.chain_eos = -1;
+    if (rc < 0)
+        return rc;
+    if ((rc = vt->d2h(st, e->chain_h, e->chain, sizeof(int32_t) * (S + 1) * blk, err)) < 0 ||
+        (rc = vt->d2h(st, e->chain_vh, e->chain_v, sizeof(float) * S * np, err)) < 0)
+        return rc;
+    return 0;
+}
+
+int t5_engine_steps_greedy(t5_engine *e, int n, const t5_step_row *rows, int n_steps,
+                           const uint8_t *no_eos, int32_t *ids, float *logprob, t5_err *err)
+{
+    if (!ids || !logprob)
+        return t5_errf(err, T5_EINVAL, "t5_engine_steps_greedy: NULL argument");
+    int rc = chain_issue(e, n, rows, n_steps, no_eos, err);
+    if (rc >= 0)
+        rc = e->be->vt->sync(e->st, err);
+    else if (e && !e->step_pend)
+        e->be->vt->sync(e->st, NULL); /* drain what was issued: nothing stays in flight */
+    if (rc < 0)
+        return rc;
+    const int np = e->step_n, blk = 7 * np;
+    for (int s = 0; s < n_steps; s++)
+        for (int r = 0; r < n; r++) {
+            ids[s * n + r] = e->chain_h[(s + 1) * blk + r];
+            logprob[s * n + r] = e->chain_vh[s * np + r];
+        }
+    for (int r = 0; r < n; r++)
+        e->self_len[rows[r].self_slot] = rows[r].pos + n_steps;
+    return 0;
 }

@@ -5,6 +5,7 @@
  *     different seeds -> different outputs;
  *   - t5_engine_step_start / _wait give what t5_engine_step gives, with an
  *     encode in between, and refuse a second step or a slot copy meanwhile;
+ *   - t5_engine_steps_greedy gives what the same steps one by one give;
  *   - malformed calls to the API return errors, never crash.
  * Uses the t5_v1_1 fixture model (gated-GELU, untied head). */
 #include <math.h>
@@ -295,6 +296,99 @@ static void test_step_start_wait(void)
     t5_engine_free(b);
 }
 
+/* t5_engine_steps_greedy gives, up to each row's first EOS, what the same
+ * steps one by one give (each fed its top-1), with the EOS masks it was
+ * given; a second chain continues where the first stopped; bad calls fail. */
+static void test_steps_greedy(void)
+{
+    t5_err err = {0};
+    /* T5_TEST_DEVICE=cuda (T5_TEST_DTYPE): this test on that backend, where
+     * chained steps run as one graph with the token fed on the device */
+    t5_model *tm = m;
+    const char *dev = getenv("T5_TEST_DEVICE"), *dt = getenv("T5_TEST_DTYPE");
+    t5_model_params mp = {0};
+    if (dev && t5_device_parse(dev, &mp.device) == 0 && mp.device != T5_DEVICE_CPU) {
+        if (dt)
+            CHECK(t5_dtype_parse(dt, &mp.dtype) == 0);
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/models/t5_v1_1", T5_FIXTURES_DIR);
+        CHECK(t5_model_load(&tm, dir, &mp, &err) == 0);
+        if (!tm)
+            return;
+    }
+    t5_engine_params ep = t5_engine_default_params();
+    ep.max_batch = 8;
+    ep.max_input_len = 32;
+    ep.max_output_len = 12;
+    t5_engine *a, *b;
+    CHECK(t5_engine_create(&a, tm, &ep, &err) == 0);
+    CHECK(t5_engine_create(&b, tm, &ep, &err) == 0);
+    int32_t cross[2] = {0, 1}, lens[2] = {in_len, in_len > 4 ? 4 : in_len};
+    const int32_t *ids[2] = {in_ids, in_ids};
+    CHECK(t5_engine_encode(a, 2, cross, ids, lens, NULL, &err) == 0);
+    CHECK(t5_engine_encode(b, 2, cross, ids, lens, NULL, &err) == 0);
+    int32_t start = cfg->decoder_start_token_id, eos = cfg->eos_token_id;
+    t5_step_row rows[2] = {{0, 0, 0, start, 0}, {1, 1, 0, start, 0}};
+    t5_step_row one[2] = {rows[0], rows[1]};
+    enum { S1 = 7, S2 = 4 };
+    uint8_t no_eos[S1 * 2] = {0};
+    for (int s = 0; s < 3; s++)
+        no_eos[s * 2 + 0] = 1; /* row 0: min_new_tokens 3 */
+    int32_t cid[S1 * 2], sid[S1 * 2];
+    float clp[S1 * 2], slp[S1 * 2];
+    int ended[2] = {0, 0}, compared = 0;
+    for (int chain = 0; chain < 2; chain++) {
+        int S = chain ? S2 : S1;
+        CHECK(t5_engine_steps_greedy(a, 2, rows, S, chain ? NULL : no_eos, cid, clp, &err) == 0);
+        for (int s = 0; s < S; s++) {
+            float lp[2];
+            int32_t id[2];
+            t5_step_out o = {1, lp, id, NULL};
+            for (int r = 0; r < 2; r++)
+                one[r].flags = !chain && no_eos[s * 2 + r] ? T5_ROW_NO_EOS : 0;
+            CHECK(t5_engine_step(b, 2, one, &o, &err) == 0);
+            for (int r = 0; r < 2; r++) {
+                sid[s * 2 + r] = id[r], slp[s * 2 + r] = lp[r];
+                if (!chain && s < 3 && r == 0)
+                    CHECK(id[r] != eos); /* the mask was applied to the single steps */
+                if (ended[r])
+                    continue;
+                CHECK(cid[s * 2 + r] == id[r]);
+                CHECK(fabsf(clp[s * 2 + r] - lp[r]) <= 1e-5f * (1.0f + fabsf(lp[r])));
+                compared++;
+                ended[r] = id[r] == eos;
+                one[r].pos++;
+                one[r].token = id[r];
+            }
+        }
+        for (int r = 0; r < 2; r++)
+            rows[r] = one[r];
+        (void)sid;
+        (void)slp;
+    }
+    CHECK(compared >= 4); /* at least the first steps of both rows */
+    /* Bad calls: too many rows or steps, past max_output_len, logits, NULL. */
+    t5_step_row r5[5];
+    for (int i = 0; i < 5; i++)
+        r5[i] = (t5_step_row){i, 0, 0, start, 0};
+    CHECK(t5_engine_steps_greedy(a, 5, r5, 2, NULL, cid, clp, &err) == T5_ELIMIT);
+    CHECK(t5_engine_steps_greedy(a, 1, r5, 0, NULL, cid, clp, &err) == T5_EINVAL);
+    CHECK(t5_engine_steps_greedy(a, 1, r5, T5_ENGINE_CHAIN_STEPS + 1, NULL, cid, clp, &err) ==
+          T5_EINVAL);
+    CHECK(t5_engine_steps_greedy(a, 1, r5, 13, NULL, cid, clp, &err) == T5_ELIMIT);
+    CHECK(strstr(err.msg, "chain") != NULL);
+    r5[0].flags = T5_ROW_LOGITS;
+    CHECK(t5_engine_steps_greedy(a, 1, r5, 2, NULL, cid, clp, &err) == T5_EINVAL);
+    r5[0].flags = 0;
+    CHECK(t5_engine_steps_greedy(a, 1, r5, 2, NULL, NULL, clp, &err) == T5_EINVAL);
+    /* and the engine still steps after them */
+    CHECK(t5_engine_steps_greedy(a, 1, r5, 2, NULL, cid, clp, &err) == 0);
+    t5_engine_free(a);
+    t5_engine_free(b);
+    if (tm != m)
+        t5_model_free(tm);
+}
+
 static void test_api_errors(void)
 {
     t5_err err = {0};
@@ -407,6 +501,7 @@ int main(void)
     RUN(test_sampled_tokens_in_support);
     RUN(test_seeds);
     RUN(test_step_start_wait);
+    RUN(test_steps_greedy);
     RUN(test_api_errors);
     t5_engine_free(e);
     t5_model_free(m);

@@ -19,22 +19,25 @@
 #include "cuda_internal.cuh"
 
 #define AB_THREADS 256
-#define AB_SA 32    /* keys an entry holds at most (backend.h: the fused step's limit) */
+#define AB_SA 32     /* keys an entry holds at most (backend.h: the fused step's limit) */
 #define AB_MCOLS 256 /* M: columns per block (a thread each) */
-#define AB_NCOLS 32  /* N: columns per block */
+#define AB_NCOLS 32  /* N: columns per block (8 threads each, 4 keys apiece) */
+static_assert(AB_NCOLS * (AB_SA / 4) == AB_THREADS, "N: one thread per (column, 4 keys)");
 
-/* Blocks [0, L*H*mt): M of (layer, head, column tile of AB_MCOLS): the
- * head's keys in shared memory, each thread one column c of w_cq[h] (read
- * coalesced, one row i at a time) accumulating every key j at once.
- * Then L*H*nt blocks: N of (layer, head, tile of AB_NCOLS columns): the
- * tile's rows of w_co[:, h] and the head's values in shared memory, each
- * thread some (c, j). Rows j >= len are written as zeros. */
+/* Blocks [0, L*H*mt): M of (layer, head, tile of AB_MCOLS columns): each
+ * thread one column c of w_cq[h] (read coalesced, 16 rows in flight),
+ * every key at once. Then L*H*nt blocks: N of (layer, head, tile of
+ * AB_NCOLS columns), thread (c, 4 keys). The head's keys (M) or values (N)
+ * sit transposed in shared memory, kt[i][j] for j < AB_SA (zero from len
+ * on, which makes the entry's rows j >= len zero), so one 16-byte load
+ * gives four keys' i-th dimension. */
 template <typename T>
 __global__ void __launch_bounds__(AB_THREADS)
     absorb_kernel(const t5_fused_step a, int ent, int slot, int len)
 {
     T5__PDL_ENTRY();
-    extern __shared__ float ab_sm[];
+    extern __shared__ float4 ab_sm4[];
+    float *kt = (float *)ab_sm4; /* [dkv][AB_SA] */
     const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
     const int inner = H * dkv, mt = (d + AB_MCOLS - 1) / AB_MCOLS;
     const t5_kv_layout &cl = a.cross_lay;
@@ -44,17 +47,16 @@ __global__ void __launch_bounds__(AB_THREADS)
         b -= L * H * mt;
     const int per = is_m ? mt : (d + AB_NCOLS - 1) / AB_NCOLS;
     const int l = b / (H * per), h = (b / per) % H, tile = b % per;
-    const size_t kv_at = (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
-    /* the head's keys (M) or values (N) of positions < len: [len][dkv] */
-    float *kv = ab_sm; /* rows of ks = dkv + 1: N's lanes read one column of it */
-    const int ks = dkv + 1;
-    const T *src = (const T *)(is_m ? a.cross_k : a.cross_v) + kv_at;
-#pragma unroll 8
-    for (int i = threadIdx.x; i < len * dkv; i += AB_THREADS)
-        kv[(i / dkv) * ks + i % dkv] = t5__ld(src + i);
+    const T *src = (const T *)(is_m ? a.cross_k : a.cross_v) +
+                   (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
+#pragma unroll 4
+    for (int x = threadIdx.x; x < AB_SA * dkv; x += AB_THREADS) {
+        int j = x / dkv, i = x - j * dkv;
+        kt[i * AB_SA + j] = j < len ? t5__ld(src + x) : 0.0f;
+    }
     if (is_m) {
         __syncthreads();
-        int c = tile * AB_MCOLS + threadIdx.x;
+        const int c = tile * AB_MCOLS + threadIdx.x;
         if (c >= d)
             return;
         float acc[AB_SA];
@@ -62,7 +64,7 @@ __global__ void __launch_bounds__(AB_THREADS)
         for (int j = 0; j < AB_SA; j++)
             acc[j] = 0.0f;
         const T *w = (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c;
-        for (int i0 = 0; i0 < dkv; i0 += 16) { /* 16 loads in flight, then their FMAs */
+        for (int i0 = 0; i0 < dkv; i0 += 16) {
             float wv[16];
 #pragma unroll
             for (int u = 0; u < 16; u++)
@@ -71,10 +73,17 @@ __global__ void __launch_bounds__(AB_THREADS)
             for (int u = 0; u < 16; u++) {
                 if (i0 + u >= dkv)
                     break;
+                const float4 *k4 = (const float4 *)(kt + (i0 + u) * AB_SA);
 #pragma unroll
-                for (int j = 0; j < AB_SA; j++)
-                    if (j < len)
-                        acc[j] += kv[j * ks + i0 + u] * wv[u];
+                for (int q = 0; q < AB_SA / 4; q++) {
+                    if (4 * q >= len)
+                        break;
+                    float4 kq = k4[q];
+                    acc[4 * q + 0] += kq.x * wv[u];
+                    acc[4 * q + 1] += kq.y * wv[u];
+                    acc[4 * q + 2] += kq.z * wv[u];
+                    acc[4 * q + 3] += kq.w * wv[u];
+                }
             }
         }
         float *out = (float *)a.abs_m + (size_t)ent * a.abs_stride + ((size_t)l * H + h) * sa * d;
@@ -84,28 +93,34 @@ __global__ void __launch_bounds__(AB_THREADS)
                 out[(size_t)j * d + c] = acc[j];
         return;
     }
-    /* N: w_co rows c0..c0+AB_NCOLS-1, columns h*dkv .. +dkv: [AB_NCOLS][dkv] */
-    float *wt = ab_sm + AB_SA * ks;
-    const int c0 = tile * AB_NCOLS;
-#pragma unroll 8
-    for (int i = threadIdx.x; i < AB_NCOLS * dkv; i += AB_THREADS) {
-        int cc = i / dkv, ii = i - cc * dkv;
-        wt[i] = c0 + cc < d ? t5__ld((const T *)a.layers[l].w_co + (size_t)(c0 + cc) * inner +
-                                     h * dkv + ii)
-                            : 0.0f;
+    /* N: w_co rows c0..c0+AB_NCOLS-1, columns h*dkv .. +dkv, rows of dkv+1 */
+    float *wt = kt + AB_SA * dkv;
+    const int c0 = tile * AB_NCOLS, ws = dkv + 1;
+#pragma unroll 4
+    for (int x = threadIdx.x; x < AB_NCOLS * dkv; x += AB_THREADS) {
+        int cc = x / dkv, i = x - cc * dkv;
+        wt[cc * ws + i] =
+            c0 + cc < d ? t5__ld((const T *)a.layers[l].w_co + (size_t)(c0 + cc) * inner + h * dkv + i)
+                        : 0.0f;
     }
     __syncthreads();
-    float *out = (float *)a.abs_n + (size_t)ent * a.abs_stride + (size_t)l * d * H * sa;
-    for (int o = threadIdx.x; o < AB_NCOLS * sa; o += AB_THREADS) {
-        int cc = o / sa, j = o - cc * sa;
-        if (c0 + cc >= d)
-            continue;
-        float acc = 0.0f;
-        if (j < len)
-            for (int i = 0; i < dkv; i++)
-                acc += wt[cc * dkv + i] * kv[j * ks + i];
-        out[((size_t)(c0 + cc) * H + h) * sa + j] = acc;
-    }
+    const int cc = threadIdx.x / (AB_SA / 4), q = threadIdx.x % (AB_SA / 4);
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (4 * q < len)
+        for (int i = 0; i < dkv; i++) {
+            float wv = wt[cc * ws + i];
+            float4 kq = ((const float4 *)(kt + i * AB_SA))[q];
+            acc.x += wv * kq.x, acc.y += wv * kq.y, acc.z += wv * kq.z, acc.w += wv * kq.w;
+        }
+    if (c0 + cc >= d)
+        return;
+    float *out = (float *)a.abs_n + (size_t)ent * a.abs_stride +
+                 (((size_t)l * d + c0 + cc) * H + h) * sa;
+    const float v[4] = {acc.x, acc.y, acc.z, acc.w};
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+        if (4 * q + u < sa)
+            out[4 * q + u] = v[u];
 }
 
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
@@ -121,7 +136,7 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
         return t5_errf(err, T5_EINVAL, "cross_absorb: %d keys per entry, at most %d", a->abs_sa,
                        AB_SA);
     int blocks = L * H * ((a->d + AB_MCOLS - 1) / AB_MCOLS) + L * H * ((a->d + AB_NCOLS - 1) / AB_NCOLS);
-    size_t smem = ((size_t)AB_SA * (dkv + 1) + (size_t)AB_NCOLS * dkv) * sizeof(float);
+    size_t smem = ((size_t)AB_SA * dkv + (size_t)AB_NCOLS * (dkv + 1)) * sizeof(float);
     if (smem > 48 * 1024)
         return t5_errf(err, T5_EINVAL, "cross_absorb: d_kv %d does not fit", dkv);
     T5__DISPATCH(s->be->base.act_dtype, T,

@@ -547,6 +547,19 @@ static __device__ __noinline__ void fs_gemv_small(const T *a, int lda, int m, in
     }
 }
 
+/* A chained step (t5_fused_step's chain_eos) in which every row has ended:
+ * each row's token is EOS or the row is padding (on the scratch slot, the
+ * cache's last). Every block reads the same words, so all of them return. */
+static __device__ __forceinline__ bool fs_chain_ended(const t5_fused_step &a)
+{
+    if (a.chain_eos < 0)
+        return false;
+    for (int r = 0; r < a.n; r++)
+        if (a.rows[4 * r] != a.self_lay.n_slots - 1 && a.tok[r] != a.chain_eos)
+            return false;
+    return true;
+}
+
 /* ---- the head ----------------------------------------------------------------
  * as [m][d]: the final-normed rows (T). Logits of this block's vocabulary
  * slice (fp32, lm_scale), its top-k part per row (log-sum-exp pieces and K
@@ -587,6 +600,13 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
         return;
     const int r = blockIdx.x;
     topk_merge<K, FS_THREADS, true>(a.top_v, a.top_i, pm, pl, pv, pi, r, G, k);
+    if (a.chain_eos >= 0) { /* a chained step: an ended row stays ended */
+        __syncthreads();
+        if (threadIdx.x == 0 && a.tok[r] == a.chain_eos) {
+            a.top_i[(size_t)r * k] = a.chain_eos;
+            a.top_v[(size_t)r * k] = 0.0f;
+        }
+    }
     clk.mark(9);
     if (clk.tr && r == 0 && threadIdx.x == 0)
         clk.tr[15] += 1; /* steps traced */

@@ -196,6 +196,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     /* fp16: the FFN product is stored scaled for the wo GEMV (ffn_act.cu). */
     const float act_scale = fs_act_scale<T>();
+    if (fs_chain_ended(a))
+        return;
 
     unsigned char *ws = fs_sm + p.off_ws;
     const int wsb = p.ws_bytes;
@@ -579,6 +581,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
+    if (fs_chain_ended(a))
+        return; /* the barrier count stays, so the next launch's flag is this one's */
 
     unsigned char *ws = fs_sm + p.off_ws;
     const int wsb = p.ws_bytes;
