@@ -21,13 +21,19 @@
 #define AB_THREADS 256
 #define AB_SA 32     /* keys an entry holds at most (backend.h: the fused step's limit) */
 #define AB_MCOLS 256 /* M: columns per block (a thread each) */
-#define AB_NCOLS 32  /* N: columns per block (8 threads each, 4 keys apiece) */
-static_assert(AB_NCOLS * (AB_SA / 4) == AB_THREADS, "N: one thread per (column, 4 keys)");
+#define AB_NCOLS 64  /* N: columns per block at most (a thread per 4 keys of each) */
+
+/* N's columns per block for len keys: a thread per (column, 4 keys). */
+static __host__ __device__ int per_n_cols(int len)
+{
+    int c = AB_THREADS / ((len + 3) / 4);
+    return c < AB_NCOLS ? c : AB_NCOLS;
+}
 
 /* Blocks [0, L*H*mt): M of (layer, head, tile of AB_MCOLS columns): each
  * thread one column c of w_cq[h] (read coalesced, 16 rows in flight),
  * every key at once. Then L*H*nt blocks: N of (layer, head, tile of
- * AB_NCOLS columns), thread (c, 4 keys). The head's keys (M) or values (N)
+ * per_n_cols(len) columns), a thread per (column, 4 keys). The head's keys (M) or values (N)
  * sit transposed in shared memory, kt[i][j] for j < AB_SA (zero from len
  * on, which makes the entry's rows j >= len zero), so one 16-byte load
  * gives four keys' i-th dimension. */
@@ -45,14 +51,14 @@ __global__ void __launch_bounds__(AB_THREADS)
     const bool is_m = b < L * H * mt;
     if (!is_m)
         b -= L * H * mt;
-    const int per = is_m ? mt : (d + AB_NCOLS - 1) / AB_NCOLS;
+    const int per = is_m ? mt : (d + per_n_cols(len) - 1) / per_n_cols(len);
     const int l = b / (H * per), h = (b / per) % H, tile = b % per;
     const T *src = (const T *)(is_m ? a.cross_k : a.cross_v) +
                    (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
 #pragma unroll 4
-    for (int x = threadIdx.x; x < AB_SA * dkv; x += AB_THREADS) {
-        int j = x / dkv, i = x - j * dkv;
-        kt[i * AB_SA + j] = j < len ? t5__ld(src + x) : 0.0f;
+    for (int x = threadIdx.x; x < AB_SA * dkv; x += AB_THREADS) { /* lanes over keys: no conflicts */
+        int i = x / AB_SA, j = x - i * AB_SA;
+        kt[x] = j < len ? t5__ld(src + (size_t)j * dkv + i) : 0.0f;
     }
     if (is_m) {
         __syncthreads();
@@ -93,27 +99,28 @@ __global__ void __launch_bounds__(AB_THREADS)
                 out[(size_t)j * d + c] = acc[j];
         return;
     }
-    /* N: w_co rows c0..c0+AB_NCOLS-1, columns h*dkv .. +dkv, rows of dkv+1 */
+    /* N: w_co rows c0..c0+nc-1, columns h*dkv .. +dkv, rows of dkv+1; thread
+     * (column cc, keys 4q..4q+3) for the nq = ceil(len / 4) groups of keys */
     float *wt = kt + AB_SA * dkv;
-    const int c0 = tile * AB_NCOLS, ws = dkv + 1;
+    const int nq = (len + 3) / 4, nc = per_n_cols(len), c0 = tile * nc, ws = dkv + 1;
 #pragma unroll 4
-    for (int x = threadIdx.x; x < AB_NCOLS * dkv; x += AB_THREADS) {
+    for (int x = threadIdx.x; x < nc * dkv; x += AB_THREADS) {
         int cc = x / dkv, i = x - cc * dkv;
         wt[cc * ws + i] =
             c0 + cc < d ? t5__ld((const T *)a.layers[l].w_co + (size_t)(c0 + cc) * inner + h * dkv + i)
                         : 0.0f;
     }
     __syncthreads();
-    const int cc = threadIdx.x / (AB_SA / 4), q = threadIdx.x % (AB_SA / 4);
+    const int cc = threadIdx.x / nq, q = threadIdx.x - cc * nq;
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (4 * q < len)
-        for (int i = 0; i < dkv; i++) {
-            float wv = wt[cc * ws + i];
-            float4 kq = ((const float4 *)(kt + i * AB_SA))[q];
-            acc.x += wv * kq.x, acc.y += wv * kq.y, acc.z += wv * kq.z, acc.w += wv * kq.w;
-        }
-    if (c0 + cc >= d)
+    if (cc >= nc || c0 + cc >= d)
         return;
+#pragma unroll 4
+    for (int i = 0; i < dkv; i++) {
+        float wv = wt[cc * ws + i];
+        float4 kq = ((const float4 *)(kt + i * AB_SA))[q];
+        acc.x += wv * kq.x, acc.y += wv * kq.y, acc.z += wv * kq.z, acc.w += wv * kq.w;
+    }
     float *out = (float *)a.abs_n + (size_t)ent * a.abs_stride +
                  (((size_t)l * d + c0 + cc) * H + h) * sa;
     const float v[4] = {acc.x, acc.y, acc.z, acc.w};
@@ -121,6 +128,8 @@ __global__ void __launch_bounds__(AB_THREADS)
     for (int u = 0; u < 4; u++)
         if (4 * q + u < sa)
             out[4 * q + u] = v[u];
+    for (int j = 4 * nq + q; j < sa; j += nq) /* the rows past the keys' groups */
+        out[j] = 0.0f;
 }
 
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
@@ -135,7 +144,8 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
     if (a->abs_sa > AB_SA)
         return t5_errf(err, T5_EINVAL, "cross_absorb: %d keys per entry, at most %d", a->abs_sa,
                        AB_SA);
-    int blocks = L * H * ((a->d + AB_MCOLS - 1) / AB_MCOLS) + L * H * ((a->d + AB_NCOLS - 1) / AB_NCOLS);
+    int blocks = L * H * ((a->d + AB_MCOLS - 1) / AB_MCOLS) +
+                 L * H * ((a->d + per_n_cols(len) - 1) / per_n_cols(len));
     size_t smem = ((size_t)AB_SA * dkv + (size_t)AB_NCOLS * (dkv + 1)) * sizeof(float);
     if (smem > 48 * 1024)
         return t5_errf(err, T5_EINVAL, "cross_absorb: d_kv %d does not fit", dkv);

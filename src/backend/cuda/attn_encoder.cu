@@ -7,7 +7,7 @@
  *
  * Two kernels:
  *  - short sequences (the common case: queries of ~10 tokens): one block per
- *    (batch, head, 16 queries) loads that head's K, V (fp32, K rows padded
+ *    (batch, head, 16 queries; 4 when the grid would not fill the SMs) loads that head's K, V (fp32, K rows padded
  *    against bank conflicts), its queries and the bias for every relative
  *    distance into shared memory in one pass; each warp then takes queries
  *    in turn, one key per lane,
@@ -24,7 +24,7 @@
 /* DPL: d_kv elements per lane (d_kv <= 32 * DPL). */
 template <typename T, int DPL>
 __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
-                               const float *table, int nb, int maxd)
+                               const float *table, int nb, int maxd, int qb)
 {
     T5__PDL_ENTRY();
     extern __shared__ float sm[];
@@ -33,7 +33,7 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     int len = lens[b];
     len = len < 1 ? 1 : len > L ? L : len;
     int kst = dkv + 1;
-    int q0 = blockIdx.y * ENC_SHORT_QB, nq = L - q0 < ENC_SHORT_QB ? L - q0 : ENC_SHORT_QB;
+    int q0 = blockIdx.y * qb, nq = L - q0 < qb ? L - q0 : qb;
     float *Ks = sm;             /* [L][dkv+1] */
     float *Vs = Ks + L * kst;   /* [L][dkv] */
     float *bias = Vs + L * dkv; /* [2L-1]: relative distance + L-1 */
@@ -66,10 +66,16 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
             float s = -INFINITY;
             if (j < len) {
                 const float *kr = Ks + j * kst;
-                s = 0.0f;
-                for (int i = 0; i < dkv; i++)
-                    s += q[i] * kr[i];
-                s += bias[j - qi + L - 1];
+                float s4[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* four chains of FMAs, not one */
+                int i = 0;
+                for (; i + 4 <= dkv; i += 4) {
+#pragma unroll
+                    for (int u = 0; u < 4; u++)
+                        s4[u] += q[i + u] * kr[i + u];
+                }
+                for (; i < dkv; i++)
+                    s4[0] += q[i] * kr[i];
+                s = (s4[0] + s4[1]) + (s4[2] + s4[3]) + bias[j - qi + L - 1];
             }
             sc[c] = s;
             mx = fmaxf(mx, s);
@@ -191,9 +197,14 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
         if (smem > 48 * 1024)
             CU_CHECK(cudaFuncSetAttribute(enc_attn_short<T, DPL>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        dim3 grid(B * H, (L + ENC_SHORT_QB - 1) / ENC_SHORT_QB);
+        /* A small batch fills few SMs: then one query per warp (a block per
+         * ENC_WARPS queries, each loading the head's K, V again) rather
+         * than each warp walking several in turn. */
+        int qb = B * H * ((L + ENC_SHORT_QB - 1) / ENC_SHORT_QB) < s->be->n_sm ? ENC_WARPS
+                                                                                 : ENC_SHORT_QB;
+        dim3 grid(B * H, (L + qb - 1) / qb);
         t5__launch(s, enc_attn_short<T, DPL>, grid, dim3(32 * ENC_WARPS), smem, out, qkv, lens, L,
-                   H, dkv, table, sh->num_buckets, sh->max_distance);
+                   H, dkv, table, sh->num_buckets, sh->max_distance, qb);
         CU_CHECK_LAUNCH("attn_encoder (short)");
         return 0;
     }
