@@ -108,3 +108,7 @@ ts.sort(); print(f"hf-static+compile t5-small float16 batch 1 beams 1  p50 {ts[1
 PY
 echo "== summary (card: $(cat $OUT/gpu.txt))"
 cat "$OUT/floor.txt" "$OUT/t5serve.txt" "$OUT/t5serve-instances.txt" "$OUT/t5serve-ablation.txt" "$OUT/hf.txt" "$OUT/hf-static.txt"
+# one file back instead of seven (a call returns only so many)
+( cd "$OUT" && for f in floor t5serve t5serve-instances t5serve-ablation hf hf-static; do
+    echo "## $f.txt"; cat $f.txt; done > bench-all.txt && rm -f floor.txt t5serve.txt t5serve-instances.txt \
+    t5serve-ablation.txt hf.txt hf-static.txt )

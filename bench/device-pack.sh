@@ -13,7 +13,11 @@ rm -rf $B/carry && mkdir -p $B/carry
 for f in ${LABS:-$B/lab/*}; do f=$B/lab/$(basename $f); strip -o $B/carry/$(basename $f) $f; done
 strip -o $B/carry/t5serve $B/t5serve
 strip -o $B/carry/test_engine_fixtures $B/tests/engine/test_engine_fixtures
-[ -f $B/tests/sched/test_inflight ] && strip -o $B/carry/test_inflight $B/tests/sched/test_inflight
-[ -f $B/tests/engine/test_engine_props ] && strip -o $B/carry/test_engine_props $B/tests/engine/test_engine_props
+# NOTESTS=1: only t5serve and the fixtures test besides LABS (a smaller carry, for A/B calls
+# that also carry build-cuda/prev)
+if [ -z "${NOTESTS:-}" ]; then
+  [ -f $B/tests/sched/test_inflight ] && strip -o $B/carry/test_inflight $B/tests/sched/test_inflight
+  [ -f $B/tests/engine/test_engine_props ] && strip -o $B/carry/test_engine_props $B/tests/engine/test_engine_props
+fi
 tar -cf - -C $B/carry . | xz -T2 -2 > $B/carry.tar.xz
 ls -la $B/carry.tar.xz

@@ -19,8 +19,8 @@ typedef struct live_req {
 
 /* Chained greedy steps (t5_engine_steps_greedy): on a GPU, once every
  * request is admitted and decodes greedily on <= T5__ABS_MAX_ROWS rows (the
- * latency case, where the fused step runs), up to GEN_CHAIN steps go out in
- * one round trip. Steps a request does not need after its EOS are skipped on
+ * latency case, where the fused step runs), several steps go out in one
+ * round trip. Steps a request does not need after its EOS are skipped on
  * the device (or run and ignored). 0 or 1: step by step. */
 #define GEN_CHAIN 8
 static int chain_len(const t5_engine *e, const live_req *live, int n_live, int nr)
@@ -28,20 +28,27 @@ static int chain_len(const t5_engine *e, const live_req *live, int n_live, int n
     if (e->be->device == T5_DEVICE_CPU || e->no_chain || nr > T5__ABS_MAX_ROWS ||
         nr > T5_ENGINE_CHAIN_ROWS)
         return 0;
-    int len = GEN_CHAIN < T5_ENGINE_CHAIN_STEPS ? GEN_CHAIN : T5_ENGINE_CHAIN_STEPS;
+    /* Up to GEN_CHAIN steps, more (up to T5_ENGINE_CHAIN_STEPS) while EOS is
+     * masked for every request (min_new_tokens): those steps cannot be cut
+     * short, so one round trip takes them all. */
+    int len = T5_ENGINE_CHAIN_STEPS, sure = T5_ENGINE_CHAIN_STEPS;
     for (int i = 0; i < n_live; i++) {
-        int left = t5__gen_greedy_left(live[i].g);
+        int left = t5__gen_greedy_left(live[i].g), m = 0;
         len = left < len ? left : len;
+        while (m < sure && t5__gen_no_eos(live[i].g, m))
+            m++;
+        sure = m;
     }
-    return len;
+    int cap = sure > GEN_CHAIN ? sure : GEN_CHAIN;
+    return len < cap ? len : cap;
 }
 
 static int chain_steps(t5_engine *e, live_req *live, int n_live, const t5_step_row *rows, int nr,
                        const int *row_off, int S, t5_err *err)
 {
-    uint8_t no_eos[GEN_CHAIN * T5__ABS_MAX_ROWS];
-    int32_t ids[GEN_CHAIN * T5__ABS_MAX_ROWS];
-    float lp[GEN_CHAIN * T5__ABS_MAX_ROWS];
+    uint8_t no_eos[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS];
+    int32_t ids[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS];
+    float lp[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS];
     for (int s = 0; s < S; s++)
         for (int i = 0; i < n_live; i++)
             no_eos[s * nr + row_off[i]] = (uint8_t)t5__gen_no_eos(live[i].g, s);
