@@ -116,8 +116,16 @@ static void setup_absorb(t5_engine *e)
     int sa = (e->p.max_input_len + 3) / 4 * 4; /* rows of 16-byte multiples */
     sa = sa < T5__ABS_MAX_LEN ? sa : T5__ABS_MAX_LEN;
     size_t stride = (size_t)f->n_layers * f->sh.n_heads * sa * e->d;
-    float *am = vt->alloc(e->be, T5__ABS_ENTRIES * stride * sizeof(float));
-    float *an = am ? vt->alloc(e->be, T5__ABS_ENTRIES * stride * sizeof(float)) : NULL;
+    /* as many entries as fit T5__ABS_BYTES (M + N of one entry at 32 keys: t5-small 6 MB,
+     * t5-base 28 MB, t5-large 100 MB, so 4, 4 and 2 of them), at
+     * least the rows of a step */
+    size_t per = 2 * stride * sizeof(float);
+    int n = (int)(T5__ABS_BYTES / per);
+    n = n > T5__ABS_ENTRIES ? T5__ABS_ENTRIES : n;
+    if (n < T5__ABS_MAX_ROWS)
+        return;
+    float *am = vt->alloc(e->be, (size_t)n * stride * sizeof(float));
+    float *an = am ? vt->alloc(e->be, (size_t)n * stride * sizeof(float)) : NULL;
     e->slot_abs = an ? malloc(sizeof(int32_t) * (size_t)e->p.max_slots) : NULL;
     if (!e->slot_abs) {
         if (am)
@@ -127,7 +135,7 @@ static void setup_absorb(t5_engine *e)
         return;
     }
     f->abs_m = am, f->abs_n = an, f->abs_stride = stride, f->abs_sa = sa;
-    e->abs_on = 1;
+    e->abs_on = n;
     t5__abs_forget(e, -1);
 }
 
@@ -138,7 +146,7 @@ void t5__abs_forget(t5_engine *e, int slot)
     if (slot < 0) {
         for (int i = 0; i < e->p.max_slots; i++)
             e->slot_abs[i] = -1;
-        for (int i = 0; i < T5__ABS_ENTRIES; i++)
+        for (int i = 0; i < e->abs_on; i++)
             e->abs_slot[i] = -1, e->abs_used[i] = 0;
         return;
     }

@@ -12,7 +12,8 @@
 #include "model/model.h"
 #include "t5_engine.h"
 
-#define T5__ABS_ENTRIES 4
+#define T5__ABS_ENTRIES 4         /* at most */
+#define T5__ABS_BYTES (256u << 20) /* device memory the entries may take */
 #define T5__ABS_MAX_ROWS 2 /* the fused step's row limit (backend_cuda.cu) */
 #define T5__ABS_MAX_LEN 32 /* keys an entry holds (the fused step's limit) */
 
@@ -92,8 +93,9 @@ struct t5_engine {
     /* Absorbed cross-attention (backend.h, cross_absorb): T5__ABS_ENTRIES
      * entries in fused.abs_m / abs_n, each holding one cross slot's folded
      * K/V, filled by step.c when a step of <= T5__ABS_MAX_ROWS rows needs
-     * one and forgotten when the slot is encoded again. abs_on: 0 when the
-     * backend has no cross_absorb (or the buffers could not be had). */
+     * one and forgotten when the slot is encoded again. abs_on: the entries
+     * there are (<= T5__ABS_ENTRIES, within T5__ABS_BYTES); 0 when the backend
+     * has no cross_absorb or the buffers could not be had. */
     int abs_on;
     int32_t abs_slot[T5__ABS_ENTRIES];  /* the cross slot an entry holds, -1: none */
     uint32_t abs_used[T5__ABS_ENTRIES]; /* the step that last used it (least recent goes) */

@@ -97,7 +97,7 @@ static int absorb_rows(t5_engine *e, int n, int np, const t5_step_row *rows, int
     for (int r = 0; r < n; r++) {
         int slot = rows[r].cross_slot, x = e->slot_abs[slot];
         if (x < 0) { /* the least recently used entry no row of this step holds */
-            for (int i = 0; i < T5__ABS_ENTRIES; i++)
+            for (int i = 0; i < e->abs_on; i++)
                 if (e->abs_used[i] != now && (x < 0 || e->abs_used[i] < e->abs_used[x]))
                     x = i;
             if (e->abs_slot[x] >= 0)
