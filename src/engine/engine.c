@@ -246,10 +246,9 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     if (lim < p.max_input_len)
         lim = p.max_input_len;
     e->enc_rows = (int)(cap < lim ? cap : lim);
-    e->enc_gemm_rows = e->be->device == T5_DEVICE_CPU
-                           ? e->enc_rows
-                           : (e->enc_rows + T5__ENC_GEMM_ROWS - 1) / T5__ENC_GEMM_ROWS *
-                                 T5__ENC_GEMM_ROWS;
+    e->enc_gemm_rows = e->be->device == T5_DEVICE_CPU ? e->enc_rows
+                                                      : (e->enc_rows + T5__ENC_GEMM_ROWS - 1) /
+                                                            T5__ENC_GEMM_ROWS * T5__ENC_GEMM_ROWS;
 
     size_t R = (size_t)e->enc_gemm_rows;
     size_t self_sz = (size_t)e->self_lay.n_layers * S * c->num_heads * p.max_output_len * c->d_kv;
@@ -299,8 +298,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);
     if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_ids_h || !e->tok_h || !e->top_h ||
-        !e->chain_h || !e->chain_vh ||
-        (a != 4 && !e->enc_out_h)) {
+        !e->chain_h || !e->chain_vh || (a != 4 && !e->enc_out_h)) {
         rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
         goto fail;
     }

@@ -12,10 +12,10 @@
 #include "model/model.h"
 #include "t5_engine.h"
 
-#define T5__ABS_ENTRIES 4         /* at most */
+#define T5__ABS_ENTRIES 4          /* at most */
 #define T5__ABS_BYTES (256u << 20) /* device memory the entries may take */
-#define T5__ABS_MAX_ROWS 2 /* the fused step's row limit (backend_cuda.cu) */
-#define T5__ABS_MAX_LEN 32 /* keys an entry holds (the fused step's limit) */
+#define T5__ABS_MAX_ROWS 2         /* the fused step's row limit (backend_cuda.cu) */
+#define T5__ABS_MAX_LEN 32         /* keys an entry holds (the fused step's limit) */
 
 struct t5_engine {
     t5_model *m;
@@ -84,7 +84,7 @@ struct t5_engine {
     int32_t *no_eos; /* device (np), tok + np */
     int32_t *rows;   /* device (np, 4): self_slot, cross_slot, pos, enc_len; tok + 2 np */
     int32_t *tok_h;  /* host twin of the input block */
-    float *top_h;                       /* host landing of the top-k block */
+    float *top_h;    /* host landing of the top-k block */
 
     /* The decoder step as one op, for backends that have decode_step
      * (filled at creation; n and k set per step). */
@@ -114,7 +114,7 @@ struct t5_engine {
     float *chain_v, *chain_vh;
     int chain_steps; /* the chain being issued (run_cached's function) */
     int no_chain;    /* T5_ENGINE_NO_CHAIN: t5_generate steps one by one (A/B) */
-    int step_n; /* padded row count */
+    int step_n;      /* padded row count */
     int step_k;
     /* t5_engine_step_start's step until t5_engine_step_wait */
     int step_pend, pend_n;

@@ -168,7 +168,8 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
             int k = t5_gen_topk(live[i].g);
             out.k = k > out.k ? k : out.k;
         }
-        int chain = next == n && !hooks->begin_step && !hooks->on_rows ? chain_len(e, live, n_live, nr) : 0;
+        int chain =
+            next == n && !hooks->begin_step && !hooks->on_rows ? chain_len(e, live, n_live, nr) : 0;
         if (chain > 1) {
             if ((rc = chain_steps(e, live, n_live, rows, nr, row_off, chain, err)) < 0)
                 goto done;

@@ -190,7 +190,8 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
     if (!e || !rows || !out || !out->logprob || !out->ids)
         return t5_errf(err, T5_EINVAL, "t5_engine_step: NULL argument");
     if (e->step_pend)
-        return t5_errf(err, T5_EINVAL, "t5_engine_step: a step is in flight (t5_engine_step_wait first)");
+        return t5_errf(err, T5_EINVAL,
+                       "t5_engine_step: a step is in flight (t5_engine_step_wait first)");
     if (n < 1 || n > e->p.max_batch)
         return t5_errf(err, T5_ELIMIT, "t5_engine_step: %d rows, max_batch is %d", n,
                        e->p.max_batch);
@@ -322,8 +323,8 @@ static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, cons
         for (int r = 0; r < n; r++) {
             if (s > 0)
                 b[r] = eos;
-            b[np + r] = no_eos ? no_eos[s < S ? s * n + r : 0] != 0
-                               : (rows[r].flags & T5_ROW_NO_EOS) != 0;
+            b[np + r] =
+                no_eos ? no_eos[s < S ? s * n + r : 0] != 0 : (rows[r].flags & T5_ROW_NO_EOS) != 0;
         }
         if (s > 0)
             memcpy(b + 6 * np, e->chain_h + 6 * np, sizeof(int32_t) * np);

@@ -56,7 +56,8 @@ __global__ void __launch_bounds__(AB_THREADS)
     const T *src = (const T *)(is_m ? a.cross_k : a.cross_v) +
                    (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
 #pragma unroll 4
-    for (int x = threadIdx.x; x < AB_SA * dkv; x += AB_THREADS) { /* lanes over keys: no conflicts */
+    for (int x = threadIdx.x; x < AB_SA * dkv;
+         x += AB_THREADS) { /* lanes over keys: no conflicts */
         int i = x / AB_SA, j = x - i * AB_SA;
         kt[x] = j < len ? t5__ld(src + (size_t)j * dkv + i) : 0.0f;
     }
@@ -107,8 +108,9 @@ __global__ void __launch_bounds__(AB_THREADS)
     for (int x = threadIdx.x; x < nc * dkv; x += AB_THREADS) {
         int cc = x / dkv, i = x - cc * dkv;
         wt[cc * ws + i] =
-            c0 + cc < d ? t5__ld((const T *)a.layers[l].w_co + (size_t)(c0 + cc) * inner + h * dkv + i)
-                        : 0.0f;
+            c0 + cc < d
+                ? t5__ld((const T *)a.layers[l].w_co + (size_t)(c0 + cc) * inner + h * dkv + i)
+                : 0.0f;
     }
     __syncthreads();
     const int cc = threadIdx.x / nq, q = threadIdx.x - cc * nq;
@@ -121,8 +123,8 @@ __global__ void __launch_bounds__(AB_THREADS)
         float4 kq = ((const float4 *)(kt + i * AB_SA))[q];
         acc.x += wv * kq.x, acc.y += wv * kq.y, acc.z += wv * kq.z, acc.w += wv * kq.w;
     }
-    float *out = (float *)a.abs_n + (size_t)ent * a.abs_stride +
-                 (((size_t)l * d + c0 + cc) * H + h) * sa;
+    float *out =
+        (float *)a.abs_n + (size_t)ent * a.abs_stride + (((size_t)l * d + c0 + cc) * H + h) * sa;
     const float v[4] = {acc.x, acc.y, acc.z, acc.w};
 #pragma unroll
     for (int u = 0; u < 4; u++)

@@ -7,9 +7,10 @@
  *
  * Two kernels:
  *  - short sequences (the common case: queries of ~10 tokens): one block per
- *    (batch, head, 16 queries; 4 when the grid would not fill the SMs) loads that head's K, V (fp32, K rows padded
- *    against bank conflicts), its queries and the bias for every relative
- *    distance into shared memory in one pass; each warp then takes queries
+ *    (batch, head, 16 queries; 4 when the grid would not fill the SMs) loads
+ *    that head's K, V (fp32, K rows padded against bank conflicts), its
+ *    queries and the bias for every relative distance into shared memory in
+ *    one pass; each warp then takes queries
  *    in turn, one key per lane,
  *    softmax by warp reductions, and each lane accumulates its slice of d_kv.
  *  - any length: one warp per query with an online softmax over tiles of 32
@@ -201,7 +202,7 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
          * ENC_WARPS queries, each loading the head's K, V again) rather
          * than each warp walking several in turn. */
         int qb = B * H * ((L + ENC_SHORT_QB - 1) / ENC_SHORT_QB) < s->be->n_sm ? ENC_WARPS
-                                                                                 : ENC_SHORT_QB;
+                                                                               : ENC_SHORT_QB;
         dim3 grid(B * H, (L + qb - 1) / qb);
         t5__launch(s, enc_attn_short<T, DPL>, grid, dim3(32 * ENC_WARPS), smem, out, qkv, lens, L,
                    H, dkv, table, sh->num_buckets, sh->max_distance, qb);

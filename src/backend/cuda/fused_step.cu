@@ -534,8 +534,8 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
         int r = pair / H, len = fs_abs_len(a, r);
         float s = -INFINITY;
         if (lane < len)
-            s = fs_ll_val(fs_ll_ld(words + (size_t)pair * sa + lane), words + (size_t)pair * sa + lane,
-                          flag);
+            s = fs_ll_val(fs_ll_ld(words + (size_t)pair * sa + lane),
+                          words + (size_t)pair * sa + lane, flag);
         float mx = t5__warp_max(s);
         float e = lane < len ? __expf(s - mx) : 0.0f;
         float l = t5__warp_sum(e);
@@ -562,7 +562,8 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
 
 static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
 {
-    fs_abs_args g = {a.rows, a.abs_ent, a.abs_m, a.abs_n, a.abs_stride, a.abs_sa, a.sh.n_heads, a.d};
+    fs_abs_args g = {a.rows,       a.abs_ent, a.abs_m,      a.abs_n,
+                     a.abs_stride, a.abs_sa,  a.sh.n_heads, a.d};
     return g;
 }
 
@@ -669,43 +670,43 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             clk.sub(1);
             clk.sub(2);
         } else {
-        fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws, wsb, xs, f);
-        clk.sub(2);
-        fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
-        clk.sub(3);
-        clk.mark(2);
-        /* P4 */
-        fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
-        clk.sub(0);
-        {
-            fs_attn_args g = {a.rows,
-                              a.cross_k,
-                              a.cross_v,
-                              NULL,
-                              NULL,
-                              qv,
-                              NULL,
-                              a.cross_lay.n_slots,
-                              a.cross_lay.max_len,
-                              a.sh.n_heads,
-                              a.sh.d_kv,
-                              0,
-                              0,
-                              m,
-                              p.smax,
-                              l,
-                              0,
-                              a.sh.n_heads,
-                              inner,
-                              a.sh.d_kv,
-                              0,
-                              inner,
-                              a.sh.d_kv};
-            fs_attn<T, false, false>(as, g, sc, qs);
-        }
-        clk.sub(1);
-        fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws, wsb, xs, f);
-        clk.sub(2);
+            fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws, wsb, xs, f);
+            clk.sub(2);
+            fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
+            clk.sub(3);
+            clk.mark(2);
+            /* P4 */
+            fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
+            clk.sub(0);
+            {
+                fs_attn_args g = {a.rows,
+                                  a.cross_k,
+                                  a.cross_v,
+                                  NULL,
+                                  NULL,
+                                  qv,
+                                  NULL,
+                                  a.cross_lay.n_slots,
+                                  a.cross_lay.max_len,
+                                  a.sh.n_heads,
+                                  a.sh.d_kv,
+                                  0,
+                                  0,
+                                  m,
+                                  p.smax,
+                                  l,
+                                  0,
+                                  a.sh.n_heads,
+                                  inner,
+                                  a.sh.d_kv,
+                                  0,
+                                  inner,
+                                  a.sh.d_kv};
+                fs_attn<T, false, false>(as, g, sc, qs);
+            }
+            clk.sub(1);
+            fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws, wsb, xs, f);
+            clk.sub(2);
         }
         fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es);
         clk.sub(3);
@@ -769,7 +770,7 @@ static size_t al16(size_t x)
 template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
 {
-    void (*kern)(const fs_params) = !p.ll             ? fused_step_kernel<T, K>
+    void (*kern)(const fs_params) = !p.ll         ? fused_step_kernel<T, K>
                                     : p.a.abs_ent ? fused_ll_kernel<T, K, true>
                                                   : fused_ll_kernel<T, K, false>;
     if (smem > 48 * 1024)
