@@ -9,6 +9,13 @@ Two families, mixed:
     confusions (ph/f, ie/ei, -ible/-able, -ance/-ence, c/k/s, tion/sion,
     silent letters ...).
 
+Two profiles of edit counts and per-edit mix (PROFILES): "default", the noise of every
+round up to C6 (1/2/3 edits at 75/20/5%), and "cognitive", closer to natural
+misspellings as the literature describes them (Damerau 1964: ~80% of errors are a
+single edit; most are cognitive/phonetic rather than keyboard slips): 1/2/3 edits at
+90/9/1% and more phonetic / vowel / double-letter edits, fewer key slips. Space
+errors and the share of clean samples are the same in both.
+
 A corrupted word that is itself a vocabulary word (a real-word error, like
 "form" for "from") is rejected: the model must never learn to change a
 correctly spelled word. So is one that appears in the evaluation block list
@@ -44,11 +51,22 @@ PHON = [
 ]
 
 
+# Per profile: P(1 edit), P(2 edits | not 1) and the per-edit mix (op, share).
+PROFILES = {
+    "default": (0.75, 0.8, (("phonetic", 0.22), ("vowel", 0.16), ("double", 0.16), ("delete", 0.13),
+                            ("transpose", 0.11), ("sub_key", 0.12), ("insert", 0.10))),
+    "cognitive": (0.90, 0.9, (("phonetic", 0.30), ("vowel", 0.22), ("double", 0.20), ("delete", 0.10),
+                              ("transpose", 0.08), ("sub_key", 0.05), ("insert", 0.05))),
+}
+
+
 class Noiser:
-    def __init__(self, vocab, block, rng=None):
+    def __init__(self, vocab, block, rng=None, profile="default"):
         self.vocab = vocab
         self.block = block
         self.rng = rng or random.Random()
+        self.profile = profile
+        self.p_one, self.p_two, self.OPS = PROFILES[profile]
 
     # --- single edits on one word; each returns a new string (maybe unchanged)
     def sub_key(self, w):
@@ -125,9 +143,6 @@ class Noiser:
         s = r.choice(starts)
         return w[:s] + b + w[s + len(a):]
 
-    OPS = (("phonetic", 0.22), ("vowel", 0.16), ("double", 0.16), ("delete", 0.13),
-           ("transpose", 0.11), ("sub_key", 0.12), ("insert", 0.10))
-
     def corrupt_word(self, w):
         r = self.rng
         x = r.random()
@@ -145,7 +160,7 @@ class Noiser:
         words = text.split(" ")
         for _attempt in range(6):
             out = list(words)
-            n_edits = 1 if r.random() < 0.75 else (2 if r.random() < 0.8 else 3)
+            n_edits = 1 if r.random() < self.p_one else (2 if r.random() < self.p_two else 3)
             # Space errors: join two words, or split one.
             if len(out) >= 2 and r.random() < 0.07:
                 i = r.randrange(len(out) - 1)
