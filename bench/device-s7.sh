@@ -77,15 +77,16 @@ for shape in ${SHAPES:-t5-small t5-base}; do
       --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode"
   done
   unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
-  [ "${ROWS:-1}" = 1 ] && for mode in noabs chain noabs chain; do
-    unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
+  [ "${ROWS:-1}" = 1 ] && for mode in ${RMODES:-noabs chain noabs chain}; do
+    unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN T5_ENGINE_ABS_ROWS T5_CUDA_FUSED_MAX_ROWS
     [ $mode = noabs ] && export T5_CUDA_NO_ABSORB=1 T5_ENGINE_NO_CHAIN=1
+    [ $mode = r4 ] && export T5_ENGINE_ABS_ROWS=4 T5_CUDA_FUSED_MAX_ROWS=4
     timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
-      --dtype fp16 --beams 1 --batch 2 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-b2"
+      --dtype fp16 --beams 1 --batch ${RBATCH:-2} --iters ${ITERS:-30} --breakdown --label "$shape-$mode-b"
     timeout 120 $B/lab/t5bench_engine --model /tmp/$shape --device cuda \
-      --dtype fp16 --beams 2 --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-beam2"
+      --dtype fp16 --beams ${RBEAMS:-2} --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-beam"
   done
-  unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN
+  unset T5_CUDA_NO_ABSORB T5_ENGINE_NO_CHAIN T5_ENGINE_ABS_ROWS T5_CUDA_FUSED_MAX_ROWS
   echo "== $shape: where an LL step's time goes (T5_CUDA_FUSED_TRACE, block 0's clock)"
   for na in 1 ""; do
     env ${na:+T5_CUDA_NO_ABSORB=1} T5_CUDA_FUSED_TRACE=1 timeout 120 $B/lab/t5bench_engine --model /tmp/$shape \

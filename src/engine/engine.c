@@ -122,7 +122,13 @@ static void setup_absorb(t5_engine *e)
     size_t per = 2 * stride * sizeof(float);
     int n = (int)(T5__ABS_BYTES / per);
     n = n > T5__ABS_ENTRIES ? T5__ABS_ENTRIES : n;
-    if (n < T5__ABS_MAX_ROWS)
+    /* steps of up to 4 rows absorb (bench/cuda.md: the fused step then wins
+     * at 4 rows too); T5_ENGINE_ABS_ROWS changes it (A/B) */
+    e->abs_rows = getenv("T5_ENGINE_ABS_ROWS") ? atoi(getenv("T5_ENGINE_ABS_ROWS")) : 4;
+    e->abs_rows = e->abs_rows < 1                  ? 1
+                  : e->abs_rows > T5__ABS_MAX_ROWS ? T5__ABS_MAX_ROWS
+                                                   : e->abs_rows;
+    if (n < e->abs_rows)
         return;
     float *am = vt->alloc(e->be, (size_t)n * stride * sizeof(float));
     float *an = am ? vt->alloc(e->be, (size_t)n * stride * sizeof(float)) : NULL;

@@ -14,7 +14,7 @@
 
 #define T5__ABS_ENTRIES 4          /* at most */
 #define T5__ABS_BYTES (256u << 20) /* device memory the entries may take */
-#define T5__ABS_MAX_ROWS 2         /* the fused step's row limit (backend_cuda.cu) */
+#define T5__ABS_MAX_ROWS 4         /* rows a step may absorb at most (the fused step's FS_MAXM) */
 #define T5__ABS_MAX_LEN 32         /* keys an entry holds (the fused step's limit) */
 
 struct t5_engine {
@@ -97,6 +97,7 @@ struct t5_engine {
      * there are (<= T5__ABS_ENTRIES, within T5__ABS_BYTES); 0 when the backend
      * has no cross_absorb or the buffers could not be had. */
     int abs_on;
+    int abs_rows; /* steps of up to this many rows absorb (T5_ENGINE_ABS_ROWS, default 2) */
     int32_t abs_slot[T5__ABS_ENTRIES];  /* the cross slot an entry holds, -1: none */
     uint32_t abs_used[T5__ABS_ENTRIES]; /* the step that last used it (least recent goes) */
     uint32_t abs_clock;

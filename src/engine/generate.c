@@ -25,7 +25,7 @@ typedef struct live_req {
 #define GEN_CHAIN 8
 static int chain_len(const t5_engine *e, const live_req *live, int n_live, int nr)
 {
-    if (e->be->device == T5_DEVICE_CPU || e->no_chain || nr > T5__ABS_MAX_ROWS ||
+    if (e->be->device == T5_DEVICE_CPU || e->no_chain || nr > e->abs_rows ||
         nr > T5_ENGINE_CHAIN_ROWS)
         return 0;
     /* Up to GEN_CHAIN steps, more (up to T5_ENGINE_CHAIN_STEPS) while EOS is
@@ -46,7 +46,7 @@ static int chain_len(const t5_engine *e, const live_req *live, int n_live, int n
 static int chain_steps(t5_engine *e, live_req *live, int n_live, const t5_step_row *rows, int nr,
                        const int *row_off, int S, t5_err *err)
 {
-    uint8_t no_eos[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS];
+    uint8_t no_eos[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS] = {0};
     int32_t ids[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS];
     float lp[T5_ENGINE_CHAIN_STEPS * T5__ABS_MAX_ROWS];
     for (int s = 0; s < S; s++)

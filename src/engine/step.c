@@ -84,7 +84,7 @@ int t5__step_rows(const t5_engine *e, int n)
 static int absorb_rows(t5_engine *e, int n, int np, const t5_step_row *rows, int32_t *ent,
                        t5_err *err)
 {
-    if (!e->abs_on || np > T5__ABS_MAX_ROWS)
+    if (!e->abs_on || np > e->abs_rows)
         return 0;
     for (int r = 0; r < n; r++)
         if (e->cross_len[rows[r].cross_slot] > e->fused.abs_sa)

@@ -111,7 +111,7 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
     /* Steps with absorbed cross-attention (step.c) are graphs of their own:
      * one and two rows over one short encoded input. */
     if (e->abs_on && (rc = warm_encode(e, 1, 1, slots, ids, lens, err)) >= 0) {
-        for (int n = 1; n <= T5__ABS_MAX_ROWS && n <= B && rc >= 0; n++)
+        for (int n = 1; n <= e->abs_rows && n <= B && rc >= 0; n++)
             for (int k = 1; rc >= 0; k *= 2) {
                 out.k = k < max_topk ? k : max_topk;
                 if ((rc = t5_engine_step(e, n, rows, &out, err)) < 0)

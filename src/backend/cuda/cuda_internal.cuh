@@ -75,6 +75,7 @@ typedef struct t5__cu_backend {
     int plan_stats;       /* T5_CUDA_PLAN_STATS: print plan-building counts at stream destroy */
     int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..8) */
     int fused_max_rows_bar; /* the same for fused_step.cu's barrier kernel (1 unless set) */
+    int fused_max_rows_abs; /* the same for steps with absorbed cross-attention (4 with LL) */
     int fused_v2;         /* sm_90+ and T5_CUDA_FUSED_V2 set: the cluster kernel (fused_step2.cu) */
     int fused_ll;         /* T5_CUDA_FUSED_LL: fused_step.cu's flag-in-data kernel */
     int fused_ef;         /* T5_CUDA_FUSED_EVICT_FIRST: its weight slices staged evict-first */

@@ -799,8 +799,9 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
 {
     t5__cu_backend *be = s->be;
-    if (be->no_fused || a->n < 1 || a->n > be->fused_max_rows || a->k < 1 || a->k > FS_MAXK ||
-        a->k > a->V || a->n_layers < 1 || !s->fs_bar)
+    const int max_rows = a->abs_ent ? be->fused_max_rows_abs : be->fused_max_rows;
+    if (be->no_fused || a->n < 1 || a->n > max_rows || a->k < 1 || a->k > FS_MAXK || a->k > a->V ||
+        a->n_layers < 1 || !s->fs_bar)
         return 1;
     const int es = (int)be->base.act_size, dkv = a->sh.d_kv, inner = a->sh.n_heads * dkv;
     if ((dkv * es) % 16 || (a->d * es) % 16 || (inner * es) % 16 || (a->d_ff * es) % 16)
