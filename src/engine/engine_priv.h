@@ -92,7 +92,7 @@ struct t5_engine {
 
     /* Absorbed cross-attention (backend.h, cross_absorb): T5__ABS_ENTRIES
      * entries in fused.abs_m / abs_n, each holding one cross slot's folded
-     * K/V, filled by step.c when a step of <= T5__ABS_MAX_ROWS rows needs
+     * K/V, filled by step.c when a step of <= abs_rows rows needs
      * one and forgotten when the slot is encoded again. abs_on: the entries
      * there are (<= T5__ABS_ENTRIES, within T5__ABS_BYTES); 0 when the backend
      * has no cross_absorb or the buffers could not be had. */

@@ -18,7 +18,7 @@ typedef struct live_req {
 } live_req;
 
 /* Chained greedy steps (t5_engine_steps_greedy): on a GPU, once every
- * request is admitted and decodes greedily on <= T5__ABS_MAX_ROWS rows (the
+ * request is admitted and decodes greedily on <= e->abs_rows rows (the
  * latency case, where the fused step runs), several steps go out in one
  * round trip. Steps a request does not need after its EOS are skipped on
  * the device (or run and ignored). 0 or 1: step by step. */
