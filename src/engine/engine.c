@@ -122,12 +122,6 @@ static void setup_absorb(t5_engine *e)
     size_t per = 2 * stride * sizeof(float);
     int n = (int)(T5__ABS_BYTES / per);
     n = n > T5__ABS_ENTRIES ? T5__ABS_ENTRIES : n;
-    /* steps of up to 4 rows absorb (bench/cuda.md: the fused step then wins
-     * at 4 rows too); T5_ENGINE_ABS_ROWS changes it (A/B) */
-    e->abs_rows = getenv("T5_ENGINE_ABS_ROWS") ? atoi(getenv("T5_ENGINE_ABS_ROWS")) : 4;
-    e->abs_rows = e->abs_rows < 1                  ? 1
-                  : e->abs_rows > T5__ABS_MAX_ROWS ? T5__ABS_MAX_ROWS
-                                                   : e->abs_rows;
     if (n < e->abs_rows)
         return;
     float *am = vt->alloc(e->be, (size_t)n * stride * sizeof(float));
@@ -323,6 +317,13 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         goto fail;
     }
     fill_fused(e);
+    /* Steps of up to 4 rows absorb (bench/cuda.md: the fused step then wins
+     * at 4 rows too) and t5_generate chains them, absorbed or not;
+     * T5_ENGINE_ABS_ROWS changes it (A/B). */
+    e->abs_rows = getenv("T5_ENGINE_ABS_ROWS") ? atoi(getenv("T5_ENGINE_ABS_ROWS")) : 4;
+    e->abs_rows = e->abs_rows < 1                  ? 1
+                  : e->abs_rows > T5__ABS_MAX_ROWS ? T5__ABS_MAX_ROWS
+                                                   : e->abs_rows;
     setup_absorb(e);
     e->no_chain = getenv("T5_ENGINE_NO_CHAIN") != NULL;
     /* The scratch slot that padding rows use must hold finite values. */

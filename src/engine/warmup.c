@@ -109,9 +109,9 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
             break;
     }
     /* Steps with absorbed cross-attention (step.c) are graphs of their own:
-     * one and two rows over one short encoded input. */
+     * every padded row count up to abs_rows, over one short encoded input. */
     if (e->abs_on && (rc = warm_encode(e, 1, 1, slots, ids, lens, err)) >= 0) {
-        for (int n = 1; n <= e->abs_rows && n <= B && rc >= 0; n++)
+        for (int n = 1; n <= e->abs_rows && n <= B && rc >= 0; n = t5__step_rows(e, n) + 1)
             for (int k = 1; rc >= 0; k *= 2) {
                 out.k = k < max_topk ? k : max_topk;
                 if ((rc = t5_engine_step(e, n, rows, &out, err)) < 0)
