@@ -20,6 +20,7 @@ LR=${LR:-5e-4}          # C6's and G7's peak lr
 WORKERS=${WORKERS:-14}  # 14 data workers + the training process on 16 cores
 LIMIT=${LIMIT:-570}     # seconds, so the tar is in $OUT before the call's 600 s
 ACCUM=${ACCUM:-1}       # batch 4096 in one piece (G7 used 2 beside C7)
+PROFILE=${PROFILE:-default}  # train.py --noise-profile (device_c8.sh: cognitive)
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null | tee "$OUT/gpu.txt"
@@ -31,7 +32,8 @@ python3 -c "import torch, transformers; print('torch', torch.__version__, 'trans
 timeout -k 5 "$LIMIT" python3 tools/speller/train.py --name "$NAME" --init "$INIT" --tok spm \
     --layers 6 --dec-layers 2 --data tools/out/speller --out "$OUT" --minutes "$MIN" \
     --batch 4096 --accum "$ACCUM" --lr "$LR" --warmup 100 --workers "$WORKERS" --save-every 60 --eval-n 300 \
-    --log-every 100 --seed "$SEED" --data-tag "$TAG" --work "/tmp/speller_work_$NAME" 2>&1 \
+    --log-every 100 --seed "$SEED" --data-tag "$TAG" --noise-profile "$PROFILE" \
+    --work "/tmp/speller_work_$NAME" 2>&1 \
     | grep --line-buffered -v "Writing model\|Loading weights" > "$OUT/$NAME.log"
 echo "$NAME exit ${PIPESTATUS[0]}" | tee -a "$OUT/$NAME.log"
 rm -f "$OUT"/*.tmp
