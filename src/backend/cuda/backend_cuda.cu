@@ -197,8 +197,8 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
         SC(cudaMemset(s->fs_ll, 0, T5__FS_LL_BYTES));
     }
     if (getenv("T5_CUDA_FUSED_TRACE")) {
-        SC(cudaMalloc((void **)&s->fs_trace, 16 * sizeof(unsigned long long)));
-        SC(cudaMemset(s->fs_trace, 0, 16 * sizeof(unsigned long long)));
+        SC(cudaMalloc((void **)&s->fs_trace, T5__FS_TRACE_WORDS * sizeof(unsigned long long)));
+        SC(cudaMemset(s->fs_trace, 0, T5__FS_TRACE_WORDS * sizeof(unsigned long long)));
     }
     SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
     SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));

@@ -104,6 +104,9 @@ typedef struct t5__gemm_plan {
 /* fused_step.cu's LL kernel: its exchange words (8 bytes per value of every
  * phase of a step: t5-base at 4 rows needs 3.3 MB) */
 #define T5__FS_LL_BYTES (8u << 20)
+/* T5_CUDA_FUSED_TRACE's counters: 10 phase sums, 4 sub-phase sums, labels,
+ * steps, then the LL kernel's 4 sub-phase sums of each of a layer's 6 phases */
+#define T5__FS_TRACE_WORDS 40
 
 /* Rows up to which GEMMs take the small-m path of gemv.cu, with a pending
  * RMSNorm or FFN activation fused into their prologue. */
@@ -163,7 +166,8 @@ struct t5_stream {
     float *fs2_xp;                /* fused_step2.cu's residual partials (T5__FS2_XP_BYTES) */
     void *fs_ll;                  /* fused_step.cu's LL exchange words (T5__FS_LL_BYTES), or NULL */
     int fs2_nc;                   /* its cluster count, fixed at its first launch; -1: cannot */
-    unsigned long long *fs_trace; /* T5_CUDA_FUSED_TRACE: its per-phase times, else NULL */
+    unsigned long long *fs_trace; /* T5_CUDA_FUSED_TRACE: its per-phase times
+                                   (T5__FS_TRACE_WORDS), else NULL */
 };
 
 /* Make the backend's device current on this thread (cheap when it is). */

@@ -185,15 +185,19 @@ struct fs_clock {
  * register clock cost ~300 B of spills around its helper calls (ptxas). */
 struct fs_clock_s {
     unsigned long long *tr;
+    /* the two times, and the layer phase (0..5) being timed: sub(j) also
+     * adds to tr[16 + 4*phase + j] (T5__FS_TRACE_WORDS) */
     static __device__ __forceinline__ unsigned long long *st(void)
     {
-        __shared__ unsigned long long s_t[2];
+        __shared__ unsigned long long s_t[3];
         return s_t;
     }
     __device__ __forceinline__ void start(void)
     {
-        if (tr && blockIdx.x == 0 && threadIdx.x == 0)
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
             st()[0] = st()[1] = fs_now();
+            st()[2] = 0;
+        }
     }
     __device__ __forceinline__ void mark(int i)
     {
@@ -201,6 +205,7 @@ struct fs_clock_s {
             unsigned long long n = fs_now();
             tr[i] += n - st()[0];
             st()[0] = st()[1] = n;
+            st()[2] = i < 6 ? (i + 1) % 6 : 0;
         }
     }
     __device__ __forceinline__ void sub(int j)
@@ -208,6 +213,7 @@ struct fs_clock_s {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
             unsigned long long n = fs_now();
             tr[10 + j] += n - st()[1];
+            tr[16 + 4 * st()[2] + j] += n - st()[1];
             st()[1] = n;
         }
     }

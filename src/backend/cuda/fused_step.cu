@@ -94,6 +94,7 @@ static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_
 {
     if (!fs_fits(n, k, esz, ws_bytes)) {
         fs_prefetch(w, n, k, esz);
+        fs_cp_commit(); /* an empty group: the LL kernel counts one per stage */
         return;
     }
     int c0, c1;
@@ -163,13 +164,16 @@ static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int
 template <typename T>
 static __device__ __noinline__ void
 fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, float alpha,
-        const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0)
+        const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0, int pend = 0)
 {
     int c0, c1, wc0 = 0;
     fs_slice(n, c0, c1);
     const T *src = (const T *)W;
     if (ws && fs_fits(n, k, (int)sizeof(T), ws_bytes)) { /* staged by fs_stage */
-        fs_cp_wait<0>();
+        if (pend) /* the LL kernel: the next phase's stage may still be in flight */
+            fs_cp_wait<1>();
+        else
+            fs_cp_wait<0>();
         __syncthreads();
         src = (const T *)ws;
         wc0 = c0;
@@ -480,7 +484,7 @@ static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *
     const int d = a.d, H = a.H, sa = a.sa;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     constexpr int VN = fs_vec<T>::N;
-    fs_cp_wait<0>();
+    fs_cp_wait<1>(); /* the LL kernel's stages: the next phase's may be in flight */
     __syncthreads();
     for (int i = warp;; i += FS_WARPS) {
         int r, hj;
@@ -542,7 +546,7 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
         if (lane < sa)
             pr[(size_t)pair * sa + lane] = e / l;
     }
-    fs_cp_wait<0>();
+    fs_cp_wait<1>(); /* as fs_abs_scores */
     __syncthreads();
     int c0, c1;
     fs_slice(d, c0, c1);
@@ -585,7 +589,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     if (fs_chain_ended(a))
         return; /* the barrier count stays, so the next launch's flag is this one's */
 
-    unsigned char *ws = fs_sm + p.off_ws;
+    /* two weight stages: phase t reads ws[t % 2] (six phases a layer), and
+     * its weights were asked for two phases ahead, so they land during the
+     * phase in between instead of during this phase's wait */
+    unsigned char *ws0 = fs_sm + p.off_ws, *ws1 = ws0 + p.ws_bytes;
     const int wsb = p.ws_bytes;
     fs_clock_s clk = {p.trace};
     if (threadIdx.x == 0) {
@@ -596,7 +603,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     __syncthreads();
     clk.start();
     const unsigned f = s_flag;
-    fs_stage(p.ef, ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+    fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+    fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es);
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
@@ -608,9 +616,12 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws, wsb, xs, f);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
-        fs_stage(p.ef, ws, wsb, w.w_o, d, inner, es);
+        if (ABS)
+            fs_abs_stage_m(fs_abs_of(a), m, l, ws0);
+        else
+            fs_stage(p.ef, ws0, wsb, w.w_cq, inner, d, es);
         clk.sub(3);
         clk.mark(0);
         /* P2 */
@@ -645,12 +656,12 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             fs_attn<T, true, false>(as, g, sc, qs);
         }
         clk.sub(1);
-        fs_gemv<T>(as, m, inner, w.w_o, d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws, wsb, xs, f);
+        fs_gemv<T>(as, m, inner, w.w_o, d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws1, wsb, xs, f, 1);
         clk.sub(2);
         if (ABS)
-            fs_abs_stage_m(fs_abs_of(a), m, l, ws);
+            fs_abs_stage_n(fs_abs_of(a), m, l, ws1);
         else
-            fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es);
+            fs_stage(p.ef, ws1, wsb, w.w_co, d, inner, es);
         clk.sub(3);
         clk.mark(1);
         /* P3 */
@@ -659,20 +670,20 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
         clk.sub(1);
         if (ABS) {
-            fs_abs_scores<T>(fs_abs_of(a), as, m, ws, L + p.ll_q, f);
+            fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
             clk.sub(2);
-            fs_abs_stage_n(fs_abs_of(a), m, l, ws);
+            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
-            fs_abs_out(fs_abs_of(a), m, L + p.ll_q, (float *)qv, ws, xs, L + p.ll_xc, f);
+            fs_abs_out(fs_abs_of(a), m, L + p.ll_q, (float *)qv, ws1, xs, L + p.ll_xc, f);
             clk.sub(0);
             clk.sub(1);
             clk.sub(2);
         } else {
-            fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws, wsb, xs, f);
+            fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws0, wsb, xs, f, 1);
             clk.sub(2);
-            fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
+            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
@@ -705,10 +716,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
                 fs_attn<T, false, false>(as, g, sc, qs);
             }
             clk.sub(1);
-            fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws, wsb, xs, f);
+            fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws1, wsb, xs, f, 1);
             clk.sub(2);
         }
-        fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es);
+        fs_stage(p.ef, ws1, wsb, w.w_out, d, a.d_ff, es);
         clk.sub(3);
         clk.mark(3);
         /* P5 */
@@ -716,21 +727,25 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws, wsb, xs, f);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
-        fs_stage(p.ef, ws, wsb, w.w_out, d, a.d_ff, es);
+        if (l + 1 < a.n_layers) {
+            fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
+        } else {
+            fs_prefetch(a.lm_head, a.V, d, es);
+            fs_cp_commit();
+        }
         clk.sub(3);
         clk.mark(4);
         /* P6: the output is the next layer's input words (or the head's) */
         fs_ll_ffn_act<T>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws, wsb, xs, f);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1, wsb, xs,
+                   f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers)
-            fs_stage(p.ef, ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
-        else
-            fs_prefetch(a.lm_head, a.V, d, es);
+            fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es);
         clk.sub(3);
         clk.mark(5);
     }
@@ -857,8 +872,10 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     if (p.off_ws + 4096 > be->smem_optin)
         return 1;
     size_t room = be->smem_optin - p.off_ws - 4096;
+    if (p.ll)
+        room /= 2; /* the LL kernel's two stages (ws0, ws1) */
     p.ws_bytes = (int)(room < (96u << 10) ? room & ~(size_t)15 : (96u << 10));
-    size_t smem = p.off_ws + p.ws_bytes;
+    size_t smem = p.off_ws + (p.ll ? 2 : 1) * (size_t)p.ws_bytes;
     if (p.a.abs_ent) {
         /* ABS takes the LL kernel, <= 32 keys (a lane each), its stages in
          * the weight stage and the probabilities in the q|k|v stage */
@@ -885,7 +902,7 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
  * went (block 0's view, so each phase includes the barrier that ends it). */
 void t5__cu_fused_trace_report(t5_stream *s)
 {
-    unsigned long long tr[16];
+    unsigned long long tr[T5__FS_TRACE_WORDS];
     if (cudaMemcpy(tr, s->fs_trace, sizeof tr, cudaMemcpyDeviceToHost) != cudaSuccess) {
         cudaGetLastError();
         return;
@@ -915,12 +932,18 @@ void t5__cu_fused_trace_report(t5_stream *s)
         tot += tr[i] / n;
     }
     double layers = (double)(tr[0] + tr[1] + tr[2] + tr[3] + tr[4] + tr[5]);
-    if (ll)
+    if (ll) {
         fprintf(stderr,
                 " total %.2f; of the layer phases: gather (incl. waiting) %.2f, norm/attention/act "
                 "%.2f, GEMV+stores %.2f, stage %.2f\n",
                 tot, tr[10] / n, tr[11] / n, tr[12] / n, tr[13] / n);
-    else if (v2)
+        fprintf(stderr, "  per phase, us per step (gather incl. waiting / prologue / GEMV+stores / "
+                        "stage):");
+        for (int i = 0; i < 6; i++)
+            fprintf(stderr, " %s %.2f/%.2f/%.2f/%.2f;", name1[i], tr[16 + 4 * i] / n,
+                    tr[17 + 4 * i] / n, tr[18 + 4 * i] / n, tr[19 + 4 * i] / n);
+        fputc('\n', stderr);
+    } else if (v2)
         fprintf(stderr,
                 " total %.2f; of the layer phases: gather+norm %.2f, GEMV+exchange %.2f, "
                 "attention/act+GEMV+reduce %.2f, arrive+stage %.2f, wait %.2f\n",
