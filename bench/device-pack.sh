@@ -22,6 +22,8 @@ fi
 # PREV=FILE: an earlier build's t5bench_engine, carried as lab/t5bench_prev
 # (the A/B scripts' "prev" mode)
 [ -n "${PREV:-}" ] && { cp "$PREV" $B/carry/t5bench_prev && strip $B/carry/t5bench_prev; }
+# EXTRA="NAME:FILE ...": more builds of t5bench_engine, as lab/t5bench_NAME
+for e in ${EXTRA:-}; do cp "${e#*:}" $B/carry/t5bench_${e%%:*} && strip $B/carry/t5bench_${e%%:*}; done
 # One xz stream with a dictionary larger than a binary: every binary embeds
 # the same kernel fatbin (~27 MB stripped), so each one after the first
 # costs little (six binaries: ~10 MB, against ~34 MB for five with -2)

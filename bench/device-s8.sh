@@ -13,13 +13,14 @@
 #   2. t5bench_engine t5-small / t5-base fp16 batch 1 greedy, MODES
 #      alternating (default new prev x3); then batch RBATCH (4) greedy and 1
 #      x RBEAMS (4) beams, new and prev;
-#   3. T5_CUDA_FUSED_TRACE of new and prev (prev's has no per-phase line if
-#      it predates it).
+#   3. T5_CUDA_FUSED_TRACE of TMODES (default new prev; a build before
+#      3205a0e has no per-phase line, one before this script's second
+#      version adds an L2 round trip to block 0 per trace point).
 #   cmake --build build-cuda --target t5serve test_engine_fixtures t5bench_engine \
 #       test_inflight test_engine_props
 #   LABS=t5bench_engine PREV=/path/to/old/t5bench_engine bash bench/device-pack.sh
 #   run(command="bash bench/device-s8.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
-# Knobs: CHECK=0, SHAPES, MODES, ITERS, DTYPES, ROWS=0 (no batch-4 / beam rows).
+# Knobs: CHECK=0, SHAPES, MODES, TMODES, ITERS, DTYPES, ROWS=0 (no batch-4 / beam rows).
 set -u
 . "$(dirname "$0")/device-setup.sh"
 M=tests/fixtures/models/t5_v1_1
@@ -50,28 +51,27 @@ for nb in 1 2 4; do
 done
 } 2>&1 | tee "$OUT/check.txt"
 {
-prevbin() { echo $B/lab/t5bench_prev; }
+# a mode's program: new = this build's t5bench_engine, NAME = lab/t5bench_NAME
+# (prev, or EXTRA's names: device-pack.sh)
+bench_of() { [ $1 = new ] && echo $B/lab/t5bench_engine || echo $B/lab/t5bench_$1; }
 for shape in ${SHAPES:-t5-small t5-base}; do
   $B/t5serve random-model --shape $shape --out /tmp/$shape --dtype fp16 > /dev/null
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv
   for mode in ${MODES:-new prev new prev new prev}; do
-    bin=$B/lab/t5bench_engine
-    [ $mode = prev ] && bin=$(prevbin)
+    bin=$(bench_of $mode)
     timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
       --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode"
   done
   [ "${ROWS:-1}" = 1 ] && for mode in new prev new prev; do
-    bin=$B/lab/t5bench_engine
-    [ $mode = prev ] && bin=$(prevbin)
+    bin=$(bench_of $mode)
     timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
       --batch ${RBATCH:-4} --iters ${ITERS:-30} --breakdown --label "$shape-$mode-b${RBATCH:-4}"
     timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 --beams ${RBEAMS:-4} \
       --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode-beam${RBEAMS:-4}"
   done
   echo "== $shape: where an LL step's time goes (T5_CUDA_FUSED_TRACE, block 0's clock)"
-  for mode in new prev; do
-    bin=$B/lab/t5bench_engine
-    [ $mode = prev ] && bin=$(prevbin)
+  for mode in ${TMODES:-new prev}; do
+    bin=$(bench_of $mode)
     T5_CUDA_FUSED_TRACE=1 timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 \
       --beams 1 --batch 1 --iters 20 --label "$shape-$mode-trace" 2>&1 | grep -iE "trace|per phase"
   done

@@ -159,6 +159,7 @@ static __device__ __forceinline__ unsigned long long fs_now(void)
 /* FS_TRACE: block 0 adds the time since the previous mark to slot i. */
 struct fs_clock {
     unsigned long long *tr, t, t2;
+    __device__ __forceinline__ void flush(void) {} /* its sums are global already */
     __device__ __forceinline__ void mark(int i)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
@@ -179,43 +180,55 @@ struct fs_clock {
     }
 };
 
-/* fs_clock with its two times in shared memory (only block 0's thread 0
- * uses them): a kernel without tracing keeps one pointer in registers for
- * it instead of three words. The LL kernel's (fused_step.cu): there the
- * register clock cost ~300 B of spills around its helper calls (ptxas). */
+/* fs_clock with its state in shared memory (only block 0's thread 0 uses
+ * it): a kernel without tracing keeps one pointer in registers for it
+ * instead of three words (the LL kernel's, fused_step.cu: there the
+ * register clock cost ~300 B of spills around its helper calls). The sums
+ * stay in shared memory until flush() at the end of the launch: a global
+ * read-modify-write per sub() put an L2 round trip into block 0's path
+ * every time, ~0.3 us, which the trace then blamed on the phase. */
 struct fs_clock_s {
     unsigned long long *tr;
-    /* the two times, and the layer phase (0..5) being timed: sub(j) also
-     * adds to tr[16 + 4*phase + j] (T5__FS_TRACE_WORDS) */
+    /* [0] [1]: the times of mark() and sub(); [2]: the layer phase (0..5)
+     * being timed; [3 + i]: the sums of tr[i] (T5__FS_TRACE_WORDS) */
     static __device__ __forceinline__ unsigned long long *st(void)
     {
-        __shared__ unsigned long long s_t[3];
+        __shared__ unsigned long long s_t[3 + T5__FS_TRACE_WORDS];
         return s_t;
     }
     __device__ __forceinline__ void start(void)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
+            for (int i = 0; i < 3 + T5__FS_TRACE_WORDS; i++)
+                st()[i] = 0;
             st()[0] = st()[1] = fs_now();
-            st()[2] = 0;
         }
     }
     __device__ __forceinline__ void mark(int i)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
             unsigned long long n = fs_now();
-            tr[i] += n - st()[0];
+            st()[3 + i] += n - st()[0];
             st()[0] = st()[1] = n;
             st()[2] = i < 6 ? (i + 1) % 6 : 0;
         }
     }
+    /* also adds to the current layer phase's sub-sum, tr[16 + 4*phase + j] */
     __device__ __forceinline__ void sub(int j)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
             unsigned long long n = fs_now();
-            tr[10 + j] += n - st()[1];
-            tr[16 + 4 * st()[2] + j] += n - st()[1];
+            st()[3 + 10 + j] += n - st()[1];
+            st()[3 + 16 + 4 * st()[2] + j] += n - st()[1];
             st()[1] = n;
         }
+    }
+    __device__ __forceinline__ void flush(void)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0)
+            for (int i = 0; i < T5__FS_TRACE_WORDS; i++)
+                if (i != 14 && i != 15)
+                    tr[i] += st()[3 + i];
     }
 };
 
@@ -614,6 +627,7 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
         }
     }
     clk.mark(9);
+    clk.flush();
     if (clk.tr && r == 0 && threadIdx.x == 0)
         clk.tr[15] += 1; /* steps traced */
 }

@@ -670,7 +670,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
         clk.sub(1);
         if (ABS) {
-            fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
+                fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
             clk.sub(2);
             fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es);
             clk.sub(3);
@@ -874,13 +874,36 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     size_t room = be->smem_optin - p.off_ws - 4096;
     if (p.ll)
         room /= 2; /* the LL kernel's two stages (ws0, ws1) */
+    /* A stage holds the largest weight slice a block copies (and the ABS
+     * entries' rows), no more: the shared memory left unused goes to L1,
+     * which holds the kernel's stack (spills and the registers saved around
+     * its helper calls, ~40-70 B a thread): with the stages at their cap
+     * the carveout left ~28 KB of L1 for ~36 KB of stack. */
+    const int G = be->n_sm, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
+    const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = (a->d + G - 1) / G;
+    {
+        const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
+        const int nk[5][2] = {{3 * inner, a->d}, {a->d, inner}, {inner, a->d},
+                              {ffc, a->d},       {a->d, a->d_ff}};
+        size_t need = 0;
+        for (int i = 0; i < 5; i++) {
+            size_t b = (size_t)((nk[i][0] + G - 1) / G) * nk[i][1] * es;
+            need = b > need ? b : need;
+        }
+        if (a->abs_ent) {
+            size_t bm = m_rows * a->d * 4, bn = (size_t)m * nc * H * sa * 4;
+            need = bm > need ? bm : need;
+            need = bn > need ? bn : need;
+        }
+        need = al16(need);
+        if (need < room)
+            room = need;
+    }
     p.ws_bytes = (int)(room < (96u << 10) ? room & ~(size_t)15 : (96u << 10));
     size_t smem = p.off_ws + (p.ll ? 2 : 1) * (size_t)p.ws_bytes;
     if (p.a.abs_ent) {
         /* ABS takes the LL kernel, <= 32 keys (a lane each), its stages in
          * the weight stage and the probabilities in the q|k|v stage */
-        const int G = be->n_sm, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
-        const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = (a->d + G - 1) / G;
         if (!p.ll || sa < 1 || sa > 32 || (H * sa) % 4 || a->d % 4 ||
             m_rows * a->d * 4 > (size_t)p.ws_bytes ||
             (size_t)m * nc * H * sa * 4 > (size_t)p.ws_bytes ||
