@@ -178,6 +178,16 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, fl
         src = (const T *)ws;
         wc0 = c0;
     }
+    /* One row (batch-1 greedy, the latency case) has code of its own: the
+     * loops unrolled for FS_MAXM rows and guarded by r < m cost ~1 us a
+     * GEMV there (bench/cuda.md, session 8: 4% of a t5-small step). */
+    if (m == 1) {
+        if (c1 - c0 >= 2 * 4 * FS_WARPS)
+            fs_gemv_cols<T, 4, 1>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
+        else
+            fs_gemv_cols<T, 1, 1>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
+        return;
+    }
     if (c1 - c0 >= 2 * 4 * FS_WARPS)
         fs_gemv_cols<T, 4, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
     else
