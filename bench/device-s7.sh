@@ -50,15 +50,7 @@ for dt in fp32 fp16; do
   echo "== test_engine_props ($dt for test_steps_greedy; rc $?): $(tail -1 /tmp/fx/props-$dt.txt)"
   grep -E "CHECK failed|^ok|FAIL" /tmp/fx/props-$dt.txt | head -8
 done
-SECONDS=0
-T5_TEST_DEVICE=cuda T5_TEST_DTYPE=fp32 timeout 200 $B/tests/sched/test_inflight > /tmp/fx/inflight-fp32.txt 2>&1
-echo "== test_inflight cuda fp32 (rc $?, ${SECONDS}s): $(tail -1 /tmp/fx/inflight-fp32.txt)"
-grep -i "fail" /tmp/fx/inflight-fp32.txt | head -5
-echo "== memcheck: absorbed generates (fp16 greedy; 2 beams = 2 rows)"
-for nb in 1 2; do
-  timeout 120 compute-sanitizer --tool memcheck --leak-check no $B/t5serve generate --model $M \
-    --input-ids 5,6,7,8,9 --device cuda --dtype fp16 --max-new-tokens 6 --num-beams $nb --json 2>&1 | tail -2
-done
+inflight_and_memcheck 1 2
 } 2>&1 | tee "$OUT/check.txt"
 {
 for shape in ${SHAPES:-t5-small t5-base}; do

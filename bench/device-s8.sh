@@ -40,15 +40,7 @@ for v in "fp32" "fp16" "fp32 T5_CUDA_NO_FUSED_STEP=1" "fp32 T5_CUDA_NO_ABSORB=1"
   echo "== test_engine_props $v (rc $?): $(tail -1 $f)"
   grep -E "CHECK failed|FAIL" $f | head -8
 done
-SECONDS=0
-T5_TEST_DEVICE=cuda T5_TEST_DTYPE=fp32 timeout 200 $B/tests/sched/test_inflight > /tmp/fx/inflight-fp32.txt 2>&1
-echo "== test_inflight cuda fp32 (rc $?, ${SECONDS}s): $(tail -1 /tmp/fx/inflight-fp32.txt)"
-grep -i "fail" /tmp/fx/inflight-fp32.txt | head -5
-echo "== memcheck: fp16 generates, 1 / 2 / 4 beams"
-for nb in 1 2 4; do
-  timeout 120 compute-sanitizer --tool memcheck --leak-check no $B/t5serve generate --model $M \
-    --input-ids 5,6,7,8,9 --device cuda --dtype fp16 --max-new-tokens 6 --num-beams $nb --json 2>&1 | tail -2
-done
+inflight_and_memcheck 1 2 4
 } 2>&1 | tee "$OUT/check.txt"
 {
 # a mode's program: new = this build's t5bench_engine, NAME = lab/t5bench_NAME

@@ -24,3 +24,20 @@ fixture_summary() {
   done
   grep "CHECK failed" "$f" | head -${NFAIL:-6}
 }
+
+# inflight_and_memcheck BEAMS...: test_inflight on CUDA fp32 (slots re-encoded
+# under the in-flight scheduler; the warm-up included), then compute-sanitizer
+# memcheck of an fp16 generate with each beam count.
+inflight_and_memcheck() {
+  local nb
+  SECONDS=0
+  T5_TEST_DEVICE=cuda T5_TEST_DTYPE=fp32 timeout 200 $B/tests/sched/test_inflight > /tmp/fx/inflight-fp32.txt 2>&1
+  echo "== test_inflight cuda fp32 (rc $?, ${SECONDS}s): $(tail -1 /tmp/fx/inflight-fp32.txt)"
+  grep -i "fail" /tmp/fx/inflight-fp32.txt | head -5
+  echo "== memcheck: fp16 generates, beams $*"
+  for nb in "$@"; do
+    timeout 120 compute-sanitizer --tool memcheck --leak-check no $B/t5serve generate \
+      --model tests/fixtures/models/t5_v1_1 --input-ids 5,6,7,8,9 --device cuda --dtype fp16 \
+      --max-new-tokens 6 --num-beams $nb --json 2>&1 | tail -2
+  done
+}
