@@ -680,7 +680,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
         clk.sub(1);
         if (ABS) {
-                fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
+            fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
             clk.sub(2);
             fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es);
             clk.sub(3);
@@ -751,8 +751,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_ll_ffn_act<T>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1, wsb, xs,
-                   f, 1);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1, wsb, xs, f,
+                   1);
         clk.sub(2);
         if (l + 1 < a.n_layers)
             fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es);
@@ -893,8 +893,8 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = (a->d + G - 1) / G;
     {
         const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
-        const int nk[5][2] = {{3 * inner, a->d}, {a->d, inner}, {inner, a->d},
-                              {ffc, a->d},       {a->d, a->d_ff}};
+        const int nk[5][2] = {
+            {3 * inner, a->d}, {a->d, inner}, {inner, a->d}, {ffc, a->d}, {a->d, a->d_ff}};
         size_t need = 0;
         for (int i = 0; i < 5; i++) {
             size_t b = (size_t)((nk[i][0] + G - 1) / G) * nk[i][1] * es;
