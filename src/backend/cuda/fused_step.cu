@@ -194,6 +194,69 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, fl
         fs_gemv_cols<T, 1, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
 }
 
+/* fs_attn's arguments for a layer's self-attention (with the append: the
+ * caller clears kw, vw in all blocks but one) and cross-attention of all
+ * heads of m rows, their queries at q (self: q|k|v rows of 3 * inner). */
+static __device__ __forceinline__ fs_attn_args fs_self_args(const t5_fused_step &a, const void *q,
+                                                            int m, int smax, int l)
+{
+    const int inner = a.sh.n_heads * a.sh.d_kv;
+    fs_attn_args g = {a.rows,
+                      a.self_k,
+                      a.self_v,
+                      a.self_k,
+                      a.self_v,
+                      q,
+                      a.bias,
+                      a.self_lay.n_slots,
+                      a.self_lay.max_len,
+                      a.sh.n_heads,
+                      a.sh.d_kv,
+                      a.sh.num_buckets,
+                      a.sh.max_distance,
+                      m,
+                      smax,
+                      l,
+                      0,
+                      a.sh.n_heads,
+                      3 * inner,
+                      a.sh.d_kv,
+                      inner,
+                      inner,
+                      a.sh.d_kv};
+    return g;
+}
+
+static __device__ __forceinline__ fs_attn_args fs_cross_args(const t5_fused_step &a, const void *q,
+                                                             int m, int smax, int l)
+{
+    const int inner = a.sh.n_heads * a.sh.d_kv;
+    fs_attn_args g = {a.rows,
+                      a.cross_k,
+                      a.cross_v,
+                      NULL,
+                      NULL,
+                      q,
+                      NULL,
+                      a.cross_lay.n_slots,
+                      a.cross_lay.max_len,
+                      a.sh.n_heads,
+                      a.sh.d_kv,
+                      0,
+                      0,
+                      m,
+                      smax,
+                      l,
+                      0,
+                      a.sh.n_heads,
+                      inner,
+                      a.sh.d_kv,
+                      0,
+                      inner,
+                      a.sh.d_kv};
+    return g;
+}
+
 /* ---- the kernel ---------------------------------------------------------------- */
 
 template <typename T, int K>
@@ -236,29 +299,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(0);
         /* P2 */
         {
-            fs_attn_args g = {a.rows,
-                              a.self_k,
-                              a.self_v,
-                              a.self_k,
-                              a.self_v,
-                              a.qkv,
-                              a.bias,
-                              a.self_lay.n_slots,
-                              a.self_lay.max_len,
-                              a.sh.n_heads,
-                              a.sh.d_kv,
-                              a.sh.num_buckets,
-                              a.sh.max_distance,
-                              m,
-                              p.smax,
-                              l,
-                              0,
-                              a.sh.n_heads,
-                              3 * inner,
-                              a.sh.d_kv,
-                              inner,
-                              inner,
-                              a.sh.d_kv};
+            fs_attn_args g = fs_self_args(a, a.qkv, m, p.smax, l);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
             fs_attn<T, true, true>(as, g, sc, qs);
@@ -284,29 +325,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(2);
         /* P4 */
         {
-            fs_attn_args g = {a.rows,
-                              a.cross_k,
-                              a.cross_v,
-                              NULL,
-                              NULL,
-                              a.q,
-                              NULL,
-                              a.cross_lay.n_slots,
-                              a.cross_lay.max_len,
-                              a.sh.n_heads,
-                              a.sh.d_kv,
-                              0,
-                              0,
-                              m,
-                              p.smax,
-                              l,
-                              0,
-                              a.sh.n_heads,
-                              inner,
-                              a.sh.d_kv,
-                              0,
-                              inner,
-                              a.sh.d_kv};
+            fs_attn_args g = fs_cross_args(a, a.q, m, p.smax, l);
             fs_attn<T, false, true>(as, g, sc, qs);
         }
         clk.sub(0);
@@ -638,29 +657,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_ll_gather<T>(qv, L + p.ll_qkv, m * 3 * inner, f);
         clk.sub(0);
         {
-            fs_attn_args g = {a.rows,
-                              a.self_k,
-                              a.self_v,
-                              a.self_k,
-                              a.self_v,
-                              qv,
-                              a.bias,
-                              a.self_lay.n_slots,
-                              a.self_lay.max_len,
-                              a.sh.n_heads,
-                              a.sh.d_kv,
-                              a.sh.num_buckets,
-                              a.sh.max_distance,
-                              m,
-                              p.smax,
-                              l,
-                              0,
-                              a.sh.n_heads,
-                              3 * inner,
-                              a.sh.d_kv,
-                              inner,
-                              inner,
-                              a.sh.d_kv};
+            fs_attn_args g = fs_self_args(a, qv, m, p.smax, l);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
             fs_attn<T, true, false>(as, g, sc, qs);
@@ -700,29 +697,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
             clk.sub(0);
             {
-                fs_attn_args g = {a.rows,
-                                  a.cross_k,
-                                  a.cross_v,
-                                  NULL,
-                                  NULL,
-                                  qv,
-                                  NULL,
-                                  a.cross_lay.n_slots,
-                                  a.cross_lay.max_len,
-                                  a.sh.n_heads,
-                                  a.sh.d_kv,
-                                  0,
-                                  0,
-                                  m,
-                                  p.smax,
-                                  l,
-                                  0,
-                                  a.sh.n_heads,
-                                  inner,
-                                  a.sh.d_kv,
-                                  0,
-                                  inner,
-                                  a.sh.d_kv};
+                fs_attn_args g = fs_cross_args(a, qv, m, p.smax, l);
                 fs_attn<T, false, false>(as, g, sc, qs);
             }
             clk.sub(1);
