@@ -245,23 +245,32 @@ static void test_seeds(void)
     t5_gen_result_clear(&b);
 }
 
+/* Two engines of model tm in the same state: slot 0 holds the test input,
+ * slot 1 its first len2 tokens (inputs up to 32 tokens). */
+static void twin_engines(t5_model *tm, int max_batch, int max_out, int len2, t5_engine **a,
+                         t5_engine **b)
+{
+    t5_err err = {0};
+    t5_engine_params ep = t5_engine_default_params();
+    ep.max_batch = max_batch;
+    ep.max_input_len = 32;
+    ep.max_output_len = max_out;
+    CHECK(t5_engine_create(a, tm, &ep, &err) == 0);
+    CHECK(t5_engine_create(b, tm, &ep, &err) == 0);
+    int32_t cross[2] = {0, 1}, lens[2] = {in_len, in_len > len2 ? len2 : in_len};
+    const int32_t *ids[2] = {in_ids, in_ids};
+    CHECK(t5_engine_encode(*a, 2, cross, ids, lens, NULL, &err) == 0);
+    CHECK(t5_engine_encode(*b, 2, cross, ids, lens, NULL, &err) == 0);
+}
+
 /* The split step: the same results as t5_engine_step for the same rows
  * (two engines in the same state), an encode of another slot allowed in
  * between, a second step and a slot copy refused until _wait. */
 static void test_step_start_wait(void)
 {
     t5_err err = {0};
-    t5_engine_params ep = t5_engine_default_params();
-    ep.max_batch = 4;
-    ep.max_input_len = 32;
-    ep.max_output_len = 8;
     t5_engine *a, *b;
-    CHECK(t5_engine_create(&a, m, &ep, &err) == 0);
-    CHECK(t5_engine_create(&b, m, &ep, &err) == 0);
-    int32_t cross[2] = {0, 1}, lens[2] = {in_len, in_len > 3 ? 3 : in_len};
-    const int32_t *ids[2] = {in_ids, in_ids};
-    CHECK(t5_engine_encode(a, 2, cross, ids, lens, NULL, &err) == 0);
-    CHECK(t5_engine_encode(b, 2, cross, ids, lens, NULL, &err) == 0);
+    twin_engines(m, 4, 8, 3, &a, &b);
     int32_t start = cfg->decoder_start_token_id;
     t5_step_row rows[2] = {{0, 0, 0, start, 0}, {1, 1, 0, start, 0}};
     float lpa[8], lpb[8];
@@ -276,6 +285,7 @@ static void test_step_start_wait(void)
         CHECK(t5_engine_copy_slots(b, 1, d, src, 1, &err) == T5_EINVAL);
         if (pos == 1) { /* an encode of a slot the step does not use */
             int32_t c2[1] = {2}, l2[1] = {2};
+            const int32_t *ids[1] = {in_ids};
             CHECK(t5_engine_encode_start(b, 1, c2, ids, l2, &err) == 0);
             CHECK(t5_engine_encode_wait(b, &err) == 0);
         }
@@ -316,17 +326,8 @@ static void test_steps_greedy(void)
         if (!tm)
             return;
     }
-    t5_engine_params ep = t5_engine_default_params();
-    ep.max_batch = 8;
-    ep.max_input_len = 32;
-    ep.max_output_len = 12;
     t5_engine *a, *b;
-    CHECK(t5_engine_create(&a, tm, &ep, &err) == 0);
-    CHECK(t5_engine_create(&b, tm, &ep, &err) == 0);
-    int32_t cross[2] = {0, 1}, lens[2] = {in_len, in_len > 4 ? 4 : in_len};
-    const int32_t *ids[2] = {in_ids, in_ids};
-    CHECK(t5_engine_encode(a, 2, cross, ids, lens, NULL, &err) == 0);
-    CHECK(t5_engine_encode(b, 2, cross, ids, lens, NULL, &err) == 0);
+    twin_engines(tm, 8, 12, 4, &a, &b);
     int32_t start = cfg->decoder_start_token_id, eos = cfg->eos_token_id;
     t5_step_row rows[2] = {{0, 0, 0, start, 0}, {1, 1, 0, start, 0}};
     t5_step_row one[2] = {rows[0], rows[1]};
