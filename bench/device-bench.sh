@@ -91,20 +91,32 @@ for m in sys.argv[1:]:
         del model; torch.cuda.empty_cache()
 PY
 
-# 4. transformers with a static cache + torch.compile (t5-small, batch 1, greedy), if it runs in time.
-PYTHONUNBUFFERED=1 timeout ${COMPILE_TIMEOUT:-150} python3 - <<'PY' 2>&1 | grep -E "hf-static|Error|error" | tail -3 | tee "$OUT/hf-static.txt"
-import time, torch
+# 4. transformers with a static cache (cache_implementation="static"): generate()
+# compiles the forward itself (its compile_config: torch.compile, CUDA graphs).
+# Wrapping model.forward in torch.compile(mode="reduce-overhead") instead, as
+# this script did until session 8, fails ("accessing tensor output of CUDAGraphs
+# that has been overwritten"); bench/device-hf-static.sh compares the ways.
+PYTHONUNBUFFERED=1 timeout ${COMPILE_TIMEOUT:-300} python3 - $MODELS <<'PY' 2>&1 | grep -E "hf-static|Error|error" | tail -12 | tee "$OUT/hf-static.txt"
+import sys, time, torch
 from transformers import T5ForConditionalGeneration
-model = T5ForConditionalGeneration.from_pretrained("/tmp/t5-small", dtype=torch.float16).cuda().eval()
-ids = torch.randint(3, model.config.vocab_size, (1, 9)).cuda()
-kw = dict(max_new_tokens=11, min_new_tokens=11, do_sample=False, cache_implementation="static")
-model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=False)
-with torch.inference_mode():
-    for _ in range(3): model.generate(ids, **kw)
-    torch.cuda.synchronize(); ts = []
-    for _ in range(20):
-        t0 = time.perf_counter(); model.generate(ids, **kw); torch.cuda.synchronize(); ts.append((time.perf_counter() - t0) * 1e3)
-ts.sort(); print(f"hf-static+compile t5-small float16 batch 1 beams 1  p50 {ts[10]:.3f} ms  p99 {ts[-1]:.3f} ms")
+torch.backends.cuda.matmul.allow_tf32 = False
+for m in sys.argv[1:]:
+    for dt in (torch.float32, torch.float16):
+        model = T5ForConditionalGeneration.from_pretrained(f"/tmp/{m}", dtype=dt).cuda().eval()
+        for B in (1, 8):
+            g = torch.Generator().manual_seed(1)
+            ids = torch.randint(3, model.config.vocab_size, (B, 9), generator=g).cuda()
+            kw = dict(max_new_tokens=11, min_new_tokens=11, do_sample=False, cache_implementation="static")
+            with torch.inference_mode():
+                for _ in range(3): model.generate(ids, **kw)
+                ts = []
+                for _ in range(20):
+                    torch.cuda.synchronize(); t0 = time.perf_counter(); model.generate(ids, **kw)
+                    torch.cuda.synchronize(); ts.append((time.perf_counter() - t0) * 1e3)
+            ts.sort()
+            print(f"hf-static  {m:9s} {str(dt)[6:]:8s} batch {B:5d} beams 1  p50 {ts[10]:9.3f} ms  p99 {ts[-1]:9.3f} ms  "
+                  f"{B / (sum(ts) / len(ts) / 1e3):10.0f} seq/s", flush=True)
+        del model; torch.cuda.empty_cache()
 PY
 echo "== summary (card: $(cat $OUT/gpu.txt))"
 cat "$OUT/floor.txt" "$OUT/t5serve.txt" "$OUT/t5serve-instances.txt" "$OUT/t5serve-ablation.txt" "$OUT/hf.txt" "$OUT/hf-static.txt"

@@ -20,7 +20,7 @@
 #       test_inflight test_engine_props
 #   LABS=t5bench_engine PREV=/path/to/old/t5bench_engine bash bench/device-pack.sh
 #   run(command="bash bench/device-s8.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
-# Knobs: CHECK=0, SHAPES, MODES, TMODES, ITERS, DTYPES, ROWS=0 (no batch-4 / beam rows).
+# Knobs: CHECK=0, XFIX, SHAPES, MODES, TMODES, ITERS, DTYPES, ROWS=0 (no batch-4 / beam rows).
 set -u
 . "$(dirname "$0")/device-setup.sh"
 M=tests/fixtures/models/t5_v1_1
@@ -39,6 +39,14 @@ for v in "fp32" "fp16" "fp32 T5_CUDA_NO_FUSED_STEP=1" "fp32 T5_CUDA_NO_ABSORB=1"
   env ${2:-} T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$1 timeout 100 $B/tests/engine/test_engine_props > $f 2>&1
   echo "== test_engine_props $v (rc $?): $(tail -1 $f)"
   grep -E "CHECK failed|FAIL" $f | head -8
+done
+# XFIX="DTYPE:VAR=VALUE ...": the fixtures again under one setting each
+for v in ${XFIX:-}; do
+  f=/tmp/fx/fixtures-${v%%:*}-${v#*:}.txt
+  env ${v#*:} T5_TEST_DEVICE=cuda T5_TEST_DTYPE=${v%%:*} T5_TEST_VERBOSE=1 timeout 150 \
+    $B/tests/engine/test_engine_fixtures > $f 2>&1
+  echo "== fixtures ${v%%:*} ${v#*:} (rc $?): $(tail -1 $f)"
+  fixture_summary $f
 done
 inflight_and_memcheck 1 2 4
 } 2>&1 | tee "$OUT/check.txt"
