@@ -8,10 +8,19 @@
 # The server part runs the shipped config.pbtxt: since lexicon reranking, 5 beams + lexicon.
 # Writes $OUT/gpu_latency.txt.
 set -u
+#   T5SERVE=PATH: a t5serve already on the machine instead (e.g. build-cuda/t5serve after
+#   bench/device-unpack.sh of bench/device-pack.sh's carry); no tar then.
+# Also writes $OUT/gpu_outputs.txt: the served (reranked) answer to every query, one a line,
+# to compare with the CPU build's (tools/speller/served_outputs.sh).
 TAR=${TAR:-build-gpu-lead/serve.tar.xz}
 MODEL=${MODEL:-models/speller/1}
 QUERIES=${QUERIES:-tools/speller/latency_queries.txt}
-mkdir -p /tmp/t5gpu && tar xJf "$TAR" -C /tmp/t5gpu || exit 1
+mkdir -p /tmp/t5gpu
+if [ -n "${T5SERVE:-}" ]; then
+  cp "$T5SERVE" /tmp/t5gpu/t5serve || exit 1
+else
+  tar xJf "$TAR" -C /tmp/t5gpu || exit 1
+fi
 export LD_LIBRARY_PATH=$PWD/.devlibs/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 T=/tmp/t5gpu/t5serve
 {
@@ -38,6 +47,8 @@ SP=$!
 for i in $(seq 60); do curl -sf 127.0.0.1:18731/v2/health/ready >/dev/null && break; sleep 0.5; done
 curl -s -X POST 127.0.0.1:18731/v2/models/speller/generate -d '{"text_input":"wireles hedphones"}'; echo
 timeout 40 $T bench --model speller --queries "$QUERIES" --url 127.0.0.1:18731 --concurrency 1,4 --duration-s 6
+bash tools/speller/served_outputs.sh 127.0.0.1:18731 "$QUERIES" > "$OUT/gpu_outputs.txt"
+echo "served outputs: $(wc -l < "$OUT/gpu_outputs.txt") lines in gpu_outputs.txt"
 kill $SP; wait $SP 2>/dev/null
 grep -i "cuda\|gpu\|device\|dtype" /tmp/t5gpu/serve.log | head -5
 } 2>&1 | tee "$OUT/gpu_latency.txt"
