@@ -399,6 +399,9 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->base.act_size = dtype == T5_F32 ? 4 : 2;
     be->dev = device_index;
     be->n_sm = prop.multiProcessorCount;
+    be->fused_grid = getenv("T5_CUDA_FUSED_GRID") ? atoi(getenv("T5_CUDA_FUSED_GRID")) : 0;
+    if (be->fused_grid < 1 || be->fused_grid > be->n_sm)
+        be->fused_grid = be->n_sm;
     be->smem_optin = prop.sharedMemPerBlockOptin;
     be->no_gemv = getenv("T5_CUDA_NO_GEMV") != NULL;
     /* Measured on an H200 (bench/cuda.md): the GEMV path ties cuBLASLt at

@@ -780,7 +780,7 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
     CU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, FS_THREADS, smem));
     if (per_sm < 1)
         return 1;
-    int G = s->be->n_sm;
+    int G = s->be->fused_grid;
     size_t part = (size_t)p.a.n * G * (2 + 2 * p.a.k);
     if (part > 2 * (size_t)T5__TOPK_PARTIALS)
         return 1;
@@ -864,7 +864,7 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
      * which holds the kernel's stack (spills and the registers saved around
      * its helper calls, ~40-70 B a thread): with the stages at their cap
      * the carveout left ~28 KB of L1 for ~36 KB of stack. */
-    const int G = be->n_sm, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
+    const int G = be->fused_grid, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
     const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = (a->d + G - 1) / G;
     {
         const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
