@@ -316,9 +316,13 @@ template <int N> static __device__ __forceinline__ void fs_cp_wait(void)
 /* ---- prologues -------------------------------------------------------------- */
 
 /* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. */
+/* pre: w[threadIdx.x] and w[threadIdx.x + FS_THREADS] were loaded by the
+ * caller before its gather (w0, w1; fs_norm_pre), so that their L2 latency
+ * is not on the norm's critical path */
 template <typename T>
 static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d,
-                                            float eps, float *red)
+                                            float eps, float *red, int pre = 0, float w0 = 0.0f,
+                                            float w1 = 0.0f)
 {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (warp < m) {
@@ -332,9 +336,21 @@ static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float 
     __syncthreads();
     for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
         int r = idx / d, c = idx - r * d;
-        as[idx] = t5__dt<T>::store(w[c] * (xs[idx] * red[r]));
+        float wc = pre && c == (int)threadIdx.x                ? w0
+                   : pre && c == (int)threadIdx.x + FS_THREADS ? w1
+                                                               : w[c];
+        as[idx] = t5__dt<T>::store(wc * (xs[idx] * red[r]));
     }
     __syncthreads();
+}
+
+/* The caller's half of fs_norm's pre: this thread's norm weights, asked
+ * for before the phase's gather. */
+static __device__ __forceinline__ void fs_norm_pre(const float *w, int d, float &w0, float &w1)
+{
+    const int t = threadIdx.x;
+    w0 = t < d ? __ldg(w + t) : 0.0f;
+    w1 = t + FS_THREADS < d ? __ldg(w + t + FS_THREADS) : 0.0f;
 }
 
 /* Attention of (row, head) pairs into as (T). One warp per pair: lane j

@@ -638,12 +638,14 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         const t5_fused_layer &w = a.layers[l];
         unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
         /* P1 */
+        float nw0, nw1;
+        fs_norm_pre((const float *)w.ln_attn, d, nw0, nw1);
         if (l == 0)
             fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, true);
         else
             fs_ll_gather<float>(xs, L, m * d, f);
         clk.sub(0);
-        fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
+        fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
         fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
@@ -672,9 +674,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(3);
         clk.mark(1);
         /* P3 */
+        fs_norm_pre((const float *)w.ln_cross, d, nw0, nw1);
         fs_ll_gather<float>(xs, L + p.ll_xb, m * d, f);
         clk.sub(0);
-        fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
+        fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
         if (ABS) {
             fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
@@ -708,9 +711,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(3);
         clk.mark(3);
         /* P5 */
+        fs_norm_pre((const float *)w.ln_ff, d, nw0, nw1);
         fs_ll_gather<float>(xs, L + p.ll_xc, m * d, f);
         clk.sub(0);
-        fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
+        fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
         fs_gemv<T>(as, m, d, w.w_in, ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
@@ -737,8 +741,12 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 
     /* P7, P8 as fused_step_kernel's (the head keeps its grid barrier, which
      * also moves the count that the next launch's flag comes from) */
-    fs_ll_gather<float>(xs, p.ll + (size_t)a.n_layers * p.ll_layer, m * d, f);
-    fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red);
+    {
+        float nw0, nw1;
+        fs_norm_pre((const float *)a.ln_final, d, nw0, nw1);
+        fs_ll_gather<float>(xs, p.ll + (size_t)a.n_layers * p.ll_layer, m * d, f);
+        fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red, 1, nw0, nw1);
+    }
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         p.trace[14] = 3; /* the report's labels */
     fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
