@@ -315,10 +315,10 @@ template <int N> static __device__ __forceinline__ void fs_cp_wait(void)
 
 /* ---- prologues -------------------------------------------------------------- */
 
-/* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. */
-/* pre: w[threadIdx.x] and w[threadIdx.x + FS_THREADS] were loaded by the
- * caller before its gather (w0, w1; fs_norm_pre), so that their L2 latency
- * is not on the norm's critical path */
+/* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. pre: the
+ * caller loaded w[threadIdx.x] and w[threadIdx.x + FS_THREADS] (w0, w1:
+ * fs_norm_pre) before its gather, whose wait then hides their L2 round
+ * trip (bench/cuda.md, session 9: t5-base -2.2%); other elements load here. */
 template <typename T>
 static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d,
                                             float eps, float *red, int pre = 0, float w0 = 0.0f,
