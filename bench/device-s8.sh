@@ -20,6 +20,7 @@
 #       test_inflight test_engine_props
 #   LABS=t5bench_engine PREV=/path/to/old/t5bench_engine bash bench/device-pack.sh
 #   run(command="bash bench/device-s8.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
+# A mode NAME@VAR=VALUE runs NAME's program with that variable set.
 # Knobs: CHECK=0, XFIX, SHAPES, MODES, TMODES, ITERS, DTYPES, ROWS=0 (no batch-4 / beam rows).
 set -u
 . "$(dirname "$0")/device-setup.sh"
@@ -54,12 +55,14 @@ inflight_and_memcheck 1 2 4
 # a mode's program: new = this build's t5bench_engine, NAME = lab/t5bench_NAME
 # (prev, or EXTRA's names: device-pack.sh)
 bench_of() { [ $1 = new ] && echo $B/lab/t5bench_engine || echo $B/lab/t5bench_$1; }
+# a mode NAME@VAR=VALUE runs NAME's program with VAR=VALUE set
+run_mode() { local m=$1 e=""; shift; case $m in *@*) e=${m#*@}; e=${e//@/ }; m=${m%%@*};; esac
+  timeout 120 env $e $(bench_of $m) "$@"; }
 for shape in ${SHAPES:-t5-small t5-base}; do
   $B/t5serve random-model --shape $shape --out /tmp/$shape --dtype fp16 > /dev/null
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv
   for mode in ${MODES:-new prev new prev new prev}; do
-    bin=$(bench_of $mode)
-    timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
+    run_mode $mode --model /tmp/$shape --device cuda --dtype fp16 --beams 1 \
       --batch 1 --iters ${ITERS:-30} --breakdown --label "$shape-$mode"
   done
   [ "${ROWS:-1}" = 1 ] && for mode in new prev new prev; do
@@ -71,8 +74,7 @@ for shape in ${SHAPES:-t5-small t5-base}; do
   done
   echo "== $shape: where an LL step's time goes (T5_CUDA_FUSED_TRACE, block 0's clock)"
   for mode in ${TMODES:-new prev}; do
-    bin=$(bench_of $mode)
-    T5_CUDA_FUSED_TRACE=1 timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 \
+    run_mode $mode@T5_CUDA_FUSED_TRACE=1 --model /tmp/$shape --device cuda --dtype fp16 \
       --beams 1 --batch 1 --iters 20 --label "$shape-$mode-trace" 2>&1 | grep -iE "trace|per phase"
   done
 done
