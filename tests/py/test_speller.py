@@ -6,7 +6,8 @@
    models/speller/1 (tools/speller/evaluate.py's Model, fp32 on CPU);
    regenerated for checkpoint C6: the same 12 outputs as C2, C3 and C5 but
    "precondtion", whose greedy output became "precontation" (its top beam of
-   5 is "precondition"); and for S67 (C6 and C7 averaged): the same 12.
+   5 is "precondition"); for S67 (C6 and C7 averaged) the same 12 as C6's;
+   for S567 (C5, C6 and C7 averaged) "precondtion" gives "precondition" again.
 
 2. `t5serve serve` with the shipped config.pbtxt (5 beams, lexicon reranking
    over models/speller/1/lexicon.txt), under both schedulers: the expected
@@ -19,11 +20,12 @@
        m = evaluate.Model("models/speller/1", 1)
        [rerank.choose(x, b, lex) for x, b in zip(xs, rerank_eval.beams(m, xs, 5))]
 
-   Seven of the first nine are inputs whose top beam is not a lexicon word, so
-   the served output differs from transformers' top beam (shown in the comment);
-   a server without the reranking fails them. (All nine were with C5; C6's top
-   beams of "refectoring" and "techer" are already the lexicon words; S67's
-   top beam of "refectoring" is "refectoring" again, so eight of nine.)
+   Seven (S567: all) of the first nine are inputs whose top beam is not a
+   lexicon word, so the served output differs from transformers' top beam
+   (shown in the comment);
+   a server without the reranking fails them. (All nine were with C5 and are
+   with S567; C6's top beams of "refectoring" and "techer" were already the
+   lexicon words, S67's of "techer".)
 """
 import json
 import os
@@ -41,7 +43,7 @@ MODEL = os.path.join(ROOT, "models", "speller", "1")
 
 CASES = [
     ("buffor", "buffer"),
-    ("precondtion", "precontation"),  # greedy; 5 beams: "precondition" (RERANK_CASES)
+    ("precondtion", "precondition"),  # greedy (C6 and S67: "precontation")
     ("peopl", "people"),
     ("controlable", "controllable"),
     ("deklaration", "declaration"),
@@ -62,10 +64,10 @@ RERANK_CASES = [
     ("explecitely", "explicitly"),  # explicately
     ("refectoring", "refactoring"),  # refectoring (C6: refactoring)
     ("exponentation", "exponentiation"),  # exponentation
-    ("techer", "teacher"),  # teacher (C5: techer)
+    ("techer", "teacher"),  # techer (C6, S67: teacher)
     ("unwieldly", "unwieldy"),  # unwieldly
     ("surpressing", "surprising"),  # surpressing (codespell wants "suppressing")
-    ("precondtion", "precondition"),  # precondition (greedy: precontation)
+    ("precondtion", "precondition"),  # precondition
 ] + CASES[:1] + CASES[2:]  # the top beam is a lexicon word: unchanged
 
 
@@ -110,15 +112,16 @@ def test_served_speller_reranks_like_hf(speller_server, model):
 
 
 def test_served_speller_greedy_is_not_reranked(speller_server):
-    """A request for greedy search gets transformers' greedy output."""
+    """A request for greedy search gets transformers' greedy output (S567's
+    greedy "plathum" differs from its top beam of 5, "plathome")."""
     got = infer(speller_server, "speller", [x for x, _ in RERANK_CASES[:3]], {"num_beams": 1})
-    assert got == ["beliefed", "plathome", "querys"]
+    assert got == ["beliefed", "plathum", "querys"]
 
 
 def test_served_speller_n_best_puts_the_pick_first(speller_server):
     """With num_return_sequences, the pick comes first and the other beams
-    follow in transformers' order (beams of "querys" on S67: querys, queerys,
-    queris, queries, queryls; C6's had queris before queerys)."""
+    follow in transformers' order (beams of "querys" on S567 and S67: querys,
+    queerys, queris, queries, queryls; C6's had queris before queerys)."""
     import requests
     r = requests.post(f"{speller_server.base}/v2/models/speller/generate",
                       json={"text_input": "querys", "parameters": {"num_return_sequences": 3}},
