@@ -20,12 +20,11 @@
        m = evaluate.Model("models/speller/1", 1)
        [rerank.choose(x, b, lex) for x, b in zip(xs, rerank_eval.beams(m, xs, 5))]
 
-   Seven (S567: all) of the first nine are inputs whose top beam is not a
-   lexicon word, so the served output differs from transformers' top beam
-   (shown in the comment);
-   a server without the reranking fails them. (All nine were with C5 and are
-   with S567; C6's top beams of "refectoring" and "techer" were already the
-   lexicon words, S67's of "techer".)
+   With S567 all of the first nine are inputs whose top beam is not a lexicon
+   word, so the served output differs from transformers' top beam (shown in
+   the comment); a server without the reranking fails them. (With C5 too; C6's
+   top beams of "refectoring" and "techer", and S67's of "techer", were
+   already the lexicon words.)
 """
 import json
 import os

@@ -21,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import evaluate  # noqa: E402
 import rerank  # noqa: E402
+import rerank_eval  # noqa: E402
 from rerank_eval import sign_test  # noqa: E402
 
 ALPHA = 0.35
@@ -68,7 +69,6 @@ def main():
         key = [k for k in cache if k.startswith(name + "/k5/")][0]
         c = cache[key]
         if name == "dev":
-            import rerank_eval
             pairs = rerank_eval.dev_pairs(2000, 20261127)
         else:
             pairs = sets[name]
