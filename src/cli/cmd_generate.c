@@ -14,10 +14,12 @@
 
 #include "cli/cmds.h"
 #include "server/lexicon.h"
+#include "server/wordmap.h"
 #include "t5_engine.h"
 
 typedef struct cli_opts {
-    const char *model, *text, *ids, *dec_ids, *lexicon;
+    const char *model, *text, *ids, *dec_ids, *lexicon, *word_chars;
+    int lowercase_input;
     t5_device device;
     t5_dtype dtype;
     int json, threads;
@@ -34,12 +36,17 @@ static void usage_generate(FILE *f)
                "         [--early-stopping true|false|never]\n"
                "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
                "         [--lexicon FILE [--lexicon-margin F]]\n"
+               "         [--lowercase-input true|false] [--word-chars CHARS]\n"
                "\n"
                "Prints one line per returned sequence: the text (or the ids without a\n"
                "tokenizer), or with --json {\"ids\":[...],\"score\":F,\"text\":\"...\"}.\n"
                "With --lexicon (one word per line, as a model's \"lexicon\" parameter in\n"
                "config.pbtxt) the best returned sequence whose words are all in it comes\n"
                "first, the way the server returns them (src/server/lexicon.h).\n"
+               "--lowercase-input and --word-chars are the config.pbtxt parameters of the\n"
+               "same names: the model sees --text lower-cased and without the words that\n"
+               "hold other bytes, which come back in the printed texts with the input's\n"
+               "case (src/server/wordmap.h).\n"
                "ids exclude the decoder start token and include EOS when generated; score\n"
                "is Hugging Face's sequences_score for beam search and the mean log-prob\n"
                "per generated token for greedy search and sampling.\n");
@@ -173,7 +180,18 @@ static int parse_opts(int argc, char **argv, cli_opts *o, int logits_cmd)
             bad = parse_int(v, a, 1, 1024, &o->gp.num_return_sequences) < 0;
         else if (!strcmp(a, "--lexicon") && !logits_cmd)
             o->lexicon = v;
-        else if (!strcmp(a, "--lexicon-margin") && !logits_cmd)
+        else if (!strcmp(a, "--word-chars") && !logits_cmd)
+            o->word_chars = v;
+        else if (!strcmp(a, "--lowercase-input") && !logits_cmd) {
+            if (!strcmp(v, "true") || !strcmp(v, "1"))
+                o->lowercase_input = 1;
+            else if (!strcmp(v, "false") || !strcmp(v, "0"))
+                o->lowercase_input = 0;
+            else {
+                fprintf(stderr, "t5serve: --lowercase-input is true or false, got '%s'\n", v);
+                bad = 1;
+            }
+        } else if (!strcmp(a, "--lexicon-margin") && !logits_cmd)
             bad = parse_float(v, a, &o->lexicon_margin) < 0 || !(o->lexicon_margin >= 0.0f);
         else if (!strcmp(a, "--length-penalty") && !logits_cmd)
             bad = parse_float(v, a, &o->gp.length_penalty) < 0;
@@ -282,10 +300,16 @@ int t5_cmd_generate(int argc, char **argv)
         return rc == 3 ? 0 : rc;
     t5_lexicon *lx = NULL;
     t5_err lerr = {0};
+    t5_wordmap wm;
+    if (t5_wordmap_init(&wm, o.lowercase_input, o.word_chars, &lerr) < 0) {
+        fprintf(stderr, "t5serve generate: --word-chars: %s\n", lerr.msg);
+        return 2;
+    }
     if (o.lexicon && t5_lexicon_load(&lx, o.lexicon, &lerr) < 0) {
         fprintf(stderr, "t5serve generate: %s\n", lerr.msg);
         return 1;
     }
+    char *mtext = NULL; /* what the model sees of --text */
     t5_model *m = NULL;
     if (load(&o, &m, "generate")) {
         t5_lexicon_free(lx);
@@ -309,12 +333,16 @@ int t5_cmd_generate(int argc, char **argv)
                     o.model);
             goto out;
         }
+        size_t tl = strlen(o.text);
+        if (!(mtext = malloc(tl + 1)))
+            goto out;
+        tl = t5_wordmap_model_text(&wm, o.text, tl, mtext);
         int cap = 64;
         for (;;) {
             ids = malloc(sizeof(int32_t) * cap);
             if (!ids)
                 goto out;
-            n = t5_tokenizer_encode(tok, o.text, strlen(o.text), ids, cap, T5_TOK_ADD_EOS, &err);
+            n = t5_tokenizer_encode(tok, mtext, tl, ids, cap, T5_TOK_ADD_EOS, &err);
             if (n < 0) {
                 fprintf(stderr, "t5serve generate: --text: %s\n", err.msg);
                 goto out;
@@ -370,6 +398,15 @@ int t5_cmd_generate(int argc, char **argv)
     }
     if (lx && res.n_seqs > 1)
         first = t5_lexicon_pick(lx, cand, res.n_seqs, o.lexicon_margin);
+    for (int s = 0; s < res.n_seqs && mtext && t5_wordmap_active(&wm); s++) {
+        char *t = NULL;
+        size_t tl = 0;
+        if (texts[s] && t5_wordmap_output(&wm, o.text, strlen(o.text), texts[s], strlen(texts[s]),
+                                          &t, &tl, &err) == 0) {
+            free(texts[s]);
+            texts[s] = t;
+        }
+    }
     for (int k = 0; k < res.n_seqs; k++) {
         int s = k == 0 ? first : k <= first ? k - 1 : k;
         const t5_gen_seq *q = &res.seqs[s];
@@ -399,6 +436,7 @@ int t5_cmd_generate(int argc, char **argv)
     t5_gen_result_clear(&res);
     status = 0;
 out:
+    free(mtext);
     free(ids);
     t5_engine_free(e);
     t5_model_free(m);

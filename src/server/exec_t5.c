@@ -15,12 +15,14 @@
 #include "server/exec.h"
 #include "server/infer.h"
 #include "server/lexicon.h"
+#include "server/wordmap.h"
 
 /* The output stage shared by a version's instances and its in-flight codec. */
 struct t5_t5_output {
     const t5_tokenizer *tok; /* the codec's (set by t5_exec_t5_codec) */
     t5_lexicon *lex;         /* NULL: beams are returned in their own order */
     float margin;            /* parameter lexicon_margin */
+    t5_wordmap words;        /* lowercase_input, word_chars */
 };
 
 int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char *vdir, t5_err *err)
@@ -29,6 +31,11 @@ int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char 
     if (!o)
         return t5_errf(err, T5_ENOMEM, "out of memory");
     o->margin = cfg->lexicon_margin;
+    int wrc = t5_wordmap_init(&o->words, cfg->lowercase_input, cfg->word_chars, err);
+    if (wrc < 0) {
+        free(o);
+        return wrc;
+    }
     if (cfg->lexicon[0]) {
         char path[4096];
         int rc = snprintf(path, sizeof path, "%s/%s", vdir, cfg->lexicon) >= (int)sizeof path
@@ -75,8 +82,40 @@ static void seq_free(t5_infer_seq *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Each sequence's text as the client gets it: with the kept words and the
+ * case of the input text in [n] back (wordmap.h). */
+static int map_back(const t5_t5_output *o, const char *in, size_t n, t5_infer_row *row, t5_err *err)
+{
+    if (!o || !t5_wordmap_active(&o->words))
+        return 0;
+    for (int j = 0; j < row->n_seqs; j++) {
+        t5_infer_seq *s = &row->seqs[j];
+        char *t;
+        size_t tl;
+        int rc = t5_wordmap_output(&o->words, in, n, s->text, s->text_len, &t, &tl, err);
+        if (rc < 0)
+            return rc;
+        free(s->text);
+        s->text = t;
+        s->text_len = tl;
+    }
+    return 0;
+}
+
+/* The model's text for input in [n] in a malloc'd buffer (NULL: out of
+ * memory), its length in *len. */
+static char *model_text(const t5_t5_output *o, const char *in, size_t n, size_t *len)
+{
+    static const t5_wordmap none = {0};
+    char *t = malloc(n + 1);
+    if (t)
+        *len = t5_wordmap_model_text(o ? &o->words : &none, in, n, t);
+    return t;
+}
+
 /* After a row's sequences are decoded: the lexicon's pick goes first, the
- * other beams follow in their order, and only the requested number stays. */
+ * other beams follow in their order, and only the requested number stays.
+ * The lexicon judges the model's own words; map_back comes after. */
 static void finish_row(const t5_t5_output *o, const t5_gen_params *gp, t5_infer_row *row)
 {
     if (!reranks(o, gp) || row->n_seqs < 1)
@@ -238,7 +277,10 @@ static void hook_on_rows(void *user, int i, const t5_step_row *rows, int n_rows)
 {
     hook_ctx *h = user;
     t5_infer_req *ir = h->reqs[h->owner[i]]->payload;
-    if (ir->stream && n_rows == 1 && rows[0].pos > 0)
+    /* with a wordmap the text comes whole at the end (its kept words are
+     * placed once the output's words are known) */
+    if (ir->stream && n_rows == 1 && rows[0].pos > 0 &&
+        !(h->x->out && t5_wordmap_active(&h->x->out->words)))
         stream_token(h->x->tok, ir, rows[0].token);
 }
 
@@ -290,8 +332,12 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
         }
         for (int j = 0; j < ir->rows && !r->status; j++) {
             int32_t *dst = x->ids + (size_t)(rows + j) * (size_t)x->max_in;
-            int nt = t5_tokenizer_encode(x->tok, ir->text[j], ir->text_len[j], dst, x->max_in,
-                                         T5_TOK_ADD_EOS, &e);
+            size_t tl = 0;
+            char *text = model_text(x->out, ir->text[j], ir->text_len[j], &tl);
+            int nt = text
+                         ? t5_tokenizer_encode(x->tok, text, tl, dst, x->max_in, T5_TOK_ADD_EOS, &e)
+                         : t5_errf(&e, T5_ENOMEM, "out of memory");
+            free(text);
             if (nt < 0) {
                 fail(r, T5_EINVAL, &e, "tokenization failed");
             } else if (nt > x->max_in) {
@@ -362,8 +408,14 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
                     if (rc < 0)
                         fail(r, rc, &de, "detokenization failed");
                 }
-                if (!r->status)
+                if (!r->status) {
+                    t5_err me = {0};
                     finish_row(x->out, &ir->gp, row);
+                    int rc =
+                        map_back(x->out, ir->text[x->orow[q]], ir->text_len[x->orow[q]], row, &me);
+                    if (rc < 0)
+                        fail(r, rc, &me, "output text failed");
+                }
             }
         }
         t5_gen_result_clear(g);
@@ -389,8 +441,12 @@ static int codec_input(void *ctx, t5_sched_req *r, int row, int32_t *ids, int ca
             "this model has no tokenizer (spiece.model or tokenizer.json) in its directory");
     if (row < 0 || row >= ir->rows)
         return t5_errf(err, T5_EINVAL, "row %d out of range", row);
-    int n =
-        t5_tokenizer_encode(tok, ir->text[row], ir->text_len[row], ids, cap, T5_TOK_ADD_EOS, err);
+    size_t tl = 0;
+    char *text = model_text(o, ir->text[row], ir->text_len[row], &tl);
+    if (!text)
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    int n = t5_tokenizer_encode(tok, text, tl, ids, cap, T5_TOK_ADD_EOS, err);
+    free(text);
     if (n > cap)
         return t5_errf(err, T5_ELIMIT, "text_input element %d has %d tokens; the limit is %d", row,
                        n, cap);
@@ -424,8 +480,10 @@ static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res,
             row_out->n_seqs = res->n_seqs;
         for (int j = 0; rc == 0 && j < res->n_seqs; j++)
             rc = decode_seq(tok, &res->seqs[j], &row_out->seqs[j], err);
-        if (rc == 0)
+        if (rc == 0) {
             finish_row(o, &ir->gp, row_out);
+            rc = map_back(o, ir->text[row], ir->text_len[row], row_out, err);
+        }
     }
     t5_gen_result_clear(res);
     return rc;
@@ -436,7 +494,7 @@ static void codec_token(void *ctx, t5_sched_req *r, int row, int32_t id)
 {
     const t5_t5_output *o = ctx;
     t5_infer_req *ir = r->payload;
-    if (ir->stream && row == 0)
+    if (ir->stream && row == 0 && !t5_wordmap_active(&o->words)) /* as hook_on_rows */
         stream_token(o->tok, ir, id);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "server/pbtxt.h"
+#include "server/wordmap.h"
 
 static void set_io(t5_mcfg_io *io, const char *name, const char *type, int n_dims, int64_t d0,
                    int64_t d1)
@@ -323,7 +324,8 @@ static int derive_params(t5_mcfg *c, t5_err *err)
         (rc = param_float(c, "temperature", 1e-6f, 100, &g->temperature, err)) < 0 ||
         (rc = param_float(c, "top_p", 0, 1, &g->top_p, err)) < 0 ||
         (rc = param_float(c, "lexicon_margin", 0, INFINITY, &c->lexicon_margin, err)) < 0 ||
-        (rc = param_bool(c, "do_sample", &g->do_sample, err)) < 0)
+        (rc = param_bool(c, "do_sample", &g->do_sample, err)) < 0 ||
+        (rc = param_bool(c, "lowercase_input", &c->lowercase_input, err)) < 0)
         return rc;
     if (seed >= 0)
         g->seed = (uint64_t)seed;
@@ -360,6 +362,12 @@ static int derive_params(t5_mcfg *c, t5_err *err)
                            "directory (no '/')",
                            s);
         snprintf(c->lexicon, sizeof c->lexicon, "%s", s);
+    }
+    if ((s = t5_mcfg_param_get(c, "word_chars"))) {
+        t5_wordmap wm;
+        if ((rc = t5_wordmap_init(&wm, 0, s, err)) < 0)
+            return rc;
+        snprintf(c->word_chars, sizeof c->word_chars, "%s", s);
     }
     if (g->max_new_tokens > c->max_output_tokens)
         return t5_errf(err, T5_EFORMAT, "parameter max_new_tokens %d exceeds max_output_tokens %d",

@@ -69,6 +69,35 @@ RERANK_CASES = [
     ("precondtion", "precondition"),  # precondition
 ] + CASES[:1] + CASES[2:]  # the top beam is a lexicon word: unchanged
 
+# Queries as typed (case, digits, punctuation, other scripts). The shipped
+# config.pbtxt has lowercase_input and word_chars (src/server/wordmap.h): the
+# model sees model_text(x), and the served text is output_text(x, pick), both
+# from tools/speller/rerank.py (the C rule equals it: test_wordmap_parity.py):
+#
+#     ms = [rerank.model_text(x) for x in xs]
+#     [rerank.output_text(x, rerank.choose(t, b, lex))
+#      for x, t, b in zip(xs, ms, rerank_eval.beams(m, ms, 5))]
+#
+# Before it, the tokenizer read every capital, hyphen, "7" and "9" as <unk>
+# and "Wirless Hedphones" came back as "logicalities oroohrometers lyriced
+# phones", "dyson v11" as "dyson vv subscribe sacramento". The comment is what
+# the model saw and its pick (the greedy output of each is the same here).
+TYPED_CASES = [
+    ("Wirless Hedphones", "Wireless Headphones"),  # wirless hedphones -> wireless headphones
+    ("WIRELES MOUSE", "WIRELESS MOUSE"),  # wireles mouse -> wireless mouse
+    ("iPhone 14 Pro cse", "iPhone 14 Pro case"),  # iphone pro cse -> iphone pro case
+    ("dyson v11 vacum", "dyson v11 vacuum"),  # dyson vacum -> dyson vacuum
+    ("2 pack coffe filters", "2 pack coffee filters"),
+    ("Samsung Galaxy S23 case", "Samsung Galaxy S23 case"),  # unchanged: as typed
+    ("levis 501 jeans", "levis 501 jeans"),
+    ("3.5mm hedphone jack", "3.5mm headphone jack"),
+    ("Wirelessheadphones 2 pack", "Wireless headphones 2 pack"),  # split: "2" after round(1*3/2)
+    ("55 inch 4k smrt tv", "55 inch 4k smart tv"),
+    ("t-shirt for men", "t-shirt for men"),
+    ("caf\u00e9 latte mugs", "caf\u00e9 latte mugs"),
+    ("123", "123"),  # no word for the model: the input's words
+]
+
 
 @pytest.mark.parametrize("text,expected", CASES)
 def test_speller_matches_hf(text, expected):
@@ -108,6 +137,39 @@ def test_served_speller_reranks_like_hf(speller_server, model):
     texts = [x for x, _ in RERANK_CASES]
     got = infer(speller_server, model, texts)
     assert got == [y for _, y in RERANK_CASES]
+
+
+@pytest.mark.parametrize("model", ["speller", "spellerd"])
+def test_served_speller_keeps_what_it_cannot_spell(speller_server, model):
+    got = infer(speller_server, model, [x for x, _ in TYPED_CASES])
+    assert got == [y for _, y in TYPED_CASES]
+
+
+def test_served_speller_typed_greedy_and_stream(speller_server):
+    """Greedy and generate_stream map words back too; the stream then sends
+    the text in one event (the kept words are placed once the output's words
+    are known), and its concatenation is the served text."""
+    import requests
+    xs = [x for x, _ in TYPED_CASES[:4]]
+    assert infer(speller_server, "speller", xs, {"num_beams": 1}) == [y for _, y in TYPED_CASES[:4]]
+    r = requests.post(f"{speller_server.base}/v2/models/speller/generate_stream",
+                      json={"text_input": "iPhone 14 Pro cse", "parameters": {"num_beams": 1}},
+                      timeout=60, stream=True)
+    assert r.status_code == 200, r.text
+    events = [json.loads(l[6:]) for l in r.iter_lines(decode_unicode=True) if l.startswith("data: ")]
+    assert "".join(e["text_output"] for e in events) == "iPhone 14 Pro case"
+
+
+@pytest.mark.parametrize("text,expected", TYPED_CASES[:3] + TYPED_CASES[8:9])
+def test_cli_generate_maps_words_as_the_server(text, expected):
+    """`t5serve generate` with config.pbtxt's parameters as flags prints the
+    served text first."""
+    out = subprocess.run([T5SERVE, "generate", "--model", MODEL, "--text", text, "--num-beams", "5",
+                          "--num-return-sequences", "5", "--lexicon", os.path.join(MODEL, "lexicon.txt"),
+                          "--lowercase-input", "true", "--word-chars", "abcdefghijklmnopqrstuvwxyz'"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == expected
 
 
 def test_served_speller_greedy_is_not_reranked(speller_server):

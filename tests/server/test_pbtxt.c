@@ -111,6 +111,9 @@ static void test_errors(void)
     bad("parameters { key: \"max_new_tokens\" value: { string_value: \"lots\" } }",
         "max_new_tokens");
     bad("input [ { name: \"input_ids\" data_type: TYPE_INT32 dims: [ -1 ] } ]", "not supported");
+    bad("parameters { key: \"word_chars\" value: { string_value: \"ab c\" } }", "white space");
+    bad("parameters { key: \"lowercase_input\" value: { string_value: \"yes\" } }",
+        "lowercase_input");
     bad("max_batch_size: 4 dynamic_batching { priority_queue_policy { key: 3 value: { } } }",
         "but priority_levels is");
     bad("max_batch_size: 4 dynamic_batching { default_queue_policy { timeout_action: DROP } }",
@@ -138,6 +141,11 @@ static void test_defaults(void)
     CHECK_EQ_INT(t5_mcfg_parse("", 0, "x", &c, &err), 0);
     CHECK_EQ_INT(c.max_batch_size, 0);
     CHECK(!c.dynamic_batching);
+    CHECK(!c.lowercase_input && !c.word_chars[0]); /* a model's text passes untouched */
+    const char *wm = "parameters { key: \"lowercase_input\" value: { string_value: \"true\" } }\n"
+                     "parameters { key: \"word_chars\" value: { string_value: \"abc'\" } }";
+    CHECK_EQ_INT(t5_mcfg_parse(wm, strlen(wm), "x", &c, &err), 0);
+    CHECK(c.lowercase_input && !strcmp(c.word_chars, "abc'"));
 }
 
 int main(void)

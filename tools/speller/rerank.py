@@ -1,5 +1,5 @@
 """Lexicon reranking of the speller's beams: the rule the server applies
-(src/server/rerank.c), in Python, for the evaluation and the test expectations.
+(src/server/lexicon.c), in Python, for the evaluation and the test expectations.
 
 Given the K beams of a beam search (text, length-normalised log-probability;
 best first) and a lexicon (one lower-case word per line), the output is the
@@ -67,6 +67,85 @@ def choose(inp, beams, lex, margin=INF, keep="none"):
         if all_in(t, lex):
             return t
     return top_text
+
+
+# The words the speller sees (models/speller/config.pbtxt's word_chars, with
+# lowercase_input true): src/server/wordmap.h in Python.
+WORD_CHARS = "abcdefghijklmnopqrstuvwxyz'"
+_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _words(text):
+    return [w for w in _SPACE.split(text) if w]
+
+
+def _shown(w, chars, low):
+    return chars is None or all(c in chars for c in (lower(w) if low else w))
+
+
+def model_text(text, chars=WORD_CHARS, low=True):
+    """What the model sees of an input: its words made only of chars (after
+    lower-casing when low), lower-cased when low, joined by single spaces."""
+    ws = [w for w in _words(text) if _shown(w, chars, low)]
+    return " ".join(lower(w) if low else w for w in ws)
+
+
+def _letters(w):
+    return sum("A" <= c <= "Z" for c in w), sum("a" <= c <= "z" for c in w)
+
+
+def output_text(text, gen, chars=WORD_CHARS, low=True):
+    """The text returned for the model's output gen of input text: the kept
+    words (not shown to the model) back in place and the input's case, as
+    t5_wordmap_output does."""
+    iw = _words(text)
+    kept = [not _shown(w, chars, low) for w in iw]
+    shown = [w for w, k in zip(iw, kept) if not k]
+    gw = _words(gen)
+    N, M = len(shown), len(gw)
+    up = sum(_letters(w)[0] for w in shown)
+    lo = sum(_letters(w)[1] for w in shown)
+    all_upper = low and up >= 2 and lo == 0
+    all_caps = all(w[:1].isascii() and w[:1].isupper() for w in shown)
+
+    def form(g, w):
+        if not low:
+            return w
+        if M == N:
+            src = shown[g]
+            if (lower(src) if low else src) == w:
+                return src
+            u, l = _letters(src)
+            if u >= 2 and l == 0:
+                return w.translate(_UPPER)
+            if src[:1].isascii() and src[:1].isupper():
+                return w[:1].translate(_UPPER) + w[1:]
+            return w
+        if all_upper:
+            return w.translate(_UPPER)
+        if all_caps or (g == 0 and shown[0][:1].isascii() and shown[0][:1].isupper()):
+            return w[:1].translate(_UPPER) + w[1:]
+        return w
+
+    out, g, k = [], 0, 0
+    for i in range(len(iw) + 1):
+        if i < len(iw) and not kept[i]:
+            k += 1
+            continue
+        if N == 0:
+            upto = 0
+        elif i == len(iw) or k >= N:
+            upto = M
+        elif M == N:
+            upto = k
+        else:
+            upto = (2 * k * M + N) // (2 * N)
+        while g < upto:
+            out.append(form(g, gw[g]))
+            g += 1
+        if i < len(iw):
+            out.append(iw[i])
+    return " ".join(out)
 
 
 def main():
