@@ -1,11 +1,10 @@
 /* fuzz_wordmap.c - libFuzzer target for the word map (wordmap.c), which
  * reads request text: the input up to the first 0x01 byte is the query, the
  * rest the model's output (none: the model's text itself). With the
- * speller's parameters, checks: the model's text is no longer than the
- * query, has single spaces only and no kept word; the output holds every
- * kept word, in order; and the model's own text maps back to the query's
- * words exactly (each unchanged word takes its input form). Seeds:
- * fuzz/corpus/fuzz_wordmap.
+ * speller's parameters and a two-word keep_words list, checks: the model's text is no longer than
+ * the query, has single spaces only and no kept word; the output holds every kept word, in order;
+ * and the model's own text maps back to the query's words exactly (each unchanged word takes its
+ * input form). Seeds: fuzz/corpus/fuzz_wordmap.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,9 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *q = (const char *)data;
     const char *sep = memchr(q, 1, size);
     size_t qn = sep ? (size_t)(sep - q) : size;
-    t5_wordmap m;
+    static t5_lexicon *keep; /* a keep_words list: its words are kept too */
     t5_err err = {0};
-    if (t5_wordmap_init(&m, 1, "abcdefghijklmnopqrstuvwxyz'", &err) < 0)
+    if (!keep && t5_lexicon_parse(&keep, "pro\nairpods\n", 12, "keep", &err) < 0)
+        abort();
+    t5_wordmap m;
+    if (t5_wordmap_init(&m, 1, "abcdefghijklmnopqrstuvwxyz'", keep, &err) < 0)
         abort();
     char *mt = malloc(qn + 1), *w = malloc(qn + 1);
     if (!mt || !w)

@@ -18,7 +18,7 @@
 #include "t5_engine.h"
 
 typedef struct cli_opts {
-    const char *model, *text, *ids, *dec_ids, *lexicon, *word_chars;
+    const char *model, *text, *ids, *dec_ids, *lexicon, *word_chars, *keep_words;
     int lowercase_input;
     t5_device device;
     t5_dtype dtype;
@@ -36,17 +36,17 @@ static void usage_generate(FILE *f)
                "         [--early-stopping true|false|never]\n"
                "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
                "         [--lexicon FILE [--lexicon-margin F]]\n"
-               "         [--lowercase-input true|false] [--word-chars CHARS]\n"
+               "         [--lowercase-input true|false] [--word-chars CHARS] [--keep-words FILE]\n"
                "\n"
                "Prints one line per returned sequence: the text (or the ids without a\n"
                "tokenizer), or with --json {\"ids\":[...],\"score\":F,\"text\":\"...\"}.\n"
                "With --lexicon (one word per line, as a model's \"lexicon\" parameter in\n"
                "config.pbtxt) the best returned sequence whose words are all in it comes\n"
                "first, the way the server returns them (src/server/lexicon.h).\n"
-               "--lowercase-input and --word-chars are the config.pbtxt parameters of the\n"
-               "same names: the model sees --text lower-cased and without the words that\n"
-               "hold other bytes, which come back in the printed texts with the input's\n"
-               "case (src/server/wordmap.h).\n"
+               "--lowercase-input, --word-chars and --keep-words are the config.pbtxt\n"
+               "parameters of the same names: the model sees --text lower-cased and without\n"
+               "the words that hold other bytes or that FILE lists, which come back in the\n"
+               "printed texts with the input's case (src/server/wordmap.h).\n"
                "ids exclude the decoder start token and include EOS when generated; score\n"
                "is Hugging Face's sequences_score for beam search and the mean log-prob\n"
                "per generated token for greedy search and sampling.\n");
@@ -182,6 +182,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o, int logits_cmd)
             o->lexicon = v;
         else if (!strcmp(a, "--word-chars") && !logits_cmd)
             o->word_chars = v;
+        else if (!strcmp(a, "--keep-words") && !logits_cmd)
+            o->keep_words = v;
         else if (!strcmp(a, "--lowercase-input") && !logits_cmd) {
             if (!strcmp(v, "true") || !strcmp(v, "1"))
                 o->lowercase_input = 1;
@@ -298,21 +300,26 @@ int t5_cmd_generate(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o, 0);
     if (rc)
         return rc == 3 ? 0 : rc;
-    t5_lexicon *lx = NULL;
+    t5_lexicon *lx = NULL, *keep = NULL;
     t5_err lerr = {0};
     t5_wordmap wm;
-    if (t5_wordmap_init(&wm, o.lowercase_input, o.word_chars, &lerr) < 0) {
-        fprintf(stderr, "t5serve generate: --word-chars: %s\n", lerr.msg);
-        return 2;
-    }
-    if (o.lexicon && t5_lexicon_load(&lx, o.lexicon, &lerr) < 0) {
+    if ((o.lexicon && t5_lexicon_load(&lx, o.lexicon, &lerr) < 0) ||
+        (o.keep_words && t5_lexicon_load(&keep, o.keep_words, &lerr) < 0)) {
         fprintf(stderr, "t5serve generate: %s\n", lerr.msg);
+        t5_lexicon_free(lx);
         return 1;
+    }
+    if (t5_wordmap_init(&wm, o.lowercase_input, o.word_chars, keep, &lerr) < 0) {
+        fprintf(stderr, "t5serve generate: --word-chars: %s\n", lerr.msg);
+        t5_lexicon_free(lx);
+        t5_lexicon_free(keep);
+        return 2;
     }
     char *mtext = NULL; /* what the model sees of --text */
     t5_model *m = NULL;
     if (load(&o, &m, "generate")) {
         t5_lexicon_free(lx);
+        t5_lexicon_free(keep);
         return 1;
     }
     const t5_tokenizer *tok = t5_model_tokenizer(m);
@@ -441,6 +448,7 @@ out:
     t5_engine_free(e);
     t5_model_free(m);
     t5_lexicon_free(lx);
+    t5_lexicon_free(keep);
     return status;
 }
 

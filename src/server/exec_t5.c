@@ -22,8 +22,20 @@ struct t5_t5_output {
     const t5_tokenizer *tok; /* the codec's (set by t5_exec_t5_codec) */
     t5_lexicon *lex;         /* NULL: beams are returned in their own order */
     float margin;            /* parameter lexicon_margin */
-    t5_wordmap words;        /* lowercase_input, word_chars */
+    t5_lexicon *keep;        /* parameter keep_words, or NULL */
+    t5_wordmap words;        /* lowercase_input, word_chars, keep */
 };
+
+/* Loads the lexicon file `name` of version directory vdir for parameter key. */
+static int load_words(t5_lexicon **out, const char *vdir, const char *name, const char *key,
+                      t5_err *err)
+{
+    char path[4096];
+    int rc = snprintf(path, sizeof path, "%s/%s", vdir, name) >= (int)sizeof path
+                 ? t5_errf(err, T5_ELIMIT, "%s path too long", key)
+                 : t5_lexicon_load(out, path, err);
+    return rc < 0 ? t5_err_wrap(err, rc, "parameter %s", key) : 0;
+}
 
 int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char *vdir, t5_err *err)
 {
@@ -31,20 +43,16 @@ int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char 
     if (!o)
         return t5_errf(err, T5_ENOMEM, "out of memory");
     o->margin = cfg->lexicon_margin;
-    int wrc = t5_wordmap_init(&o->words, cfg->lowercase_input, cfg->word_chars, err);
-    if (wrc < 0) {
-        free(o);
-        return wrc;
-    }
-    if (cfg->lexicon[0]) {
-        char path[4096];
-        int rc = snprintf(path, sizeof path, "%s/%s", vdir, cfg->lexicon) >= (int)sizeof path
-                     ? t5_errf(err, T5_ELIMIT, "lexicon path too long")
-                     : t5_lexicon_load(&o->lex, path, err);
-        if (rc < 0) {
-            free(o);
-            return t5_err_wrap(err, rc, "parameter lexicon");
-        }
+    int rc = 0;
+    if (cfg->lexicon[0])
+        rc = load_words(&o->lex, vdir, cfg->lexicon, "lexicon", err);
+    if (rc == 0 && cfg->keep_words[0])
+        rc = load_words(&o->keep, vdir, cfg->keep_words, "keep_words", err);
+    if (rc == 0)
+        rc = t5_wordmap_init(&o->words, cfg->lowercase_input, cfg->word_chars, o->keep, err);
+    if (rc < 0) {
+        t5_exec_t5_output_free(o);
+        return rc;
     }
     *out = o;
     return 0;
@@ -55,6 +63,7 @@ void t5_exec_t5_output_free(t5_t5_output *o)
     if (!o)
         return;
     t5_lexicon_free(o->lex);
+    t5_lexicon_free(o->keep);
     free(o);
 }
 

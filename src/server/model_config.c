@@ -303,6 +303,22 @@ static int param_bool(const t5_mcfg *c, const char *key, int *out, t5_err *err)
     return 0;
 }
 
+/* A parameter naming a file of the version directory: no path, so a config
+ * cannot point the server at files outside the model. */
+static int param_file(const t5_mcfg *c, const char *key, char *dst, size_t size, t5_err *err)
+{
+    const char *s = t5_mcfg_param_get(c, key);
+    if (!s)
+        return 0;
+    if (!s[0] || strchr(s, '/') || strchr(s, '\\') || !strcmp(s, ".") || !strcmp(s, "..") ||
+        strlen(s) >= size)
+        return t5_errf(err, T5_EFORMAT,
+                       "parameter %s: '%.64s' is not a file name in the version directory (no '/')",
+                       key, s);
+    snprintf(dst, size, "%s", s);
+    return 0;
+}
+
 /* Generation defaults and limits from the parameters block. */
 static int derive_params(t5_mcfg *c, t5_err *err)
 {
@@ -352,20 +368,12 @@ static int derive_params(t5_mcfg *c, t5_err *err)
             return t5_errf(err, T5_EFORMAT, "parameter dtype: '%s' is not fp32, fp16 or bf16", s);
         snprintf(c->dtype, sizeof c->dtype, "%s", s);
     }
-    if ((s = t5_mcfg_param_get(c, "lexicon"))) {
-        /* A file of the version directory: no path, so a config cannot
-         * point the server at files outside the model. */
-        if (!s[0] || strchr(s, '/') || strchr(s, '\\') || !strcmp(s, ".") || !strcmp(s, "..") ||
-            strlen(s) >= sizeof c->lexicon)
-            return t5_errf(err, T5_EFORMAT,
-                           "parameter lexicon: '%.64s' is not a file name in the version "
-                           "directory (no '/')",
-                           s);
-        snprintf(c->lexicon, sizeof c->lexicon, "%s", s);
-    }
+    if ((rc = param_file(c, "lexicon", c->lexicon, sizeof c->lexicon, err)) < 0 ||
+        (rc = param_file(c, "keep_words", c->keep_words, sizeof c->keep_words, err)) < 0)
+        return rc;
     if ((s = t5_mcfg_param_get(c, "word_chars"))) {
         t5_wordmap wm;
-        if ((rc = t5_wordmap_init(&wm, 0, s, err)) < 0)
+        if ((rc = t5_wordmap_init(&wm, 0, s, NULL, err)) < 0)
             return rc;
         snprintf(c->word_chars, sizeof c->word_chars, "%s", s);
     }

@@ -97,6 +97,7 @@ typedef struct t5_mcfg {
     float lexicon_margin;       /* score margin of the reranking (default INFINITY) */
     int lowercase_input;        /* the model sees lower case (wordmap.h) */
     char word_chars[128];       /* "" or the bytes of the words the model sees (wordmap.h) */
+    char keep_words[128];       /* "" or a file name in the version directory (wordmap.h) */
     uint64_t identity_delay_us; /* the identity test backend sleeps this long per execution */
 } t5_mcfg;
 

@@ -19,10 +19,12 @@ static unsigned char upper(unsigned char c)
     return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
 }
 
-int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, t5_err *err)
+int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, const t5_lexicon *keep,
+                    t5_err *err)
 {
     memset(m, 0, sizeof *m);
     m->lowercase = lowercase != 0;
+    m->keep = keep;
     if (!chars || !chars[0])
         return 0;
     size_t n = strlen(chars);
@@ -41,7 +43,7 @@ int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, t5_err *err
 
 int t5_wordmap_active(const t5_wordmap *m)
 {
-    return m && (m->lowercase || m->has_chars);
+    return m && (m->lowercase || m->has_chars || m->keep);
 }
 
 typedef struct span {
@@ -85,6 +87,8 @@ static int split(const char *s, size_t n, span **out)
 /* Whether the model sees word w [n] (not a kept word). */
 static int shown(const t5_wordmap *m, const char *w, size_t n)
 {
+    if (m->keep && t5_lexicon_has(m->keep, w, n))
+        return 0;
     if (!m->has_chars)
         return 1;
     for (size_t i = 0; i < n; i++) {

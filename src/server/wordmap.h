@@ -9,10 +9,15 @@
  *     parameters: { key: "lowercase_input" value: { string_value: "true" } }
  *     parameters: { key: "word_chars" value: { string_value: "abcdefghijklmnopqrstuvwxyz'" } }
  *
+ *     parameters: { key: "keep_words" value: { string_value: "keep.txt" } }
+ *
  * A word is a run of bytes between ASCII white space. With word_chars set, a
  * word holding any other byte (after lower-casing: a digit, "-", "/", a
  * non-ASCII letter) is a "kept" word: it is not shown to the model and
- * comes back unchanged; the model sees the other words, lower-cased when
+ * comes back unchanged; so is a word that keep_words (a file of the version
+ * directory, one word a line, read as a lexicon: lexicon.h) holds, e.g. the
+ * brand names of a catalogue that the model would "correct" ("airpods" ->
+ * "airports"). The model sees the other words, lower-cased when
  * lowercase_input is true, joined by single spaces. On the way back
  * (t5_wordmap_output), with N words shown and M words generated:
  *
@@ -39,6 +44,7 @@
 
 #include <stddef.h>
 
+#include "server/lexicon.h"
 #include "t5_common.h"
 
 #define T5_WORDMAP_MAX_CHARS 127 /* bytes of word_chars */
@@ -47,11 +53,14 @@ typedef struct t5_wordmap {
     int lowercase;            /* lowercase_input */
     unsigned char known[256]; /* byte -> 1 when in word_chars */
     int has_chars;            /* word_chars was given */
+    const t5_lexicon *keep;   /* keep_words, or NULL (not owned) */
 } t5_wordmap;
 
-/* Sets m from the two parameters (chars NULL or "": no kept words). Fails on
- * a chars string longer than T5_WORDMAP_MAX_CHARS or holding white space. */
-int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, t5_err *err);
+/* Sets m from the parameters (chars NULL or "": no word kept for its bytes;
+ * keep NULL: none for being listed; keep must outlive m). Fails on a chars
+ * string longer than T5_WORDMAP_MAX_CHARS or holding white space. */
+int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, const t5_lexicon *keep,
+                    t5_err *err);
 /* Whether m changes anything. */
 int t5_wordmap_active(const t5_wordmap *m);
 

@@ -172,6 +172,46 @@ def test_cli_generate_maps_words_as_the_server(text, expected):
     assert out.stdout.splitlines()[0] == expected
 
 
+# keep_words (wordmap.h): a catalogue's own words, kept like the words the
+# model cannot read. Expected: as TYPED_CASES, with rerank.load_lexicon's set of
+# the file as model_text's and output_text's keep; the comment is the served
+# text without the list (the same derivation, keep=None).
+KEEP_WORDS = ["airpods", "garmin", "fitbit", "nespresso", "vertuo"]
+KEEP_CASES = [
+    ("AirPods Pro cse", "AirPods Pro case"),  # Airports Pro case
+    ("garmin forerunner", "garmin forerunner"),  # german forerunner
+    ("Fitbit Charge 5 bnd", "Fitbit Charge 5 band"),  # Fit bitegory charge 5 bend
+    ("nespresso vertuo pods", "nespresso vertuo pods"),  # nepresso virtue pods
+    ("wirless airpods", "wireless airpods"),  # wireless airports
+    ("garmn forerunner", "german forerunner"),  # a misspelt listed word is not listed
+]
+
+
+def test_served_speller_keep_words(tmp_path):
+    need(BIN)
+    repo = tmp_path / "models"
+    (repo / "speller" / "1").mkdir(parents=True)
+    for f in os.listdir(MODEL):
+        (repo / "speller" / "1" / f).symlink_to(os.path.join(MODEL, f))
+    (repo / "speller" / "1" / "brands.txt").write_text("".join(w + "\n" for w in KEEP_WORDS))
+    cfg = (Path(ROOT) / "models" / "speller" / "config.pbtxt").read_text()
+    (repo / "speller" / "config.pbtxt").write_text(
+        cfg + 'parameters { key: "keep_words" value: { string_value: "brands.txt" } }\n')
+    s = Server(BIN, repo)
+    try:
+        assert infer(s, "speller", [x for x, _ in KEEP_CASES]) == [y for _, y in KEEP_CASES]
+    finally:
+        assert s.stop() == 0, s.output()
+    out = subprocess.run([T5SERVE, "generate", "--model", MODEL, "--text", "AirPods Pro cse",
+                          "--num-beams", "5", "--num-return-sequences", "5", "--lexicon",
+                          os.path.join(MODEL, "lexicon.txt"), "--lowercase-input", "true",
+                          "--word-chars", "abcdefghijklmnopqrstuvwxyz'", "--keep-words",
+                          str(repo / "speller" / "1" / "brands.txt")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "AirPods Pro case"
+
+
 def test_served_speller_greedy_is_not_reranked(speller_server):
     """A request for greedy search gets transformers' greedy output (S567's
     greedy "plathum" differs from its top beam of 5, "plathome")."""

@@ -3,12 +3,14 @@ program's --lines filter) and in Python (tools/speller/rerank.py's model_text
 and output_text, which the evaluation and the test expectations use) give the
 same texts on 3,000 random inputs: mixed case, digits, punctuation, non-ASCII
 letters, runs of white space, and generated outputs that keep, change, split
-and join the shown words."""
+and join the shown words; without and with a keep_words list."""
 import os
 import random
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import BIN, need
 
@@ -57,26 +59,33 @@ def rand_gen(r, shown):
     return " ".join(rand_word(r).lower() for _ in range(r.randrange(0, 6)))
 
 
-def test_c_and_python_map_words_alike():
+@pytest.mark.parametrize("keep_words", [None, ["wireless", "Pro", "ok", "i"]])
+def test_c_and_python_map_words_alike(tmp_path, keep_words):
     need(str(PROG))
+    keep, args = None, []
+    if keep_words:
+        path = tmp_path / "keep.txt"
+        path.write_text("".join(w + "\n" for w in keep_words))
+        keep, args = rerank.load_lexicon(str(path)), [str(path)]
     r = random.Random(20261126)
     cases = []
     for _ in range(3000):
-        x = rand_input(r)
-        cases.append((x, rand_gen(r, rerank.model_text(x))))
-    stdin = "".join("%s\x01%s\n" % (x.replace("\n", " "), g) for x, g in cases)
-    out = subprocess.run([str(PROG), "--lines"], input=stdin.encode(), capture_output=True,
+        x = rand_input(r).replace("\n", " ")
+        cases.append((x, rand_gen(r, rerank.model_text(x, keep=keep))))
+    stdin = "".join("%s\x01%s\n" % (x, g) for x, g in cases)
+    out = subprocess.run([str(PROG), "--lines"] + args, input=stdin.encode(), capture_output=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.decode().split("\n")[:-1]
     assert len(lines) == len(cases)
     bad = []
     for (x, g), line in zip(cases, lines):
-        x = x.replace("\n", " ")
-        want = "%s\x01%s" % (rerank.model_text(x), rerank.output_text(x, g))
+        want = "%s\x01%s" % (rerank.model_text(x, keep=keep), rerank.output_text(x, g, keep=keep))
         if line != want:
             bad.append((x, g, line, want))
     assert not bad, bad[:5]
     # the cases exercise every branch: kept words, case back, splits and joins
-    assert sum(rerank.model_text(x) != x for x, _ in cases) > 1000
-    assert sum(len(g.split()) != len(rerank.model_text(x).split()) for x, g in cases) > 300
+    assert sum(rerank.model_text(x, keep=keep) != x for x, _ in cases) > 1000
+    assert sum(len(g.split()) != len(rerank.model_text(x, keep=keep).split()) for x, g in cases) > 300
+    if keep:  # listed words were kept
+        assert sum(rerank.model_text(x, keep=keep) != rerank.model_text(x) for x, _ in cases) > 300

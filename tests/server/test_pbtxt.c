@@ -114,6 +114,8 @@ static void test_errors(void)
     bad("parameters { key: \"word_chars\" value: { string_value: \"ab c\" } }", "white space");
     bad("parameters { key: \"lowercase_input\" value: { string_value: \"yes\" } }",
         "lowercase_input");
+    bad("parameters { key: \"keep_words\" value: { string_value: \"../brands.txt\" } }",
+        "keep_words");
     bad("max_batch_size: 4 dynamic_batching { priority_queue_policy { key: 3 value: { } } }",
         "but priority_levels is");
     bad("max_batch_size: 4 dynamic_batching { default_queue_policy { timeout_action: DROP } }",

@@ -2,7 +2,8 @@
  * as the header states it, case by case; and, with --lines, a filter that
  * tests/py/test_wordmap_parity.py drives to compare the C rule with
  * tools/speller/rerank.py's on random texts (each stdin line "input\x01gen"
- * becomes "model_text\x01output": the inputs hold tabs).
+ * becomes "model_text\x01output": the inputs hold tabs; a second argument
+ * names a keep_words file).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,19 @@
 #include "check.h"
 #include "server/wordmap.h"
 
-static t5_wordmap speller(void)
+/* The shipped speller's parameters (keep: a keep_words lexicon or NULL). */
+static t5_wordmap speller_keep(const t5_lexicon *keep)
 {
     t5_wordmap m;
     t5_err err = {0};
-    if (t5_wordmap_init(&m, 1, "abcdefghijklmnopqrstuvwxyz'", &err) < 0)
+    if (t5_wordmap_init(&m, 1, "abcdefghijklmnopqrstuvwxyz'", keep, &err) < 0)
         abort();
     return m;
+}
+
+static t5_wordmap speller(void)
+{
+    return speller_keep(NULL);
 }
 
 static int model_is(const t5_wordmap *m, const char *in, const char *want)
@@ -56,10 +63,10 @@ static void test_model_text(void)
     CHECK(model_is(&m, "", ""));
     t5_wordmap off;
     t5_err err = {0};
-    CHECK(t5_wordmap_init(&off, 0, NULL, &err) == 0 && !t5_wordmap_active(&off));
+    CHECK(t5_wordmap_init(&off, 0, NULL, NULL, &err) == 0 && !t5_wordmap_active(&off));
     CHECK(model_is(&off, "  Keep  ME 12 ", "  Keep  ME 12 ")); /* untouched */
     t5_wordmap low;
-    CHECK(t5_wordmap_init(&low, 1, "", &err) == 0 && t5_wordmap_active(&low));
+    CHECK(t5_wordmap_init(&low, 1, "", NULL, &err) == 0 && t5_wordmap_active(&low));
     CHECK(model_is(&low, "Keep  ME 12", "keep me 12")); /* no kept words */
 }
 
@@ -99,21 +106,43 @@ static void test_kept_words(void)
     CHECK(output_is(&m, "  a   b  ", " a  b ", "a b"));
 }
 
+static void test_keep_words(void)
+{
+    t5_lexicon *keep = NULL;
+    t5_err err = {0};
+    const char *list = "airpods\nGarmin\n";
+    CHECK(t5_lexicon_parse(&keep, list, strlen(list), "keep", &err) == 0);
+    t5_wordmap m;
+    CHECK(t5_wordmap_init(&m, 1, "abcdefghijklmnopqrstuvwxyz'", keep, &err) == 0);
+    CHECK(model_is(&m, "AirPods pro cse", "pro cse"));
+    CHECK(model_is(&m, "garmin forerunner 245", "forerunner"));
+    CHECK(output_is(&m, "AirPods Pro cse", "pro case", "AirPods Pro case"));
+    CHECK(output_is(&m, "garmin forerunnr 245", "forerunner", "garmin forerunner 245"));
+    t5_wordmap only;
+    CHECK(t5_wordmap_init(&only, 0, NULL, keep, &err) == 0 && t5_wordmap_active(&only));
+    CHECK(model_is(&only, "Garmin Watch", "Watch")); /* a listed word alone is kept */
+    t5_lexicon_free(keep);
+}
+
 static void test_bad_chars(void)
 {
     t5_wordmap m;
     t5_err err = {0};
-    CHECK(t5_wordmap_init(&m, 0, "ab c", &err) < 0 && strstr(err.msg, "white space"));
+    CHECK(t5_wordmap_init(&m, 0, "ab c", NULL, &err) < 0 && strstr(err.msg, "white space"));
     char big[200];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
     err.msg[0] = 0;
-    CHECK(t5_wordmap_init(&m, 0, big, &err) < 0 && strstr(err.msg, "longer"));
+    CHECK(t5_wordmap_init(&m, 0, big, NULL, &err) < 0 && strstr(err.msg, "longer"));
 }
 
-static int lines(void)
+static int lines(const char *keep_path)
 {
-    t5_wordmap m = speller();
+    t5_lexicon *keep = NULL;
+    t5_err kerr = {0};
+    if (keep_path && t5_lexicon_load(&keep, keep_path, &kerr) < 0)
+        return 5;
+    t5_wordmap m = speller_keep(keep);
     static char line[1 << 16];
     while (fgets(line, sizeof line, stdin)) {
         size_t n = strcspn(line, "\n");
@@ -135,16 +164,18 @@ static int lines(void)
         free(mt);
         free(o);
     }
+    t5_lexicon_free(keep);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--lines"))
-        return lines();
+    if (argc > 1 && !strcmp(argv[1], "--lines")) /* [KEEP_WORDS_FILE] */
+        return lines(argc > 2 ? argv[2] : NULL);
     RUN(test_model_text);
     RUN(test_case_back);
     RUN(test_kept_words);
+    RUN(test_keep_words);
     RUN(test_bad_chars);
     return check_summary();
 }

@@ -79,14 +79,17 @@ def _words(text):
     return [w for w in _SPACE.split(text) if w]
 
 
-def _shown(w, chars, low):
+def _shown(w, chars, low, keep):
+    if keep is not None and word_ok(w, keep):
+        return False
     return chars is None or all(c in chars for c in (lower(w) if low else w))
 
 
-def model_text(text, chars=WORD_CHARS, low=True):
+def model_text(text, chars=WORD_CHARS, low=True, keep=None):
     """What the model sees of an input: its words made only of chars (after
-    lower-casing when low), lower-cased when low, joined by single spaces."""
-    ws = [w for w in _words(text) if _shown(w, chars, low)]
+    lower-casing when low) and not in keep (a lexicon: load_lexicon's set, as
+    config.pbtxt's keep_words), lower-cased when low, joined by single spaces."""
+    ws = [w for w in _words(text) if _shown(w, chars, low, keep)]
     return " ".join(lower(w) if low else w for w in ws)
 
 
@@ -94,12 +97,12 @@ def _letters(w):
     return sum("A" <= c <= "Z" for c in w), sum("a" <= c <= "z" for c in w)
 
 
-def output_text(text, gen, chars=WORD_CHARS, low=True):
+def output_text(text, gen, chars=WORD_CHARS, low=True, keep=None):
     """The text returned for the model's output gen of input text: the kept
     words (not shown to the model) back in place and the input's case, as
     t5_wordmap_output does."""
     iw = _words(text)
-    kept = [not _shown(w, chars, low) for w in iw]
+    kept = [not _shown(w, chars, low, keep) for w in iw]
     shown = [w for w, k in zip(iw, kept) if not k]
     gw = _words(gen)
     N, M = len(shown), len(gw)
