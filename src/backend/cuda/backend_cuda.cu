@@ -425,6 +425,11 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
      * T5_CUDA_FUSED_EVICT_FIRST=0: normal): 2-3% at batch 1 on an H100. */
     be->fused_ef =
         !getenv("T5_CUDA_FUSED_EVICT_FIRST") || atoi(getenv("T5_CUDA_FUSED_EVICT_FIRST")) > 0;
+    /* the LL step launched with PDL: its first weight stages and block
+     * scheduling overlap the kernel before (bench/cuda.md, session 11:
+     * -1.0 to -1.7% t5-small batch 1 on an H100); T5_CUDA_FUSED_PDL=0 turns it off */
+    be->fused_pdl =
+        be->pdl && (!getenv("T5_CUDA_FUSED_PDL") || atoi(getenv("T5_CUDA_FUSED_PDL")) > 0);
     /* Rows a fused step takes by default (bench/cuda.md): the barrier kernel
      * wins at one row and loses to the per-op graph at 2-4 (H200), the
      * cluster kernel won at 4 rows, and the LL kernel wins at 2 on an H100

@@ -80,6 +80,7 @@ typedef struct t5__cu_backend {
     int fused_v2;         /* sm_90+ and T5_CUDA_FUSED_V2 set: the cluster kernel (fused_step2.cu) */
     int fused_ll;         /* T5_CUDA_FUSED_LL: fused_step.cu's flag-in-data kernel */
     int fused_ef;         /* T5_CUDA_FUSED_EVICT_FIRST: its weight slices staged evict-first */
+    int fused_pdl;        /* T5_CUDA_FUSED_PDL (default on, sm_90+): the LL step launched with PDL */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;

@@ -77,6 +77,7 @@ struct fs_params {
     unsigned long long *ll;
     int ll_layer, ll_xb, ll_xc, ll_qkv, ll_q, ll_ff;
     size_t off_qv;
+    int pdl; /* launched with PDL (the LL kernel, T5_CUDA_FUSED_PDL) */
 };
 
 /* Starts copying this block's slice of the next phase's W [n, k] into
@@ -615,14 +616,28 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
-    if (fs_chain_ended(a))
-        return; /* the barrier count stays, so the next launch's flag is this one's */
-
     /* two weight stages: phase t reads ws[t % 2] (six phases a layer), and
      * its weights were asked for two phases ahead, so they land during the
      * phase in between instead of during this phase's wait */
     unsigned char *ws0 = fs_sm + p.off_ws, *ws1 = ws0 + p.ws_bytes;
     const int wsb = p.ws_bytes;
+    if (p.pdl) {
+        /* launched with PDL (sm_90+, unless T5_CUDA_FUSED_PDL=0): the
+         * weights do not depend on the kernel before, so the first two
+         * stages are asked for before waiting for it (griddepcontrol.wait:
+         * it has completed and its writes are visible); then every block
+         * lets the next launch be scheduled, whose blocks wait the same way.
+         * The next grid can launch only once every block of this one has
+         * started, so this grid's blocks are all resident first, as its
+         * exchanges need. */
+        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es);
+        T5__PDL_ENTRY();
+    }
+    if (fs_chain_ended(a)) {
+        fs_cp_wait<0>();
+        return; /* the barrier count stays, so the next launch's flag is this one's */
+    }
     fs_clock_s clk = {p.trace};
     if (threadIdx.x == 0) {
         unsigned long long b;
@@ -632,8 +647,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     __syncthreads();
     clk.start();
     const unsigned f = s_flag;
-    fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
-    fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es);
+    if (!p.pdl) {
+        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es);
+    }
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
@@ -792,13 +809,19 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
     size_t part = (size_t)p.a.n * G * (2 + 2 * p.a.k);
     if (part > 2 * (size_t)T5__TOPK_PARTIALS)
         return 1;
-    /* Not a PDL launch: every block must see the previous step complete,
-     * and a persistent grid should not start beside the previous kernel. */
+    /* A PDL launch for the LL kernel (be->fused_pdl), which waits at its
+     * start with griddepcontrol.wait, so every block sees the previous
+     * kernel complete; the barrier kernel is launched after it completes. */
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(G);
     cfg.blockDim = dim3(FS_THREADS);
     cfg.dynamicSmemBytes = smem;
     cfg.stream = s->st;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = p.pdl ? 1 : 0;
     CU_CHECK(cudaLaunchKernelEx(&cfg, kern, p));
     CU_CHECK_LAUNCH("fused decoder step");
     return 0;
@@ -905,6 +928,7 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     }
     p.trace = s->fs_trace;
     p.ef = be->fused_ef;
+    p.pdl = p.ll && be->fused_pdl;
     rc = 1;
     if (a->k == 1) {
         T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, 1>(s, p, smem, err));
