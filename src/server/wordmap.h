@@ -35,9 +35,9 @@
  *    input's words.
  *
  * The output is its words joined by single spaces. tools/speller/rerank.py
- * (model_text, output_text) is the same rule in Python. Without either
- * parameter a model's text passes untouched. A wordmap is immutable once
- * made: any number of threads may use it.
+ * (model_text, output_text) is the same rule in Python. Without any of the
+ * three parameters a model's text passes untouched. A wordmap is immutable
+ * once made: any number of threads may use it.
  */
 #ifndef T5_SERVER_WORDMAP_H
 #define T5_SERVER_WORDMAP_H
