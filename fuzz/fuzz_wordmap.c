@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/util.h"
 #include "server/wordmap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return t5_ascii_space((unsigned char)c);
 }
 
 /* The query's words joined by single spaces, into out (room for n + 1). */

@@ -111,15 +111,20 @@ static int map_back(const t5_t5_output *o, const char *in, size_t n, t5_infer_ro
     return 0;
 }
 
-/* The model's text for input in [n] in a malloc'd buffer (NULL: out of
- * memory), its length in *len. */
-static char *model_text(const t5_t5_output *o, const char *in, size_t n, size_t *len)
+/* Tokenizes input in [n] as the model sees it (wordmap.h; the text itself
+ * when no word map is set) into ids [cap]: t5_tokenizer_encode's result. */
+static int encode_text(const t5_t5_output *o, const t5_tokenizer *tok, const char *in, size_t n,
+                       int32_t *ids, int cap, t5_err *err)
 {
-    static const t5_wordmap none = {0};
+    if (!o || !t5_wordmap_active(&o->words))
+        return t5_tokenizer_encode(tok, in, n, ids, cap, T5_TOK_ADD_EOS, err);
     char *t = malloc(n + 1);
-    if (t)
-        *len = t5_wordmap_model_text(o ? &o->words : &none, in, n, t);
-    return t;
+    if (!t)
+        return t5_errf(err, T5_ENOMEM, "out of memory");
+    size_t tl = t5_wordmap_model_text(&o->words, in, n, t);
+    int rc = t5_tokenizer_encode(tok, t, tl, ids, cap, T5_TOK_ADD_EOS, err);
+    free(t);
+    return rc;
 }
 
 /* After a row's sequences are decoded: the lexicon's pick goes first, the
@@ -341,12 +346,7 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
         }
         for (int j = 0; j < ir->rows && !r->status; j++) {
             int32_t *dst = x->ids + (size_t)(rows + j) * (size_t)x->max_in;
-            size_t tl = 0;
-            char *text = model_text(x->out, ir->text[j], ir->text_len[j], &tl);
-            int nt = text
-                         ? t5_tokenizer_encode(x->tok, text, tl, dst, x->max_in, T5_TOK_ADD_EOS, &e)
-                         : t5_errf(&e, T5_ENOMEM, "out of memory");
-            free(text);
+            int nt = encode_text(x->out, x->tok, ir->text[j], ir->text_len[j], dst, x->max_in, &e);
             if (nt < 0) {
                 fail(r, T5_EINVAL, &e, "tokenization failed");
             } else if (nt > x->max_in) {
@@ -450,12 +450,7 @@ static int codec_input(void *ctx, t5_sched_req *r, int row, int32_t *ids, int ca
             "this model has no tokenizer (spiece.model or tokenizer.json) in its directory");
     if (row < 0 || row >= ir->rows)
         return t5_errf(err, T5_EINVAL, "row %d out of range", row);
-    size_t tl = 0;
-    char *text = model_text(o, ir->text[row], ir->text_len[row], &tl);
-    if (!text)
-        return t5_errf(err, T5_ENOMEM, "out of memory");
-    int n = t5_tokenizer_encode(tok, text, tl, ids, cap, T5_TOK_ADD_EOS, err);
-    free(text);
+    int n = encode_text(o, tok, ir->text[row], ir->text_len[row], ids, cap, err);
     if (n > cap)
         return t5_errf(err, T5_ELIMIT, "text_input element %d has %d tokens; the limit is %d", row,
                        n, cap);

@@ -25,16 +25,6 @@ struct t5_lexicon {
     int n;
 };
 
-static int space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-static unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
 /* The slot of word w (already lower-cased), or the empty slot where it goes. */
 static size_t find(const t5_lexicon *lx, const unsigned char *w, size_t len)
 {
@@ -120,7 +110,7 @@ int t5_lexicon_parse(t5_lexicon **out, const char *data, size_t len, const char 
         size_t e = j > i && data[j - 1] == '\r' ? j - 1 : j;
         size_t n = e - i;
         for (size_t k = 0; k < n; k++)
-            w[k] = lower((unsigned char)data[i + k]);
+            w[k] = t5_ascii_lower((unsigned char)data[i + k]);
         i = j + 1;
         if (!n)
             continue;
@@ -182,17 +172,17 @@ int t5_lexicon_has(const t5_lexicon *lx, const char *word, size_t len)
     if (len > T5_LEXICON_MAX_WORD)
         return 0;
     for (size_t k = 0; k < len; k++)
-        w[k] = lower((unsigned char)word[k]);
+        w[k] = t5_ascii_lower((unsigned char)word[k]);
     return lx->slots[find(lx, w, len)] != 0;
 }
 
 int t5_lexicon_accepts(const t5_lexicon *lx, const char *text, size_t len)
 {
     for (size_t i = 0; i < len;) {
-        while (i < len && space(text[i]))
+        while (i < len && t5_ascii_space((unsigned char)text[i]))
             i++;
         size_t j = i;
-        while (j < len && !space(text[j]))
+        while (j < len && !t5_ascii_space((unsigned char)text[j]))
             j++;
         if (j > i && !t5_lexicon_has(lx, text + i, j - i))
             return 0;

@@ -30,6 +30,23 @@ int t5_utf8_valid(const char *s, size_t n);
  * not numbers. */
 int t5_json_int(const cJSON *j, int64_t lo, int64_t hi, int64_t *out);
 
+/* ASCII white space (what separates words in the lexicon and the word map)
+ * and ASCII case; other bytes, UTF-8 included, are left as they are. */
+static inline int t5_ascii_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static inline unsigned char t5_ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static inline unsigned char t5_ascii_upper(unsigned char c)
+{
+    return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
+}
+
 /* Whether the request's client went away: peeks at the socket (EOF or a
  * reset means gone). */
 int t5_socket_closed(int fd);

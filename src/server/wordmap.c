@@ -4,20 +4,7 @@
 
 #include "server/wordmap.h"
 
-static int space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
-static unsigned char upper(unsigned char c)
-{
-    return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
-}
+#include "server/util.h"
 
 int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, const t5_lexicon *keep,
                     t5_err *err)
@@ -33,7 +20,7 @@ int t5_wordmap_init(t5_wordmap *m, int lowercase, const char *chars, const t5_le
                        T5_WORDMAP_MAX_CHARS);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)chars[i];
-        if (space(c))
+        if (t5_ascii_space(c))
             return t5_errf(err, T5_EFORMAT, "parameter word_chars: holds white space");
         m->known[c] = 1;
     }
@@ -50,35 +37,21 @@ typedef struct span {
     size_t at, len;
 } span;
 
-/* The words of s [n] into *out (malloc'd); returns their number, -1 when out
- * of memory. */
+/* The words of s [n] into *out (malloc'd: room for the most words n bytes
+ * can hold); returns their number, -1 when out of memory. */
 static int split(const char *s, size_t n, span **out)
 {
     int k = 0;
-    for (size_t i = 0; i < n;) {
-        while (i < n && space((unsigned char)s[i]))
-            i++;
-        if (i == n)
-            break;
-        k++;
-        while (i < n && !space((unsigned char)s[i]))
-            i++;
-    }
-    *out = malloc((size_t)(k > 0 ? k : 1) * sizeof **out);
-    if (!*out)
+    if (!(*out = malloc((n / 2 + 1) * sizeof **out)))
         return -1;
-    k = 0;
     for (size_t i = 0; i < n;) {
-        while (i < n && space((unsigned char)s[i]))
+        while (i < n && t5_ascii_space((unsigned char)s[i]))
             i++;
-        if (i == n)
-            break;
         size_t j = i;
-        while (j < n && !space((unsigned char)s[j]))
+        while (j < n && !t5_ascii_space((unsigned char)s[j]))
             j++;
-        (*out)[k].at = i;
-        (*out)[k].len = j - i;
-        k++;
+        if (j > i)
+            (*out)[k++] = (span){i, j - i};
         i = j;
     }
     return k;
@@ -93,7 +66,7 @@ static int shown(const t5_wordmap *m, const char *w, size_t n)
         return 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)w[i];
-        if (!m->known[m->lowercase ? lower(c) : c])
+        if (!m->known[m->lowercase ? t5_ascii_lower(c) : c])
             return 0;
     }
     return 1;
@@ -108,16 +81,16 @@ size_t t5_wordmap_model_text(const t5_wordmap *m, const char *in, size_t n, char
     }
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        while (i < n && space((unsigned char)in[i]))
+        while (i < n && t5_ascii_space((unsigned char)in[i]))
             i++;
         size_t j = i;
-        while (j < n && !space((unsigned char)in[j]))
+        while (j < n && !t5_ascii_space((unsigned char)in[j]))
             j++;
         if (j > i && shown(m, in + i, j - i)) {
             if (o)
                 out[o++] = ' ';
             for (size_t k = i; k < j; k++)
-                out[o++] = (char)(m->lowercase ? lower((unsigned char)in[k]) : in[k]);
+                out[o++] = (char)(m->lowercase ? t5_ascii_lower((unsigned char)in[k]) : in[k]);
         }
         i = j;
     }
@@ -147,14 +120,13 @@ static int starts_upper(const char *w, size_t n)
     return n > 0 && w[0] >= 'A' && w[0] <= 'Z';
 }
 
-/* Whether generated word g [gn] is input word w [n] as the model saw it. */
-static int same_word(const t5_wordmap *m, const char *w, size_t n, const char *g, size_t gn)
+/* Whether generated word g [gn] is input word w [n] lower-cased. */
+static int same_word(const char *w, size_t n, const char *g, size_t gn)
 {
     if (n != gn)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if ((m->lowercase ? lower((unsigned char)w[i]) : (unsigned char)w[i]) !=
-            (unsigned char)g[i])
+        if (t5_ascii_lower((unsigned char)w[i]) != (unsigned char)g[i])
             return 0;
     return 1;
 }
@@ -168,7 +140,8 @@ static void put(char *out, size_t *o, const char *g, size_t gn, int cm)
         out[(*o)++] = ' ';
     for (size_t i = 0; i < gn; i++) {
         unsigned char c = (unsigned char)g[i];
-        out[(*o)++] = (char)(cm == CASE_UPPER || (cm == CASE_FIRST && i == 0) ? upper(c) : c);
+        out[(*o)++] =
+            (char)(cm == CASE_UPPER || (cm == CASE_FIRST && i == 0) ? t5_ascii_upper(c) : c);
     }
 }
 
@@ -203,7 +176,7 @@ int t5_wordmap_output(const t5_wordmap *m, const char *in, size_t n, const char 
         }
     }
     const int M = ng;
-    const int all_upper = m->lowercase && up >= 2 && lo == 0;
+    const int all_upper = up >= 2 && lo == 0; /* used with lowercase only */
     size_t at = 0;
     int k = 0; /* shown input words passed */
     int g = 0; /* generated words written */
@@ -226,7 +199,7 @@ int t5_wordmap_output(const t5_wordmap *m, const char *in, size_t n, const char 
                     /* its input word: the g-th shown one */
                     const char *w = in + iw[sw[g]].at;
                     size_t wl = iw[sw[g]].len;
-                    if (same_word(m, w, wl, gp, gl))
+                    if (same_word(w, wl, gp, gl))
                         gp = w; /* its own form */
                     else if (is_upper_word(w, wl))
                         cm = CASE_UPPER;

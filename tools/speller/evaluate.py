@@ -47,11 +47,11 @@ def load_sets(n, seed=5):
     return sets
 
 
-def ispell(cmd, texts, k=5):
+def ispell(cmd, texts, k=5, keep_case=False):
     """Runs an ispell-compatible checker in pipe mode, one word per line.
     Returns, for each text, up to k candidate corrections of the whole text
     (candidate j replaces each misspelled word by its j-th suggestion, or the
-    first when it has fewer)."""
+    first when it has fewer), lower-cased unless keep_case."""
     words = sorted({w for t in texts for w in t.split()})
     inp = "".join("^" + w + "\n" for w in words)
     out = subprocess.run(cmd, input=inp, capture_output=True, text=True, check=True).stdout
@@ -67,7 +67,8 @@ def ispell(cmd, texts, k=5):
         s = [w]
         for r in res[:1]:
             if r.startswith("&"):
-                s = [x.strip().lower() for x in r.split(":", 1)[1].split(",")]
+                s = [x.strip() if keep_case else x.strip().lower()
+                     for x in r.split(":", 1)[1].split(",")]
             elif r.startswith("#"):
                 s = [w]
         sugg[w] = s

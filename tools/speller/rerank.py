@@ -108,7 +108,7 @@ def output_text(text, gen, chars=WORD_CHARS, low=True, keep=None):
     N, M = len(shown), len(gw)
     up = sum(_letters(w)[0] for w in shown)
     lo = sum(_letters(w)[1] for w in shown)
-    all_upper = low and up >= 2 and lo == 0
+    all_upper = up >= 2 and lo == 0
     all_caps = all(w[:1].isascii() and w[:1].isupper() for w in shown)
 
     def form(g, w):
@@ -116,7 +116,7 @@ def output_text(text, gen, chars=WORD_CHARS, low=True, keep=None):
             return w
         if M == N:
             src = shown[g]
-            if (lower(src) if low else src) == w:
+            if lower(src) == w:
                 return src
             u, l = _letters(src)
             if u >= 2 and l == 0:

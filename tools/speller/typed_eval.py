@@ -108,27 +108,6 @@ def build(n):
     return rows
 
 
-def checker(cmd, texts):
-    """Each text with every word the checker (ispell pipe mode) rejects
-    replaced by its first suggestion, case as the checker gives it."""
-    import subprocess
-    words = sorted({w for t in texts for w in t.split()})
-    inp = "".join("^" + w + "\n" for w in words)
-    out = subprocess.run(cmd, input=inp, capture_output=True, text=True, check=True).stdout
-    lines = out.split("\n")[1:]
-    fix, i = {}, 0
-    for w in words:
-        res = []
-        while i < len(lines) and lines[i] != "":
-            res.append(lines[i])
-            i += 1
-        i += 1
-        fix[w] = w
-        if res and res[0].startswith("&"):
-            fix[w] = res[0].split(":", 1)[1].split(",")[0].strip()
-    return [" ".join(fix[w] for w in t.split()) for t in texts]
-
-
 def served_all(url, texts):
     out = []
     for i in range(0, len(texts), 16):
@@ -169,7 +148,7 @@ def main():
                       ("hunspell", ["hunspell", "-d", "en_US", "-a"])):
         res["servers"][tool] = {}
         for label, (xs, ys) in sets.items():
-            got = checker(cmd, xs)
+            got = [c[0] for c in evaluate.ispell(cmd, xs, k=1, keep_case=True)]
             ok = sum(g == y for g, y in zip(got, ys))
             res["servers"][tool][label] = ok / len(xs)
             print("%-8s %-32s %.3f (%d/%d)" % (tool, label, ok / len(xs), ok, len(xs)))

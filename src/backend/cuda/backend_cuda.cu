@@ -426,8 +426,8 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->fused_ef =
         !getenv("T5_CUDA_FUSED_EVICT_FIRST") || atoi(getenv("T5_CUDA_FUSED_EVICT_FIRST")) > 0;
     /* the LL step launched with PDL: its first weight stages and block
-     * scheduling overlap the kernel before (bench/cuda.md, session 11:
-     * -1.0 to -1.7% t5-small batch 1 on an H100); T5_CUDA_FUSED_PDL=0 turns it off */
+     * scheduling overlap the kernel before (bench/cuda.md, session 11: batch 1
+     * on an H100, t5-small -0.9%, t5-base -0.7%); T5_CUDA_FUSED_PDL=0 turns it off */
     be->fused_pdl =
         be->pdl && (!getenv("T5_CUDA_FUSED_PDL") || atoi(getenv("T5_CUDA_FUSED_PDL")) > 0);
     /* Rows a fused step takes by default (bench/cuda.md): the barrier kernel
