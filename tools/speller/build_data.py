@@ -117,6 +117,16 @@ def eval_pairs(vocab_set):
     """codespell's and misspell-fixer's lists as (typo, correction): lower-case
     alphabetic entries with a single correction. Returns the two lists and the
     block list of every misspelled form in any of their files."""
+    cs, mf, block = list_pairs()
+    # A "misspelling" that is itself a dictionary word in our vocabulary is a
+    # real-word error (e.g. "form"->"from"); no speller can fix those without
+    # context, so they stay in the eval sets but are not blocked from training.
+    return cs, mf, {b for b in block if b not in vocab_set}
+
+
+def list_pairs():
+    """eval_pairs' two lists and every misspelled form of the two packages'
+    files, before the vocabulary is taken out."""
     block = set()
     cs = []
     for name in sorted(os.listdir(CODESPELL)):
@@ -149,10 +159,6 @@ def eval_pairs(vocab_set):
                 m = rule.match(line)
                 if m and name != "gb-to-us.sed" and m.group(1) != m.group(2):
                     mf.append((m.group(1), m.group(2)))
-    # A "misspelling" that is itself a dictionary word in our vocabulary is a
-    # real-word error (e.g. "form"->"from"); no speller can fix those without
-    # context, so they stay in the eval sets but are not blocked from training.
-    block = {b for b in block if b not in vocab_set}
     return sorted(set(cs)), sorted(set(mf)), block
 
 
