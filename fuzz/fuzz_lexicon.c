@@ -33,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = (size_t)(e - p);
         if (n && p[n - 1] == '\r')
             n--;
+        const char *tab = memchr(p, '\t', n); /* a frequency follows the word */
+        if (tab)
+            n = (size_t)(tab - p);
         if (n && !t5_lexicon_has(lx, p, n))
             abort();
         p = nl ? nl + 1 : end;
@@ -46,13 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         seqs[i].text = (char *)texts[i];
         seqs[i].text_len = strlen(texts[i]);
         seqs[i].score = -(float)i;
+        seqs[i].n_ids = 2 + i;
     }
-    int j = t5_lexicon_pick(lx, seqs, 3, INFINITY);
-    if (j < 0 || j > 2)
-        abort();
-    j = t5_lexicon_pick(lx, seqs, 3, 0.5f);
-    if (j < 0 || j > 2)
-        abort();
+    for (int r = 0; r < 4; r++) {
+        t5_lexicon_rule rule = {r & 1 ? 0.5f : INFINITY, r & 2 ? 0.65 : 0, 1.0f, 0};
+        if (rule.prior > 0 && !t5_lexicon_has_freqs(lx))
+            continue;
+        int j = t5_lexicon_pick(lx, seqs, 3, &rule);
+        if (j < 0 || j > 2)
+            abort();
+    }
     t5_lexicon_free(lx);
     return 0;
 }

@@ -24,6 +24,7 @@ typedef struct cli_opts {
     t5_dtype dtype;
     int json, threads;
     float lexicon_margin;
+    double lexicon_prior;
     t5_gen_params gp;
 } cli_opts;
 
@@ -35,14 +36,15 @@ static void usage_generate(FILE *f)
                "         [--num-return-sequences K] [--length-penalty F]\n"
                "         [--early-stopping true|false|never]\n"
                "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
-               "         [--lexicon FILE [--lexicon-margin F]]\n"
+               "         [--lexicon FILE [--lexicon-margin F] [--lexicon-prior P]]\n"
                "         [--lowercase-input true|false] [--word-chars CHARS] [--keep-words FILE]\n"
                "\n"
                "Prints one line per returned sequence: the text (or the ids without a\n"
                "tokenizer), or with --json {\"ids\":[...],\"score\":F,\"text\":\"...\"}.\n"
                "With --lexicon (one word per line, as a model's \"lexicon\" parameter in\n"
                "config.pbtxt) the best returned sequence whose words are all in it comes\n"
-               "first, the way the server returns them (src/server/lexicon.h).\n"
+               "first, the way the server returns them (src/server/lexicon.h); --lexicon-prior\n"
+               "is the parameter lexicon_prior (a FILE with a frequency on every line).\n"
                "--lowercase-input, --word-chars and --keep-words are the config.pbtxt\n"
                "parameters of the same names: the model sees --text lower-cased and without\n"
                "the words that hold other bytes or that FILE lists, which come back in the\n"
@@ -195,7 +197,11 @@ static int parse_opts(int argc, char **argv, cli_opts *o, int logits_cmd)
             }
         } else if (!strcmp(a, "--lexicon-margin") && !logits_cmd)
             bad = parse_float(v, a, &o->lexicon_margin) < 0 || !(o->lexicon_margin >= 0.0f);
-        else if (!strcmp(a, "--length-penalty") && !logits_cmd)
+        else if (!strcmp(a, "--lexicon-prior") && !logits_cmd) {
+            float p = 0;
+            bad = parse_float(v, a, &p) < 0 || !(p >= 0.0f && p <= 100.0f);
+            o->lexicon_prior = strtod(v, NULL); /* as the server reads it, in double */
+        } else if (!strcmp(a, "--length-penalty") && !logits_cmd)
             bad = parse_float(v, a, &o->gp.length_penalty) < 0;
         else if (!strcmp(a, "--early-stopping") && !logits_cmd) {
             if (!strcmp(v, "true") || !strcmp(v, "1"))
@@ -309,6 +315,13 @@ int t5_cmd_generate(int argc, char **argv)
         t5_lexicon_free(lx);
         return 1;
     }
+    if (o.lexicon_prior > 0 && (!lx || !t5_lexicon_has_freqs(lx))) {
+        fprintf(stderr, "t5serve generate: --lexicon-prior needs a --lexicon with a frequency on "
+                        "every line (word, a tab, its Zipf value)\n");
+        t5_lexicon_free(lx);
+        t5_lexicon_free(keep);
+        return 2;
+    }
     if (t5_wordmap_init(&wm, o.lowercase_input, o.word_chars, keep, &lerr) < 0) {
         fprintf(stderr, "t5serve generate: --word-chars: %s\n", lerr.msg);
         t5_lexicon_free(lx);
@@ -316,6 +329,7 @@ int t5_cmd_generate(int argc, char **argv)
         return 2;
     }
     char *mtext = NULL; /* what the model sees of --text */
+    size_t mtext_len = 0;
     t5_model *m = NULL;
     if (load(&o, &m, "generate")) {
         t5_lexicon_free(lx);
@@ -343,7 +357,7 @@ int t5_cmd_generate(int argc, char **argv)
         size_t tl = strlen(o.text);
         if (!(mtext = malloc(tl + 1)))
             goto out;
-        tl = t5_wordmap_model_text(&wm, o.text, tl, mtext);
+        tl = mtext_len = t5_wordmap_model_text(&wm, o.text, tl, mtext);
         int cap = 64;
         for (;;) {
             ids = malloc(sizeof(int32_t) * cap);
@@ -402,9 +416,14 @@ int t5_cmd_generate(int argc, char **argv)
         cand[s].text = texts[s] ? texts[s] : (char *)"";
         cand[s].text_len = strlen(cand[s].text);
         cand[s].score = res.seqs[s].score;
+        cand[s].n_ids = res.seqs[s].n_ids;
     }
-    if (lx && res.n_seqs > 1)
-        first = t5_lexicon_pick(lx, cand, res.n_seqs, o.lexicon_margin);
+    if (lx && res.n_seqs > 1) {
+        t5_lexicon_rule rule = {o.lexicon_margin, o.lexicon_prior, o.gp.length_penalty, 1};
+        if (rule.prior > 0 && mtext)
+            rule.input_known = t5_lexicon_accepts(lx, mtext, mtext_len);
+        first = t5_lexicon_pick(lx, cand, res.n_seqs, &rule);
+    }
     for (int s = 0; s < res.n_seqs && mtext && t5_wordmap_active(&wm); s++) {
         char *t = NULL;
         size_t tl = 0;

@@ -18,7 +18,7 @@
 
 /* The T5 executor's output stage, one per model version, shared by its
  * executors and its in-flight codec: the lexicon of parameter "lexicon" (a
- * file in vdir, loaded once; see lexicon.h) and lexicon_margin. A bad
+ * file in vdir, loaded once; see lexicon.h), lexicon_margin and lexicon_prior. A bad
  * lexicon file fails with a message naming it. */
 typedef struct t5_t5_output t5_t5_output;
 int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char *vdir, t5_err *err);

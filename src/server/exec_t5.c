@@ -22,6 +22,7 @@ struct t5_t5_output {
     const t5_tokenizer *tok; /* the codec's (set by t5_exec_t5_codec) */
     t5_lexicon *lex;         /* NULL: beams are returned in their own order */
     float margin;            /* parameter lexicon_margin */
+    double prior;            /* parameter lexicon_prior */
     t5_lexicon *keep;        /* parameter keep_words, or NULL */
     t5_wordmap words;        /* lowercase_input, word_chars, keep */
 };
@@ -43,9 +44,14 @@ int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char 
     if (!o)
         return t5_errf(err, T5_ENOMEM, "out of memory");
     o->margin = cfg->lexicon_margin;
+    o->prior = cfg->lexicon_prior;
     int rc = 0;
     if (cfg->lexicon[0])
         rc = load_words(&o->lex, vdir, cfg->lexicon, "lexicon", err);
+    if (rc == 0 && o->prior > 0 && (!o->lex || !t5_lexicon_has_freqs(o->lex)))
+        rc = t5_errf(err, T5_EFORMAT,
+                     "parameter lexicon_prior needs a lexicon with a frequency on every line "
+                     "(word, a tab, its Zipf value)");
     if (rc == 0 && cfg->keep_words[0])
         rc = load_words(&o->keep, vdir, cfg->keep_words, "keep_words", err);
     if (rc == 0)
@@ -127,14 +133,33 @@ static int encode_text(const t5_t5_output *o, const t5_tokenizer *tok, const cha
     return rc;
 }
 
-/* After a row's sequences are decoded: the lexicon's pick goes first, the
- * other beams follow in their order, and only the requested number stays.
- * The lexicon judges the model's own words; map_back comes after. */
-static void finish_row(const t5_t5_output *o, const t5_gen_params *gp, t5_infer_row *row)
+/* Whether the lexicon knows every word of input in [n] as the model sees it. */
+static int input_known(const t5_t5_output *o, const char *in, size_t n)
+{
+    if (!t5_wordmap_active(&o->words))
+        return t5_lexicon_accepts(o->lex, in, n);
+    char *t = malloc(n + 1);
+    if (!t)
+        return 1; /* out of memory: the rule without the prior */
+    size_t tl = t5_wordmap_model_text(&o->words, in, n, t);
+    int known = t5_lexicon_accepts(o->lex, t, tl);
+    free(t);
+    return known;
+}
+
+/* After a row's sequences are decoded: the lexicon's pick for input in [n]
+ * goes first, the other beams follow in their order, and only the requested
+ * number stays. The lexicon judges the model's own words; map_back comes
+ * after. */
+static void finish_row(const t5_t5_output *o, const t5_gen_params *gp, const char *in, size_t n,
+                       t5_infer_row *row)
 {
     if (!reranks(o, gp) || row->n_seqs < 1)
         return;
-    int j = t5_lexicon_pick(o->lex, row->seqs, row->n_seqs, o->margin);
+    t5_lexicon_rule rule = {o->margin, o->prior, gp->length_penalty, 1};
+    if (o->prior > 0)
+        rule.input_known = input_known(o, in, n);
+    int j = t5_lexicon_pick(o->lex, row->seqs, row->n_seqs, &rule);
     if (j > 0) {
         t5_infer_seq s = row->seqs[j];
         memmove(row->seqs + 1, row->seqs, (size_t)j * sizeof *row->seqs);
@@ -419,7 +444,8 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
                 }
                 if (!r->status) {
                     t5_err me = {0};
-                    finish_row(x->out, &ir->gp, row);
+                    finish_row(x->out, &ir->gp, ir->text[x->orow[q]], ir->text_len[x->orow[q]],
+                               row);
                     int rc =
                         map_back(x->out, ir->text[x->orow[q]], ir->text_len[x->orow[q]], row, &me);
                     if (rc < 0)
@@ -485,7 +511,7 @@ static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res,
         for (int j = 0; rc == 0 && j < res->n_seqs; j++)
             rc = decode_seq(tok, &res->seqs[j], &row_out->seqs[j], err);
         if (rc == 0) {
-            finish_row(o, &ir->gp, row_out);
+            finish_row(o, &ir->gp, ir->text[row], ir->text_len[row], row_out);
             rc = map_back(o, ir->text[row], ir->text_len[row], row_out, err);
         }
     }

@@ -1,11 +1,20 @@
 /* lexicon.h - a word list for lexicon reranking of generated beams.
  *
  * A model may name a lexicon in config.pbtxt (parameter "lexicon": a file in
- * its version directory, one word per line). After a beam search the T5
- * executor then returns, first, the best beam whose words are all in the
- * lexicon (within lexicon_margin of the top beam's score), or the top beam
- * when none is: the shipped speller picks real words from its five beams the
- * way a dictionary checker picks from its dictionary (bench/speller.md).
+ * its version directory, one word per line, optionally followed by a tab and
+ * the word's Zipf frequency). After a beam search the T5 executor then
+ * returns, first, the best beam whose words are all in the lexicon (within
+ * lexicon_margin of the top beam's score), or the top beam when none is: the
+ * shipped speller picks real words from its five beams the way a dictionary
+ * checker picks from its dictionary (bench/speller.md).
+ *
+ * With lexicon_prior p > 0 (which needs a frequency on every line), an input
+ * holding a word the lexicon lacks gets instead, among the beams the lexicon
+ * accepts within the margin, the one with the largest
+ *     score * n_ids^length_penalty + p * ln(10) * sum over its words (zipf - 9)
+ * (the beam's summed log-probability plus a word-frequency prior; a word
+ * without a letter adds 0), the first of equals; the top beam when none is
+ * accepted. An input whose words are all known is picked as without p.
  *
  * A word is a run of bytes between ASCII white space; it is in the lexicon when
  * its ASCII-lower-cased form is, or when it holds no letter at all (no ASCII
@@ -14,7 +23,8 @@
  *
  *     t5_lexicon *lx;
  *     if (t5_lexicon_load(&lx, "models/speller/1/lexicon.txt", &err) < 0) ... err.msg ...
- *     int j = t5_lexicon_pick(lx, row->seqs, row->n_seqs, INFINITY);
+ *     t5_lexicon_rule rule = {INFINITY, 0.65, 1.0f, t5_lexicon_accepts(lx, in, n)};
+ *     int j = t5_lexicon_pick(lx, row->seqs, row->n_seqs, &rule);
  *     t5_lexicon_free(lx);
  *
  * A loaded lexicon is immutable: any number of threads may query it.
@@ -33,10 +43,12 @@
 typedef struct t5_lexicon t5_lexicon;
 
 /* Reads a lexicon file: UTF-8 text, one word per line ('\n' or "\r\n"),
- * blank lines ignored, ASCII letters folded to lower case. A line holding a
- * space, a tab or another control byte, a word longer than
- * T5_LEXICON_MAX_WORD, a file larger than T5_LEXICON_MAX_BYTES or one with no
- * word fails with a message naming the file (and the line). */
+ * optionally followed by one tab and the word's Zipf frequency (a finite
+ * decimal number: digits, sign, point, exponent), blank lines ignored, ASCII letters folded to
+ * lower case; a word listed twice keeps its first line's frequency. A word holding a space, a tab
+ * or another control byte, a frequency that is not a number, a word longer than
+ * T5_LEXICON_MAX_WORD, a file larger than T5_LEXICON_MAX_BYTES or one with no word fails with a
+ * message naming the file (and the line). */
 int t5_lexicon_load(t5_lexicon **out, const char *path, t5_err *err);
 /* The same from memory; name is used in messages. */
 int t5_lexicon_parse(t5_lexicon **out, const char *data, size_t len, const char *name, t5_err *err);
@@ -44,13 +56,25 @@ void t5_lexicon_free(t5_lexicon *lx);
 
 /* Distinct words. */
 int t5_lexicon_size(const t5_lexicon *lx);
+/* Whether every word has a frequency. */
+int t5_lexicon_has_freqs(const t5_lexicon *lx);
 /* Whether one word (len bytes) is in the lexicon, as described above. */
 int t5_lexicon_has(const t5_lexicon *lx, const char *word, size_t len);
 /* Whether every word of text is (an empty text is). */
 int t5_lexicon_accepts(const t5_lexicon *lx, const char *text, size_t len);
-/* Index of the sequence to return first among n beams, best first: the first
- * whose text the lexicon accepts and whose score is >= seqs[0].score -
- * margin (INFINITY: any), else 0. */
-int t5_lexicon_pick(const t5_lexicon *lx, const t5_infer_seq *seqs, int n, float margin);
+
+typedef struct t5_lexicon_rule {
+    float margin;         /* INFINITY: any beam */
+    double prior;         /* p above; 0: none (a lexicon without frequencies needs 0) */
+    float length_penalty; /* the beam search's, which normalized the scores */
+    int input_known;      /* every word of the input is in the lexicon */
+} t5_lexicon_rule;
+
+/* Index of the sequence to return first among n beams, best first, as
+ * described above: without the prior (or for a known input) the first whose
+ * text the lexicon accepts and whose score is >= seqs[0].score - margin, else
+ * 0. */
+int t5_lexicon_pick(const t5_lexicon *lx, const t5_infer_seq *seqs, int n,
+                    const t5_lexicon_rule *rule);
 
 #endif

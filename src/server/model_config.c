@@ -274,8 +274,8 @@ static int param_int(const t5_mcfg *c, const char *key, int lo, int hi, int *out
     return 0;
 }
 
-static int param_float(const t5_mcfg *c, const char *key, float lo, float hi, float *out,
-                       t5_err *err)
+static int param_double(const t5_mcfg *c, const char *key, double lo, double hi, double *out,
+                        t5_err *err)
 {
     const char *s = t5_mcfg_param_get(c, key);
     if (!s)
@@ -284,9 +284,18 @@ static int param_float(const t5_mcfg *c, const char *key, float lo, float hi, fl
     double v = strtod(s, &end);
     if (end == s || *end || !(v >= lo && v <= hi))
         return t5_errf(err, T5_EFORMAT, "parameter %s: '%s' is not a number in [%g, %g]", key, s,
-                       (double)lo, (double)hi);
-    *out = (float)v;
+                       lo, hi);
+    *out = v;
     return 0;
+}
+
+static int param_float(const t5_mcfg *c, const char *key, float lo, float hi, float *out,
+                       t5_err *err)
+{
+    double v = *out;
+    int rc = param_double(c, key, lo, hi, &v, err);
+    *out = (float)v;
+    return rc;
 }
 
 static int param_bool(const t5_mcfg *c, const char *key, int *out, t5_err *err)
@@ -340,6 +349,7 @@ static int derive_params(t5_mcfg *c, t5_err *err)
         (rc = param_float(c, "temperature", 1e-6f, 100, &g->temperature, err)) < 0 ||
         (rc = param_float(c, "top_p", 0, 1, &g->top_p, err)) < 0 ||
         (rc = param_float(c, "lexicon_margin", 0, INFINITY, &c->lexicon_margin, err)) < 0 ||
+        (rc = param_double(c, "lexicon_prior", 0, 100, &c->lexicon_prior, err)) < 0 ||
         (rc = param_bool(c, "do_sample", &g->do_sample, err)) < 0 ||
         (rc = param_bool(c, "lowercase_input", &c->lowercase_input, err)) < 0)
         return rc;

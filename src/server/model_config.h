@@ -95,6 +95,7 @@ typedef struct t5_mcfg {
     char scheduler[16];         /* "inflight" (default for T5) or "dynamic"; see repo.c */
     char lexicon[128];          /* "" or a file name in the version directory (reranking) */
     float lexicon_margin;       /* score margin of the reranking (default INFINITY) */
+    double lexicon_prior;       /* word-frequency prior of the reranking (default 0: none) */
     int lowercase_input;        /* the model sees lower case (wordmap.h) */
     char word_chars[128];       /* "" or the bytes of the words the model sees (wordmap.h) */
     char keep_words[128];       /* "" or a file name in the version directory (wordmap.h) */

@@ -103,7 +103,17 @@ static void test_bad_files(void)
     bad("", 0, "no words");
     bad("\n\r\n\n", 4, "no words");
     bad("apple\ntwo words\n", 16, "line 2");
-    bad("apple\tpie\n", 10, "line 1: not one word");
+    bad("apple pie\n", 10, "line 1: not one word");
+    bad("apple\tpie\n", 10, "line 1: the frequency after the tab is not a number");
+    bad("apple\t\n", 7, "line 1: the frequency");
+    bad("ok\napple\t4.5\t3\n", 15, "line 2: the frequency");
+    bad("apple\tnan\n", 10, "the frequency");
+    bad("apple\tinf\n", 10, "the frequency");
+    bad("apple\t 4.5\n", 11, "the frequency");
+    bad("apple\t0x10\n", 11, "the frequency");
+    bad("apple\t4.5x", 10, "the frequency"); /* no newline at the end: the line ends there */
+    bad("apple\t1_0\n", 10, "the frequency");
+    bad("\t4.5\n", 5, "line 1: no word before the tab");
     bad("ok\n x\n", 6, "line 2");
     bad("ok\nx\0y\n", 7, "line 2");
     bad("\xff\xfe\n", 3, "not UTF-8");
@@ -142,13 +152,25 @@ static void test_load(void)
     unlink(path);
 }
 
-static t5_infer_seq seq(const char *text, float score)
+static t5_infer_seq seq_n(const char *text, float score, int n_ids)
 {
     t5_infer_seq s = {0};
     s.text = (char *)text;
     s.text_len = strlen(text);
     s.score = score;
+    s.n_ids = n_ids;
     return s;
+}
+
+static t5_infer_seq seq(const char *text, float score)
+{
+    return seq_n(text, score, 3);
+}
+
+static int pick(const t5_lexicon *lx, const t5_infer_seq *seqs, int n, float margin)
+{
+    t5_lexicon_rule rule = {margin, 0, 1.0f, 0};
+    return t5_lexicon_pick(lx, seqs, n, &rule);
 }
 
 /* The rule: the first beam the lexicon accepts within the margin, else 0. */
@@ -157,19 +179,68 @@ static void test_pick(void)
     t5_lexicon *lx = parse("receive\nrelieve\nthe\nfor\n");
     if (!lx)
         return;
+    CHECK(!t5_lexicon_has_freqs(lx));
     t5_infer_seq beams[4] = {seq("recieve", -0.1f), seq("receive", -0.5f), seq("relieve", -0.9f),
                              seq("recieves", -1.2f)};
-    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, INFINITY), 1); /* the top beam is not a word */
-    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, 0.5f), 1);
-    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, 0.3f), 0); /* 0.4 below the top: too far */
-    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 4, 0.0f), 0);
-    CHECK_EQ_INT(t5_lexicon_pick(lx, beams, 1, INFINITY), 0);
-    CHECK_EQ_INT(t5_lexicon_pick(lx, beams + 1, 3, INFINITY), 0); /* the top beam is a word */
+    CHECK_EQ_INT(pick(lx, beams, 4, INFINITY), 1); /* the top beam is not a word */
+    CHECK_EQ_INT(pick(lx, beams, 4, 0.5f), 1);
+    CHECK_EQ_INT(pick(lx, beams, 4, 0.3f), 0); /* 0.4 below the top: too far */
+    CHECK_EQ_INT(pick(lx, beams, 4, 0.0f), 0);
+    CHECK_EQ_INT(pick(lx, beams, 1, INFINITY), 0);
+    CHECK_EQ_INT(pick(lx, beams + 1, 3, INFINITY), 0); /* the top beam is a word */
     t5_infer_seq none[2] = {seq("recieve", -0.1f), seq("recieves", -0.2f)};
-    CHECK_EQ_INT(t5_lexicon_pick(lx, none, 2, INFINITY), 0); /* no word: the top beam */
+    CHECK_EQ_INT(pick(lx, none, 2, INFINITY), 0); /* no word: the top beam */
     t5_infer_seq phrase[3] = {seq("the recieve", -0.2f), seq("for the 12 relieve", -0.3f),
                               seq("the receive", -0.4f)};
-    CHECK_EQ_INT(t5_lexicon_pick(lx, phrase, 3, INFINITY), 1); /* every word, numbers pass */
+    CHECK_EQ_INT(pick(lx, phrase, 3, INFINITY), 1); /* every word, numbers pass */
+    t5_lexicon_free(lx);
+}
+
+/* The prior (lexicon.h): score * n_ids^length_penalty + p ln(10) sum (zipf - 9).
+ * For "htis" with p = 0.65: "hits" -0.2 * 3 + 1.4967 * (4 - 9) = -8.08,
+ * "this" -0.4 * 3 + 1.4967 * (6.5 - 9) = -4.94: the frequent word wins. */
+static void test_prior(void)
+{
+    /* "this" twice: the first line's frequency counts (6.5, not 1) */
+    t5_lexicon *lx = parse("this\t6.5\nhits\t4\r\nthis\t1.0\nhis\t6.0e0");
+    if (!lx)
+        return;
+    CHECK(t5_lexicon_has_freqs(lx));
+    CHECK_EQ_INT(t5_lexicon_size(lx), 3);
+    CHECK(has(lx, "hits"));
+    t5_infer_seq b[3] = {seq("htis", -0.1f), seq("hits", -0.2f), seq("this", -0.4f)};
+    t5_lexicon_rule r = {INFINITY, 0.65, 1.0f, 0};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, b, 3, &r), 2);
+    r.input_known = 1; /* an input of known words: the rule without the prior */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, b, 3, &r), 1);
+    r.input_known = 0;
+    r.prior = 0; /* no prior */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, b, 3, &r), 1);
+    r.prior = 0.1; /* hits -0.6 - 1.15 = -1.75, this -1.2 - 0.58 = -1.78 */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, b, 3, &r), 1);
+    r.prior = 0.65;
+    r.margin = 0.25f; /* "this" is 0.3 below the top */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, b, 3, &r), 1);
+    r.margin = INFINITY;
+    t5_infer_seq nums[3] = {seq_n("12 htis", -0.1f, 4), seq_n("12 hits", -0.2f, 4),
+                            seq_n("12 This", -0.4f, 4)}; /* a number adds 0; case folds */
+    CHECK_EQ_INT(t5_lexicon_pick(lx, nums, 3, &r), 2);
+    t5_infer_seq none[2] = {seq("htis", -0.1f), seq("thsi", -0.2f)};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, none, 2, &r), 0); /* no lexicon beam: the top beam */
+    /* the generated length undoes the normalization: "this" 30 tokens long
+     * is -12 - 3.74 with length_penalty 1, -0.4 - 3.74 with 0 */
+    t5_infer_seq len[3] = {seq("htis", -0.1f), seq_n("hits", -0.2f, 3), seq_n("this", -0.4f, 30)};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, len, 3, &r), 1);
+    r.length_penalty = 0.0f;
+    CHECK_EQ_INT(t5_lexicon_pick(lx, len, 3, &r), 2);
+    r.length_penalty = 1.0f;
+    t5_infer_seq tie[3] = {seq("htis", -0.1f), seq("his this", -0.2f), seq("this his", -0.2f)};
+    CHECK_EQ_INT(t5_lexicon_pick(lx, tie, 3, &r), 1); /* equal values: the first */
+    t5_lexicon_free(lx);
+    /* a frequency on some lines only */
+    lx = parse("this\t6.5\nhits\n");
+    if (lx)
+        CHECK(!t5_lexicon_has_freqs(lx));
     t5_lexicon_free(lx);
 }
 
@@ -210,6 +281,21 @@ static void test_config(void)
     CHECK(cfg_parse("parameters { key: \"lexicon_margin\" value: { string_value: \"-1\" } }\n", &c,
                     &err) < 0);
     CHECK(strstr(err.msg, "lexicon_margin") != NULL);
+    CHECK(c.lexicon_prior == 0);
+    CHECK_MSG(cfg_parse("parameters { key: \"lexicon_prior\" value: { string_value: \"0.65\" } }\n",
+                        &c, &err) == 0,
+              "%s", err.msg);
+    CHECK(c.lexicon_prior == 0.65); /* read as a double, as rerank.py's 1 - 0.35 */
+    const char *badp[] = {"-1", "101", "x", "nan"};
+    for (size_t i = 0; i < sizeof badp / sizeof *badp; i++) {
+        char p[256];
+        snprintf(p, sizeof p,
+                 "parameters { key: \"lexicon_prior\" value: { string_value: \"%s\" } }\n",
+                 badp[i]);
+        err = (t5_err){0};
+        CHECK_MSG(cfg_parse(p, &c, &err) < 0, "lexicon_prior '%s' was accepted", badp[i]);
+        CHECK(strstr(err.msg, "lexicon_prior") != NULL);
+    }
 }
 
 int main(void)
@@ -219,6 +305,7 @@ int main(void)
     RUN(test_bad_files);
     RUN(test_load);
     RUN(test_pick);
+    RUN(test_prior);
     RUN(test_config);
     return check_summary();
 }

@@ -118,6 +118,9 @@ def test_bad_lexicon_fails_that_model_only(tmp_path):
     add_model(repo, "missing", extra=lexicon_param("nope.txt"))
     add_model(repo, "malformed", extra=lexicon_param("words.txt"), files={"words.txt": b"ok\ntwo words\n"})
     add_model(repo, "empty", extra=lexicon_param("words.txt"), files={"words.txt": b"\n"})
+    add_model(repo, "noprior", files={"words.txt": b"hello\t5.1\nworld\n"},
+              extra=lexicon_param("words.txt") +
+              ' parameters { key: "lexicon_prior" value: { string_value: "0.65" } }')
     (repo / "escape").mkdir()
     shutil.copytree(repo / "good" / "1", repo / "escape" / "1")
     (repo / "escape" / "config.pbtxt").write_text(
@@ -129,7 +132,7 @@ def test_bad_lexicon_fails_that_model_only(tmp_path):
         assert idx["good"]["state"] == "READY"
         assert idx["echo"]["state"] == "READY"
         for name, why in (("missing", "nope.txt"), ("malformed", "line 2"), ("empty", "no words"),
-                          ("escape", "not a file name")):
+                          ("escape", "not a file name"), ("noprior", "a frequency on every line")):
             assert idx[name]["state"] == "UNAVAILABLE", idx[name]
             assert "lexicon" in idx[name]["reason"] and why in idx[name]["reason"], idx[name]
             r = requests.post(f"{s.base}/v2/models/{name}/infer", timeout=30,

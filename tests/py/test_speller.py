@@ -16,9 +16,12 @@
    choose), never t5serve's own output:
 
        import evaluate, rerank, rerank_eval     # in tools/speller
-       lex = rerank.load_lexicon("models/speller/1/lexicon.txt")
+       freq = rerank.load_freqs("models/speller/1/lexicon.txt")
        m = evaluate.Model("models/speller/1", 1)
-       [rerank.choose(x, b, lex) for x, b in zip(xs, rerank_eval.beams(m, xs, 5))]
+       [rerank.served(x, b, freq) for x, b in zip(xs, rerank_eval.beams(m, xs, 5, with_len=True))]
+
+   (the config's lexicon_prior 0.65: PRIOR_CASES are inputs where it changes
+   the pick; the earlier cases' expectations are the same with and without it.)
 
    With S567 all of the first nine are inputs whose top beam is not a lexicon
    word, so the served output differs from transformers' top beam (shown in
@@ -69,14 +72,25 @@ RERANK_CASES = [
     ("precondtion", "precondition"),  # precondition
 ] + CASES[:1] + CASES[2:]  # the top beam is a lexicon word: unchanged
 
+# lexicon_prior: the input has a word outside the lexicon, and a more frequent
+# lexicon beam wins over the first one (the comment: the pick without the
+# prior, and the beam scores of transformers; the last case is the cost).
+PRIOR_CASES = [
+    ("htis", "this"),  # hits (hits -0.457, this -0.654)
+    ("doind", "doing"),  # round (round -0.627, doing -0.633)
+    ("whlch", "which"),  # welch (welch -0.178, which -0.464)
+    ("maintaing", "maintain"),  # maintaining (-0.235, maintain -0.351)
+]
+RERANK_CASES += PRIOR_CASES
+
 # Queries as typed (case, digits, punctuation, other scripts). The shipped
 # config.pbtxt has lowercase_input and word_chars (src/server/wordmap.h): the
 # model sees model_text(x), and the served text is output_text(x, pick), both
 # from tools/speller/rerank.py (the C rule equals it: test_wordmap_parity.py):
 #
 #     ms = [rerank.model_text(x) for x in xs]
-#     [rerank.output_text(x, rerank.choose(t, b, lex))
-#      for x, t, b in zip(xs, ms, rerank_eval.beams(m, ms, 5))]
+#     [rerank.output_text(x, rerank.served(t, b, freq))
+#      for x, t, b in zip(xs, ms, rerank_eval.beams(m, ms, 5, with_len=True))]
 #
 # Before it, the tokenizer read every capital, hyphen, "7" and "9" as <unk>
 # and "Wirless Hedphones" came back as "logicalities oroohrometers lyriced
@@ -160,12 +174,13 @@ def test_served_speller_typed_greedy_and_stream(speller_server):
     assert "".join(e["text_output"] for e in events) == "iPhone 14 Pro case"
 
 
-@pytest.mark.parametrize("text,expected", TYPED_CASES[:3] + TYPED_CASES[8:9])
+@pytest.mark.parametrize("text,expected", TYPED_CASES[:3] + TYPED_CASES[8:9] + PRIOR_CASES[:1])
 def test_cli_generate_maps_words_as_the_server(text, expected):
     """`t5serve generate` with config.pbtxt's parameters as flags prints the
     served text first."""
     out = subprocess.run([T5SERVE, "generate", "--model", MODEL, "--text", text, "--num-beams", "5",
                           "--num-return-sequences", "5", "--lexicon", os.path.join(MODEL, "lexicon.txt"),
+                          "--lexicon-prior", "0.65",
                           "--lowercase-input", "true", "--word-chars", "abcdefghijklmnopqrstuvwxyz'"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -204,7 +219,8 @@ def test_served_speller_keep_words(tmp_path):
         assert s.stop() == 0, s.output()
     out = subprocess.run([T5SERVE, "generate", "--model", MODEL, "--text", "AirPods Pro cse",
                           "--num-beams", "5", "--num-return-sequences", "5", "--lexicon",
-                          os.path.join(MODEL, "lexicon.txt"), "--lowercase-input", "true",
+                          os.path.join(MODEL, "lexicon.txt"), "--lexicon-prior", "0.65",
+                          "--lowercase-input", "true",
                           "--word-chars", "abcdefghijklmnopqrstuvwxyz'", "--keep-words",
                           str(repo / "speller" / "1" / "brands.txt")],
                          capture_output=True, text=True, timeout=60)

@@ -101,6 +101,8 @@ def main():
     ap.add_argument("--model", default="models/speller/1")
     ap.add_argument("--deb", help="libreoffice-common .deb (default: apt-get download)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--url", help="host:port of a t5serve serving the shipped speller: its outputs "
+                    "on every set, counted against C3's (the served rule since session 12)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -116,13 +118,15 @@ def main():
     with open(os.path.join(DATA, "eval", "libreoffice.tsv"), "w") as f:
         f.writelines("%s\t%s\n" % p for p in fresh)
 
+    freqs = rerank.load_freqs(os.path.join(args.model, "lexicon.txt"))
+    model = None
     cache_path = os.path.join(DATA, "beams_%s.json" % args.tag)
     cache = json.load(open(cache_path))
     key = "libreoffice/k5/n%d" % len(fresh)
     xs = [x for x, _ in fresh]
     if key not in cache or cache[key]["inputs"] != xs:
         t = time.time()
-        model = evaluate.Model(args.model, args.threads)
+        model = model or evaluate.Model(args.model, args.threads)
         cache[key] = {"inputs": xs, "beams": rerank_eval.beams(model, xs, 5)}
         print("beams %s: %.1f s" % (key, time.time() - t), flush=True)
         with open(cache_path + ".tmp", "w") as f:
@@ -153,11 +157,40 @@ def main():
                               ("hunspell", ["hunspell", "-d", "en_US", "-a"])):
                 ok[tool] = right([c[0] for c in evaluate.ispell(cmd, [x for x, _ in pairs], k=1)],
                                  pairs)
+        diff = []
+        if args.url:
+            import parity
+            xs = [x for x, _ in pairs]
+            got = []
+            for i in range(0, len(xs), 16):
+                got += parity.served(args.url, xs[i:i + 16])
+            ok["t5serve"] = right(got, pairs)
+            diff = [(x, w, g) for x, w, g in zip(xs, outs["C3 prior(V)"], got) if w != g]
         row = {"n": len(pairs), "right": {r: sum(v) for r, v in ok.items()},
                "vs_served": {r: paired(ok[r], ok["served"]) for r in ok if r != "served"}}
         if "aspell" in ok:
             row["served_vs"] = {t: paired(ok["served"], ok[t]) for t in ("aspell", "hunspell")}
             row["C_vs_aspell"] = {r: paired(ok[r], ok["aspell"]) for r in rules if r[0] == "C"}
+            if "t5serve" in ok:
+                row["t5serve_vs"] = {t: paired(ok["t5serve"], ok[t]) for t in ("aspell", "hunspell")}
+        if args.url:
+            # C3 counts a beam's tokens by re-encoding its text, and reads
+            # the whole input; the server uses the generated length and shows
+            # the model its word map's text (no numbers). Where the two picks
+            # differ, the served one is checked against the shipped rule in
+            # Python: transformers' beams of model_text with their generated
+            # lengths, rerank.served, output_text.
+            row["served_same_as_C3"] = len(pairs) - len(diff)
+            same = 0
+            if diff:
+                if model is None:
+                    model = evaluate.Model(args.model, args.threads)
+                mt = [rerank.model_text(x) for x, _, _ in diff]
+                exact = rerank_eval.beams(model, mt, 5, with_len=True)
+                same = sum(rerank.output_text(x, rerank.served(t, b, freqs)) == g
+                           for (x, _, g), t, b in zip(diff, mt, exact))
+            row["served_diff"] = diff
+            row["served_diff_same_as_exact_length"] = same
         if name == "libreoffice":
             row["outputs"] = [dict(x=x, y=y, **{r: outs[r][i] for r in rules})
                               for i, (x, y) in enumerate(pairs)]
@@ -171,6 +204,12 @@ def main():
             print("  served vs %-8s %d vs %d, p %.3f" % ((t,) + v))
         for r, v in row.get("C_vs_aspell", {}).items():
             print("  %s vs aspell %d vs %d, p %.3f" % ((r,) + v))
+        for t, v in row.get("t5serve_vs", {}).items():
+            print("  t5serve vs %-8s %d vs %d, p %.3f" % ((t,) + v))
+        if args.url:
+            print("  t5serve = C3 on %d/%d; the other %d: = the shipped rule in Python on %d %s"
+                  % (row["served_same_as_C3"], len(pairs), len(diff),
+                     row["served_diff_same_as_exact_length"], diff[:4]))
         sys.stdout.flush()
     if args.json:
         with open(args.json, "w") as f:

@@ -46,9 +46,9 @@ def served(url, texts):
 
 def check_served(args, m, texts):
     import rerank_eval
-    lex = rerank.load_lexicon(os.path.join(args.model, "lexicon.txt"))
-    hf = rerank_eval.beams(m, texts, 5, bs=16)
-    want = [rerank.choose(t, b, lex) for t, b in zip(texts, hf)]
+    freq = rerank.load_freqs(os.path.join(args.model, "lexicon.txt"))
+    hf = rerank_eval.beams(m, texts, 5, bs=16, with_len=True)
+    want = [rerank.served(t, b, freq) for t, b in zip(texts, hf)]
     got = []
     for i in range(0, len(texts), 16):
         got += served(args.url, texts[i:i + 16])
@@ -58,7 +58,7 @@ def check_served(args, m, texts):
         if w == g:
             same += 1
         else:
-            print("DIFF %r: hf+rerank %r served %r (beams %r)" % (t, w, g, [x for x, _ in b]))
+            print("DIFF %r: hf+rerank %r served %r (beams %r)" % (t, w, g, [x for x, *_ in b]))
     print("served (5 beams + lexicon): %d/%d identical to transformers + rerank.py "
           "(%d where the pick is not the top beam)" % (same, len(texts), moved))
 

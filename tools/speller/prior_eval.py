@@ -12,9 +12,7 @@ with the model's SentencePiece model), z the Zipf value of words.tsv.gz,
 alpha = 0.35 (phrases.PhraseGen's sampler); otherwise the served rule.
 """
 import argparse
-import gzip
 import json
-import math
 import os
 import sys
 
@@ -28,25 +26,14 @@ ALPHA = 0.35
 
 
 def load_zipf(path):
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return {l.split("\t")[0].translate(rerank._LOWER): float(l.split("\t")[1])
-                for l in f if l.strip()}
+    return rerank.load_freqs(path)
 
 
 def choose_prior(inp, beams, lex, zipf, ntok):
-    if rerank.all_in(inp, lex):
-        return rerank.choose(inp, beams, lex)
-    best, bval = None, -math.inf
-    for t, s in beams:
-        if not rerank.all_in(t, lex):
-            continue
-        ws = [w for w in rerank._SPACE.split(t) if w]
-        # words without a letter pass the lexicon test and have no Zipf value: 0 for them
-        prior = sum(zipf.get(rerank.lower(w), 9.0) - 9.0 for w in ws)
-        v = s * ntok(t) + (1 - ALPHA) * math.log(10) * prior
-        if v > bval:
-            best, bval = t, v
-    return best if best is not None else beams[0][0]
+    """prior(V): rerank.choose with the prior, each beam's length counted by
+    ntok (re-encoding; the server uses the generated length)."""
+    return rerank.choose(inp, [(t, s, ntok(t)) for t, s in beams], lex,
+                         prior=1 - ALPHA, freq=zipf)
 
 
 def main():

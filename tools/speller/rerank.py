@@ -7,8 +7,8 @@ best-scoring beam whose words are all in the lexicon, falling back to the top
 beam when none is. Words are separated by ASCII white space; a word is in the
 lexicon when its ASCII-lower-cased form is, or when it has no letter at all (no
 ASCII letter and no non-ASCII character: numbers such as "12" or "5.5" pass).
-The server implements "none" with a margin (src/server/lexicon.c); the keep
-options were only measured.
+The server implements "none" with a margin and a prior (src/server/lexicon.c);
+the keep options were only measured.
 
 Options (the variants measured in bench/speller.md):
   margin  a lexicon beam is taken only when its score is at least the top
@@ -18,6 +18,14 @@ Options (the variants measured in bench/speller.md):
           "accept": an input of lexicon words is returned unchanged, as a
           dictionary checker accepts a word it knows; "top": when the top
           beam is the input itself, it is returned (the model keeps it).
+  prior   p > 0 (the served lexicon_prior; needs freq, {word: Zipf value}, and
+          each beam as (text, score, generated tokens incl. EOS)): when the
+          input has a word outside the lexicon, among the lexicon beams within
+          the margin the one with the largest
+              score * tokens**length_penalty + p * ln(10) * sum (zipf(w) - 9)
+          (a word without a letter adds 0), the first of equals; the top beam
+          when none is in the lexicon (bench/speller.md, "A word-frequency
+          prior" and "A fresh list of natural misspellings").
 """
 import gzip
 import math
@@ -34,39 +42,86 @@ def lower(s):
 
 
 def load_lexicon(path):
+    return set(load_freqs(path))
+
+
+def load_freqs(path):
+    """{lower-cased word: Zipf value, or None}: words.tsv.gz and lexicon.txt
+    both hold word<TAB>zipf a line (a lexicon.txt line may be the word alone);
+    a word listed twice keeps its first value, as the server does."""
     opener = gzip.open if path.endswith(".gz") else open
+    out = {}
     with opener(path, "rt", encoding="utf-8") as f:
-        # words.tsv.gz has word<TAB>zipf; lexicon.txt one word a line.
-        return {l.split("\t")[0].strip().translate(_LOWER) for l in f if l.strip()}
+        for line in f:
+            if not line.strip():
+                continue
+            parts = line.rstrip("\r\n").split("\t")
+            w = parts[0].strip().translate(_LOWER)
+            if w not in out:
+                out[w] = float(parts[1]) if len(parts) > 1 else None
+    return out
+
+
+def has_letter(w):
+    return any(not c.isascii() or c.isalpha() for c in w)
 
 
 def word_ok(w, lex):
-    if not any(not c.isascii() or c.isalpha() for c in w):
-        return True
-    return w.translate(_LOWER) in lex
+    return not has_letter(w) or w.translate(_LOWER) in lex
 
 
 def all_in(text, lex):
     return all(word_ok(w, lex) for w in _SPACE.split(text) if w)
 
 
-def choose(inp, beams, lex, margin=INF, keep="none"):
-    """beams: [(text, score)], best first. Returns the chosen text."""
-    top_text, top_score = beams[0]
+def beam_value(beam, freq, prior, length_penalty=1.0):
+    """The prior rule's value of beam (text, score, tokens); its words with a
+    letter are in freq."""
+    text, score, ntok = beam[:3]
+    zsum = 0
+    for w in _SPACE.split(text):
+        if has_letter(w):
+            zsum += freq[w.translate(_LOWER)] - 9.0
+    n = float(ntok) if length_penalty == 1.0 else float(ntok) ** length_penalty
+    return score * n + prior * math.log(10) * zsum
+
+
+def choose(inp, beams, lex, margin=INF, keep="none", prior=0.0, freq=None, length_penalty=1.0):
+    """beams: [(text, score)] or [(text, score, tokens)], best first. Returns
+    the chosen text."""
+    top_text, top_score = beams[0][:2]
     if keep == "top" and top_text in (inp, inp.translate(_LOWER)):
         return top_text
     if keep == "accept" and all_in(inp, lex):
         return inp
     if keep == "beam" and all_in(inp, lex):
-        for t, s in beams:
+        for t, s, *_ in beams:
             if t == inp and s >= top_score - margin:
                 return inp
-    for t, s in beams:
+    use_prior = prior > 0 and not all_in(inp, lex)
+    best, bval = None, -INF
+    for b in beams:
+        t, s = b[:2]
         if s < top_score - margin:
             break
-        if all_in(t, lex):
+        if not all_in(t, lex):
+            continue
+        if not use_prior:
             return t
-    return top_text
+        v = beam_value(b, freq, prior, length_penalty)
+        if v > bval:
+            best, bval = t, v
+    return top_text if best is None else best
+
+
+# The shipped config's lexicon_prior (models/speller/config.pbtxt).
+SERVED_PRIOR = 0.65
+
+
+def served(inp, beams, freq):
+    """The shipped rule: beams (text, score, tokens), freq from load_freqs of
+    the shipped lexicon.txt."""
+    return choose(inp, beams, freq.keys(), prior=SERVED_PRIOR, freq=freq)
 
 
 # The words the speller sees (models/speller/config.pbtxt's word_chars, with
@@ -153,15 +208,16 @@ def output_text(text, gen, chars=WORD_CHARS, low=True, keep=None):
 
 def main():
     """Writes the shipped lexicon: the training vocabulary (build_data.py's
-    words.tsv.gz), one word a line, sorted."""
+    words.tsv.gz), sorted, a word, a tab and its Zipf value a line."""
     import argparse
     ap = argparse.ArgumentParser()
     ap.add_argument("--words", default="tools/out/speller/words.tsv.gz")
     ap.add_argument("--write", required=True, metavar="FILE", help="e.g. models/speller/1/lexicon.txt")
     args = ap.parse_args()
-    words = sorted(load_lexicon(args.words))
+    freq = load_freqs(args.words)
+    words = sorted(freq)
     with open(args.write, "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(w + "\n" for w in words))
+        f.write("".join("%s\t%s\n" % (w, repr(freq[w])) for w in words))
     print("%d words -> %s" % (len(words), args.write))
 
 

@@ -41,9 +41,21 @@ def dev_pairs(n, seed):
     return [g.pair() for _ in range(n)]
 
 
+def generated_len(seq, eos=1):
+    """Tokens of one of transformers' sequences after the decoder start, up to
+    and including the first EOS (the n_ids t5serve's score is normalized by)."""
+    body = seq[1:]
+    if eos in body:
+        return body.index(eos) + 1
+    while body and body[-1] == 0:
+        body = body[:-1]
+    return len(body)
+
+
 @torch.no_grad()
-def beams(model, texts, k, bs=32, max_new=32):
-    """[[(text, score)] * k] per input, best first."""
+def beams(model, texts, k, bs=32, max_new=32, with_len=False):
+    """[[(text, score)] * k] per input, best first; with_len: (text, score,
+    generated tokens)."""
     out = []
     for i in range(0, len(texts), bs):
         x = model.enc(texts[i:i + bs])
@@ -52,8 +64,8 @@ def beams(model, texts, k, bs=32, max_new=32):
                              return_dict_in_generate=True, output_scores=True)
         seqs, scores = g.sequences.tolist(), g.sequences_scores.tolist()
         for j in range(len(seqs) // k):
-            out.append([(model.dec(s), sc) for s, sc in
-                        zip(seqs[j * k:(j + 1) * k], scores[j * k:(j + 1) * k])])
+            out.append([(model.dec(s), sc) + ((generated_len(s),) if with_len else ())
+                        for s, sc in zip(seqs[j * k:(j + 1) * k], scores[j * k:(j + 1) * k])])
     return out
 
 
@@ -84,7 +96,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--lexicon", default=os.path.join(DATA, "words.tsv.gz"))
     ap.add_argument("--url", help="host:port of a t5serve server with the speller: also score "
-                    "its outputs (config defaults: 5 beams + lexicon) on the evaluation sets")
+                    "its outputs (config defaults: 5 beams + lexicon) on the evaluation sets, and "
+                    "count those equal to the rule without lexicon_prior (since session 12 the "
+                    "shipped config has one: fresh_eval.py --url checks it)")
     ap.add_argument("--json")
     args = ap.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
@@ -191,7 +205,7 @@ def main():
         res["eval"]["served by t5serve (5 beams + lexicon)"] = dict(row, same_as_python=same)
         print("%-54s " % "served by t5serve (5 beams + lexicon)" +
               " ".join("%s %.3f" % (n[:9], v) for n, v in row.items()))
-        print("    identical to transformers beams + rerank.py: %d/%d"
+        print("    identical to transformers beams + rerank.py (no prior): %d/%d"
               % (same, sum(len(sets[n]) for n in EVAL_SETS)))
     if args.json:
         with open(args.json, "w") as f:

@@ -4,9 +4,18 @@
 # run against a CPU build here and a CUDA build on the GPU machine
 # (device_latency.sh) to compare the served outputs of the two devices.
 set -u
-while IFS= read -r q; do
-  [ -z "$q" ] && continue
-  body=$(python3 -c 'import json,sys; print(json.dumps({"text_input": sys.argv[1]}))' "$q")
-  curl -s -X POST "$1/v2/models/speller/generate" -d "$body" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin).get("text_output", "ERROR"))'
-done < "$2"
+python3 - "$1" "$2" <<'PY'
+import json, sys, urllib.request
+url = "http://%s/v2/models/speller/generate" % sys.argv[1]
+with open(sys.argv[2], encoding="utf-8") as f:
+    for q in f:
+        q = q.rstrip("\n")
+        if not q:
+            continue
+        req = urllib.request.Request(url, data=json.dumps({"text_input": q}).encode())
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                print(json.load(r).get("text_output", "ERROR"), flush=True)
+        except Exception:
+            print("ERROR", flush=True)
+PY

@@ -23,7 +23,7 @@ suggestion, the case they give) on the same texts.
         [--check models/speller/1] [--json tools/out/speller/typed_eval.json]
 
 --check recomputes the served texts in Python for the first 200 inputs of
-each set (transformers' 5 beams of rerank.model_text, rerank.choose,
+each set (transformers' 5 beams of rerank.model_text, rerank.served,
 rerank.output_text) and counts those the last server matches.
 """
 import argparse
@@ -160,14 +160,14 @@ def main():
                        for i, (x, y) in enumerate(zip(xs[:40], ys[:40]))]
     if args.check:
         import rerank_eval
-        lex = rerank.load_lexicon(os.path.join(args.check, "lexicon.txt"))
+        freq = rerank.load_freqs(os.path.join(args.check, "lexicon.txt"))
         m = evaluate.Model(args.check, 2)
         same = total = 0
         for label, (xs, _) in sets.items():
             xs = xs[:200]
             ms = [rerank.model_text(x) for x in xs]
-            bs = rerank_eval.beams(m, ms, 5, bs=16)
-            want = [rerank.output_text(x, rerank.choose(t, b, lex)) for x, t, b in zip(xs, ms, bs)]
+            bs = rerank_eval.beams(m, ms, 5, bs=16, with_len=True)
+            want = [rerank.output_text(x, rerank.served(t, b, freq)) for x, t, b in zip(xs, ms, bs)]
             same += sum(w == g for w, g in zip(want, outs[last, label][:200]))
             total += len(xs)
         res["check"] = {"server": last, "same": same, "of": total}
