@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CPU latency of the served speller with and without lexicon reranking: the
-# shipped config (5 beams + lexicon), the same 5 beams without the lexicon, and
-# greedy (the default before reranking), each through `t5serve serve` and
+# shipped config (5 beams + lexicon + prior), the same 5 beams without the
+# lexicon, and greedy (the default before reranking) (or "noprior": the shipped
+# config without lexicon_prior), each through `t5serve serve` and
 # `t5serve bench` on tools/speller/latency_queries.txt at concurrency 1 and 4.
 #
 #     bash tools/speller/serve_latency.sh [build/t5serve] [seconds per level]
@@ -19,6 +20,7 @@ for variant in ${VARIANTS:-rerank beams greedy}; do
   ln -s "$ROOT/models/speller/1" "$repo/speller/1"
   cfg=$(cat models/speller/config.pbtxt)
   case $variant in
+    noprior) cfg=$(printf '%s\n' "$cfg" | python3 -c 'import sys, re; print(re.sub(r"parameters: \{\n  key: \"lexicon_prior\"\n[^}]*\}\n\}\n", "", sys.stdin.read()))') ;;
     beams) cfg=$(printf '%s\n' "$cfg" | python3 -c 'import sys; s=sys.stdin.read(); i=s.index("parameters: {\n  key: \"lexicon\""); print(s[:i])') ;;
     greedy) cfg=$(printf '%s\n' "$cfg" | python3 -c 'import sys; s=sys.stdin.read(); i=s.index("parameters: {\n  key: \"lexicon\""); print(s[:i].replace("string_value: \"5\" }\n}\nparameters: {\n  key: \"max_num_beams\"", "string_value: \"1\" }\n}\nparameters: {\n  key: \"max_num_beams\""))') ;;
   esac
