@@ -19,9 +19,10 @@
 #include "cuda_internal.cuh"
 
 #define AB_THREADS 256
-#define AB_SA 32     /* keys an entry holds at most (backend.h: the fused step's limit) */
-#define AB_MCOLS 256 /* M: columns per block (a thread each) */
-#define AB_NCOLS 64  /* N: columns per block at most (a thread per 4 keys of each) */
+#define AB_SA 32       /* keys an entry holds at most (backend.h: the fused step's limit) */
+#define AB_SA_SHORT 12 /* the kernel for entries of at most this many keys */
+#define AB_MCOLS 256   /* M: columns per block (a thread each) */
+#define AB_NCOLS 96    /* N: columns per block at most (a thread per 4 keys of each) */
 
 /* N's columns per block for len keys: a thread per (column, 4 keys). */
 static __host__ __device__ int per_n_cols(int len)
@@ -34,16 +35,19 @@ static __host__ __device__ int per_n_cols(int len)
  * thread one column c of w_cq[h] (read coalesced, 16 rows in flight),
  * every key at once. Then L*H*nt blocks: N of (layer, head, tile of
  * per_n_cols(len) columns), a thread per (column, 4 keys). The head's keys (M) or values (N)
- * sit transposed in shared memory, kt[i][j] for j < AB_SA (zero from len
+ * sit transposed in shared memory, kt[i][j] for j < KM (zero from len
  * on, which makes the entry's rows j >= len zero), so one 16-byte load
- * gives four keys' i-th dimension. */
-template <typename T>
-__global__ void __launch_bounds__(AB_THREADS)
+ * gives four keys' i-th dimension. KM is the entry's rows rounded up to
+ * AB_SA_SHORT or AB_SA: at 12 the M threads need 64 registers, and four
+ * blocks fit an SM instead of three (an H100: t5-small 23.4 -> 20.5 us,
+ * t5-base 68.6 -> 57.7 us a launch, bench/cuda.md session 12). */
+template <typename T, int KM>
+__global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
     absorb_kernel(const t5_fused_step a, int ent, int slot, int len)
 {
     T5__PDL_ENTRY();
     extern __shared__ float4 ab_sm4[];
-    float *kt = (float *)ab_sm4; /* [dkv][AB_SA] */
+    float *kt = (float *)ab_sm4; /* [dkv][KM] */
     const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
     const int inner = H * dkv, mt = (d + AB_MCOLS - 1) / AB_MCOLS;
     const t5_kv_layout &cl = a.cross_lay;
@@ -56,9 +60,8 @@ __global__ void __launch_bounds__(AB_THREADS)
     const T *src = (const T *)(is_m ? a.cross_k : a.cross_v) +
                    (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
 #pragma unroll 4
-    for (int x = threadIdx.x; x < AB_SA * dkv;
-         x += AB_THREADS) { /* lanes over keys: no conflicts */
-        int i = x / AB_SA, j = x - i * AB_SA;
+    for (int x = threadIdx.x; x < KM * dkv; x += AB_THREADS) { /* lanes over keys: no conflicts */
+        int i = x / KM, j = x - i * KM;
         kt[x] = j < len ? t5__ld(src + (size_t)j * dkv + i) : 0.0f;
     }
     if (is_m) {
@@ -66,9 +69,9 @@ __global__ void __launch_bounds__(AB_THREADS)
         const int c = tile * AB_MCOLS + threadIdx.x;
         if (c >= d)
             return;
-        float acc[AB_SA];
+        float acc[KM];
 #pragma unroll
-        for (int j = 0; j < AB_SA; j++)
+        for (int j = 0; j < KM; j++)
             acc[j] = 0.0f;
         const T *w = (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c;
         for (int i0 = 0; i0 < dkv; i0 += 16) {
@@ -80,9 +83,9 @@ __global__ void __launch_bounds__(AB_THREADS)
             for (int u = 0; u < 16; u++) {
                 if (i0 + u >= dkv)
                     break;
-                const float4 *k4 = (const float4 *)(kt + (i0 + u) * AB_SA);
+                const float4 *k4 = (const float4 *)(kt + (i0 + u) * KM);
 #pragma unroll
-                for (int q = 0; q < AB_SA / 4; q++) {
+                for (int q = 0; q < KM / 4; q++) {
                     if (4 * q >= len)
                         break;
                     float4 kq = k4[q];
@@ -95,14 +98,14 @@ __global__ void __launch_bounds__(AB_THREADS)
         }
         float *out = (float *)a.abs_m + (size_t)ent * a.abs_stride + ((size_t)l * H + h) * sa * d;
 #pragma unroll
-        for (int j = 0; j < AB_SA; j++)
+        for (int j = 0; j < KM; j++)
             if (j < sa)
                 out[(size_t)j * d + c] = acc[j];
         return;
     }
     /* N: w_co rows c0..c0+nc-1, columns h*dkv .. +dkv, rows of dkv+1; thread
      * (column cc, keys 4q..4q+3) for the nq = ceil(len / 4) groups of keys */
-    float *wt = kt + AB_SA * dkv;
+    float *wt = kt + KM * dkv;
     const int nq = (len + 3) / 4, nc = per_n_cols(len), c0 = tile * nc, ws = dkv + 1;
 #pragma unroll 4
     for (int x = threadIdx.x; x < nc * dkv; x += AB_THREADS) {
@@ -120,7 +123,7 @@ __global__ void __launch_bounds__(AB_THREADS)
 #pragma unroll 4
     for (int i = 0; i < dkv; i++) {
         float wv = wt[cc * ws + i];
-        float4 kq = ((const float4 *)(kt + i * AB_SA))[q];
+        float4 kq = ((const float4 *)(kt + i * KM))[q];
         acc.x += wv * kq.x, acc.y += wv * kq.y, acc.z += wv * kq.z, acc.w += wv * kq.w;
     }
     float *out =
@@ -148,12 +151,21 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
                        AB_SA);
     int blocks = L * H * ((a->d + AB_MCOLS - 1) / AB_MCOLS) +
                  L * H * ((a->d + per_n_cols(len) - 1) / per_n_cols(len));
-    size_t smem = ((size_t)AB_SA * dkv + (size_t)AB_NCOLS * (dkv + 1)) * sizeof(float);
+    /* entries of up to AB_SA_SHORT keys (inputs of <= 12 tokens with the
+     * default limits) take the kernel with that many accumulators */
+    const int km = a->abs_sa <= AB_SA_SHORT ? AB_SA_SHORT : AB_SA;
+    size_t smem = ((size_t)km * dkv + (size_t)AB_NCOLS * (dkv + 1)) * sizeof(float);
     if (smem > 48 * 1024)
         return t5_errf(err, T5_EINVAL, "cross_absorb: d_kv %d does not fit", dkv);
-    T5__DISPATCH(s->be->base.act_dtype, T,
-                 CU_CHECK(t5__launch(s, absorb_kernel<T>, dim3(blocks), dim3(AB_THREADS), smem, *a,
-                                     ent, slot, len)));
+    if (km == AB_SA_SHORT) {
+        T5__DISPATCH(s->be->base.act_dtype, T,
+                     CU_CHECK(t5__launch(s, absorb_kernel<T, AB_SA_SHORT>, dim3(blocks),
+                                         dim3(AB_THREADS), smem, *a, ent, slot, len)));
+    } else {
+        T5__DISPATCH(s->be->base.act_dtype, T,
+                     CU_CHECK(t5__launch(s, absorb_kernel<T, AB_SA>, dim3(blocks), dim3(AB_THREADS),
+                                         smem, *a, ent, slot, len)));
+    }
     CU_CHECK_LAUNCH("cross_absorb");
     return 0;
 }
