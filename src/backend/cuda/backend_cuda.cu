@@ -430,6 +430,10 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
      * on an H100, t5-small -0.9%, t5-base -0.7%); T5_CUDA_FUSED_PDL=0 turns it off */
     be->fused_pdl =
         be->pdl && (!getenv("T5_CUDA_FUSED_PDL") || atoi(getenv("T5_CUDA_FUSED_PDL")) > 0);
+    /* the LL / barrier step's threads a block: by the model unless set */
+    be->fused_threads = getenv("T5_CUDA_FUSED_THREADS") ? atoi(getenv("T5_CUDA_FUSED_THREADS")) : 0;
+    if (be->fused_threads != 384 && be->fused_threads != 512)
+        be->fused_threads = 0;
     /* Rows a fused step takes by default (bench/cuda.md): the barrier kernel
      * wins at one row and loses to the per-op graph at 2-4 (H200), the
      * cluster kernel won at 4 rows, and the LL kernel wins at 2 on an H100

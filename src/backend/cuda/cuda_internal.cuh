@@ -81,6 +81,7 @@ typedef struct t5__cu_backend {
     int fused_ll;         /* T5_CUDA_FUSED_LL: fused_step.cu's flag-in-data kernel */
     int fused_ef;         /* T5_CUDA_FUSED_EVICT_FIRST: its weight slices staged evict-first */
     int fused_pdl;        /* T5_CUDA_FUSED_PDL (default on, sm_90+): the LL step launched with PDL */
+    int fused_threads;    /* T5_CUDA_FUSED_THREADS 384 or 512; 0: by the model (fused_step.cu) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;
@@ -404,6 +405,9 @@ int t5__cu_logits_topk(t5_stream *s, float *vals, int32_t *ids, const float *log
                        int k, const int32_t *no_eos, int eos_id, t5_err *err);
 int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err);
 int t5__cu_decode_step2(t5_stream *s, const t5_fused_step *a, t5_err *err);
+/* fused_step.cu's kernels built with 384 threads a block (fused_step_384.cu),
+ * for a step t5__cu_decode_step has checked and claimed */
+int t5__cu_decode_step_384(t5_stream *s, const t5_fused_step *a, t5_err *err);
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
                         t5_err *err);
 void t5__cu_fused_release(t5_stream *s);

@@ -10,7 +10,11 @@
 
 #include "topk_dev.cuh"
 
+/* Threads a block: 512, or another count where a file defines it before
+ * including this one (fused_step_384.cu). */
+#ifndef FS_THREADS
 #define FS_THREADS 512
+#endif
 #define FS_WARPS (FS_THREADS / 32)
 #define FS_MAXK 8
 

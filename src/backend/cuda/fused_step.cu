@@ -771,6 +771,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 
 /* ---- ownership (see the top of the file) ------------------------------------ */
 
+#ifndef FS_ALT_BUILD
 static t5_stream *fs_owner[64];
 
 static int t5__cu_fused_claim(t5_stream *s)
@@ -784,6 +785,7 @@ void t5__cu_fused_release(t5_stream *s)
 {
     __sync_bool_compare_and_swap(&fs_owner[s->be->dev & 63], s, (t5_stream *)NULL);
 }
+#endif
 
 /* ---- the op ------------------------------------------------------------------------ */
 
@@ -827,22 +829,13 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
     return 0;
 }
 
-int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
+/* This file's kernels at FS_THREADS for step a (checked and claimed by
+ * t5__cu_decode_step): 1 where they decline, as decode_step. */
+static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
 {
     t5__cu_backend *be = s->be;
-    const int max_rows = a->abs_ent ? be->fused_max_rows_abs : be->fused_max_rows;
-    if (be->no_fused || a->n < 1 || a->n > max_rows || a->k < 1 || a->k > FS_MAXK || a->k > a->V ||
-        a->n_layers < 1 || !s->fs_bar)
-        return 1;
     const int es = (int)be->base.act_size, dkv = a->sh.d_kv, inner = a->sh.n_heads * dkv;
-    if ((dkv * es) % 16 || (a->d * es) % 16 || (inner * es) % 16 || (a->d_ff * es) % 16)
-        return 1;
-    if (!t5__cu_fused_claim(s))
-        return 1;
-    CU_ENTER(s);
-    int rc = t5__cu_decode_step2(s, a, err); /* Hopper: the cluster kernel */
-    if (rc <= 0)
-        return rc;
+    int rc;
     /* Where the cluster kernel could be used but declined, this one takes
      * one row only (the barrier kernel loses to the per-op path at 2-4:
      * bench/cuda.md). Otherwise up to FS_MAXM; the row limits that pay
@@ -938,6 +931,46 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     return rc;
 }
 
+#ifdef FS_ALT_BUILD
+int FS_ALT_BUILD(t5_stream *s, const t5_fused_step *a, t5_err *err)
+{
+    return fs_launch_step(s, a, err);
+}
+#else
+/* The threads a block of the LL / barrier kernel for step a: 384 for one
+ * row of a 12-head model (a warp for each head's attention, none idle;
+ * t5-base on an H100: batch-1 greedy 2.0% faster than with 512, while at
+ * 4 rows, batch 4 or 4 beams, 384 was 5% slower and t5-small's 8 heads at
+ * one row 1.5% slower: bench/cuda.md, session 12), else 512;
+ * T5_CUDA_FUSED_THREADS sets it for every step. */
+static int fs_threads(const t5__cu_backend *be, const t5_fused_step *a)
+{
+    if (be->fused_threads)
+        return be->fused_threads;
+    return a->n == 1 && a->sh.n_heads == 12 ? 384 : 512;
+}
+
+int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
+{
+    t5__cu_backend *be = s->be;
+    const int max_rows = a->abs_ent ? be->fused_max_rows_abs : be->fused_max_rows;
+    if (be->no_fused || a->n < 1 || a->n > max_rows || a->k < 1 || a->k > FS_MAXK || a->k > a->V ||
+        a->n_layers < 1 || !s->fs_bar)
+        return 1;
+    const int es = (int)be->base.act_size, dkv = a->sh.d_kv, inner = a->sh.n_heads * dkv;
+    if ((dkv * es) % 16 || (a->d * es) % 16 || (inner * es) % 16 || (a->d_ff * es) % 16)
+        return 1;
+    if (!t5__cu_fused_claim(s))
+        return 1;
+    CU_ENTER(s);
+    int rc = t5__cu_decode_step2(s, a, err); /* Hopper: the cluster kernel */
+    if (rc <= 0)
+        return rc;
+    if (fs_threads(be, a) == 384 && (rc = t5__cu_decode_step_384(s, a, err)) <= 0)
+        return rc;
+    return fs_launch_step(s, a, err);
+}
+
 /* T5_CUDA_FUSED_TRACE: at stream destruction, where a fused step's time
  * went (block 0's view, so each phase includes the barrier that ends it). */
 void t5__cu_fused_trace_report(t5_stream *s)
@@ -995,3 +1028,4 @@ void t5__cu_fused_trace_report(t5_stream *s)
                 "wait %.2f\n",
                 tot, tr[10] / n, tr[11] / n, tr[12] / n, (layers - tr[10] - tr[11] - tr[12]) / n);
 }
+#endif /* FS_ALT_BUILD */
