@@ -226,21 +226,9 @@ int t5_lexicon_has(const t5_lexicon *lx, const char *word, size_t len)
     return entry(lx, word, len, &letter) || !letter;
 }
 
-/* The next word of text [len] at or after *i: its start in *i, its end
- * returned (== *i at the end of the text). */
-static size_t next_word(const char *text, size_t len, size_t *i)
-{
-    while (*i < len && t5_ascii_space((unsigned char)text[*i]))
-        (*i)++;
-    size_t j = *i;
-    while (j < len && !t5_ascii_space((unsigned char)text[j]))
-        j++;
-    return j;
-}
-
 int t5_lexicon_accepts(const t5_lexicon *lx, const char *text, size_t len)
 {
-    for (size_t i = 0, j; (j = next_word(text, len, &i)) > i; i = j)
+    for (size_t i = 0, j; (j = t5_next_word(text, len, &i)) > i; i = j)
         if (!t5_lexicon_has(lx, text + i, j - i))
             return 0;
     return 1;
@@ -256,7 +244,7 @@ int t5_lexicon_has_freqs(const t5_lexicon *lx)
 static double beam_value(const t5_lexicon *lx, const t5_infer_seq *s, const t5_lexicon_rule *rule)
 {
     double zsum = 0;
-    for (size_t i = 0, j; (j = next_word(s->text, s->text_len, &i)) > i; i = j) {
+    for (size_t i = 0, j; (j = t5_next_word(s->text, s->text_len, &i)) > i; i = j) {
         int letter;
         const unsigned char *e = entry(lx, s->text + i, j - i, &letter);
         if (e) {

@@ -47,6 +47,19 @@ static inline unsigned char t5_ascii_upper(unsigned char c)
     return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
 }
 
+/* The next word of text [len] (a run of bytes between ASCII white space) at
+ * or after *i: its start in *i, its end returned (== *i when none is left).
+ *     for (size_t i = 0, j; (j = t5_next_word(t, n, &i)) > i; i = j) ... word [i, j) ... */
+static inline size_t t5_next_word(const char *text, size_t len, size_t *i)
+{
+    while (*i < len && t5_ascii_space((unsigned char)text[*i]))
+        (*i)++;
+    size_t j = *i;
+    while (j < len && !t5_ascii_space((unsigned char)text[j]))
+        j++;
+    return j;
+}
+
 /* Whether the request's client went away: peeks at the socket (EOF or a
  * reset means gone). */
 int t5_socket_closed(int fd);

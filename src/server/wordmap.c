@@ -44,16 +44,8 @@ static int split(const char *s, size_t n, span **out)
     int k = 0;
     if (!(*out = malloc((n / 2 + 1) * sizeof **out)))
         return -1;
-    for (size_t i = 0; i < n;) {
-        while (i < n && t5_ascii_space((unsigned char)s[i]))
-            i++;
-        size_t j = i;
-        while (j < n && !t5_ascii_space((unsigned char)s[j]))
-            j++;
-        if (j > i)
-            (*out)[k++] = (span){i, j - i};
-        i = j;
-    }
+    for (size_t i = 0, j; (j = t5_next_word(s, n, &i)) > i; i = j)
+        (*out)[k++] = (span){i, j - i};
     return k;
 }
 
@@ -80,19 +72,13 @@ size_t t5_wordmap_model_text(const t5_wordmap *m, const char *in, size_t n, char
         return n;
     }
     size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        while (i < n && t5_ascii_space((unsigned char)in[i]))
-            i++;
-        size_t j = i;
-        while (j < n && !t5_ascii_space((unsigned char)in[j]))
-            j++;
-        if (j > i && shown(m, in + i, j - i)) {
+    for (size_t i = 0, j; (j = t5_next_word(in, n, &i)) > i; i = j) {
+        if (shown(m, in + i, j - i)) {
             if (o)
                 out[o++] = ' ';
             for (size_t k = i; k < j; k++)
                 out[o++] = (char)(m->lowercase ? t5_ascii_lower((unsigned char)in[k]) : in[k]);
         }
-        i = j;
     }
     out[o] = 0;
     return o;

@@ -109,7 +109,7 @@ def main():
     words = os.path.join(DATA, "words.tsv.gz")
     V = rerank.load_lexicon(words)
     L = V | rerank_lexicon.word_list(rerank_lexicon.LARGE)
-    zipf = prior_eval.load_zipf(words)
+    zipf = rerank.load_freqs(words)
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.model, "spiece.model"))
     ntok = lambda t: len(sp.encode(t)) + 1  # noqa: E731

@@ -25,10 +25,6 @@ from rerank_eval import sign_test  # noqa: E402
 ALPHA = 0.35
 
 
-def load_zipf(path):
-    return rerank.load_freqs(path)
-
-
 def choose_prior(inp, beams, lex, zipf, ntok):
     """prior(V): rerank.choose with the prior, each beam's length counted by
     ntok (re-encoding; the server uses the generated length)."""
@@ -47,7 +43,7 @@ def main():
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.model, "spiece.model"))
     ntok = lambda t: len(sp.encode(t)) + 1  # noqa: E731
     lex = rerank.load_lexicon(args.words)
-    zipf = load_zipf(args.words)
+    zipf = rerank.load_freqs(args.words)
     cache = json.load(open("tools/out/speller/beams_%s.json" % args.tag))
     sets = evaluate.load_sets(6000)
     res = {}
