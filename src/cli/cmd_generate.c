@@ -18,7 +18,7 @@
 #include "t5_engine.h"
 
 typedef struct cli_opts {
-    const char *model, *text, *ids, *dec_ids, *lexicon, *word_chars, *keep_words;
+    const char *model, *text, *ids, *dec_ids, *lexicon, *word_chars, *keep_words, *accept_words;
     int lowercase_input;
     t5_device device;
     t5_dtype dtype;
@@ -36,7 +36,8 @@ static void usage_generate(FILE *f)
                "         [--num-return-sequences K] [--length-penalty F]\n"
                "         [--early-stopping true|false|never]\n"
                "         [--do-sample --temperature F --top-k K --top-p F --seed S] [--json]\n"
-               "         [--lexicon FILE [--lexicon-margin F] [--lexicon-prior P]]\n"
+               "         [--lexicon FILE [--lexicon-margin F] [--lexicon-prior P]\n"
+               "          [--accept-words FILE]]\n"
                "         [--lowercase-input true|false] [--word-chars CHARS] [--keep-words FILE]\n"
                "\n"
                "Prints one line per returned sequence: the text (or the ids without a\n"
@@ -44,7 +45,9 @@ static void usage_generate(FILE *f)
                "With --lexicon (one word per line, as a model's \"lexicon\" parameter in\n"
                "config.pbtxt) the best returned sequence whose words are all in it comes\n"
                "first, the way the server returns them (src/server/lexicon.h); --lexicon-prior\n"
-               "is the parameter lexicon_prior (a FILE with a frequency on every line).\n"
+               "is the parameter lexicon_prior (a FILE with a frequency on every line);\n"
+               "with --accept-words (the parameter accept_words) a --text whose words are\n"
+               "all in FILE is printed first, unchanged (score 0 when no beam equals it).\n"
                "--lowercase-input, --word-chars and --keep-words are the config.pbtxt\n"
                "parameters of the same names: the model sees --text lower-cased and without\n"
                "the words that hold other bytes or that FILE lists, which come back in the\n"
@@ -186,6 +189,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o, int logits_cmd)
             o->word_chars = v;
         else if (!strcmp(a, "--keep-words") && !logits_cmd)
             o->keep_words = v;
+        else if (!strcmp(a, "--accept-words") && !logits_cmd)
+            o->accept_words = v;
         else if (!strcmp(a, "--lowercase-input") && !logits_cmd) {
             if (!strcmp(v, "true") || !strcmp(v, "1"))
                 o->lowercase_input = 1;
@@ -300,32 +305,67 @@ static char *decode(const t5_tokenizer *tok, const int32_t *ids, int n)
     return NULL;
 }
 
+/* One printed sequence: its text, or its ids without one; with --json both and
+ * the score. */
+static void print_seq(int json, const int32_t *ids, int n_ids, float score, const char *text)
+{
+    if (json) {
+        printf("{\"ids\":[");
+        for (int i = 0; i < n_ids; i++)
+            printf(i ? ",%d" : "%d", ids[i]);
+        printf("],\"score\":%.9g", score);
+        if (text) {
+            printf(",\"text\":");
+            json_string(stdout, text);
+        }
+        printf("}\n");
+    } else if (text) {
+        printf("%s\n", text);
+    } else {
+        for (int i = 0; i < n_ids; i++)
+            printf(i ? ",%d" : "%d", ids[i]);
+        printf("\n");
+    }
+}
+
 int t5_cmd_generate(int argc, char **argv)
 {
     cli_opts o;
     int rc = parse_opts(argc, argv, &o, 0);
     if (rc)
         return rc == 3 ? 0 : rc;
-    t5_lexicon *lx = NULL, *keep = NULL;
+    t5_lexicon *lx = NULL, *keep = NULL, *acc = NULL;
     t5_err lerr = {0};
     t5_wordmap wm;
     if ((o.lexicon && t5_lexicon_load(&lx, o.lexicon, &lerr) < 0) ||
-        (o.keep_words && t5_lexicon_load(&keep, o.keep_words, &lerr) < 0)) {
+        (o.keep_words && t5_lexicon_load(&keep, o.keep_words, &lerr) < 0) ||
+        (o.accept_words && t5_lexicon_load(&acc, o.accept_words, &lerr) < 0)) {
         fprintf(stderr, "t5serve generate: %s\n", lerr.msg);
         t5_lexicon_free(lx);
+        t5_lexicon_free(keep);
+        t5_lexicon_free(acc);
         return 1;
+    }
+    if (acc && !lx) {
+        fprintf(stderr, "t5serve generate: --accept-words belongs to the lexicon reranking: it "
+                        "needs --lexicon\n");
+        t5_lexicon_free(keep);
+        t5_lexicon_free(acc);
+        return 2;
     }
     if (o.lexicon_prior > 0 && (!lx || !t5_lexicon_has_freqs(lx))) {
         fprintf(stderr, "t5serve generate: --lexicon-prior needs a --lexicon with a frequency on "
                         "every line (word, a tab, its Zipf value)\n");
         t5_lexicon_free(lx);
         t5_lexicon_free(keep);
+        t5_lexicon_free(acc);
         return 2;
     }
     if (t5_wordmap_init(&wm, o.lowercase_input, o.word_chars, keep, &lerr) < 0) {
         fprintf(stderr, "t5serve generate: --word-chars: %s\n", lerr.msg);
         t5_lexicon_free(lx);
         t5_lexicon_free(keep);
+        t5_lexicon_free(acc);
         return 2;
     }
     char *mtext = NULL; /* what the model sees of --text */
@@ -334,6 +374,7 @@ int t5_cmd_generate(int argc, char **argv)
     if (load(&o, &m, "generate")) {
         t5_lexicon_free(lx);
         t5_lexicon_free(keep);
+        t5_lexicon_free(acc);
         return 1;
     }
     const t5_tokenizer *tok = t5_model_tokenizer(m);
@@ -418,12 +459,20 @@ int t5_cmd_generate(int argc, char **argv)
         cand[s].score = res.seqs[s].score;
         cand[s].n_ids = res.seqs[s].n_ids;
     }
+    int as_is = 0; /* the accept list takes --text, and no beam equals it */
     if (lx && res.n_seqs > 1) {
+        int a = mtext ? t5_lexicon_accept_at(acc, mtext, mtext_len, cand, res.n_seqs) : -1;
         t5_lexicon_rule rule = {o.lexicon_margin, o.lexicon_prior, o.gp.length_penalty, 1};
         if (rule.prior > 0 && mtext)
             rule.input_known = t5_lexicon_accepts(lx, mtext, mtext_len);
-        first = t5_lexicon_pick(lx, cand, res.n_seqs, &rule);
+        as_is = a == res.n_seqs;
+        first = a >= 0 ? (as_is ? 0 : a) : t5_lexicon_pick(lx, cand, res.n_seqs, &rule);
     }
+    char *in_text = NULL; /* --text as the first line when as_is */
+    if (as_is && t5_wordmap_active(&wm) &&
+        t5_wordmap_output(&wm, o.text, strlen(o.text), mtext, mtext_len, &in_text, &(size_t){0},
+                          &err) < 0)
+        in_text = NULL;
     for (int s = 0; s < res.n_seqs && mtext && t5_wordmap_active(&wm); s++) {
         char *t = NULL;
         size_t tl = 0;
@@ -433,28 +482,13 @@ int t5_cmd_generate(int argc, char **argv)
             texts[s] = t;
         }
     }
-    for (int k = 0; k < res.n_seqs; k++) {
+    if (as_is)
+        print_seq(o.json, ids, n, 0.0f, in_text ? in_text : mtext);
+    for (int k = 0; k < res.n_seqs - as_is; k++) {
         int s = k == 0 ? first : k <= first ? k - 1 : k;
-        const t5_gen_seq *q = &res.seqs[s];
-        const char *text = texts[s];
-        if (o.json) {
-            printf("{\"ids\":[");
-            for (int i = 0; i < q->n_ids; i++)
-                printf(i ? ",%d" : "%d", q->ids[i]);
-            printf("],\"score\":%.9g", q->score);
-            if (text) {
-                printf(",\"text\":");
-                json_string(stdout, text);
-            }
-            printf("}\n");
-        } else if (text) {
-            printf("%s\n", text);
-        } else {
-            for (int i = 0; i < q->n_ids; i++)
-                printf(i ? ",%d" : "%d", q->ids[i]);
-            printf("\n");
-        }
+        print_seq(o.json, res.seqs[s].ids, res.seqs[s].n_ids, res.seqs[s].score, texts[s]);
     }
+    free(in_text);
     for (int s = 0; s < res.n_seqs; s++)
         free(texts[s]);
     free(texts);
@@ -468,6 +502,7 @@ out:
     t5_model_free(m);
     t5_lexicon_free(lx);
     t5_lexicon_free(keep);
+    t5_lexicon_free(acc);
     return status;
 }
 

@@ -24,6 +24,7 @@ struct t5_t5_output {
     float margin;            /* parameter lexicon_margin */
     double prior;            /* parameter lexicon_prior */
     t5_lexicon *keep;        /* parameter keep_words, or NULL */
+    t5_lexicon *accept;      /* parameter accept_words, or NULL */
     t5_wordmap words;        /* lowercase_input, word_chars, keep */
 };
 
@@ -54,6 +55,11 @@ int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char 
                      "(word, a tab, its Zipf value)");
     if (rc == 0 && cfg->keep_words[0])
         rc = load_words(&o->keep, vdir, cfg->keep_words, "keep_words", err);
+    if (rc == 0 && cfg->accept_words[0])
+        rc = !o->lex ? t5_errf(err, T5_EFORMAT,
+                               "parameter accept_words belongs to the lexicon reranking: it needs "
+                               "parameter lexicon")
+                     : load_words(&o->accept, vdir, cfg->accept_words, "accept_words", err);
     if (rc == 0)
         rc = t5_wordmap_init(&o->words, cfg->lowercase_input, cfg->word_chars, o->keep, err);
     if (rc < 0) {
@@ -70,6 +76,7 @@ void t5_exec_t5_output_free(t5_t5_output *o)
         return;
     t5_lexicon_free(o->lex);
     t5_lexicon_free(o->keep);
+    t5_lexicon_free(o->accept);
     free(o);
 }
 
@@ -133,33 +140,58 @@ static int encode_text(const t5_t5_output *o, const t5_tokenizer *tok, const cha
     return rc;
 }
 
-/* Whether the lexicon knows every word of input in [n] as the model sees it. */
-static int input_known(const t5_t5_output *o, const char *in, size_t n)
+/* Appends the model's text t[n] as a sequence of row (its token ids with
+ * EOS, score 0: the accept list took it, the model did not score it).
+ * Returns its index, or -1 when out of memory. */
+static int add_input(t5_infer_row *row, const t5_tokenizer *tok, const char *t, size_t n)
 {
-    if (!t5_wordmap_active(&o->words))
-        return t5_lexicon_accepts(o->lex, in, n);
-    char *t = malloc(n + 1);
-    if (!t)
-        return 1; /* out of memory: the rule without the prior */
-    size_t tl = t5_wordmap_model_text(&o->words, in, n, t);
-    int known = t5_lexicon_accepts(o->lex, t, tl);
-    free(t);
-    return known;
+    t5_infer_seq *p = realloc(row->seqs, (size_t)(row->n_seqs + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    row->seqs = p;
+    t5_infer_seq s = {0};
+    int cap = (int)n + 8, nt = 0;
+    t5_err e = {0};
+    if (!(s.text = malloc(n + 1)) || !(s.ids = malloc((size_t)cap * sizeof *s.ids))) {
+        seq_free(&s);
+        return -1;
+    }
+    memcpy(s.text, t, n);
+    s.text[n] = 0;
+    s.text_len = n;
+    if (tok && (nt = t5_tokenizer_encode(tok, t, n, s.ids, cap, T5_TOK_ADD_EOS, &e)) > 0 &&
+        nt <= cap)
+        s.n_ids = nt;
+    row->seqs[row->n_seqs] = s;
+    return row->n_seqs++;
 }
 
-/* After a row's sequences are decoded: the lexicon's pick for input in [n]
- * goes first, the other beams follow in their order, and only the requested
- * number stays. The lexicon judges the model's own words; map_back comes
- * after. */
-static void finish_row(const t5_t5_output *o, const t5_gen_params *gp, const char *in, size_t n,
-                       t5_infer_row *row)
+/* After a row's sequences are decoded: the input itself when the accept
+ * list takes every word of it, else the lexicon's pick, goes first; the
+ * other beams follow in their order, and only the requested number stays.
+ * Both judge the model's text of input in [n] and the model's own words;
+ * map_back comes after. */
+static void finish_row(const t5_t5_output *o, const t5_tokenizer *tok, const t5_gen_params *gp,
+                       const char *in, size_t n, t5_infer_row *row)
 {
     if (!reranks(o, gp) || row->n_seqs < 1)
         return;
-    t5_lexicon_rule rule = {o->margin, o->prior, gp->length_penalty, 1};
-    if (o->prior > 0)
-        rule.input_known = input_known(o, in, n);
-    int j = t5_lexicon_pick(o->lex, row->seqs, row->n_seqs, &rule);
+    char *t = NULL;
+    size_t tl = n;
+    if (t5_wordmap_active(&o->words) && (t = malloc(n + 1)))
+        tl = t5_wordmap_model_text(&o->words, in, n, t);
+    const char *mt = t ? t : in;
+    int ok = t || !t5_wordmap_active(&o->words); /* mt is the model's text */
+    int j = ok ? t5_lexicon_accept_at(o->accept, mt, tl, row->seqs, row->n_seqs) : -1;
+    if (j == row->n_seqs)
+        j = add_input(row, tok, mt, tl);
+    if (j < 0) {
+        t5_lexicon_rule rule = {o->margin, o->prior, gp->length_penalty, 1};
+        if (o->prior > 0 && ok) /* out of memory: the rule without the prior */
+            rule.input_known = t5_lexicon_accepts(o->lex, mt, tl);
+        j = t5_lexicon_pick(o->lex, row->seqs, row->n_seqs, &rule);
+    }
+    free(t);
     if (j > 0) {
         t5_infer_seq s = row->seqs[j];
         memmove(row->seqs + 1, row->seqs, (size_t)j * sizeof *row->seqs);
@@ -444,8 +476,8 @@ static int t5x_run(void *ctx, t5_sched_req **reqs, int n, t5_err *err)
                 }
                 if (!r->status) {
                     t5_err me = {0};
-                    finish_row(x->out, &ir->gp, ir->text[x->orow[q]], ir->text_len[x->orow[q]],
-                               row);
+                    finish_row(x->out, x->tok, &ir->gp, ir->text[x->orow[q]],
+                               ir->text_len[x->orow[q]], row);
                     int rc =
                         map_back(x->out, ir->text[x->orow[q]], ir->text_len[x->orow[q]], row, &me);
                     if (rc < 0)
@@ -511,7 +543,7 @@ static int codec_output(void *ctx, t5_sched_req *r, int row, t5_gen_result *res,
         for (int j = 0; rc == 0 && j < res->n_seqs; j++)
             rc = decode_seq(tok, &res->seqs[j], &row_out->seqs[j], err);
         if (rc == 0) {
-            finish_row(o, &ir->gp, ir->text[row], ir->text_len[row], row_out);
+            finish_row(o, tok, &ir->gp, ir->text[row], ir->text_len[row], row_out);
             rc = map_back(o, ir->text[row], ir->text_len[row], row_out, err);
         }
     }

@@ -279,3 +279,14 @@ int t5_lexicon_pick(const t5_lexicon *lx, const t5_infer_seq *seqs, int n,
     }
     return best < 0 ? 0 : best;
 }
+
+int t5_lexicon_accept_at(const t5_lexicon *accept, const char *in, size_t len,
+                         const t5_infer_seq *seqs, int n)
+{
+    if (!accept || !t5_lexicon_accepts(accept, in, len))
+        return -1;
+    for (int j = 0; j < n; j++)
+        if (seqs[j].text_len == len && !memcmp(seqs[j].text, in, len))
+            return j;
+    return n;
+}

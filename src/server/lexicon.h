@@ -16,6 +16,9 @@
  * without a letter adds 0), the first of equals; the top beam when none is
  * accepted. An input whose words are all known is picked as without p.
  *
+ * With an accept list (below) an input whose words are all in it comes first,
+ * unchanged, before any of this.
+ *
  * A word is a run of bytes between ASCII white space; it is in the lexicon when
  * its ASCII-lower-cased form is, or when it holds no letter at all (no ASCII
  * letter and no byte >= 0x80), so numbers such as "12" or "5.5" pass.
@@ -76,5 +79,14 @@ typedef struct t5_lexicon_rule {
  * 0. */
 int t5_lexicon_pick(const t5_lexicon *lx, const t5_infer_seq *seqs, int n,
                     const t5_lexicon_rule *rule);
+
+/* A model's accept list (parameter "accept_words", a lexicon file): an input
+ * whose words are all in it comes back unchanged, the way a dictionary
+ * checker leaves the words it knows. For the model's text of the input in
+ * [len] and its n beams: -1 when the list does not accept the input (or
+ * accept is NULL), else the index of the beam whose text equals the input,
+ * or n when none does (the caller puts the input itself first). */
+int t5_lexicon_accept_at(const t5_lexicon *accept, const char *in, size_t len,
+                         const t5_infer_seq *seqs, int n);
 
 #endif

@@ -379,7 +379,8 @@ static int derive_params(t5_mcfg *c, t5_err *err)
         snprintf(c->dtype, sizeof c->dtype, "%s", s);
     }
     if ((rc = param_file(c, "lexicon", c->lexicon, sizeof c->lexicon, err)) < 0 ||
-        (rc = param_file(c, "keep_words", c->keep_words, sizeof c->keep_words, err)) < 0)
+        (rc = param_file(c, "keep_words", c->keep_words, sizeof c->keep_words, err)) < 0 ||
+        (rc = param_file(c, "accept_words", c->accept_words, sizeof c->accept_words, err)) < 0)
         return rc;
     if ((s = t5_mcfg_param_get(c, "word_chars"))) {
         t5_wordmap wm;

@@ -99,6 +99,8 @@ typedef struct t5_mcfg {
     int lowercase_input;        /* the model sees lower case (wordmap.h) */
     char word_chars[128];       /* "" or the bytes of the words the model sees (wordmap.h) */
     char keep_words[128];       /* "" or a file name in the version directory (wordmap.h) */
+    char accept_words[128];     /* "" or a file name in the version directory: inputs of these
+                                   words come back unchanged from a reranked beam search */
     uint64_t identity_delay_us; /* the identity test backend sleeps this long per execution */
 } t5_mcfg;
 

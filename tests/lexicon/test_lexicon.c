@@ -244,6 +244,27 @@ static void test_prior(void)
     t5_lexicon_free(lx);
 }
 
+/* The accept list (lexicon.h): -1 unless every word of the input is in it;
+ * then the beam equal to the input, or n when no beam is. */
+static void test_accept(void)
+{
+    t5_lexicon *acc = parse("scutage\nthe\nhotels\nparis\n");
+    if (!acc)
+        return;
+    t5_infer_seq b[3] = {seq("cutage", -0.1f), seq("scutage", -0.4f), seq("stage", -0.9f)};
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "scutage", 7, b, 3), 1);
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "scutage", 7, b, 1), 1);   /* not a beam: n */
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "scutagee", 8, b, 3), -1); /* not in the list */
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "scutag", 6, b, 3), -1);   /* a prefix is not */
+    CHECK_EQ_INT(t5_lexicon_accept_at(NULL, "scutage", 7, b, 3), -1); /* no list */
+    t5_infer_seq p[2] = {seq("paris hotel", -0.2f), seq("paris hotels", -0.3f)};
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "paris hotels", 12, p, 2), 1);
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "Paris 2 hotels", 14, p, 2), 2); /* case, a number */
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "paris hotls", 11, p, 2), -1);   /* one word is not */
+    CHECK_EQ_INT(t5_lexicon_accept_at(acc, "", 0, p, 2), 2); /* nothing for the model to see */
+    t5_lexicon_free(acc);
+}
+
 static int cfg_parse(const char *params, t5_mcfg *c, t5_err *err)
 {
     char text[1024];
@@ -296,6 +317,15 @@ static void test_config(void)
         CHECK_MSG(cfg_parse(p, &c, &err) < 0, "lexicon_prior '%s' was accepted", badp[i]);
         CHECK(strstr(err.msg, "lexicon_prior") != NULL);
     }
+    CHECK(c.accept_words[0] == '\0');
+    CHECK_MSG(cfg_parse("parameters { key: \"accept_words\" value: { string_value: \"a.txt\" } }\n",
+                        &c, &err) == 0,
+              "%s", err.msg);
+    CHECK(!strcmp(c.accept_words, "a.txt"));
+    err = (t5_err){0};
+    CHECK(cfg_parse("parameters { key: \"accept_words\" value: { string_value: \"../a.txt\" } }\n",
+                    &c, &err) < 0);
+    CHECK(strstr(err.msg, "parameter accept_words") != NULL);
 }
 
 int main(void)
@@ -306,6 +336,7 @@ int main(void)
     RUN(test_load);
     RUN(test_pick);
     RUN(test_prior);
+    RUN(test_accept);
     RUN(test_config);
     return check_summary();
 }

@@ -121,6 +121,11 @@ def test_bad_lexicon_fails_that_model_only(tmp_path):
     add_model(repo, "noprior", files={"words.txt": b"hello\t5.1\nworld\n"},
               extra=lexicon_param("words.txt") +
               ' parameters { key: "lexicon_prior" value: { string_value: "0.65" } }')
+    add_model(repo, "acceptonly", files={"words.txt": b"hello\n"},
+              extra=' parameters { key: "accept_words" value: { string_value: "words.txt" } }')
+    add_model(repo, "badaccept", files={"words.txt": b"hello\n", "acc.txt": b"two words\n"},
+              extra=lexicon_param("words.txt") +
+              ' parameters { key: "accept_words" value: { string_value: "acc.txt" } }')
     (repo / "escape").mkdir()
     shutil.copytree(repo / "good" / "1", repo / "escape" / "1")
     (repo / "escape" / "config.pbtxt").write_text(
@@ -132,7 +137,8 @@ def test_bad_lexicon_fails_that_model_only(tmp_path):
         assert idx["good"]["state"] == "READY"
         assert idx["echo"]["state"] == "READY"
         for name, why in (("missing", "nope.txt"), ("malformed", "line 2"), ("empty", "no words"),
-                          ("escape", "not a file name"), ("noprior", "a frequency on every line")):
+                          ("escape", "not a file name"), ("noprior", "a frequency on every line"),
+                          ("acceptonly", "needs parameter lexicon"), ("badaccept", "acc.txt")):
             assert idx[name]["state"] == "UNAVAILABLE", idx[name]
             assert "lexicon" in idx[name]["reason"] and why in idx[name]["reason"], idx[name]
             r = requests.post(f"{s.base}/v2/models/{name}/infer", timeout=30,

@@ -83,6 +83,20 @@ PRIOR_CASES = [
 ]
 RERANK_CASES += PRIOR_CASES
 
+# accept_words (lexicon.h): a query whose words are all in accept.txt
+# (aspell's English dictionaries) comes back unchanged. Expected: the input, by
+# the list's membership (rerank.served with load_accept's set); the comment is
+# the pick without the list and transformers' beams.
+ACCEPT_CASES = [
+    ("neighbours", "neighbours"),  # neighbors; beams neighbors, neighovers, ...
+    ("sincerer", "sincerer"),  # sincere (prior); beams sincerer, sincere, ...
+    ("coatroom", "coatroom"),  # courtroom; beams courtroom, coatroom, coastroom, ...
+    ("typewriter's", "typewriter's"),  # type's (prior)
+    ("Eremites and Apogees", "Eremites and Apogees"),  # Termites and Apogees
+    ("organise my colour pencils", "organise my colour pencils"),  # organize my ...
+]
+RERANK_CASES += ACCEPT_CASES
+
 # Queries as typed (case, digits, punctuation, other scripts). The shipped
 # config.pbtxt has lowercase_input and word_chars (src/server/wordmap.h): the
 # model sees model_text(x), and the served text is output_text(x, pick), both
@@ -174,17 +188,20 @@ def test_served_speller_typed_greedy_and_stream(speller_server):
     assert "".join(e["text_output"] for e in events) == "iPhone 14 Pro case"
 
 
-@pytest.mark.parametrize("text,expected", TYPED_CASES[:3] + TYPED_CASES[8:9] + PRIOR_CASES[:1])
+@pytest.mark.parametrize("text,expected", TYPED_CASES[:3] + TYPED_CASES[8:9] + PRIOR_CASES[:1] +
+                         ACCEPT_CASES[:1] + ACCEPT_CASES[4:5])
 def test_cli_generate_maps_words_as_the_server(text, expected):
     """`t5serve generate` with config.pbtxt's parameters as flags prints the
-    served text first."""
+    served text first (five lines: an accepted input not among the beams
+    first, then four beams)."""
     out = subprocess.run([T5SERVE, "generate", "--model", MODEL, "--text", text, "--num-beams", "5",
                           "--num-return-sequences", "5", "--lexicon", os.path.join(MODEL, "lexicon.txt"),
-                          "--lexicon-prior", "0.65",
+                          "--lexicon-prior", "0.65", "--accept-words", os.path.join(MODEL, "accept.txt"),
                           "--lowercase-input", "true", "--word-chars", "abcdefghijklmnopqrstuvwxyz'"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[0] == expected
+    lines = out.stdout.splitlines()
+    assert lines[0] == expected and len(lines) == 5, lines
 
 
 # keep_words (wordmap.h): a catalogue's own words, kept like the words the
@@ -233,6 +250,23 @@ def test_served_speller_greedy_is_not_reranked(speller_server):
     greedy "plathum" differs from its top beam of 5, "plathome")."""
     got = infer(speller_server, "speller", [x for x, _ in RERANK_CASES[:3]], {"num_beams": 1})
     assert got == ["beliefed", "plathum", "querys"]
+
+
+@pytest.mark.parametrize("text,want", [
+    ("coatroom", ["coatroom", "courtroom", "coastroom"]),  # the accepted input is a beam
+    ("neighbours", ["neighbours", "neighbors", "neighovers"]),  # it is not: put first
+])
+def test_served_speller_n_best_accepted_input_first(speller_server, text, want):
+    """An accepted input comes first, then the other beams in transformers'
+    order (beams of S567: coatroom's courtroom, coatroom, coastroom, ...;
+    neighbours' neighbors, neighovers, ...)."""
+    import requests
+    for model in ("speller", "spellerd"):
+        r = requests.post(f"{speller_server.base}/v2/models/{model}/generate",
+                          json={"text_input": text, "parameters": {"num_return_sequences": 3}},
+                          timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["text_output"] == want, model
 
 
 def test_served_speller_n_best_puts_the_pick_first(speller_server):

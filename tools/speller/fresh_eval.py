@@ -187,7 +187,8 @@ def main():
                     model = evaluate.Model(args.model, args.threads)
                 mt = [rerank.model_text(x) for x, _, _ in diff]
                 exact = rerank_eval.beams(model, mt, 5, with_len=True)
-                same = sum(rerank.output_text(x, rerank.served(t, b, freqs)) == g
+                accept = rerank.load_accept(args.model)
+                same = sum(rerank.output_text(x, rerank.served(t, b, freqs, accept)) == g
                            for (x, _, g), t, b in zip(diff, mt, exact))
             row["served_diff"] = diff
             row["served_diff_same_as_exact_length"] = same

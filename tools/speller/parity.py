@@ -47,8 +47,9 @@ def served(url, texts):
 def check_served(args, m, texts):
     import rerank_eval
     freq = rerank.load_freqs(os.path.join(args.model, "lexicon.txt"))
+    accept = rerank.load_accept(args.model)
     hf = rerank_eval.beams(m, texts, 5, bs=16, with_len=True)
-    want = [rerank.served(t, b, freq) for t, b in zip(texts, hf)]
+    want = [rerank.served(t, b, freq, accept) for t, b in zip(texts, hf)]
     got = []
     for i in range(0, len(texts), 16):
         got += served(args.url, texts[i:i + 16])

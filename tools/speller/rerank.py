@@ -62,6 +62,14 @@ def load_freqs(path):
     return out
 
 
+def load_accept(model_dir):
+    """The accept list of a version directory (accept.txt, the shipped
+    config's accept_words), or None when it has none."""
+    import os
+    path = os.path.join(model_dir, "accept.txt")
+    return load_lexicon(path) if os.path.exists(path) else None
+
+
 def has_letter(w):
     return any(not c.isascii() or c.isalpha() for c in w)
 
@@ -86,10 +94,14 @@ def beam_value(beam, freq, prior, length_penalty=1.0):
     return score * n + prior * math.log(10) * zsum
 
 
-def choose(inp, beams, lex, margin=INF, keep="none", prior=0.0, freq=None, length_penalty=1.0):
+def choose(inp, beams, lex, margin=INF, keep="none", prior=0.0, freq=None, length_penalty=1.0,
+           accept=None):
     """beams: [(text, score)] or [(text, score, tokens)], best first. Returns
-    the chosen text."""
+    the chosen text. accept: the served accept list (a set of lower-cased
+    words; an input of its words is returned unchanged, before any rule)."""
     top_text, top_score = beams[0][:2]
+    if accept is not None and all_in(inp, accept):
+        return inp
     if keep == "top" and top_text in (inp, inp.translate(_LOWER)):
         return top_text
     if keep == "accept" and all_in(inp, lex):
@@ -118,10 +130,11 @@ def choose(inp, beams, lex, margin=INF, keep="none", prior=0.0, freq=None, lengt
 SERVED_PRIOR = 0.65
 
 
-def served(inp, beams, freq):
+def served(inp, beams, freq, accept=None):
     """The shipped rule: beams (text, score, tokens), freq from load_freqs of
-    the shipped lexicon.txt."""
-    return choose(inp, beams, freq.keys(), prior=SERVED_PRIOR, freq=freq)
+    the shipped lexicon.txt, accept from load_lexicon of the shipped
+    accept.txt (since session 13; None: the rule before it)."""
+    return choose(inp, beams, freq.keys(), prior=SERVED_PRIOR, freq=freq, accept=accept)
 
 
 # The words the speller sees (models/speller/config.pbtxt's word_chars, with

@@ -161,13 +161,15 @@ def main():
     if args.check:
         import rerank_eval
         freq = rerank.load_freqs(os.path.join(args.check, "lexicon.txt"))
+        accept = rerank.load_accept(args.check)
         m = evaluate.Model(args.check, 2)
         same = total = 0
         for label, (xs, _) in sets.items():
             xs = xs[:200]
             ms = [rerank.model_text(x) for x in xs]
             bs = rerank_eval.beams(m, ms, 5, bs=16, with_len=True)
-            want = [rerank.output_text(x, rerank.served(t, b, freq)) for x, t, b in zip(xs, ms, bs)]
+            want = [rerank.output_text(x, rerank.served(t, b, freq, accept))
+                    for x, t, b in zip(xs, ms, bs)]
             same += sum(w == g for w, g in zip(want, outs[last, label][:200]))
             total += len(xs)
         res["check"] = {"server": last, "same": same, "of": total}
