@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "server/cache.h"
+#include "server/exec.h"
 #include "server/http.h"
 
 static int client_gone(t5_sched_req *r)
@@ -131,6 +132,24 @@ static int cache_lookup(t5_conn *c, t5_mver *v, enum MHD_Result *ret)
     return 1;
 }
 
+/* Answers a request whose every row the accept list takes, without the
+ * model (t5_exec_t5_accepted; returns 1 with *ret set). */
+static int accept_now(t5_conn *c, t5_mver *v, enum MHD_Result *ret)
+{
+    if (!t5_exec_t5_accepted(v->output, &c->ir))
+        return 0;
+    unsigned st;
+    int ok;
+    struct MHD_Response *resp = render(c, v, 0, NULL, &st, &ok);
+    uint64_t now = t5_now_ns();
+    t5_mstats_request(&v->stats, ok, c->ir.rows, c->t_arrive, now, now, now, now, now);
+    t5_mver_unref(v);
+    *ret = resp ? MHD_queue_response(c->mc, st, resp) : MHD_NO;
+    if (resp)
+        MHD_destroy_response(resp);
+    return 1;
+}
+
 static int header_len(t5_conn *c, size_t *out, t5_err *err)
 {
     *out = 0;
@@ -191,7 +210,7 @@ enum MHD_Result t5_ep_infer(t5_conn *c, const char *model, const char *version, 
     t5_buf_free(&c->body);
     enum MHD_Result cached;
     c->kind = kind;
-    if (kind != T5_REQ_STREAM && cache_lookup(c, v, &cached))
+    if (kind != T5_REQ_STREAM && (accept_now(c, v, &cached) || cache_lookup(c, v, &cached)))
         return cached;
     if (kind == T5_REQ_STREAM) {
         if (c->ir.rows != 1) {

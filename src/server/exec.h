@@ -13,6 +13,7 @@
 
 #include "sched/inflight.h"
 #include "sched/sched.h"
+#include "server/infer.h"
 #include "server/model_config.h"
 #include "t5_engine.h"
 
@@ -37,5 +38,15 @@ int t5_exec_identity_create(t5_executor *out, const t5_mcfg *cfg, t5_err *err);
  * engine sized from the config. */
 int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m, t5_t5_output *o);
 int t5_exec_t5_engine(t5_engine **out, t5_model *m, const t5_mcfg *cfg, t5_err *err);
+
+/* Records m's tokenizer in o (the codec does too), for t5_exec_t5_accepted. */
+void t5_exec_t5_output_bind(t5_t5_output *o, const t5_model *m);
+/* A request that needs no model: it is reranked (a lexicon and a beam
+ * search), asks for one sequence a row and its text only, and the accept
+ * list takes every row (whose tokens are within max_input_tokens). Then
+ * ir->res holds each input as compute output would return it (the accepted
+ * input first) and this returns 1; otherwise (also when out of memory) 0,
+ * and ir is as it was. */
+int t5_exec_t5_accepted(const t5_t5_output *o, t5_infer_req *ir);
 
 #endif

@@ -25,6 +25,7 @@ struct t5_t5_output {
     double prior;            /* parameter lexicon_prior */
     t5_lexicon *keep;        /* parameter keep_words, or NULL */
     t5_lexicon *accept;      /* parameter accept_words, or NULL */
+    int max_in;              /* parameter max_input_tokens */
     t5_wordmap words;        /* lowercase_input, word_chars, keep */
 };
 
@@ -46,6 +47,7 @@ int t5_exec_t5_output_create(t5_t5_output **out, const t5_mcfg *cfg, const char 
         return t5_errf(err, T5_ENOMEM, "out of memory");
     o->margin = cfg->lexicon_margin;
     o->prior = cfg->lexicon_prior;
+    o->max_in = cfg->max_input_tokens;
     int rc = 0;
     if (cfg->lexicon[0])
         rc = load_words(&o->lex, vdir, cfg->lexicon, "lexicon", err);
@@ -124,6 +126,23 @@ static int map_back(const t5_t5_output *o, const char *in, size_t n, t5_infer_ro
     return 0;
 }
 
+/* A malloc'd copy of the model's text of input in [n] (the input itself when
+ * no word map is set), its length in *len; NULL when out of memory. */
+static char *model_text(const t5_t5_output *o, const char *in, size_t n, size_t *len)
+{
+    char *t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    if (o && t5_wordmap_active(&o->words)) {
+        *len = t5_wordmap_model_text(&o->words, in, n, t);
+    } else {
+        memcpy(t, in, n);
+        t[n] = 0;
+        *len = n;
+    }
+    return t;
+}
+
 /* Tokenizes input in [n] as the model sees it (wordmap.h; the text itself
  * when no word map is set) into ids [cap]: t5_tokenizer_encode's result. */
 static int encode_text(const t5_t5_output *o, const t5_tokenizer *tok, const char *in, size_t n,
@@ -131,10 +150,10 @@ static int encode_text(const t5_t5_output *o, const t5_tokenizer *tok, const cha
 {
     if (!o || !t5_wordmap_active(&o->words))
         return t5_tokenizer_encode(tok, in, n, ids, cap, T5_TOK_ADD_EOS, err);
-    char *t = malloc(n + 1);
+    size_t tl;
+    char *t = model_text(o, in, n, &tl);
     if (!t)
         return t5_errf(err, T5_ENOMEM, "out of memory");
-    size_t tl = t5_wordmap_model_text(&o->words, in, n, t);
     int rc = t5_tokenizer_encode(tok, t, tl, ids, cap, T5_TOK_ADD_EOS, err);
     free(t);
     return rc;
@@ -176,22 +195,18 @@ static void finish_row(const t5_t5_output *o, const t5_tokenizer *tok, const t5_
 {
     if (!reranks(o, gp) || row->n_seqs < 1)
         return;
-    char *t = NULL;
-    size_t tl = n;
-    if (t5_wordmap_active(&o->words) && (t = malloc(n + 1)))
-        tl = t5_wordmap_model_text(&o->words, in, n, t);
-    const char *mt = t ? t : in;
-    int ok = t || !t5_wordmap_active(&o->words); /* mt is the model's text */
-    int j = ok ? t5_lexicon_accept_at(o->accept, mt, tl, row->seqs, row->n_seqs) : -1;
+    size_t tl = 0;
+    char *mt = model_text(o, in, n, &tl);
+    int j = mt ? t5_lexicon_accept_at(o->accept, mt, tl, row->seqs, row->n_seqs) : -1;
     if (j == row->n_seqs)
         j = add_input(row, tok, mt, tl);
     if (j < 0) {
         t5_lexicon_rule rule = {o->margin, o->prior, gp->length_penalty, 1};
-        if (o->prior > 0 && ok) /* out of memory: the rule without the prior */
+        if (o->prior > 0 && mt) /* out of memory: the rule without the prior */
             rule.input_known = t5_lexicon_accepts(o->lex, mt, tl);
         j = t5_lexicon_pick(o->lex, row->seqs, row->n_seqs, &rule);
     }
-    free(t);
+    free(mt);
     if (j > 0) {
         t5_infer_seq s = row->seqs[j];
         memmove(row->seqs + 1, row->seqs, (size_t)j * sizeof *row->seqs);
@@ -560,9 +575,62 @@ static void codec_token(void *ctx, t5_sched_req *r, int row, int32_t id)
         stream_token(o->tok, ir, id);
 }
 
-int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m, t5_t5_output *o)
+void t5_exec_t5_output_bind(t5_t5_output *o, const t5_model *m)
 {
     o->tok = t5_model_tokenizer(m);
+}
+
+/* Row i of ir as the accepted input (a sequence of its model text, mapped
+ * back), when the accept list takes it and its tokens fit the limit; 0 when
+ * it needs the model (or out of memory). */
+static int accept_row(const t5_t5_output *o, const t5_infer_req *ir, int i, int32_t *ids,
+                      t5_infer_row *row)
+{
+    size_t tl;
+    char *t = model_text(o, ir->text[i], ir->text_len[i], &tl);
+    t5_err e = {0};
+    int ok = t && t5_lexicon_accepts(o->accept, t, tl);
+    if (ok) {
+        int nt = t5_tokenizer_encode(o->tok, t, tl, ids, o->max_in, T5_TOK_ADD_EOS, &e);
+        ok = nt > 0 && nt <= o->max_in && add_input(row, o->tok, t, tl) >= 0 &&
+             map_back(o, ir->text[i], ir->text_len[i], row, &e) == 0;
+    }
+    free(t);
+    return ok;
+}
+
+static void rows_free(t5_infer_row *res, int n)
+{
+    for (int i = 0; res && i < n; i++) {
+        for (int j = 0; j < res[i].n_seqs; j++)
+            seq_free(&res[i].seqs[j]);
+        free(res[i].seqs);
+    }
+    free(res);
+}
+
+int t5_exec_t5_accepted(const t5_t5_output *o, t5_infer_req *ir)
+{
+    if (!o || !o->accept || !o->tok || !reranks(o, &ir->gp) || ir->gp.num_return_sequences != 1 ||
+        (ir->outputs & ~T5_OUT_TEXT) || ir->stream || ir->rows < 1 || o->max_in < 1)
+        return 0;
+    int32_t *ids = malloc((size_t)o->max_in * sizeof *ids);
+    t5_infer_row *res = calloc((size_t)ir->rows, sizeof *res);
+    int ok = ids && res;
+    for (int i = 0; ok && i < ir->rows; i++)
+        ok = accept_row(o, ir, i, ids, &res[i]);
+    free(ids);
+    if (!ok) {
+        rows_free(res, ir->rows);
+        return 0;
+    }
+    ir->res = res;
+    return 1;
+}
+
+int t5_exec_t5_codec(t5_seq_codec *c, const t5_model *m, t5_t5_output *o)
+{
+    t5_exec_t5_output_bind(o, m);
     c->ctx = o;
     c->input = codec_input;
     c->begin = codec_begin;

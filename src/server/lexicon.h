@@ -85,7 +85,9 @@ int t5_lexicon_pick(const t5_lexicon *lx, const t5_infer_seq *seqs, int n,
  * checker leaves the words it knows. For the model's text of the input in
  * [len] and its n beams: -1 when the list does not accept the input (or
  * accept is NULL), else the index of the beam whose text equals the input,
- * or n when none does (the caller puts the input itself first). */
+ * or n when none does (the caller puts the input itself first). The server
+ * answers a request whose every row the list takes without the model
+ * (exec.h, t5_exec_t5_accepted). */
 int t5_lexicon_accept_at(const t5_lexicon *accept, const char *in, size_t len,
                          const t5_infer_seq *seqs, int n);
 

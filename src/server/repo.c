@@ -350,6 +350,8 @@ static int make_version(t5_repo *r, const t5_mcfg *cfg, const char *mdir, int64_
         return rc;
     }
     rc = create_scheduler(v, ex, im, n, err);
+    if (rc == 0 && v->output && v->model)
+        t5_exec_t5_output_bind(v->output, v->model);
     free(ex);
     free(im);
     if (rc < 0) {

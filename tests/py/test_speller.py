@@ -269,6 +269,38 @@ def test_served_speller_n_best_accepted_input_first(speller_server, text, want):
         assert r.json()["text_output"] == want, model
 
 
+def test_served_speller_answers_accepted_queries_without_the_model(speller_server):
+    """A request whose every row the accept list takes is answered at once:
+    the same text as through the model (the input, its case and kept words
+    as typed), counted as inferences with no execution; a typo still runs
+    the model, and a query of dictionary words over max_input_tokens (128)
+    fails as it does through the model."""
+    import requests
+
+    def counts(model):
+        st = requests.get(f"{speller_server.base}/v2/models/{model}/stats", timeout=30).json()
+        m = st["model_stats"][0]
+        return m["inference_count"], m["execution_count"]
+
+    def generate(model, text):
+        return requests.post(f"{speller_server.base}/v2/models/{model}/generate",
+                             json={"text_input": text}, timeout=60)
+
+    accepted = [ACCEPT_CASES[4], TYPED_CASES[5], TYPED_CASES[12], ACCEPT_CASES[0]]
+    for model in ("speller", "spellerd"):
+        n0, e0 = counts(model)
+        for x, y in accepted:
+            r = generate(model, x)
+            assert r.status_code == 200 and r.json()["text_output"] == y, (model, x, r.text)
+        assert counts(model) == (n0 + len(accepted), e0), model
+        r = generate(model, "querys")
+        assert r.status_code == 200 and r.json()["text_output"] == "queries"
+        n1, e1 = counts(model)
+        assert n1 == n0 + len(accepted) + 1 and e1 > e0, model
+        r = generate(model, "the " * 600)
+        assert r.status_code == 400 and "the limit is 128" in r.json()["error"], r.text
+
+
 def test_served_speller_n_best_puts_the_pick_first(speller_server):
     """With num_return_sequences, the pick comes first and the other beams
     follow in transformers' order (beams of "querys" on S567 and S67: querys,
