@@ -462,11 +462,15 @@ int t5_cmd_generate(int argc, char **argv)
     int as_is = 0; /* the accept list takes --text, and no beam equals it */
     if (lx && res.n_seqs > 1) {
         int a = mtext ? t5_lexicon_accept_at(acc, mtext, mtext_len, cand, res.n_seqs) : -1;
-        t5_lexicon_rule rule = {o.lexicon_margin, o.lexicon_prior, o.gp.length_penalty, 1};
-        if (rule.prior > 0 && mtext)
-            rule.input_known = t5_lexicon_accepts(lx, mtext, mtext_len);
         as_is = a == res.n_seqs;
-        first = a >= 0 ? (as_is ? 0 : a) : t5_lexicon_pick(lx, cand, res.n_seqs, &rule);
+        if (a >= 0) {
+            first = as_is ? 0 : a;
+        } else {
+            t5_lexicon_rule rule = {o.lexicon_margin, o.lexicon_prior, o.gp.length_penalty, 1};
+            if (rule.prior > 0 && mtext)
+                rule.input_known = t5_lexicon_accepts(lx, mtext, mtext_len);
+            first = t5_lexicon_pick(lx, cand, res.n_seqs, &rule);
+        }
     }
     char *in_text = NULL; /* --text as the first line when as_is */
     if (as_is && t5_wordmap_active(&wm) &&

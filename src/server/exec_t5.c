@@ -178,9 +178,16 @@ static int add_input(t5_infer_row *row, const t5_tokenizer *tok, const char *t, 
     memcpy(s.text, t, n);
     s.text[n] = 0;
     s.text_len = n;
-    if (tok && (nt = t5_tokenizer_encode(tok, t, n, s.ids, cap, T5_TOK_ADD_EOS, &e)) > 0 &&
-        nt <= cap)
-        s.n_ids = nt;
+    if (tok && (nt = t5_tokenizer_encode(tok, t, n, s.ids, cap, T5_TOK_ADD_EOS, &e)) > cap) {
+        int32_t *ids = realloc(s.ids, (size_t)nt * sizeof *ids); /* more ids than bytes + 8 */
+        if (!ids) {
+            seq_free(&s);
+            return -1;
+        }
+        s.ids = ids;
+        nt = t5_tokenizer_encode(tok, t, n, s.ids, nt, T5_TOK_ADD_EOS, &e);
+    }
+    s.n_ids = nt > 0 ? nt : 0;
     row->seqs[row->n_seqs] = s;
     return row->n_seqs++;
 }
@@ -196,7 +203,7 @@ static void finish_row(const t5_t5_output *o, const t5_tokenizer *tok, const t5_
     if (!reranks(o, gp) || row->n_seqs < 1)
         return;
     size_t tl = 0;
-    char *mt = model_text(o, in, n, &tl);
+    char *mt = o->accept || o->prior > 0 ? model_text(o, in, n, &tl) : NULL;
     int j = mt ? t5_lexicon_accept_at(o->accept, mt, tl, row->seqs, row->n_seqs) : -1;
     if (j == row->n_seqs)
         j = add_input(row, tok, mt, tl);
@@ -583,18 +590,14 @@ void t5_exec_t5_output_bind(t5_t5_output *o, const t5_model *m)
 /* Row i of ir as the accepted input (a sequence of its model text, mapped
  * back), when the accept list takes it and its tokens fit the limit; 0 when
  * it needs the model (or out of memory). */
-static int accept_row(const t5_t5_output *o, const t5_infer_req *ir, int i, int32_t *ids,
-                      t5_infer_row *row)
+static int accept_row(const t5_t5_output *o, const t5_infer_req *ir, int i, t5_infer_row *row)
 {
     size_t tl;
     char *t = model_text(o, ir->text[i], ir->text_len[i], &tl);
     t5_err e = {0};
-    int ok = t && t5_lexicon_accepts(o->accept, t, tl);
-    if (ok) {
-        int nt = t5_tokenizer_encode(o->tok, t, tl, ids, o->max_in, T5_TOK_ADD_EOS, &e);
-        ok = nt > 0 && nt <= o->max_in && add_input(row, o->tok, t, tl) >= 0 &&
+    int ok = t && t5_lexicon_accepts(o->accept, t, tl) && add_input(row, o->tok, t, tl) >= 0 &&
+             row->seqs[0].n_ids > 0 && row->seqs[0].n_ids <= o->max_in &&
              map_back(o, ir->text[i], ir->text_len[i], row, &e) == 0;
-    }
     free(t);
     return ok;
 }
@@ -612,14 +615,12 @@ static void rows_free(t5_infer_row *res, int n)
 int t5_exec_t5_accepted(const t5_t5_output *o, t5_infer_req *ir)
 {
     if (!o || !o->accept || !o->tok || !reranks(o, &ir->gp) || ir->gp.num_return_sequences != 1 ||
-        (ir->outputs & ~T5_OUT_TEXT) || ir->stream || ir->rows < 1 || o->max_in < 1)
+        (ir->outputs & ~T5_OUT_TEXT) || ir->stream || ir->rows < 1)
         return 0;
-    int32_t *ids = malloc((size_t)o->max_in * sizeof *ids);
     t5_infer_row *res = calloc((size_t)ir->rows, sizeof *res);
-    int ok = ids && res;
+    int ok = res != NULL;
     for (int i = 0; ok && i < ir->rows; i++)
-        ok = accept_row(o, ir, i, ids, &res[i]);
-    free(ids);
+        ok = accept_row(o, ir, i, &res[i]);
     if (!ok) {
         rows_free(res, ir->rows);
         return 0;

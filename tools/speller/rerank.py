@@ -100,12 +100,12 @@ def choose(inp, beams, lex, margin=INF, keep="none", prior=0.0, freq=None, lengt
     the chosen text. accept: the served accept list (a set of lower-cased
     words; an input of its words is returned unchanged, before any rule)."""
     top_text, top_score = beams[0][:2]
+    if keep == "accept":  # the lexicon as the accept list
+        accept = lex
     if accept is not None and all_in(inp, accept):
         return inp
     if keep == "top" and top_text in (inp, inp.translate(_LOWER)):
         return top_text
-    if keep == "accept" and all_in(inp, lex):
-        return inp
     if keep == "beam" and all_in(inp, lex):
         for t, s, *_ in beams:
             if t == inp and s >= top_score - margin:
