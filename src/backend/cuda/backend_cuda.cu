@@ -89,7 +89,14 @@ static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t 
         return t5_errf(err, T5_ENOMEM, "upload_weight: cudaMalloc of %zu bytes failed", n * esz);
     }
     if (keep_f32) {
+        /* From pageable memory cudaMemcpy may return before its DMA has
+         * landed, and the streams that read the weight are non-blocking
+         * (not ordered after the legacy stream's copy): wait for it. A
+         * kernel reading a just-uploaded fp32 weight saw part of the old
+         * contents (lab_gemm, 2 of 8 runs on an H100). */
         cudaError_t e = cudaMemcpy(d, host, n * 4, cudaMemcpyHostToDevice);
+        if (e == cudaSuccess)
+            e = cudaDeviceSynchronize();
         if (e != cudaSuccess) {
             cudaFree(d);
             return t5_errf(err, T5_EDEVICE, "upload_weight: cudaMemcpy: %s", cudaGetErrorString(e));
@@ -409,6 +416,13 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->gemv_max_m = getenv("T5_CUDA_GEMV_MAX_M") ? atoi(getenv("T5_CUDA_GEMV_MAX_M")) : 4;
     if (be->gemv_max_m > T5__GEMV_MAX_M)
         be->gemv_max_m = T5__GEMV_MAX_M;
+    /* From there to 16 rows (the encoder of a short input, padded to a
+     * multiple of 8; decoder steps of 5-16 rows) the tensor-core small-m
+     * kernel (gemv.cu), which fuses the norm or activation before it as the
+     * GEMV does; mma.m16n8k16 needs sm_80. 0 turns it off. */
+    be->mma_max_m = getenv("T5_CUDA_MMA_MAX_M") ? atoi(getenv("T5_CUDA_MMA_MAX_M")) : 16;
+    if (be->mma_max_m > 16 || prop.major < 8)
+        be->mma_max_m = prop.major < 8 ? 0 : 16;
     be->no_graphs = getenv("T5_CUDA_NO_GRAPHS") != NULL;
     be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;

@@ -68,6 +68,7 @@ typedef struct t5__cu_backend {
     size_t smem_optin;    /* largest dynamic shared memory a block may ask for */
     int no_gemv;          /* T5_CUDA_NO_GEMV set: always cuBLASLt, never fuse */
     int gemv_max_m;       /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
+    int mma_max_m;        /* then the tensor-core path (fp16/bf16, sm_80+; T5_CUDA_MMA_MAX_M) */
     int no_graphs;        /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
     int pdl;              /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
@@ -214,6 +215,33 @@ static __device__ __forceinline__ void t5__pdl_entry(void)
 #endif
 }
 #define T5__PDL_ENTRY() t5__pdl_entry()
+
+/* Copies 16 bytes global -> shared without the registers (cp.async; a
+ * plain copy before sm_80). t5__cp_commit closes a group of them,
+ * t5__cp_wait<N> waits until at most N groups are pending. */
+static __device__ __forceinline__ void t5__cp16(void *dst_smem, const void *src)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned dst = (unsigned)__cvta_generic_to_shared(dst_smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+#else
+    *(uint4 *)dst_smem = *(const uint4 *)src;
+#endif
+}
+
+static __device__ __forceinline__ void t5__cp_commit(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+template <int N> static __device__ __forceinline__ void t5__cp_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
 
 template <typename... KArgs, typename... Args>
 static inline cudaError_t t5__launch(const t5_stream *s, void (*kern)(KArgs...), dim3 grid,

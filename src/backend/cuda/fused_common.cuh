@@ -262,17 +262,12 @@ static __device__ __forceinline__ void fs_prefetch(const void *w, int n, int k, 
     fs_prefetch_bytes((const char *)w + (size_t)c0 * k * esz, (size_t)(c1 - c0) * k * esz);
 }
 
-/* Copies 16 bytes global -> shared without the registers (cp.async; plain
- * copy before sm_80). fs_cp_commit closes a group, fs_cp_wait<N> waits
+/* Copies 16 bytes global -> shared without the registers (t5__cp16,
+ * cuda_internal.cuh); fs_cp_commit closes a group, fs_cp_wait<N> waits
  * until at most N groups are pending. */
 static __device__ __forceinline__ void fs_cp16(void *dst_smem, const void *src)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    unsigned dst = (unsigned)__cvta_generic_to_shared(dst_smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-#else
-    *(uint4 *)dst_smem = *(const uint4 *)src;
-#endif
+    t5__cp16(dst_smem, src);
 }
 
 /* fs_cp16 with an L2 cache policy (fs_evict_first's), where sm_80+. */
@@ -305,16 +300,12 @@ static __device__ __forceinline__ unsigned long long fs_evict_first(void)
 
 static __device__ __forceinline__ void fs_cp_commit(void)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
+    t5__cp_commit();
 }
 
 template <int N> static __device__ __forceinline__ void fs_cp_wait(void)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
-#endif
+    t5__cp_wait<N>();
 }
 
 /* ---- prologues -------------------------------------------------------------- */
