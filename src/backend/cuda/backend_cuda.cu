@@ -196,16 +196,19 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
     SC(cudaMalloc(&s->ws, s->ws_bytes));
     SC(cudaMalloc((void **)&s->topk_part, sizeof(float) * 2 * T5__TOPK_PARTIALS));
     SC(cudaMalloc((void **)&s->fs_bar, 4 * sizeof(unsigned long long)));
-    SC(cudaMemset(s->fs_bar, 0, 4 * sizeof(unsigned long long)));
+    /* zeroed on this stream: cudaMemset runs on the legacy stream, which a
+     * non-blocking stream's kernels are not ordered after */
+    SC(cudaMemsetAsync(s->fs_bar, 0, 4 * sizeof(unsigned long long), s->st));
     if (be->fused_v2)
         SC(cudaMalloc((void **)&s->fs2_xp, T5__FS2_XP_BYTES));
     if (be->fused_ll && !be->no_fused) { /* flags 0: no launch's (they start at 1) */
         SC(cudaMalloc(&s->fs_ll, T5__FS_LL_BYTES));
-        SC(cudaMemset(s->fs_ll, 0, T5__FS_LL_BYTES));
+        SC(cudaMemsetAsync(s->fs_ll, 0, T5__FS_LL_BYTES, s->st));
     }
     if (getenv("T5_CUDA_FUSED_TRACE")) {
         SC(cudaMalloc((void **)&s->fs_trace, T5__FS_TRACE_WORDS * sizeof(unsigned long long)));
-        SC(cudaMemset(s->fs_trace, 0, T5__FS_TRACE_WORDS * sizeof(unsigned long long)));
+        SC(cudaMemsetAsync(s->fs_trace, 0, T5__FS_TRACE_WORDS * sizeof(unsigned long long),
+                           s->st));
     }
     SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
     SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));
