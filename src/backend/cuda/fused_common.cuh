@@ -262,15 +262,7 @@ static __device__ __forceinline__ void fs_prefetch(const void *w, int n, int k, 
     fs_prefetch_bytes((const char *)w + (size_t)c0 * k * esz, (size_t)(c1 - c0) * k * esz);
 }
 
-/* Copies 16 bytes global -> shared without the registers (t5__cp16,
- * cuda_internal.cuh); fs_cp_commit closes a group, fs_cp_wait<N> waits
- * until at most N groups are pending. */
-static __device__ __forceinline__ void fs_cp16(void *dst_smem, const void *src)
-{
-    t5__cp16(dst_smem, src);
-}
-
-/* fs_cp16 with an L2 cache policy (fs_evict_first's), where sm_80+. */
+/* t5__cp16 (cuda_internal.cuh) with an L2 cache policy (fs_evict_first's), sm_80+. */
 static __device__ __forceinline__ void fs_cp16_pol(void *dst_smem, const void *src,
                                                    unsigned long long pol)
 {
@@ -296,16 +288,6 @@ static __device__ __forceinline__ unsigned long long fs_evict_first(void)
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
 #endif
     return pol;
-}
-
-static __device__ __forceinline__ void fs_cp_commit(void)
-{
-    t5__cp_commit();
-}
-
-template <int N> static __device__ __forceinline__ void fs_cp_wait(void)
-{
-    t5__cp_wait<N>();
 }
 
 /* ---- prologues -------------------------------------------------------------- */

@@ -95,7 +95,7 @@ static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_
 {
     if (!fs_fits(n, k, esz, ws_bytes)) {
         fs_prefetch(w, n, k, esz);
-        fs_cp_commit(); /* an empty group: the LL kernel counts one per stage */
+        t5__cp_commit(); /* an empty group: the LL kernel counts one per stage */
         return;
     }
     int c0, c1;
@@ -110,9 +110,9 @@ static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_
             fs_cp16_pol(ws + off, src + off, pol);
     } else {
         for (int off = threadIdx.x * 16; off < bytes; off += FS_THREADS * 16)
-            fs_cp16(ws + off, src + off);
+            t5__cp16(ws + off, src + off);
     }
-    fs_cp_commit();
+    t5__cp_commit();
 }
 
 /* ---- prologues -------------------------------------------------------------- */
@@ -172,9 +172,9 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, fl
     const T *src = (const T *)W;
     if (ws && fs_fits(n, k, (int)sizeof(T), ws_bytes)) { /* staged by fs_stage */
         if (pend) /* the LL kernel: the next phase's stage may still be in flight */
-            fs_cp_wait<1>();
+            t5__cp_wait<1>();
         else
-            fs_cp_wait<0>();
+            t5__cp_wait<0>();
         __syncthreads();
         src = (const T *)ws;
         wc0 = c0;
@@ -500,9 +500,9 @@ static __device__ __noinline__ void fs_abs_stage_m(const fs_abs_args a, int m, i
             break;
         const float *src = a.am + (size_t)a.ent[r] * a.stride + ((size_t)l * a.H * a.sa + hj) * d;
         for (int c = threadIdx.x; c < chunks; c += FS_THREADS)
-            fs_cp16(ws + (size_t)i * d * 4 + c * 16, src + c * 4);
+            t5__cp16(ws + (size_t)i * d * 4 + c * 16, src + c * 4);
     }
-    fs_cp_commit();
+    t5__cp_commit();
 }
 
 /* P3's scores: M . as[r] for this block's rows of M (staged), to the words. */
@@ -514,7 +514,7 @@ static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *
     const int d = a.d, H = a.H, sa = a.sa;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     constexpr int VN = fs_vec<T>::N;
-    fs_cp_wait<1>(); /* the LL kernel's stages: the next phase's may be in flight */
+    t5__cp_wait<1>(); /* the LL kernel's stages: the next phase's may be in flight */
     __syncthreads();
     for (int i = warp;; i += FS_WARPS) {
         int r, hj;
@@ -549,9 +549,9 @@ static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, i
     for (int idx = threadIdx.x; idx < m * nc * chunks; idx += FS_THREADS) {
         int o = idx / chunks, ch = idx - o * chunks, r = o / nc, cc = o - r * nc;
         const float *src = a.an + (size_t)a.ent[r] * a.stride + ((size_t)l * d + c0 + cc) * hs;
-        fs_cp16(ws + (size_t)o * hs * 4 + ch * 16, src + ch * 4);
+        t5__cp16(ws + (size_t)o * hs * 4 + ch * 16, src + ch * 4);
     }
-    fs_cp_commit();
+    t5__cp_commit();
 }
 
 /* P4: the scores' words -> p (softmax per row and head, in pr), then for
@@ -576,7 +576,7 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
         if (lane < sa)
             pr[(size_t)pair * sa + lane] = e / l;
     }
-    fs_cp_wait<1>(); /* as fs_abs_scores */
+    t5__cp_wait<1>(); /* as fs_abs_scores */
     __syncthreads();
     int c0, c1;
     fs_slice(d, c0, c1);
@@ -635,7 +635,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         T5__PDL_ENTRY();
     }
     if (fs_chain_ended(a)) {
-        fs_cp_wait<0>();
+        t5__cp_wait<0>();
         return; /* the barrier count stays, so the next launch's flag is this one's */
     }
     fs_clock_s clk = {p.trace};
@@ -739,7 +739,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
         } else {
             fs_prefetch(a.lm_head, a.V, d, es);
-            fs_cp_commit();
+            t5__cp_commit();
         }
         clk.sub(3);
         clk.mark(4);

@@ -128,7 +128,7 @@ static __device__ __forceinline__ void f2_copy_rows(unsigned char *dst, int n, i
     int cpr = bytes / 16;
     for (int idx = threadIdx.x; idx < n * cpr; idx += FS_THREADS) {
         int i = idx / cpr, ch = idx - i * cpr;
-        fs_cp16(dst + (size_t)i * bytes + ch * 16, src(i) + ch * 16);
+        t5__cp16(dst + (size_t)i * bytes + ch * 16, src(i) + ch * 16);
     }
 }
 
@@ -175,7 +175,7 @@ static __device__ __forceinline__ void f2_stage(const f2_params &p, const f2_geo
     } else if (ph == 3 * a.n_layers) {
         fs_prefetch(a.lm_head, a.V, d, es);
     }
-    fs_cp_commit();
+    t5__cp_commit();
 }
 
 /* xs [n] += sum over q < P of xin[q][n], in q order (identical in every
@@ -247,7 +247,7 @@ __global__ void __launch_bounds__(FS_THREADS, 1) fused_step2_kernel(const f2_par
             f2_gather(xs, p.xp + (size_t)((ph - 1) & 1) * p.P * md, t == 0 ? p.NC : H, md);
         const float *ln = (const float *)(t == 0 ? w.ln_attn : t == 1 ? w.ln_cross : w.ln_ff);
         fs_norm<T>(as, xs, ln, m, d, a.eps, red);
-        fs_cp_wait<1>(); /* this phase's weights */
+        t5__cp_wait<1>(); /* this phase's weights */
         __syncthreads();
         clk.sub(0);
         const T *wst = (const T *)wb;
@@ -347,7 +347,7 @@ __global__ void __launch_bounds__(FS_THREADS, 1) fused_step2_kernel(const f2_par
     }
     /* Every distributed-shared-memory access happened before the last grid
      * barrier, so blocks may leave at any point from here. */
-    fs_cp_wait<0>();
+    t5__cp_wait<0>();
     f2_gather(xs, p.xp + (size_t)((nph - 1) & 1) * p.P * md, p.NC, md);
     fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red);
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
