@@ -252,7 +252,10 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
  * g + 8. Numerics as the GEMV's: the prologue rounds to the act dtype, the
  * products accumulate in fp32 (in the tensor core's order), the k-split
  * partials are added in warp order, then alpha and the residual in fp32. */
-#define MMA_WARPS 16 /* the prologue is each block's: more warps, shorter chains (8: +25%) */
+/* 16 warps: the prologue is each block's, and more warps shorten its chains
+ * (8 warps: the same launch 9.6 us alone against 8.1, Nsight on an H100;
+ * bench/cuda.md, session 14) */
+#define MMA_WARPS 16
 #define MMA_BATCH 4  /* chunks of k whose weights a lane holds at once */
 /* what the opt-in must leave for the kernel's static shared memory (part,
  * rs: 8.3 KB) and the driver's 1 KB */
