@@ -32,24 +32,31 @@ static __host__ __device__ int per_n_cols(int len)
 }
 
 /* Blocks [0, L*H*mt): M of (layer, head, tile of AB_MCOLS columns): each
- * thread one column c of w_cq[h] (read coalesced, 16 rows in flight),
- * every key at once. Then L*H*nt blocks: N of (layer, head, tile of
- * per_n_cols(len) columns), a thread per (column, 4 keys). The head's keys (M) or values (N)
- * sit transposed in shared memory, kt[i][j] for j < KM (zero from len
- * on, which makes the entry's rows j >= len zero), so one 16-byte load
- * gives four keys' i-th dimension. KM is the entry's rows rounded up to
- * AB_SA_SHORT or AB_SA: at 12 the M threads need 64 registers, and four
- * blocks fit an SM instead of three (an H100: t5-small 23.4 -> 20.5 us,
- * t5-base 68.6 -> 57.7 us a launch, bench/cuda.md session 12). */
+ * thread one column c of w_cq[h], every key at once. Then L*H*nt blocks: N
+ * of (layer, head, tile of per_n_cols(len) columns), a thread per (column,
+ * 4 keys). The head's keys (M) or values (N) sit transposed in shared
+ * memory, kt[i][j] for j < KM (zero from len on, which makes the entry's
+ * rows j >= len zero), so one 16-byte load gives four keys' i-th dimension.
+ * KM is the entry's rows rounded up to AB_SA_SHORT or AB_SA: at 12 the M
+ * threads need 64 registers, and four blocks fit an SM instead of three (an
+ * H100: t5-small 23.4 -> 20.5 us, t5-base 68.6 -> 57.7 us a launch,
+ * bench/cuda.md session 12).
+ *
+ * Every load is in flight at once: the block's weights (w_cq[h]'s rows for
+ * its columns, or its rows of w_co[:, h]) are copied into shared memory with
+ * cp.async before the PDL wait (they do not depend on the kernel before),
+ * and the keys / values are one 16-byte load per thread. The loops before
+ * were up to six dependent rounds of L2 / HBM latency (vec = 0: shapes whose
+ * rows are not 16-byte multiples still take scalar loads, same arithmetic). */
 template <typename T, int KM>
 __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
-    absorb_kernel(const t5_fused_step a, int ent, int slot, int len)
+    absorb_kernel(const t5_fused_step a, int ent, int slot, int len, int vec)
 {
-    T5__PDL_ENTRY();
     extern __shared__ float4 ab_sm4[];
     float *kt = (float *)ab_sm4; /* [dkv][KM] */
     const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
     const int inner = H * dkv, mt = (d + AB_MCOLS - 1) / AB_MCOLS;
+    constexpr int E = 16 / sizeof(T); /* elements a 16-byte copy moves */
     const t5_kv_layout &cl = a.cross_lay;
     int b = blockIdx.x;
     const bool is_m = b < L * H * mt;
@@ -57,28 +64,81 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
         b -= L * H * mt;
     const int per = is_m ? mt : (d + per_n_cols(len) - 1) / per_n_cols(len);
     const int l = b / (H * per), h = (b / per) % H, tile = b % per;
+    /* the block's weights, as T: M's w_cq[h] rows x its columns [dkv][AB_MCOLS],
+     * N's w_co rows c0.. at columns h*dkv.. [nc][ws] */
+    T *wsm = (T *)(kt + KM * dkv);
+    const int nq = (len + 3) / 4, nc = per_n_cols(len), ws = dkv + 8;
+    const int c0 = is_m ? tile * AB_MCOLS : tile * nc;
+    const int ncols = (is_m ? AB_MCOLS : nc) < d - c0 ? (is_m ? AB_MCOLS : nc) : d - c0;
+    const T *wg = is_m ? (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c0
+                       : (const T *)a.layers[l].w_co + (size_t)c0 * inner + h * dkv;
+    if (vec) {
+        if (is_m) {
+            const int pr = ncols / E;
+            for (int x = threadIdx.x; x < dkv * pr; x += AB_THREADS) {
+                int i = x / pr, cc = (x - i * pr) * E;
+                t5__cp16(wsm + i * AB_MCOLS + cc, wg + (size_t)i * d + cc);
+            }
+        } else {
+            const int pr = dkv / E;
+            for (int x = threadIdx.x; x < ncols * pr; x += AB_THREADS) {
+                int cc = x / pr, i = (x - cc * pr) * E;
+                t5__cp16(wsm + cc * ws + i, wg + (size_t)cc * inner + i);
+            }
+        }
+        t5__cp_commit();
+    }
+    T5__PDL_ENTRY();
     const T *src = (const T *)(is_m ? a.cross_k : a.cross_v) +
                    (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
+    if (vec) { /* keys j < len: one 16-byte load each of E of a key's dimensions */
+        const int pr = dkv / E;
+        for (int x = threadIdx.x; x < len * pr; x += AB_THREADS) {
+            int j = x / pr, i = (x - j * pr) * E;
+            uint4 u = *(const uint4 *)(src + (size_t)j * dkv + i);
+            const T *e = (const T *)&u;
+#pragma unroll
+            for (int q = 0; q < E; q++)
+                kt[(i + q) * KM + j] = t5__dt<T>::load(e[q]);
+        }
+    }
 #pragma unroll 4
     for (int x = threadIdx.x; x < KM * dkv; x += AB_THREADS) { /* lanes over keys: no conflicts */
         int i = x / KM, j = x - i * KM;
-        kt[x] = j < len ? t5__ld(src + (size_t)j * dkv + i) : 0.0f;
+        if (j >= len)
+            kt[x] = 0.0f;
+        else if (!vec)
+            kt[x] = t5__ld(src + (size_t)j * dkv + i);
     }
+    if (!vec) {
+        if (is_m) {
+            for (int x = threadIdx.x; x < dkv * ncols; x += AB_THREADS) {
+                int i = x / ncols, cc = x - i * ncols;
+                wsm[i * AB_MCOLS + cc] = wg[(size_t)i * d + cc];
+            }
+        } else {
+            for (int x = threadIdx.x; x < ncols * dkv; x += AB_THREADS) {
+                int cc = x / dkv, i = x - cc * dkv;
+                wsm[cc * ws + i] = wg[(size_t)cc * inner + i];
+            }
+        }
+    }
+    t5__cp_wait<0>();
+    __syncthreads();
     if (is_m) {
-        __syncthreads();
-        const int c = tile * AB_MCOLS + threadIdx.x;
+        const int c = c0 + threadIdx.x;
         if (c >= d)
             return;
         float acc[KM];
 #pragma unroll
         for (int j = 0; j < KM; j++)
             acc[j] = 0.0f;
-        const T *w = (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c;
+        const T *w = wsm + threadIdx.x;
         for (int i0 = 0; i0 < dkv; i0 += 16) {
             float wv[16];
 #pragma unroll
             for (int u = 0; u < 16; u++)
-                wv[u] = i0 + u < dkv ? t5__ld(w + (size_t)(i0 + u) * d) : 0.0f;
+                wv[u] = i0 + u < dkv ? t5__ld(w + (i0 + u) * AB_MCOLS) : 0.0f;
 #pragma unroll
             for (int u = 0; u < 16; u++) {
                 if (i0 + u >= dkv)
@@ -103,26 +163,15 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
                 out[(size_t)j * d + c] = acc[j];
         return;
     }
-    /* N: w_co rows c0..c0+nc-1, columns h*dkv .. +dkv, rows of dkv+1; thread
-     * (column cc, keys 4q..4q+3) for the nq = ceil(len / 4) groups of keys */
-    float *wt = kt + KM * dkv;
-    const int nq = (len + 3) / 4, nc = per_n_cols(len), c0 = tile * nc, ws = dkv + 1;
-#pragma unroll 4
-    for (int x = threadIdx.x; x < nc * dkv; x += AB_THREADS) {
-        int cc = x / dkv, i = x - cc * dkv;
-        wt[cc * ws + i] =
-            c0 + cc < d
-                ? t5__ld((const T *)a.layers[l].w_co + (size_t)(c0 + cc) * inner + h * dkv + i)
-                : 0.0f;
-    }
-    __syncthreads();
+    /* N: thread (column cc, keys 4q..4q+3) for the nq = ceil(len / 4) groups of keys */
     const int cc = threadIdx.x / nq, q = threadIdx.x - cc * nq;
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (cc >= nc || c0 + cc >= d)
+    if (cc >= ncols)
         return;
+    const T *wr = wsm + cc * ws;
 #pragma unroll 4
     for (int i = 0; i < dkv; i++) {
-        float wv = wt[cc * ws + i];
+        float wv = t5__ld(wr + i);
         float4 kq = ((const float4 *)(kt + i * KM))[q];
         acc.x += wv * kq.x, acc.y += wv * kq.y, acc.z += wv * kq.z, acc.w += wv * kq.w;
     }
@@ -137,6 +186,28 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
         out[j] = 0.0f;
 }
 
+/* Dynamic shared memory of absorb_kernel: kt and the larger weight stage. */
+static size_t absorb_smem(int km, int dkv, size_t es)
+{
+    size_t wm = (size_t)dkv * AB_MCOLS, wn = (size_t)AB_NCOLS * (dkv + 8);
+    return (size_t)km * dkv * sizeof(float) + (wm > wn ? wm : wn) * es;
+}
+
+template <typename T, int KM>
+static int absorb_launch(t5_stream *s, const t5_fused_step *a, int blocks, size_t smem, int ent,
+                         int slot, int len, int vec, t5_err *err)
+{
+    static int raised[64]; /* the >48 KB opt-in, per function and device */
+    if (smem > 48 * 1024 && (int)smem > raised[s->be->dev & 63]) {
+        CU_CHECK(cudaFuncSetAttribute(absorb_kernel<T, KM>,
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        raised[s->be->dev & 63] = (int)smem;
+    }
+    CU_CHECK(t5__launch(s, absorb_kernel<T, KM>, dim3(blocks), dim3(AB_THREADS), smem, *a, ent,
+                        slot, len, vec));
+    return 0;
+}
+
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
                         t5_err *err)
 {
@@ -146,6 +217,7 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
                        slot, len, a->abs_sa);
     CU_ENTER(s);
     const int L = a->n_layers, H = a->sh.n_heads, dkv = a->sh.d_kv;
+    int rc = 0;
     if (a->abs_sa > AB_SA)
         return t5_errf(err, T5_EINVAL, "cross_absorb: %d keys per entry, at most %d", a->abs_sa,
                        AB_SA);
@@ -154,18 +226,26 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
     /* entries of up to AB_SA_SHORT keys (inputs of <= 12 tokens with the
      * default limits) take the kernel with that many accumulators */
     const int km = a->abs_sa <= AB_SA_SHORT ? AB_SA_SHORT : AB_SA;
-    size_t smem = ((size_t)km * dkv + (size_t)AB_NCOLS * (dkv + 1)) * sizeof(float);
-    if (smem > 48 * 1024)
+    const size_t es = s->be->base.act_size;
+    size_t smem = absorb_smem(km, dkv, es);
+    if (smem + 1024 > s->be->smem_optin)
         return t5_errf(err, T5_EINVAL, "cross_absorb: d_kv %d does not fit", dkv);
+    /* 16-byte copies where every row the kernel reads is a multiple of 16 bytes */
+    const size_t e16 = 16 / es;
+    uintptr_t al = (uintptr_t)a->cross_k | (uintptr_t)a->cross_v;
+    for (int l = 0; l < L; l++)
+        al |= (uintptr_t)a->layers[l].w_cq | (uintptr_t)a->layers[l].w_co;
+    const int vec = al % 16 == 0 && dkv % e16 == 0 && a->d % e16 == 0;
     if (km == AB_SA_SHORT) {
         T5__DISPATCH(s->be->base.act_dtype, T,
-                     CU_CHECK(t5__launch(s, absorb_kernel<T, AB_SA_SHORT>, dim3(blocks),
-                                         dim3(AB_THREADS), smem, *a, ent, slot, len)));
+                     rc = absorb_launch<T, AB_SA_SHORT>(s, a, blocks, smem, ent, slot, len, vec,
+                                                        err));
     } else {
         T5__DISPATCH(s->be->base.act_dtype, T,
-                     CU_CHECK(t5__launch(s, absorb_kernel<T, AB_SA>, dim3(blocks), dim3(AB_THREADS),
-                                         smem, *a, ent, slot, len)));
+                     rc = absorb_launch<T, AB_SA>(s, a, blocks, smem, ent, slot, len, vec, err));
     }
+    if (rc < 0)
+        return rc;
     CU_CHECK_LAUNCH("cross_absorb");
     return 0;
 }
