@@ -3,8 +3,9 @@
 
 int main(void)
 {
-    static const int shapes[][2] = {{1, 512}, {9, 768},  {37, 1024}, {1024, 512},
-                                    {5, 100}, {3, 4100}, {2, 6000}};
+    static const int shapes[][2] = {{1, 512},    {9, 768},     {37, 1024},  {1024, 512},
+                                    {5, 100},    {3, 4100},    {2, 6000},   {9216, 512},
+                                    {1024, 768}, {67, 1000},   {300, 514},  {19, 1028}};
     lab_header("embed + rmsnorm");
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);

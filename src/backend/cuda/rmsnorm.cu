@@ -35,6 +35,63 @@ __global__ void rmsnorm_kernel(T *out, const float *x, const float *w, int d, fl
     }
 }
 
+/* Rows of d <= 128 * VPL floats (d a multiple of 4): one warp a row, VPL
+ * float4 of x a lane in registers, the sum of squares a warp sum (no block
+ * barrier), the norm weights asked for beside x. For the many-row norms
+ * (a decoder step of 1024 rows: 19 a step; the encoder of a large batch):
+ * the block-per-row kernel below spends its time in two block barriers and
+ * a second round trip for w (H100, 1024 x 512: 7.0 us a launch alone,
+ * bench/cuda.md session 15). Summation order: a lane's four elements, then
+ * its next float4, then the warp's butterfly (the other norms' orders
+ * differ in the last bits already: fs_norm's, gemv.cu's). */
+template <typename T, int VPL>
+__global__ void __launch_bounds__(128) rmsnorm_warp_kernel(T *out, const float *x, const float *w,
+                                                           int n, int d, float eps)
+{
+    const int lane = threadIdx.x & 31, row = blockIdx.x * 4 + (threadIdx.x >> 5);
+    float4 wv[VPL];
+#pragma unroll
+    for (int j = 0; j < VPL; j++) {
+        int c = (lane + 32 * j) * 4;
+        wv[j] = c < d ? *(const float4 *)(w + c) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+    T5__PDL_ENTRY();
+    if (row >= n)
+        return;
+    const float *xr = x + (size_t)row * d;
+    float4 v[VPL];
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < VPL; j++) {
+        int c = (lane + 32 * j) * 4;
+        v[j] = c < d ? *(const float4 *)(xr + c) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll
+    for (int j = 0; j < VPL; j++)
+        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+    const float r = rsqrtf(t5__warp_sum(ss) / (float)d + eps);
+    T *o = out + (size_t)row * d;
+#pragma unroll
+    for (int j = 0; j < VPL; j++) {
+        int c = (lane + 32 * j) * 4;
+        if (c < d) {
+            union {
+                T h[4];
+                uint2 u2;
+                float4 f4;
+            } q;
+            q.h[0] = t5__dt<T>::store(wv[j].x * (v[j].x * r));
+            q.h[1] = t5__dt<T>::store(wv[j].y * (v[j].y * r));
+            q.h[2] = t5__dt<T>::store(wv[j].z * (v[j].z * r));
+            q.h[3] = t5__dt<T>::store(wv[j].w * (v[j].w * r));
+            if (sizeof(T) == 4)
+                *(float4 *)(o + c) = q.f4;
+            else
+                *(uint2 *)(o + c) = q.u2;
+        }
+    }
+}
+
 /* Any width: a strided loop reading x twice (the second pass hits L1). */
 template <typename T>
 __global__ void rmsnorm_any_kernel(T *out, const float *x, const float *w, int d, float eps)
@@ -55,7 +112,14 @@ template <typename T>
 static void rmsnorm_launch(t5_stream *s, T *out, const float *x, const float *w, int n, int d,
                            float eps)
 {
-    if (d <= 256 * 4)
+    const bool vec = d % 4 == 0 && ((uintptr_t)x | (uintptr_t)w | (uintptr_t)out) % 16 == 0;
+    if (vec && d <= 128 * 4)
+        t5__launch(s, rmsnorm_warp_kernel<T, 4>, dim3((n + 3) / 4), dim3(128), 0, out, x, w, n, d,
+                   eps);
+    else if (vec && d <= 128 * 8)
+        t5__launch(s, rmsnorm_warp_kernel<T, 8>, dim3((n + 3) / 4), dim3(128), 0, out, x, w, n, d,
+                   eps);
+    else if (d <= 256 * 4)
         t5__launch(s, rmsnorm_kernel<T, 4>, dim3(n), dim3(256), 0, out, x, w, d, eps);
     else if (d <= 512 * 8)
         t5__launch(s, rmsnorm_kernel<T, 8>, dim3(n), dim3(512), 0, out, x, w, d, eps);
