@@ -7,12 +7,12 @@
  *
  * Two kernels:
  *  - short sequences (the common case: queries of ~10 tokens): one block per
- *    (batch, head, 16 queries; 4 when the grid would not fill the SMs) loads
- *    that head's K, V (fp32, K rows padded against bank conflicts), its
- *    queries and the bias for every relative distance into shared memory in
- *    one pass; each warp then takes queries
- *    in turn, one key per lane,
- *    softmax by warp reductions, and each lane accumulates its slice of d_kv.
+ *    (batch, head, 16 queries; 4 or 8 when the grid would not fill the SMs)
+ *    loads that head's K, V (fp32, K and query rows padded against bank
+ *    conflicts), its queries and the bias for every relative distance into
+ *    shared memory in one pass; each warp then takes queries in turn (two
+ *    at once, 16 lanes each, when L <= 16), one key per lane, softmax by
+ *    warp reductions, and each lane accumulates its slice of d_kv.
  *  - any length: one warp per query with an online softmax over tiles of 32
  *    keys read straight from global memory (L1/L2 serve the re-reads).
  */
@@ -22,13 +22,21 @@
 #define ENC_SHORT_TILES 4 /* the short kernel takes L <= 32 * this */
 #define ENC_SHORT_QB 16   /* queries per block in the short kernel (grid.y splits the rest) */
 
-/* DPL: d_kv elements per lane (d_kv <= 32 * DPL). */
-template <typename T, int DPL>
+/* S: lanes per query (32, or 16 for L <= 16: two queries a warp, each in
+ * a half); DPL: d_kv elements per lane in the weighted sum (d_kv <= S *
+ * DPL). A query's scores, softmax and sums are the same operations in the
+ * same order for any S: its key j sits in lane j of its S lanes (the lanes
+ * from L on hold zeros, which the full warp's first butterfly levels would
+ * only add), and its output dimension i is summed over the keys in order by
+ * lane i % S. At S = 32 a 9-token input left 23 lanes of 32 idle: at batch
+ * 1024 this kernel was 78 us a layer (H100, bench/cuda.md session 15). */
+template <typename T, int S, int DPL>
 __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
-                               const float *table, int nb, int maxd, int qb)
+                               const float *table, int nb, int maxd, int qb, int vec)
 {
     T5__PDL_ENTRY();
     extern __shared__ float sm[];
+    constexpr int G = 32 / S; /* queries a warp holds at once */
     int b = blockIdx.x / H, h = blockIdx.x % H;
     int inner = H * dkv, ld = 3 * inner;
     int len = lens[b];
@@ -38,32 +46,62 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     float *Ks = sm;             /* [L][dkv+1] */
     float *Vs = Ks + L * kst;   /* [L][dkv] */
     float *bias = Vs + L * dkv; /* [2L-1]: relative distance + L-1 */
-    float *qs = bias + 2 * L;   /* [ENC_SHORT_QB][dkv]: this block's queries */
+    float *qs = bias + 2 * L;   /* [qb][dkv+1]: this block's queries */
     const T *base = qkv + (size_t)b * L * ld + h * dkv;
-    /* One pass of independent loads: K and V of the real keys, the queries. */
+    /* One pass of independent loads: K and V of the real keys, the queries
+     * (vec: 16 bytes of a row at a time). */
+    if (vec) {
+        constexpr int E = 16 / sizeof(T);
+        const int pr = dkv / E;
+#pragma unroll 2
+        for (int idx = threadIdx.x; idx < (len + nq) * pr; idx += blockDim.x) {
+            int t = idx / pr, i = (idx - t * pr) * E;
+            float f[E];
+            if (t < len) {
+                const T *row = base + (size_t)t * ld;
+                t5__ld16(row + inner + i, f);
+#pragma unroll
+                for (int e = 0; e < E; e++)
+                    Ks[t * kst + i + e] = f[e];
+                t5__ld16(row + 2 * inner + i, f);
+#pragma unroll
+                for (int e = 0; e < E; e++)
+                    Vs[t * dkv + i + e] = f[e];
+            } else {
+                t5__ld16(base + (size_t)(q0 + t - len) * ld + i, f);
+#pragma unroll
+                for (int e = 0; e < E; e++)
+                    qs[(t - len) * kst + i + e] = f[e];
+            }
+        }
+    } else {
 #pragma unroll 4
-    for (int idx = threadIdx.x; idx < (len + nq) * dkv; idx += blockDim.x) {
-        int t = idx / dkv, i = idx - t * dkv;
-        if (t < len) {
-            const T *row = base + (size_t)t * ld;
-            Ks[t * kst + i] = t5__ld(row + inner + i);
-            Vs[t * dkv + i] = t5__ld(row + 2 * inner + i);
-        } else {
-            qs[(t - len) * dkv + i] = t5__ld(base + (size_t)(q0 + t - len) * ld + i);
+        for (int idx = threadIdx.x; idx < (len + nq) * dkv; idx += blockDim.x) {
+            int t = idx / dkv, i = idx - t * dkv;
+            if (t < len) {
+                const T *row = base + (size_t)t * ld;
+                Ks[t * kst + i] = t5__ld(row + inner + i);
+                Vs[t * dkv + i] = t5__ld(row + 2 * inner + i);
+            } else {
+                qs[(t - len) * kst + i] = t5__ld(base + (size_t)(q0 + t - len) * ld + i);
+            }
         }
     }
     for (int r = threadIdx.x; r < 2 * L - 1; r += blockDim.x)
         bias[r] = table[t5_rel_bucket(r - (L - 1), 1, nb, maxd) * H + h];
     __syncthreads();
 
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int qi = q0 + warp; qi < q0 + nq; qi += ENC_WARPS) {
-        const float *q = qs + (qi - q0) * dkv;
-        float sc[ENC_SHORT_TILES];
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane / S, sl = lane % S;
+    for (int qw = q0 + warp * G; qw < q0 + nq; qw += ENC_WARPS * G) {
+        /* a lane pair past the block's queries redoes its partner's, unstored */
+        const bool live = qw + g < q0 + nq;
+        const int qi = live ? qw + g : qw;
+        const float *q = qs + (qi - q0) * kst;
+        float sc[S == 32 ? ENC_SHORT_TILES : 1];
         float mx = -INFINITY;
 #pragma unroll
-        for (int c = 0; c < ENC_SHORT_TILES; c++) {
-            int j = lane + 32 * c;
+        for (int c = 0; c < (S == 32 ? ENC_SHORT_TILES : 1); c++) {
+            int j = sl + S * c;
             float s = -INFINITY;
             if (j < len) {
                 const float *kr = Ks + j * kst;
@@ -81,41 +119,46 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
             sc[c] = s;
             mx = fmaxf(mx, s);
         }
-        mx = t5__warp_max(mx);
+        /* over the query's S lanes (xor offsets below S stay inside them) */
+        for (int o = S / 2; o > 0; o >>= 1)
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
         float sum = 0.0f;
 #pragma unroll
-        for (int c = 0; c < ENC_SHORT_TILES; c++) {
-            sc[c] = lane + 32 * c < len ? __expf(sc[c] - mx) : 0.0f;
+        for (int c = 0; c < (S == 32 ? ENC_SHORT_TILES : 1); c++) {
+            sc[c] = sl + S * c < len ? __expf(sc[c] - mx) : 0.0f;
             sum += sc[c];
         }
-        sum = t5__warp_sum(sum);
+        for (int o = S / 2; o > 0; o >>= 1)
+            sum += __shfl_xor_sync(0xffffffffu, sum, o);
         float inv = 1.0f / sum;
         float acc[DPL];
 #pragma unroll
         for (int d = 0; d < DPL; d++)
             acc[d] = 0.0f;
 #pragma unroll
-        for (int c = 0; c < ENC_SHORT_TILES; c++) {
-            if (32 * c >= len)
+        for (int c = 0; c < (S == 32 ? ENC_SHORT_TILES : 1); c++) {
+            if (S * c >= len)
                 break;
-            int nj = len - 32 * c < 32 ? len - 32 * c : 32;
+            int nj = len - S * c < S ? len - S * c : S;
             for (int jj = 0; jj < nj; jj++) {
-                float p = __shfl_sync(0xffffffffu, sc[c], jj);
-                const float *vr = Vs + (32 * c + jj) * dkv;
+                float p = __shfl_sync(0xffffffffu, sc[c], g * S + jj);
+                const float *vr = Vs + (S * c + jj) * dkv;
 #pragma unroll
                 for (int d = 0; d < DPL; d++) {
-                    int i = lane + 32 * d;
+                    int i = sl + S * d;
                     if (i < dkv)
                         acc[d] += p * vr[i];
                 }
             }
         }
-        T *orow = out + ((size_t)b * L + qi) * inner + h * dkv;
+        if (live) {
+            T *orow = out + ((size_t)b * L + qi) * inner + h * dkv;
 #pragma unroll
-        for (int d = 0; d < DPL; d++) {
-            int i = lane + 32 * d;
-            if (i < dkv)
-                t5__st(orow + i, acc[d] * inv);
+            for (int d = 0; d < DPL; d++) {
+                int i = sl + S * d;
+                if (i < dkv)
+                    t5__st(orow + i, acc[d] * inv);
+            }
         }
         __syncwarp();
     }
@@ -191,21 +234,26 @@ static int enc_launch(t5_stream *s, T *out, const T *qkv, const int32_t *lens, i
                       const float *table, const t5_attn_shape *sh, t5_err *err)
 {
     int H = sh->n_heads, dkv = sh->d_kv;
-    size_t smem =
-        ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L + (size_t)ENC_SHORT_QB * dkv) *
-        sizeof(float);
+    /* two queries a warp where a query's keys fit 16 lanes */
+    const int G = L <= 16 ? 2 : 1;
+    size_t smem = ((size_t)L * (dkv + 1) + (size_t)L * dkv + 2 * (size_t)L +
+                   (size_t)ENC_SHORT_QB * (dkv + 1)) *
+                  sizeof(float);
     if (L <= 32 * ENC_SHORT_TILES && smem <= s->be->smem_optin) {
+        void (*k)(T *, const T *, const int32_t *, int, int, int, const float *, int, int, int,
+                  int) = G == 2 ? enc_attn_short<T, 16, 2 * DPL> : enc_attn_short<T, 32, DPL>;
         if (smem > 48 * 1024)
-            CU_CHECK(cudaFuncSetAttribute(enc_attn_short<T, DPL>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        /* A small batch fills few SMs: then one query per warp (a block per
-         * ENC_WARPS queries, each loading the head's K, V again) rather
-         * than each warp walking several in turn. */
-        int qb = B * H * ((L + ENC_SHORT_QB - 1) / ENC_SHORT_QB) < s->be->n_sm ? ENC_WARPS
+            CU_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)smem));
+        /* A small batch fills few SMs: then one query (pair) per warp (a
+         * block per ENC_WARPS of them, each loading the head's K, V again)
+         * rather than each warp walking several in turn. */
+        int qb = B * H * ((L + ENC_SHORT_QB - 1) / ENC_SHORT_QB) < s->be->n_sm ? ENC_WARPS * G
                                                                                : ENC_SHORT_QB;
+        const int vec = dkv % (int)(16 / sizeof(T)) == 0 && (uintptr_t)qkv % 16 == 0;
         dim3 grid(B * H, (L + qb - 1) / qb);
-        t5__launch(s, enc_attn_short<T, DPL>, grid, dim3(32 * ENC_WARPS), smem, out, qkv, lens, L,
-                   H, dkv, table, sh->num_buckets, sh->max_distance, qb);
+        t5__launch(s, k, grid, dim3(32 * ENC_WARPS), smem, out, qkv, lens, L, H, dkv, table,
+                   sh->num_buckets, sh->max_distance, qb, vec);
         CU_CHECK_LAUNCH("attn_encoder (short)");
         return 0;
     }

@@ -303,6 +303,16 @@ template <typename T> __device__ __forceinline__ void t5__st(T *p, float v)
     *p = t5__dt<T>::store(v);
 }
 
+/* 16 bytes of T at p (16-byte aligned) as 16 / sizeof(T) floats. */
+template <typename T> __device__ __forceinline__ void t5__ld16(const T *p, float *f)
+{
+    uint4 v = *(const uint4 *)p;
+    const T *h = (const T *)&v;
+#pragma unroll
+    for (int i = 0; i < (int)(16 / sizeof(T)); i++)
+        f[i] = t5__dt<T>::load(h[i]);
+}
+
 /* The inner loop of the warp GEMVs (gemv.cu and the fused steps):
  * acc[r][j] = this lane's share of as[r] . W[column col0 + j] for r < m,
  * j < CPW, lanes over k in 16-byte steps (LOAD: a 16-byte load of T as
