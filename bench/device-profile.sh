@@ -4,6 +4,7 @@
 # for t5-small fp16 at a few batch sizes. Graphs are off here (ncu times
 # each kernel alone), so the sum is pure kernel time; compare it with the
 # end-to-end step time of device-bench.sh to see the launch/host share.
+# BIN: another build of t5bench_engine (e.g. lab/t5bench_head).
 #   run(command="bash bench/device-profile.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"]) after bench/device-pack.sh
 set -u
 bash "$(dirname "$0")/device-unpack.sh"
@@ -15,7 +16,7 @@ M=${MODEL:-t5-small}
 [ -d /tmp/$M ] || $B/t5serve random-model --shape $M --out /tmp/$M --dtype fp16 > /dev/null
 for batch in ${PBATCHES:-1 8}; do for beams in ${PBEAMS:-1}; do
   T5_CUDA_NO_GRAPHS=1 timeout 240 ncu --cache-control none --clock-control none --csv --metrics gpu__time_duration.sum --print-units base \
-    $B/lab/t5bench_engine --model /tmp/$M --device cuda --dtype fp16 --batch $batch --beams $beams \
+    ${BIN:-$B/lab/t5bench_engine} --model /tmp/$M --device cuda --dtype fp16 --batch $batch --beams $beams \
     --new-tokens ${NEW:-2} --iters 1 --warmup 0 > "$OUT/ncu-$M-b$batch-k$beams.csv" 2>/dev/null
   python3 - "$OUT/ncu-$M-b$batch-k$beams.csv" "$batch" "$beams" <<'PY'
 import csv, sys, collections, re
