@@ -8,15 +8,15 @@
 #   2. device-s8.sh's checks (fixtures fp32/fp16/bf16, props, inflight,
 #      memcheck) and batch-1 greedy p50 with MODES alternating (default
 #      new head x3; NAME@VAR=VALUE runs NAME with VAR set);
-#   3. LARGE=1 (default): t5-small greedy at batch 64, 256 and 1024, new and
-#      head alternating twice;
+#   3. LARGE=1 (default): t5-small greedy at batch 64, 256 and 1024, LMODES
+#      (default new head) alternating twice;
 #   4. PROFILE=1: Nsight per-kernel times of one t5-small request at PBATCH
 #      (1024) with 2 new tokens, new and head.
 #   cmake --build build-cuda
 #   LABS="t5bench_engine lab_gemm lab_norm lab_attn" EXTRA="head:/tmp/t5bench_head" \
 #       bash bench/device-pack.sh
 #   run(command="bash bench/device-s15.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
-# Knobs: LAB="..." (empty: none), CHECK=0, LARGE=0, MODES, TMODES (device-s8.sh's traces),
+# Knobs: LAB="..." (empty: none), CHECK=0, LARGE=0, MODES, LMODES, TMODES (device-s8.sh's traces),
 # SHAPES, PROFILE=1, PBATCH.
 set -u
 D=$(dirname "$0")
@@ -39,10 +39,11 @@ CHECK=${CHECK:-1} ROWS=0 TMODES="${TMODES:- }" SHAPES="${SHAPES:-t5-small t5-bas
 awk '{print $1, $4, $5, $7, $8, $10, $11}' "$OUT/bench.txt" | grep "^t5"
 if [ "${LARGE:-1}" = 1 ]; then
   [ -d /tmp/t5-small ] || $B/t5serve random-model --shape t5-small --out /tmp/t5-small --dtype fp16 > /dev/null
-  for i in 1 2; do for batch in 64 256 1024; do for mode in new head; do
-    bin=$B/lab/t5bench_engine; [ $mode = new ] || bin=$B/lab/t5bench_$mode
-    timeout 120 $bin --model /tmp/t5-small --device cuda --dtype fp16 --batch $batch --iters 20 \
-      --breakdown --label "t5-small-$mode" | grep "^t5"
+  for i in 1 2; do for batch in 64 256 1024; do for mode in ${LMODES:-new head}; do
+    e=""; m=$mode; case $m in *@*) e=${m#*@}; m=${m%%@*};; esac
+    bin=$B/lab/t5bench_engine; [ $m = new ] || bin=$B/lab/t5bench_$m
+    env $e timeout 120 $bin --model /tmp/t5-small --device cuda --dtype fp16 --batch $batch \
+      --iters 20 --breakdown --label "t5-small-$mode" | grep "^t5"
   done; done; done > "$OUT/bench-large.txt" 2>&1
   awk '{print $1, $4, $7, $8, $9, $10, $11}' "$OUT/bench-large.txt"
 fi

@@ -103,9 +103,13 @@ static void check_decoder(lab *L, int n, int H, int dkv, int max_len, int self)
     });
     char s[64];
     snprintf(s, sizeof s, "n=%d H=%d dkv=%d max_len=%d", n, H, dkv, max_len);
-    lab_row(max_len <= 128 && dkv <= 128 ? (self ? "attn_dec_self (warp)" : "attn_cross (warp)")
-                                         : (self ? "attn_dec_self (block)" : "attn_cross (block)"),
-            L->dt, s, rel, mx, lab_tol(L->dt), us);
+    /* which kernel: w64 (16-bit, d_kv 64, <= 32 keys), the warp kernel, the block kernel */
+    const char *kn = L->dt != T5_F32 && dkv == 64 && max_len <= 32 ? "w64"
+                     : max_len <= 128 && dkv <= 128                ? "warp"
+                                                                   : "block";
+    char op[40];
+    snprintf(op, sizeof op, "%s (%s)", self ? "attn_dec_self" : "attn_cross", kn);
+    lab_row(op, L->dt, s, rel, mx, lab_tol(L->dt), us);
     L->be->vt->free(L->be, dkc);
     L->be->vt->free(L->be, dvc);
     L->be->vt->free(L->be, dq);
@@ -129,7 +133,8 @@ int main(void)
     static const int dec[][4] = {{1, 8, 64, 12},  {8, 12, 64, 16}, {64, 8, 64, 32},
                                  {3, 5, 48, 300}, {7, 4, 80, 9},   {256, 8, 64, 12},
                                  {5, 8, 64, 64},  {3, 6, 64, 100}, {2, 3, 128, 33},
-                                 {3, 20, 64, 9},  {33, 32, 64, 40}, {300, 8, 64, 20}};
+                                 {3, 20, 64, 9},  {33, 32, 64, 40}, {300, 8, 64, 20},
+                                 {1024, 8, 64, 9}, {1024, 12, 64, 12}, {17, 8, 64, 32}};
     lab_header("attention");
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);

@@ -430,6 +430,7 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
+    be->no_attn_w64 = getenv("T5_CUDA_ATTN_W64") && !atoi(getenv("T5_CUDA_ATTN_W64"));
     be->no_fused = getenv("T5_CUDA_NO_FUSED_STEP") != NULL;
     be->plan_stats = getenv("T5_CUDA_PLAN_STATS") != NULL;
     /* The cluster kernel (fused_step2.cu) is opt-in: on an H200 it lost to
