@@ -208,6 +208,12 @@ VARIANTS = [
                      "fp32 reference for the CUDA backend's fp16/bf16 handling",
          config=v11_config(d_model=24, d_kv=8, num_heads=3, vocab_size=80, d_ff=40),
          overflow=True),
+    dict(name="heads64",
+         description="heads of 64 dimensions, as every published t5 / flan-t5 size has (the "
+                     "CUDA backend's 16-bit decoder attention kernel is for exactly these), "
+                     "num_heads*d_kv (2*64=128) != d_model (16), one layer each side",
+         config=v11_config(d_model=16, d_kv=64, num_heads=2, d_ff=24, vocab_size=80,
+                           num_layers=1, num_decoder_layers=1)),
 ]
 
 
