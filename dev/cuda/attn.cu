@@ -103,8 +103,8 @@ static void check_decoder(lab *L, int n, int H, int dkv, int max_len, int self)
     });
     char s[64];
     snprintf(s, sizeof s, "n=%d H=%d dkv=%d max_len=%d", n, H, dkv, max_len);
-    /* which kernel: w64 (16-bit, d_kv 64, <= 32 keys), the warp kernel, the block kernel */
-    const char *kn = L->dt != T5_F32 && dkv == 64 && max_len <= 32 ? "w64"
+    /* which kernel: w64 (16-bit, d_kv 64), the warp kernel, the block kernel */
+    const char *kn = L->dt != T5_F32 && dkv == 64 ? "w64"
                      : max_len <= 128 && dkv <= 128                ? "warp"
                                                                    : "block";
     char op[40];
@@ -134,7 +134,8 @@ int main(void)
                                  {3, 5, 48, 300}, {7, 4, 80, 9},   {256, 8, 64, 12},
                                  {5, 8, 64, 64},  {3, 6, 64, 100}, {2, 3, 128, 33},
                                  {3, 20, 64, 9},  {33, 32, 64, 40}, {300, 8, 64, 20},
-                                 {1024, 8, 64, 9}, {1024, 12, 64, 12}, {17, 8, 64, 32}};
+                                 {1024, 8, 64, 9}, {1024, 12, 64, 12}, {17, 8, 64, 32},
+                                 {40, 8, 64, 129}, {9, 8, 64, 300}};
     lab_header("attention");
     for (int di = 0; di < 3; di++) {
         lab L = lab_open(lab_dtypes[di]);

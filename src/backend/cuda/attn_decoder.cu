@@ -278,19 +278,22 @@ __global__ void __launch_bounds__(128)
     }
 }
 
-/* The warp kernel's layout for 16-bit heads of 64 dimensions and caches of
- * <= 4 * MAXB keys (t5-small / base / large, flan-t5; the decoder's first
- * steps, search-query inputs): lane (g, c) holds dimensions 8c..8c+7 of q
- * and of keys g, g+4, g+8, ... as 16-byte loads, every key's K and V row
- * of the warp in flight at once before any arithmetic (one round trip of
- * memory latency where dec_attn_warp waits for the query, then each chunk
- * of keys, then each chunk of values: at batch 1024 its cross-attention
- * was 18.8 us a layer, ~3x its bytes' time; H100, bench/cuda.md session 15).
- * A score is its eight lanes' partial dot products summed by three
- * shuffles; the softmax and the output combine the four key groups with
- * two. The operations' order differs from dec_attn_warp's, within the
- * usual fp32 rounding (the paths for other row counts differ as well). */
-template <typename T, bool SELF, int MAXB>
+/* The warp kernel's layout for 16-bit heads of 64 dimensions (t5-small /
+ * base / large, flan-t5): lane (g, c) holds dimensions 8c..8c+7 of q and of
+ * keys g, g+4, g+8, ... as 16-byte loads, the K and V rows of 16 keys in
+ * flight at once before any arithmetic (one round trip of memory latency
+ * where dec_attn_warp waits for the query, then each chunk of keys, then
+ * each chunk of values: at batch 1024 its cross-attention was 18.8 us a
+ * layer, ~3x its bytes' time; H100, bench/cuda.md session 15). Caches of
+ * more keys take rounds of 16 with a running softmax, so any max_len is
+ * served (the block kernel's barriers and dependent rounds are not needed
+ * for the server's long caches either). A score is its eight lanes' partial
+ * dot products summed by three shuffles; the softmax and the output combine
+ * the four key groups with two. The operations' order differs from
+ * dec_attn_warp's, within the usual fp32 rounding (the paths for other row
+ * counts differ as well). */
+#define W64_ROUND 4 /* keys a lane holds per round (16 a warp) */
+template <typename T, bool SELF>
 __global__ void __launch_bounds__(128)
     dec_attn_w64(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len,
                  int layer, const int32_t *rows, const float *table, int nb, int maxd)
@@ -312,60 +315,65 @@ __global__ void __launch_bounds__(128)
     const int nold = SELF ? nk - 1 : nk; /* keys read from the cache */
     const uint4 z = make_uint4(0, 0, 0, 0);
     const uint4 qr = *(const uint4 *)(qrow + c8);
-    uint4 kr[MAXB], vr[MAXB];
-#pragma unroll
-    for (int t = 0; t < MAXB; t++) {
-        const int j = 4 * t + g;
-        kr[t] = vr[t] = z;
-        if (j < nold) {
-            kr[t] = *(const uint4 *)(K + (size_t)j * dkv + c8);
-            vr[t] = *(const uint4 *)(Vv + (size_t)j * dkv + c8);
-        } else if (SELF && j == nk - 1) { /* this step's key and value */
-            kr[t] = *(const uint4 *)(qrow + inner + c8);
-            vr[t] = *(const uint4 *)(qrow + 2 * inner + c8);
-        }
-    }
-    if (SELF && g == 0) { /* the append: lanes 0-7 write the new rows */
+    if (SELF && g == 0) { /* the append: lanes 0-7 write the new rows (read below from qrow) */
         *(uint4 *)(K + (size_t)(nk - 1) * dkv + c8) = *(const uint4 *)(qrow + inner + c8);
         *(uint4 *)(Vv + (size_t)(nk - 1) * dkv + c8) = *(const uint4 *)(qrow + 2 * inner + c8);
     }
     const T *qh = (const T *)&qr;
-    float sc[MAXB], mx = -INFINITY;
+    float mx = -INFINITY, es = 0.0f;
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (int j0 = 0; j0 < nk; j0 += 4 * W64_ROUND) {
+        uint4 kr[W64_ROUND], vr[W64_ROUND];
 #pragma unroll
-    for (int t = 0; t < MAXB; t++) {
-        const int j = 4 * t + g;
-        const T *kh = (const T *)&kr[t];
-        float s = 0.0f;
+        for (int t = 0; t < W64_ROUND; t++) {
+            const int j = j0 + 4 * t + g;
+            kr[t] = vr[t] = z;
+            if (j < nold) {
+                kr[t] = *(const uint4 *)(K + (size_t)j * dkv + c8);
+                vr[t] = *(const uint4 *)(Vv + (size_t)j * dkv + c8);
+            } else if (SELF && j == nk - 1) { /* this step's key and value */
+                kr[t] = *(const uint4 *)(qrow + inner + c8);
+                vr[t] = *(const uint4 *)(qrow + 2 * inner + c8);
+            }
+        }
+        float sc[W64_ROUND], rmx = -INFINITY;
+#pragma unroll
+        for (int t = 0; t < W64_ROUND; t++) {
+            const int j = j0 + 4 * t + g;
+            const T *kh = (const T *)&kr[t];
+            float s = 0.0f;
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                s += t5__dt<T>::load(qh[e]) * t5__dt<T>::load(kh[e]);
+            s += __shfl_xor_sync(0xffffffffu, s, 1);
+            s += __shfl_xor_sync(0xffffffffu, s, 2);
+            s += __shfl_xor_sync(0xffffffffu, s, 4);
+            if (SELF && j < nk)
+                s += table[t5_rel_bucket(j - (nk - 1), 0, nb, maxd) * H + h];
+            sc[t] = j < nk ? s : -INFINITY;
+            rmx = fmaxf(rmx, sc[t]);
+        }
+        rmx = fmaxf(rmx, __shfl_xor_sync(0xffffffffu, rmx, 8));
+        rmx = fmaxf(rmx, __shfl_xor_sync(0xffffffffu, rmx, 16));
+        const float nmx = fmaxf(mx, rmx), scale = __expf(mx - nmx); /* 0 in the first round */
+        mx = nmx;
+        es *= scale;
 #pragma unroll
         for (int e = 0; e < 8; e++)
-            s += t5__dt<T>::load(qh[e]) * t5__dt<T>::load(kh[e]);
-        s += __shfl_xor_sync(0xffffffffu, s, 1);
-        s += __shfl_xor_sync(0xffffffffu, s, 2);
-        s += __shfl_xor_sync(0xffffffffu, s, 4);
-        if (SELF && j < nk)
-            s += table[t5_rel_bucket(j - (nk - 1), 0, nb, maxd) * H + h];
-        sc[t] = j < nk ? s : -INFINITY;
-        mx = fmaxf(mx, sc[t]);
-    }
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-    float es = 0.0f;
+            acc[e] *= scale;
 #pragma unroll
-    for (int t = 0; t < MAXB; t++) {
-        sc[t] = 4 * t + g < nk ? __expf(sc[t] - mx) : 0.0f;
-        es += sc[t];
+        for (int t = 0; t < W64_ROUND; t++) {
+            const float p = j0 + 4 * t + g < nk ? __expf(sc[t] - mx) : 0.0f;
+            const T *vh = (const T *)&vr[t];
+            es += p;
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                acc[e] += p * t5__dt<T>::load(vh[e]);
+        }
     }
     es += __shfl_xor_sync(0xffffffffu, es, 8);
     es += __shfl_xor_sync(0xffffffffu, es, 16);
     const float inv = 1.0f / es;
-    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-    for (int t = 0; t < MAXB; t++) {
-        const T *vh = (const T *)&vr[t];
-#pragma unroll
-        for (int e = 0; e < 8; e++)
-            acc[e] += sc[t] * t5__dt<T>::load(vh[e]);
-    }
     union {
         T h[8];
         uint4 u;
@@ -380,18 +388,17 @@ __global__ void __launch_bounds__(128)
         *(uint4 *)(out + (size_t)r * inner + h * dkv + c8) = o.u;
 }
 
-/* dec_attn_w64 for a cache of max_len keys (<= 32), NULL for fp32 (its
- * 16-byte loads hold 4 dimensions, not 8). */
+/* dec_attn_w64, or NULL for fp32 (its 16-byte loads hold 4 dimensions, not 8). */
 typedef void (*w64_fn)(void *, const void *, void *, void *, int, int, int, int, int,
                        const int32_t *, const float *, int, int);
 template <typename T, bool SELF> struct w64_kernel {
-    static w64_fn get(int max_len)
+    static w64_fn get(void)
     {
-        return max_len <= 16 ? (w64_fn)dec_attn_w64<T, SELF, 4> : (w64_fn)dec_attn_w64<T, SELF, 8>;
+        return (w64_fn)dec_attn_w64<T, SELF>;
     }
 };
 template <bool SELF> struct w64_kernel<float, SELF> {
-    static w64_fn get(int)
+    static w64_fn get(void)
     {
         return NULL;
     }
@@ -432,15 +439,6 @@ static int dec_warp_dispatch(t5_stream *s, void *out, const void *qin, void *kc,
                              const float *table, const t5_attn_shape *sh, const char *what,
                              t5_err *err)
 {
-    w64_fn k = w64_kernel<T, SELF>::get(lay->max_len);
-    if (k && lay->d_kv == 64 && lay->max_len <= 32 && !s->be->no_attn_w64 &&
-        ((uintptr_t)out | (uintptr_t)qin | (uintptr_t)kc | (uintptr_t)vc) % 16 == 0) {
-        t5__launch(s, k, dim3((n * lay->n_heads + 3) / 4), dim3(128), 0, out, qin, kc, vc, n,
-                   lay->n_slots, lay->n_heads, lay->max_len, layer, rows, table,
-                   sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
-        CU_CHECK_LAUNCH(what);
-        return 0;
-    }
     if (lay->d_kv <= 32)
         return dec_warp_kpl<T, SELF, 1>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,
                                         err);
@@ -456,12 +454,25 @@ static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *
                       const float *table, const t5_attn_shape *sh, const char *what, t5_err *err)
 {
     int dkv = lay->d_kv;
-    /* The warp kernel when every row's keys fit its registers: the cache's
+    /* 16-bit heads of 64 dimensions: dec_attn_w64 at any row count (H100,
+     * bench/cuda.md session 15: t5-small batch 8 2.36 vs 2.86-2.89 ms with
+     * the block kernel, batch 64 3.09 vs 3.57 with the warp kernel). Else the
+     * warp kernel when every row's keys fit its registers: the cache's
      * max_len bounds them (per-row lengths live on the device). */
     /* Measured on an H200 (bench/cuda.md): with few (row, head) pairs the
      * block kernel's four warps per pair win (t5-small batch 1: 262 vs 276
      * us per step); with many the warp kernel does (batch 1024: 0.68 vs
      * 0.96 ms per step). */
+    w64_fn k = w64_kernel<T, SELF>::get();
+    if (k && dkv == 64 && !s->be->no_attn_w64 && !s->be->no_warp_attn &&
+        (n * lay->n_heads >= s->be->w64_min_pairs || s->be->warp_attn_always) &&
+        ((uintptr_t)out | (uintptr_t)qin | (uintptr_t)kc | (uintptr_t)vc) % 16 == 0) {
+        t5__launch(s, k, dim3((n * lay->n_heads + 3) / 4), dim3(128), 0, out, qin, kc, vc, n,
+                   lay->n_slots, lay->n_heads, lay->max_len, layer, rows, table,
+                   sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
+        CU_CHECK_LAUNCH(what);
+        return 0;
+    }
     if (lay->max_len <= DEC_WARP_KEYS && dkv <= 128 && !s->be->no_warp_attn &&
         (n * lay->n_heads >= 256 || s->be->warp_attn_always)) {
         return dec_warp_dispatch<T, SELF>(s, out, qin, kc, vc, lay, layer, rows, n, table, sh, what,

@@ -431,6 +431,10 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
     be->no_attn_w64 = getenv("T5_CUDA_ATTN_W64") && !atoi(getenv("T5_CUDA_ATTN_W64"));
+    /* at any count: 5-16 rows (40-128 pairs of 8 heads) gain the most
+     * against the block kernel (bench/cuda.md, session 15) */
+    be->w64_min_pairs =
+        getenv("T5_CUDA_ATTN_W64_PAIRS") ? atoi(getenv("T5_CUDA_ATTN_W64_PAIRS")) : 0;
     be->no_fused = getenv("T5_CUDA_NO_FUSED_STEP") != NULL;
     be->plan_stats = getenv("T5_CUDA_PLAN_STATS") != NULL;
     /* The cluster kernel (fused_step2.cu) is opt-in: on an H200 it lost to

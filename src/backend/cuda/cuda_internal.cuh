@@ -74,6 +74,7 @@ typedef struct t5__cu_backend {
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
     int no_attn_w64;      /* T5_CUDA_ATTN_W64=0: not the d_kv 64 warp kernel (attn_decoder.cu) */
+    int w64_min_pairs;    /* (row, head) pairs from which it is taken (T5_CUDA_ATTN_W64_PAIRS) */
     int no_fused;         /* T5_CUDA_NO_FUSED_STEP: no decode_step, the engine issues the ops */
     int plan_stats;       /* T5_CUDA_PLAN_STATS: print plan-building counts at stream destroy */
     int fused_max_rows;   /* T5_CUDA_FUSED_MAX_ROWS: rows up to which decode_step is taken (1..8) */
