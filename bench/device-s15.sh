@@ -10,14 +10,14 @@
 #      new head x3; NAME@VAR=VALUE runs NAME with VAR set);
 #   3. LARGE=1 (default): t5-small greedy at batch 64, 256 and 1024, LMODES
 #      (default new head) alternating twice;
-#   4. ROWS=1: batch 8, 16, 1 x 5 and 2 x 4 beams, RMODES (default new head);
+#   4. ROWS=1: batch 8, 16, 1 x 5 and 2 x 4 beams (RROWS), RMODES (default new head);
 #   5. PROFILE=1: Nsight per-kernel times of one t5-small request at PBATCH
 #      (1024) with 2 new tokens, new and head.
 #   cmake --build build-cuda
 #   LABS="t5bench_engine lab_gemm lab_norm lab_attn" EXTRA="head:/tmp/t5bench_head" \
 #       bash bench/device-pack.sh
 #   run(command="bash bench/device-s15.sh", carry=["build-cuda/carry.tar.xz", ".devlibs/lib"])
-# Knobs: LAB="..." (empty: none), CHECK=0, LARGE=0, ROWS=1, MODES, LMODES, RMODES, TMODES (device-s8.sh's traces),
+# Knobs: LAB="..." (empty: none), CHECK=0, LARGE=0, ROWS=1, MODES, LMODES, RMODES, RROWS, TMODES (device-s8.sh's traces),
 # SHAPES, PROFILE=1, PBATCH.
 set -u
 D=$(dirname "$0")
@@ -51,9 +51,10 @@ fi
 # ROWS=1: decoder steps of 5-16 rows (per-op attention), RMODES alternating twice
 if [ "${ROWS:-0}" = 1 ]; then
   for shape in ${SHAPES:-t5-small t5-base}; do for i in 1 2; do for mode in ${RMODES:-new head}; do
-    e=""; m=$mode; case $m in *@*) e=${m#*@}; m=${m%%@*};; esac
+    e=""; m=$mode; case $m in *@*) e=${m#*@}; e=${e//@/ }; m=${m%%@*};; esac
     bin=$B/lab/t5bench_engine; [ $m = new ] || bin=$B/lab/t5bench_$m
-    for rows in "--batch 8 --beams 1" "--batch 16 --beams 1" "--batch 1 --beams 5" "--batch 2 --beams 4"; do
+    # RROWS: "BATCHxBEAMS ..." (default 8x1 16x1 1x5 2x4)
+    for bb in ${RROWS:-8x1 16x1 1x5 2x4}; do rows="--batch ${bb%x*} --beams ${bb#*x}"
       env $e timeout 120 $bin --model /tmp/$shape --device cuda --dtype fp16 $rows --iters 30 \
         --breakdown --label "$shape-$mode" | grep "^$shape"
     done

@@ -317,10 +317,13 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         goto fail;
     }
     fill_fused(e);
-    /* Steps of up to 4 rows absorb (bench/cuda.md: the fused step then wins
-     * at 4 rows too) and t5_generate chains them, absorbed or not;
-     * T5_ENGINE_ABS_ROWS changes it (A/B). */
-    e->abs_rows = getenv("T5_ENGINE_ABS_ROWS") ? atoi(getenv("T5_ENGINE_ABS_ROWS")) : 4;
+    /* Steps of one row absorb: the fused step that reads the entries takes
+     * one row by default (from 2 rows the per-op step with the tensor-core
+     * GEMMs is faster: bench/cuda.md, session 15), and an entry costs a
+     * kernel per sequence. T5_ENGINE_ABS_ROWS raises it (A/B, or with
+     * T5_CUDA_FUSED_MAX_ROWS). t5_generate chains greedy steps of up to
+     * T5_ENGINE_CHAIN_ROWS rows, absorbed or not. */
+    e->abs_rows = getenv("T5_ENGINE_ABS_ROWS") ? atoi(getenv("T5_ENGINE_ABS_ROWS")) : 1;
     e->abs_rows = e->abs_rows < 1                  ? 1
                   : e->abs_rows > T5__ABS_MAX_ROWS ? T5__ABS_MAX_ROWS
                                                    : e->abs_rows;

@@ -97,8 +97,8 @@ struct t5_engine {
      * there are (<= T5__ABS_ENTRIES, within T5__ABS_BYTES); 0 when the backend
      * has no cross_absorb or the buffers could not be had. */
     int abs_on;
-    int abs_rows; /* steps of up to this many rows absorb, and t5_generate chains them
-                   * (T5_ENGINE_ABS_ROWS, default 4; set whether or not abs_on) */
+    int abs_rows; /* steps of up to this many rows absorb (T5_ENGINE_ABS_ROWS,
+                   * default 1; set whether or not abs_on) */
     int32_t abs_slot[T5__ABS_ENTRIES];  /* the cross slot an entry holds, -1: none */
     uint32_t abs_used[T5__ABS_ENTRIES]; /* the step that last used it (least recent goes) */
     uint32_t abs_clock;

@@ -18,15 +18,14 @@ typedef struct live_req {
 } live_req;
 
 /* Chained greedy steps (t5_engine_steps_greedy): on a GPU, once every
- * request is admitted and decodes greedily on <= e->abs_rows rows (the
- * latency case, where the fused step runs), several steps go out in one
- * round trip. Steps a request does not need after its EOS are skipped on
- * the device (or run and ignored). 0 or 1: step by step. */
+ * request is admitted and decodes greedily on <= T5_ENGINE_CHAIN_ROWS rows
+ * (the latency case), several steps go out in one round trip. Steps a
+ * request does not need after its EOS are skipped on the device (or run
+ * and ignored). 0 or 1: step by step. */
 #define GEN_CHAIN 8
 static int chain_len(const t5_engine *e, const live_req *live, int n_live, int nr)
 {
-    if (e->be->device == T5_DEVICE_CPU || e->no_chain || nr > e->abs_rows ||
-        nr > T5_ENGINE_CHAIN_ROWS)
+    if (e->be->device == T5_DEVICE_CPU || e->no_chain || nr > T5_ENGINE_CHAIN_ROWS)
         return 0;
     /* Up to GEN_CHAIN steps, more (up to T5_ENGINE_CHAIN_STEPS) while EOS is
      * masked for every request (min_new_tokens): those steps cannot be cut

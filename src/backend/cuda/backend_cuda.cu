@@ -414,9 +414,14 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
         be->fused_grid = be->n_sm;
     be->smem_optin = prop.sharedMemPerBlockOptin;
     be->no_gemv = getenv("T5_CUDA_NO_GEMV") != NULL;
-    /* Measured on an H200 (bench/cuda.md): the GEMV path ties cuBLASLt at
-     * one row and loses from 8 rows on, so by default it takes m <= 4. */
-    be->gemv_max_m = getenv("T5_CUDA_GEMV_MAX_M") ? atoi(getenv("T5_CUDA_GEMV_MAX_M")) : 4;
+    /* The CUDA-core GEMV path ties cuBLASLt at one row and loses from 8 rows
+     * on (H200, bench/cuda.md); the tensor-core kernel below beats it from 2
+     * rows (H100, session 15: with it and the per-op step, t5-small batch 4
+     * 2.16 vs 2.97 ms, 4 beams 2.27-2.30 vs 3.23-3.26). So 16-bit models take
+     * the GEMV for one row only, fp32 (no tensor-core path) up to 4. */
+    be->gemv_max_m = getenv("T5_CUDA_GEMV_MAX_M")          ? atoi(getenv("T5_CUDA_GEMV_MAX_M"))
+                     : dtype != T5_F32 && prop.major >= 8 ? 1
+                                                          : 4;
     if (be->gemv_max_m > T5__GEMV_MAX_M)
         be->gemv_max_m = T5__GEMV_MAX_M;
     /* From there to 16 rows (the encoder of a short input, padded to a
@@ -456,24 +461,24 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->fused_threads = getenv("T5_CUDA_FUSED_THREADS") ? atoi(getenv("T5_CUDA_FUSED_THREADS")) : 0;
     if (be->fused_threads != 384 && be->fused_threads != 512)
         be->fused_threads = 0;
-    /* Rows a fused step takes by default (bench/cuda.md): the barrier kernel
-     * wins at one row and loses to the per-op graph at 2-4 (H200), the
-     * cluster kernel won at 4 rows, and the LL kernel wins at 2 on an H100
-     * (t5-small batch 2 2.77 vs 3.14-3.17 ms per-op, 2 beams 2.81-2.91 vs
-     * 3.14-3.20; t5-base level or better) and ties or loses at 3-4. */
+    /* Rows a fused step takes by default (bench/cuda.md): one. The barrier
+     * kernel wins at one row and loses to the per-op graph at 2-4 (H200); the
+     * cluster kernel won at 4 rows; the LL kernel won at 2-4 rows until the
+     * per-op step took the tensor-core GEMMs and dec_attn_w64 there (H100,
+     * session 15: t5-small batch 2 2.07 vs 2.15-2.17 ms, batch 4 2.16 vs
+     * 2.97-2.98, 4 beams 2.27-2.30 vs 3.23-3.26; t5-base batch 2 4.88 vs
+     * 5.52-5.57, 4 beams 5.11-5.16 vs 7.63-7.65), and it still wins at one
+     * (t5-small 1.73-1.75 vs 2.03-2.05 per-op, t5-base 3.98-4.04 vs 4.70). */
     be->fused_max_rows = getenv("T5_CUDA_FUSED_MAX_ROWS") ? atoi(getenv("T5_CUDA_FUSED_MAX_ROWS"))
                          : be->fused_v2                   ? 4
-                         : be->fused_ll                   ? 2
                                                           : 1;
     if (be->fused_max_rows > 8)
         be->fused_max_rows = 8;
     /* the barrier kernel (where the LL kernel is off or its words do not fit) */
     be->fused_max_rows_bar = getenv("T5_CUDA_FUSED_MAX_ROWS") ? be->fused_max_rows : 1;
-    /* steps with absorbed cross-attention: the LL kernel takes up to 4 rows
-     * (t5-small batch 4 3.09-3.11 vs 3.82-3.84 ms per-op, 4 beams 3.28 vs
-     * 3.77-3.82; t5-base 8.33 vs 8.79-8.88, 8.14-8.23 vs 8.57; H100) */
-    be->fused_max_rows_abs =
-        getenv("T5_CUDA_FUSED_MAX_ROWS") || !be->fused_ll ? be->fused_max_rows : 4;
+    /* steps with absorbed cross-attention: the same (the LL kernel took up
+     * to 4 rows against the per-op step before session 15) */
+    be->fused_max_rows_abs = be->fused_max_rows;
     int rc = t5__cu_use(be, err);
     if (rc < 0) {
         free(be);
