@@ -388,22 +388,6 @@ __global__ void __launch_bounds__(128)
         *(uint4 *)(out + (size_t)r * inner + h * dkv + c8) = o.u;
 }
 
-/* dec_attn_w64, or NULL for fp32 (its 16-byte loads hold 4 dimensions, not 8). */
-typedef void (*w64_fn)(void *, const void *, void *, void *, int, int, int, int, int,
-                       const int32_t *, const float *, int, int);
-template <typename T, bool SELF> struct w64_kernel {
-    static w64_fn get(void)
-    {
-        return (w64_fn)dec_attn_w64<T, SELF>;
-    }
-};
-template <bool SELF> struct w64_kernel<float, SELF> {
-    static w64_fn get(void)
-    {
-        return NULL;
-    }
-};
-
 template <typename T, bool SELF, int DPL, int KPL>
 static int dec_warp_launch(t5_stream *s, void *out, const void *qin, void *kc, void *vc,
                            const t5_kv_layout *lay, int layer, const int32_t *rows, int n,
@@ -463,15 +447,18 @@ static int dec_launch(t5_stream *s, void *out, const void *qin, void *kc, void *
      * block kernel's four warps per pair win (t5-small batch 1: 262 vs 276
      * us per step); with many the warp kernel does (batch 1024: 0.68 vs
      * 0.96 ms per step). */
-    w64_fn k = w64_kernel<T, SELF>::get();
-    if (k && dkv == 64 && !s->be->no_attn_w64 && !s->be->no_warp_attn &&
-        (n * lay->n_heads >= s->be->w64_min_pairs || s->be->warp_attn_always) &&
-        ((uintptr_t)out | (uintptr_t)qin | (uintptr_t)kc | (uintptr_t)vc) % 16 == 0) {
-        t5__launch(s, k, dim3((n * lay->n_heads + 3) / 4), dim3(128), 0, out, qin, kc, vc, n,
-                   lay->n_slots, lay->n_heads, lay->max_len, layer, rows, table,
-                   sh ? sh->num_buckets : 0, sh ? sh->max_distance : 0);
-        CU_CHECK_LAUNCH(what);
-        return 0;
+    /* (not fp32: its 16-byte loads hold 4 dimensions, not 8) */
+    if constexpr (sizeof(T) == 2) {
+        if (dkv == 64 && !s->be->no_attn_w64 && !s->be->no_warp_attn &&
+            (n * lay->n_heads >= s->be->w64_min_pairs || s->be->warp_attn_always) &&
+            ((uintptr_t)out | (uintptr_t)qin | (uintptr_t)kc | (uintptr_t)vc) % 16 == 0) {
+            t5__launch(s, dec_attn_w64<T, SELF>, dim3((n * lay->n_heads + 3) / 4), dim3(128), 0,
+                       (T *)out, (const T *)qin, (T *)kc, (T *)vc, n, lay->n_slots, lay->n_heads,
+                       lay->max_len, layer, rows, table, sh ? sh->num_buckets : 0,
+                       sh ? sh->max_distance : 0);
+            CU_CHECK_LAUNCH(what);
+            return 0;
+        }
     }
     if (lay->max_len <= DEC_WARP_KEYS && dkv <= 128 && !s->be->no_warp_attn &&
         (n * lay->n_heads >= 256 || s->be->warp_attn_always)) {
