@@ -14,7 +14,7 @@
  * per-step values live in device memory so a captured graph replays with
  * new rows.
  */
-#include "cuda_internal.cuh"
+#include "attn_w64.cuh"
 
 #define DEC_THREADS 128
 
@@ -279,20 +279,15 @@ __global__ void __launch_bounds__(128)
 }
 
 /* The warp kernel's layout for 16-bit heads of 64 dimensions (t5-small /
- * base / large, flan-t5): lane (g, c) holds dimensions 8c..8c+7 of q and of
- * keys g, g+4, g+8, ... as 16-byte loads, the K and V rows of 16 keys in
- * flight at once before any arithmetic (one round trip of memory latency
- * where dec_attn_warp waits for the query, then each chunk of keys, then
- * each chunk of values: at batch 1024 its cross-attention was 18.8 us a
- * layer, ~3x its bytes' time; H100, bench/cuda.md session 15). Caches of
- * more keys take rounds of 16 with a running softmax, so any max_len is
- * served (the block kernel's barriers and dependent rounds are not needed
- * for the server's long caches either). A score is its eight lanes' partial
- * dot products summed by three shuffles; the softmax and the output combine
- * the four key groups with two. The operations' order differs from
- * dec_attn_warp's, within the usual fp32 rounding (the paths for other row
- * counts differ as well). */
-#define W64_ROUND 4 /* keys a lane holds per round (16 a warp) */
+ * base / large, flan-t5): t5__attn_w64 (attn_w64.cuh) per warp, four (row,
+ * head) pairs a block. dec_attn_warp waited out a round trip for the query,
+ * then each chunk of keys, then each chunk of values: at batch 1024 its
+ * cross-attention was 18.8 us a layer, ~3x its bytes' time (H100,
+ * bench/cuda.md session 15). Caches of more keys take rounds of 16 with a
+ * running softmax, so any max_len is served (the block kernel's barriers
+ * and dependent rounds are not needed for the server's long caches either).
+ * The operations' order differs from dec_attn_warp's, within the usual fp32
+ * rounding (the paths for other row counts differ as well). */
 template <typename T, bool SELF>
 __global__ void __launch_bounds__(128)
     dec_attn_w64(T *out, const T *qin, T *kc, T *vc, int n, int n_slots, int H, int max_len,
@@ -304,7 +299,6 @@ __global__ void __launch_bounds__(128)
     if (pair >= n * H)
         return;
     const int r = pair / H, h = pair - r * H, inner = H * dkv;
-    const int g = lane >> 3, c8 = (lane & 7) * 8; /* key group, first dimension */
     const int32_t *rw = rows + 4 * r;
     const int slot = SELF ? rw[0] : rw[1];
     int nk = SELF ? rw[2] + 1 : rw[3];
@@ -312,80 +306,14 @@ __global__ void __launch_bounds__(128)
     const size_t head_off = (((size_t)layer * n_slots + slot) * H + h) * (size_t)max_len * dkv;
     T *K = kc + head_off, *Vv = vc + head_off;
     const T *qrow = qin + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
-    const int nold = SELF ? nk - 1 : nk; /* keys read from the cache */
-    const uint4 z = make_uint4(0, 0, 0, 0);
-    const uint4 qr = *(const uint4 *)(qrow + c8);
-    if (SELF && g == 0) { /* the append: lanes 0-7 write the new rows (read below from qrow) */
+    if (SELF && lane < 8) { /* the append: lanes 0-7 write the new rows (read below from qrow) */
+        const int c8 = lane * 8;
         *(uint4 *)(K + (size_t)(nk - 1) * dkv + c8) = *(const uint4 *)(qrow + inner + c8);
         *(uint4 *)(Vv + (size_t)(nk - 1) * dkv + c8) = *(const uint4 *)(qrow + 2 * inner + c8);
     }
-    const T *qh = (const T *)&qr;
-    float mx = -INFINITY, es = 0.0f;
-    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    for (int j0 = 0; j0 < nk; j0 += 4 * W64_ROUND) {
-        uint4 kr[W64_ROUND], vr[W64_ROUND];
-#pragma unroll
-        for (int t = 0; t < W64_ROUND; t++) {
-            const int j = j0 + 4 * t + g;
-            kr[t] = vr[t] = z;
-            if (j < nold) {
-                kr[t] = *(const uint4 *)(K + (size_t)j * dkv + c8);
-                vr[t] = *(const uint4 *)(Vv + (size_t)j * dkv + c8);
-            } else if (SELF && j == nk - 1) { /* this step's key and value */
-                kr[t] = *(const uint4 *)(qrow + inner + c8);
-                vr[t] = *(const uint4 *)(qrow + 2 * inner + c8);
-            }
-        }
-        float sc[W64_ROUND], rmx = -INFINITY;
-#pragma unroll
-        for (int t = 0; t < W64_ROUND; t++) {
-            const int j = j0 + 4 * t + g;
-            const T *kh = (const T *)&kr[t];
-            float s = 0.0f;
-#pragma unroll
-            for (int e = 0; e < 8; e++)
-                s += t5__dt<T>::load(qh[e]) * t5__dt<T>::load(kh[e]);
-            s += __shfl_xor_sync(0xffffffffu, s, 1);
-            s += __shfl_xor_sync(0xffffffffu, s, 2);
-            s += __shfl_xor_sync(0xffffffffu, s, 4);
-            if (SELF && j < nk)
-                s += table[t5_rel_bucket(j - (nk - 1), 0, nb, maxd) * H + h];
-            sc[t] = j < nk ? s : -INFINITY;
-            rmx = fmaxf(rmx, sc[t]);
-        }
-        rmx = fmaxf(rmx, __shfl_xor_sync(0xffffffffu, rmx, 8));
-        rmx = fmaxf(rmx, __shfl_xor_sync(0xffffffffu, rmx, 16));
-        const float nmx = fmaxf(mx, rmx), scale = __expf(mx - nmx); /* 0 in the first round */
-        mx = nmx;
-        es *= scale;
-#pragma unroll
-        for (int e = 0; e < 8; e++)
-            acc[e] *= scale;
-#pragma unroll
-        for (int t = 0; t < W64_ROUND; t++) {
-            const float p = j0 + 4 * t + g < nk ? __expf(sc[t] - mx) : 0.0f;
-            const T *vh = (const T *)&vr[t];
-            es += p;
-#pragma unroll
-            for (int e = 0; e < 8; e++)
-                acc[e] += p * t5__dt<T>::load(vh[e]);
-        }
-    }
-    es += __shfl_xor_sync(0xffffffffu, es, 8);
-    es += __shfl_xor_sync(0xffffffffu, es, 16);
-    const float inv = 1.0f / es;
-    union {
-        T h[8];
-        uint4 u;
-    } o;
-#pragma unroll
-    for (int e = 0; e < 8; e++) {
-        acc[e] += __shfl_xor_sync(0xffffffffu, acc[e], 8);
-        acc[e] += __shfl_xor_sync(0xffffffffu, acc[e], 16);
-        o.h[e] = t5__dt<T>::store(acc[e] * inv);
-    }
-    if (g == 0)
-        *(uint4 *)(out + (size_t)r * inner + h * dkv + c8) = o.u;
+    t5__w64_table_bias bias = {table, nk, nb, maxd, H, h};
+    t5__attn_w64<T, SELF, false>(out + (size_t)r * inner + h * dkv, qrow, inner, K, Vv, nk,
+                                 SELF ? nk - 1 : nk, bias);
 }
 
 template <typename T, bool SELF, int DPL, int KPL>

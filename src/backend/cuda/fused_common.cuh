@@ -8,6 +8,7 @@
 #ifndef T5_CUDA_FUSED_COMMON_CUH
 #define T5_CUDA_FUSED_COMMON_CUH
 
+#include "attn_w64.cuh"
 #include "topk_dev.cuh"
 
 /* Threads a block: 512, or another count where a file defines it before
@@ -351,10 +352,68 @@ struct fs_attn_args {
     int h0, nh, q_rs, q_hs, kv_off, o_rs, o_hs;
 };
 
+/* fs_attn for 16-bit heads of 64 dimensions: t5__attn_w64 (attn_w64.cuh),
+ * as the per-op step's dec_attn_w64, so a one-row fused step's attention
+ * gives the per-op step's bits (that path takes it at any row count).
+ * fs_attn's loop waits for each key's loads per lane and sums V per
+ * dimension pair: ~3.3 us a layer on block 0's clock at t5-small /
+ * t5-base's 11 keys (bench/cuda.md, session 14), this ~1.9 / ~2.0 (16).
+ * Inlined into fs_attn, which the kernels call as before. */
+template <typename T, bool SELF, bool CG>
+static __device__ __forceinline__ void fs_attn_w64(T *as, const fs_attn_args &g, float *sc_all)
+{
+    constexpr int dkv = 64;
+    const int H = g.H, m = g.m, nh = g.nh;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float *bias = sc_all + (size_t)warp * g.smax; /* fs_attn's score scratch */
+    for (int pair = warp; pair < m * nh; pair += FS_WARPS) {
+        const int r = pair / nh, hh = pair - r * nh, h = g.h0 + hh;
+        const int32_t *rw = g.rows + 4 * r;
+        const int slot = SELF ? rw[0] : rw[1];
+        int nk = SELF ? rw[2] + 1 : rw[3];
+        nk = nk > g.max_len ? g.max_len : nk < 1 ? 1 : nk;
+        const size_t head_off =
+            (((size_t)g.layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
+        const T *qrow = (const T *)g.q + (size_t)r * g.q_rs + hh * g.q_hs;
+        if (SELF && g.kw && lane < 8) { /* the append: lanes 0-7 write the new rows */
+            const int c8 = lane * 8;
+            *(uint4 *)((T *)g.kw + head_off + (size_t)(nk - 1) * dkv + c8) =
+                t5__w64_ld<CG>(qrow + g.kv_off + c8);
+            *(uint4 *)((T *)g.vw + head_off + (size_t)(nk - 1) * dkv + c8) =
+                t5__w64_ld<CG>(qrow + 2 * g.kv_off + c8);
+        }
+        if (SELF) { /* the keys' biases first, a lane a key (t5__w64_scratch_bias) */
+            for (int j = lane; j < nk; j += 32)
+                bias[j] = g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h];
+            __syncwarp();
+        }
+        t5__w64_scratch_bias b = {bias};
+        t5__attn_w64<T, SELF, CG>(as + (size_t)r * g.o_rs + hh * g.o_hs, qrow, g.kv_off,
+                                  (const T *)g.kc + head_off, (const T *)g.vc + head_off, nk,
+                                  SELF ? nk - 1 : nk, b);
+        __syncwarp(); /* bias is reused by this warp's next pair */
+    }
+    __syncthreads();
+}
+
+/* Whether fs_attn_w64 serves g (16-bit T checked by the caller): 64-wide
+ * heads, every row and head offset a multiple of 16 bytes. */
+static __device__ __forceinline__ bool fs_w64_ok(const void *as, const fs_attn_args &g)
+{
+    return g.dkv == 64 && ((g.q_rs | g.q_hs | g.kv_off | g.o_rs | g.o_hs) & 7) == 0 &&
+           (((uintptr_t)as | (uintptr_t)g.q) & 15) == 0;
+}
+
 template <typename T, bool SELF, bool CG>
 static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *sc_all,
                                             float *qs_all)
 {
+    if constexpr (sizeof(T) == 2) { /* inlined here: the kernels keep one call */
+        if (fs_w64_ok(as, g)) {
+            fs_attn_w64<T, SELF, CG>(as, g, sc_all);
+            return;
+        }
+    }
     const int H = g.H, dkv = g.dkv, m = g.m, layer = g.layer, nh = g.nh;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     constexpr int VN = fs_vec<T>::N;
