@@ -306,14 +306,16 @@ __global__ void __launch_bounds__(128)
     const size_t head_off = (((size_t)layer * n_slots + slot) * H + h) * (size_t)max_len * dkv;
     T *K = kc + head_off, *Vv = vc + head_off;
     const T *qrow = qin + (size_t)r * (SELF ? 3 : 1) * inner + h * dkv;
-    if (SELF && lane < 8) { /* the append: lanes 0-7 write the new rows (read below from qrow) */
+    t5__w64_table_bias bias = {table, nk, nb, maxd, H, h};
+    t5__attn_w64<T, SELF, false>(out + (size_t)r * inner + h * dkv, qrow, inner, K, Vv, nk,
+                                 SELF ? nk - 1 : nk, bias);
+    /* the append after (the attention took the new rows from qrow): before,
+     * its stores waited for their loads and held back the query's load */
+    if (SELF && lane < 8) {
         const int c8 = lane * 8;
         *(uint4 *)(K + (size_t)(nk - 1) * dkv + c8) = *(const uint4 *)(qrow + inner + c8);
         *(uint4 *)(Vv + (size_t)(nk - 1) * dkv + c8) = *(const uint4 *)(qrow + 2 * inner + c8);
     }
-    t5__w64_table_bias bias = {table, nk, nb, maxd, H, h};
-    t5__attn_w64<T, SELF, false>(out + (size_t)r * inner + h * dkv, qrow, inner, K, Vv, nk,
-                                 SELF ? nk - 1 : nk, bias);
 }
 
 template <typename T, bool SELF, int DPL, int KPL>

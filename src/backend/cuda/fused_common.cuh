@@ -375,13 +375,6 @@ static __device__ __forceinline__ void fs_attn_w64(T *as, const fs_attn_args &g,
         const size_t head_off =
             (((size_t)g.layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
         const T *qrow = (const T *)g.q + (size_t)r * g.q_rs + hh * g.q_hs;
-        if (SELF && g.kw && lane < 8) { /* the append: lanes 0-7 write the new rows */
-            const int c8 = lane * 8;
-            *(uint4 *)((T *)g.kw + head_off + (size_t)(nk - 1) * dkv + c8) =
-                t5__w64_ld<CG>(qrow + g.kv_off + c8);
-            *(uint4 *)((T *)g.vw + head_off + (size_t)(nk - 1) * dkv + c8) =
-                t5__w64_ld<CG>(qrow + 2 * g.kv_off + c8);
-        }
         if (SELF) { /* the keys' biases first, a lane a key (t5__w64_scratch_bias) */
             for (int j = lane; j < nk; j += 32)
                 bias[j] = g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h];
@@ -391,6 +384,13 @@ static __device__ __forceinline__ void fs_attn_w64(T *as, const fs_attn_args &g,
         t5__attn_w64<T, SELF, CG>(as + (size_t)r * g.o_rs + hh * g.o_hs, qrow, g.kv_off,
                                   (const T *)g.kc + head_off, (const T *)g.vc + head_off, nk,
                                   SELF ? nk - 1 : nk, b);
+        if (SELF && g.kw && lane < 8) { /* the append (as dec_attn_w64's, after) */
+            const int c8 = lane * 8;
+            *(uint4 *)((T *)g.kw + head_off + (size_t)(nk - 1) * dkv + c8) =
+                t5__w64_ld<CG>(qrow + g.kv_off + c8);
+            *(uint4 *)((T *)g.vw + head_off + (size_t)(nk - 1) * dkv + c8) =
+                t5__w64_ld<CG>(qrow + 2 * g.kv_off + c8);
+        }
         __syncwarp(); /* bias is reused by this warp's next pair */
     }
     __syncthreads();
