@@ -111,8 +111,9 @@ __global__ void stream_k(const __half *w, size_t rows_per_block, int rows_per_ch
 }
 
 /* ---- cluster barrier --------------------------------------------------------- */
-__global__ void cbar_k(int iters, unsigned long long *t)
+__global__ void cbar_k(int iters, unsigned long long *t, float *out)
 {
+    (void)out;
     unsigned long long t0 = 0, t1;
     asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;");
     if (threadIdx.x == 0)
@@ -125,6 +126,20 @@ __global__ void cbar_k(int iters, unsigned long long *t)
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
         t[0] = t1 - t0;
     }
+}
+
+/* The block's sum of s (red: a word a warp); the caller syncs before red's next use. */
+static __device__ float block_sum(float s, float *red)
+{
+    for (int o = 16; o; o >>= 1)
+        s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (threadIdx.x % 32 == 0)
+        red[threadIdx.x / 32] = s;
+    __syncthreads();
+    float tot = 0;
+    for (int w = 0; w < (int)blockDim.x / 32; w++)
+        tot += red[w];
+    return tot;
 }
 
 /* ---- DSMEM all-gather ---------------------------------------------------------- */
@@ -161,16 +176,7 @@ __global__ void dsmem_k(int iters, unsigned long long *t, float *out)
             "barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::
                 : "memory");
         /* a one-row "GEMV" needs the whole vector: block sum, then a new slice */
-        float s = tid < 512 ? b[tid] : 0.f;
-        for (int o = 16; o; o >>= 1)
-            s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (tid % 32 == 0)
-            red[tid / 32] = s;
-        __syncthreads();
-        float tot = 0;
-        for (int w = 0; w < (int)blockDim.x / 32; w++)
-            tot += red[w];
-        mine = mine * 0.5f + tot * 1e-6f;
+        mine = mine * 0.5f + block_sum(tid < 512 ? b[tid] : 0.f, red) * 1e-6f;
         if (tid < slice)
             my[tid] = mine;
         __syncthreads();
@@ -211,15 +217,7 @@ __global__ void gll_k(int iters, unsigned long long *words, unsigned long long *
             } while ((unsigned)(v >> 32) != tag);
             s = __uint_as_float((unsigned)v);
         }
-        for (int o = 16; o; o >>= 1)
-            s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (tid % 32 == 0)
-            red[tid / 32] = s;
-        __syncthreads();
-        float tot = 0;
-        for (int w2 = 0; w2 < (int)blockDim.x / 32; w2++)
-            tot += red[w2];
-        mine = mine * 0.5f + tot * 1e-6f;
+        mine = mine * 0.5f + block_sum(s, red) * 1e-6f;
         __syncthreads();
     }
     if (tid == 0 && blockIdx.x == 0) {
@@ -302,17 +300,7 @@ int main()
     for (int i = 0; i < 4; i++) {
         int C = cs[i];
         unsigned long long h = 0;
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(C);
-        cfg.blockDim = dim3(512);
-        cudaLaunchAttribute at[1];
-        at[0].id = cudaLaunchAttributeClusterDimension;
-        at[0].val.clusterDim.x = C;
-        at[0].val.clusterDim.y = 1;
-        at[0].val.clusterDim.z = 1;
-        cfg.attrs = at;
-        cfg.numAttrs = 1;
-        cudaError_t e = cudaLaunchKernelEx(&cfg, cbar_k, iters, t);
+        cudaError_t e = launch_cluster(cbar_k, C, iters, t, o);
         if (e == cudaSuccess)
             e = cudaDeviceSynchronize();
         if (e != cudaSuccess) {
