@@ -942,7 +942,9 @@ int FS_ALT_BUILD(t5_stream *s, const t5_fused_step *a, t5_err *err)
  * t5-base on an H100: batch-1 greedy 2.0% faster than with 512, while at
  * 4 rows, batch 4 or 4 beams, 384 was 5% slower and t5-small's 8 heads at
  * one row 1.5% slower: bench/cuda.md, session 12), else 512;
- * T5_CUDA_FUSED_THREADS sets it for every step. */
+ * T5_CUDA_FUSED_THREADS sets it for every step. Since the attention of
+ * 64-wide heads got faster (session 16) t5-base is level at 384 and 512,
+ * t5-small 4% slower at 384; left as it is. */
 static int fs_threads(const t5__cu_backend *be, const t5_fused_step *a)
 {
     if (be->fused_threads)
