@@ -357,7 +357,7 @@ struct fs_attn_args {
  * gives the per-op step's bits (that path takes it at any row count).
  * fs_attn's loop waits for each key's loads per lane and sums V per
  * dimension pair: ~3.3 us a layer on block 0's clock at t5-small /
- * t5-base's 11 keys (bench/cuda.md, session 14), this ~1.9 / ~2.0 (16).
+ * t5-base's 11 keys (bench/cuda.md, session 14), this ~2.0 (session 16).
  * Inlined into fs_attn, which the kernels call as before. */
 template <typename T, bool SELF, bool CG>
 static __device__ __forceinline__ void fs_attn_w64(T *as, const fs_attn_args &g, float *sc_all)
