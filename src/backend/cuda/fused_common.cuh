@@ -237,10 +237,27 @@ struct fs_clock_s {
     }
 };
 
-/* This block's contiguous slice [c0, c1) of n output columns. */
+/* a / b for 0 <= a < 2^21 and b >= 1, exact: a float reciprocal's quotient
+ * (off by at most one there) and one correction, ~10 instructions against
+ * ~20 for the integer division. Nsight's count of the LL kernel (session 17):
+ * ~100 integer divisions a warp a step, ~9% of its instructions, most
+ * of them slice and row arithmetic at the start of every phase's helpers,
+ * on the chain of the warp that the others wait for. */
+static __device__ __forceinline__ int fs_udiv(int a, int b)
+{
+    int q = __float2int_rz(__fdividef(__int2float_rn(a), __int2float_rn(b)));
+    int r = a - q * b;
+    return r < 0 ? q - 1 : r >= b ? q + 1 : q;
+}
+
+/* This block's contiguous slice [c0, c1) of n output columns. FAST: with
+ * fs_udiv, for the out-of-line helpers (a phase's GEMV and stage); the
+ * kernels' bodies keep the integer division (a few a step), as ptxas's
+ * register allocation there moves with any change (bench/cuda.md). */
+template <bool FAST = false>
 static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
 {
-    int per = (n + gridDim.x - 1) / gridDim.x;
+    int per = FAST ? fs_udiv(n + gridDim.x - 1, gridDim.x) : (n + gridDim.x - 1) / gridDim.x;
     c0 = blockIdx.x * per;
     c1 = c0 + per < n ? c0 + per : n;
     if (c0 > n)
@@ -312,13 +329,13 @@ static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float 
             red[warp] = rsqrtf(ss / (float)d + eps);
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
-        int r = idx / d, c = idx - r * d;
-        float wc = pre && c == (int)threadIdx.x                ? w0
-                   : pre && c == (int)threadIdx.x + FS_THREADS ? w1
-                                                               : w[c];
-        as[idx] = t5__dt<T>::store(wc * (xs[idx] * red[r]));
-    }
+    for (int r = 0; r < m; r++) /* rows, then columns: no division */
+        for (int c = threadIdx.x; c < d; c += FS_THREADS) {
+            float wc = pre && c == (int)threadIdx.x                ? w0
+                       : pre && c == (int)threadIdx.x + FS_THREADS ? w1
+                                                                   : w[c];
+            as[r * d + c] = t5__dt<T>::store(wc * (xs[r * d + c] * red[r]));
+        }
     __syncthreads();
 }
 
@@ -367,7 +384,12 @@ static __device__ __forceinline__ void fs_attn_w64(T *as, const fs_attn_args &g,
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     float *bias = sc_all + (size_t)warp * g.smax; /* fs_attn's score scratch */
     for (int pair = warp; pair < m * nh; pair += FS_WARPS) {
-        const int r = pair / nh, hh = pair - r * nh, h = g.h0 + hh;
+        int r = 0, hh = pair;
+        while (hh >= nh) { /* r = pair / nh: m <= a few rows */
+            hh -= nh;
+            r++;
+        }
+        const int h = g.h0 + hh;
         const int32_t *rw = g.rows + 4 * r;
         const int slot = SELF ? rw[0] : rw[1];
         int nk = SELF ? rw[2] + 1 : rw[3];

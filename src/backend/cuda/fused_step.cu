@@ -86,7 +86,7 @@ struct fs_params {
  * than the buffer is only prefetched into L2. fs_gemv uses the copy. */
 static __device__ __forceinline__ bool fs_fits(int n, int k, int esz, int ws_bytes)
 {
-    int per = (n + gridDim.x - 1) / gridDim.x;
+    int per = fs_udiv(n + gridDim.x - 1, gridDim.x);
     return (size_t)per * k * esz <= (size_t)ws_bytes;
 }
 
@@ -99,7 +99,7 @@ static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_
         return;
     }
     int c0, c1;
-    fs_slice(n, c0, c1);
+    fs_slice<true>(n, c0, c1);
     const char *src = (const char *)w + (size_t)c0 * k * esz;
     int bytes = (c1 - c0) * k * esz;
     __syncthreads(); /* the previous GEMV has finished reading ws */
@@ -124,20 +124,21 @@ static __device__ __noinline__ void fs_load_x(float *xs, float *x, const void *e
                                               const int32_t *tok, int V, int m, int d,
                                               bool from_embed)
 {
-    for (int idx = threadIdx.x; idx < m * d; idx += FS_THREADS) {
-        int r = idx / d, c = idx - r * d;
-        float v;
-        if (from_embed) {
-            int id = tok[r];
-            id = id < 0 ? 0 : id >= V ? V - 1 : id;
-            v = t5__ld((const T *)embed + (size_t)id * d + c);
-            if (blockIdx.x == 0)
-                x[idx] = v;
-        } else {
-            v = __ldcg(x + idx);
+    for (int r = 0; r < m; r++) /* rows, then columns: no division */
+        for (int c = threadIdx.x; c < d; c += FS_THREADS) {
+            const int idx = r * d + c;
+            float v;
+            if (from_embed) {
+                int id = tok[r];
+                id = id < 0 ? 0 : id >= V ? V - 1 : id;
+                v = t5__ld((const T *)embed + (size_t)id * d + c);
+                if (blockIdx.x == 0)
+                    x[idx] = v;
+            } else {
+                v = __ldcg(x + idx);
+            }
+            xs[idx] = v;
         }
-        xs[idx] = v;
-    }
     __syncthreads();
 }
 
@@ -149,7 +150,7 @@ static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int
     const T *in = (const T *)ff;
 #pragma unroll 4
     for (int idx = threadIdx.x; idx < m * f; idx += FS_THREADS) {
-        int r = idx / f, c = idx - r * f;
+        int r = fs_udiv(idx, f), c = idx - r * f;
         float y;
         if (gated) {
             const T *row = in + (size_t)r * 2 * f;
@@ -168,7 +169,7 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, fl
         const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0, int pend = 0)
 {
     int c0, c1, wc0 = 0;
-    fs_slice(n, c0, c1);
+    fs_slice<true>(n, c0, c1);
     const T *src = (const T *)W;
     if (ws && fs_fits(n, k, (int)sizeof(T), ws_bytes)) { /* staged by fs_stage */
         if (pend) /* the LL kernel: the next phase's stage may still be in flight */
@@ -416,27 +417,28 @@ static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long 
 {
     constexpr int U = 4;
     const int ffc = gated ? 2 * f : f;
-    for (int i0 = threadIdx.x; i0 < m * f; i0 += U * FS_THREADS) {
-        unsigned long long w0[U], w1[U];
-        const unsigned long long *p0[U];
+    for (int r = 0; r < m; r++) { /* rows, then columns: no division */
+        const unsigned long long *row = ff + (size_t)r * ffc;
+        for (int i0 = threadIdx.x; i0 < f; i0 += U * FS_THREADS) {
+            unsigned long long w0[U], w1[U];
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            int idx = i0 + u * FS_THREADS, r = idx / f;
-            p0[u] = ff + (size_t)r * ffc + (idx - r * f);
-            if (idx < m * f) {
-                w0[u] = fs_ll_ld(p0[u]);
-                if (gated)
-                    w1[u] = fs_ll_ld(p0[u] + f);
+            for (int u = 0; u < U; u++) {
+                int c = i0 + u * FS_THREADS;
+                if (c < f) {
+                    w0[u] = fs_ll_ld(row + c);
+                    if (gated)
+                        w1[u] = fs_ll_ld(row + f + c);
+                }
             }
-        }
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            int idx = i0 + u * FS_THREADS;
-            if (idx < m * f) {
-                float y = fs_act(fs_fin<T>(fs_ll_val(w0[u], p0[u], flag)), act);
-                if (gated)
-                    y *= fs_fin<T>(fs_ll_val(w1[u], p0[u] + f, flag));
-                as[idx] = t5__dt<T>::store(fs_fin<T>(y * inv_scale));
+            for (int u = 0; u < U; u++) {
+                int c = i0 + u * FS_THREADS;
+                if (c < f) {
+                    float y = fs_act(fs_fin<T>(fs_ll_val(w0[u], row + c, flag)), act);
+                    if (gated)
+                        y *= fs_fin<T>(fs_ll_val(w1[u], row + f + c, flag));
+                    as[r * f + c] = t5__dt<T>::store(fs_fin<T>(y * inv_scale));
+                }
             }
         }
     }
@@ -479,7 +481,7 @@ static __device__ __forceinline__ bool fs_abs_score(const fs_abs_args &a, int m,
     for (r = 0; r < m; r++) {
         int len = fs_abs_len(a, r), n = a.H * len;
         if (g < n) {
-            int h = g / len;
+            int h = fs_udiv(g, len);
             hj = h * a.sa + (g - h * len);
             return true;
         }
@@ -543,11 +545,11 @@ static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, i
 {
     const int d = a.d, hs = a.H * a.sa, chunks = hs / 4;
     int c0, c1;
-    fs_slice(d, c0, c1);
+    fs_slice<true>(d, c0, c1);
     const int nc = c1 - c0;
     __syncthreads(); /* fs_abs_scores has finished reading ws */
     for (int idx = threadIdx.x; idx < m * nc * chunks; idx += FS_THREADS) {
-        int o = idx / chunks, ch = idx - o * chunks, r = o / nc, cc = o - r * nc;
+        int o = fs_udiv(idx, chunks), ch = idx - o * chunks, r = fs_udiv(o, nc), cc = o - r * nc;
         const float *src = a.an + (size_t)a.ent[r] * a.stride + ((size_t)l * d + c0 + cc) * hs;
         t5__cp16(ws + (size_t)o * hs * 4 + ch * 16, src + ch * 4);
     }
@@ -565,7 +567,7 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     /* one warp per (row, head): lane j holds key j (sa <= 32) */
     for (int pair = warp; pair < m * H; pair += FS_WARPS) {
-        int r = pair / H, len = fs_abs_len(a, r);
+        int r = fs_udiv(pair, H), len = fs_abs_len(a, r);
         float s = -INFINITY;
         if (lane < len)
             s = fs_ll_val(fs_ll_ld(words + (size_t)pair * sa + lane),
@@ -579,10 +581,10 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
     t5__cp_wait<1>(); /* as fs_abs_scores */
     __syncthreads();
     int c0, c1;
-    fs_slice(d, c0, c1);
+    fs_slice<true>(d, c0, c1);
     const int nc = c1 - c0, hs = H * sa;
     for (int o = warp; o < m * nc; o += FS_WARPS) {
-        int r = o / nc, c = c0 + (o - r * nc);
+        int r = fs_udiv(o, nc), c = c0 + (o - r * nc);
         const float *nrow = (const float *)(ws + (size_t)o * hs * 4);
         const float *p = pr + (size_t)r * hs;
         float acc = 0.0f;
