@@ -245,7 +245,9 @@ struct fs_clock_s {
  * on the chain of the warp that the others wait for. */
 static __device__ __forceinline__ int fs_udiv(int a, int b)
 {
-    int q = __float2int_rz(__fdividef(__int2float_rn(a), __int2float_rn(b)));
+    float rb;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(rb) : "f"(__int2float_rn(b)));
+    int q = __float2int_rz(__int2float_rn(a) * rb);
     int r = a - q * b;
     return r < 0 ? q - 1 : r >= b ? q + 1 : q;
 }
@@ -258,6 +260,15 @@ template <bool FAST = false>
 static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
 {
     int per = FAST ? fs_udiv(n + gridDim.x - 1, gridDim.x) : (n + gridDim.x - 1) / gridDim.x;
+    c0 = blockIdx.x * per;
+    c1 = c0 + per < n ? c0 + per : n;
+    if (c0 > n)
+        c0 = n;
+}
+
+/* fs_slice with per = ceil(n / grid) given. */
+static __device__ __forceinline__ void fs_slice_per(int n, int per, int &c0, int &c1)
+{
     c0 = blockIdx.x * per;
     c1 = c0 + per < n ? c0 + per : n;
     if (c0 > n)

@@ -78,28 +78,32 @@ struct fs_params {
     int ll_layer, ll_xb, ll_xc, ll_qkv, ll_q, ll_ff;
     size_t off_qv;
     int pdl; /* launched with PDL (the LL kernel, T5_CUDA_FUSED_PDL) */
+    /* columns a block takes (fs_slice_per) of 3 * inner, d, inner and the
+     * FFN input's columns */
+    int per_qkv, per_d, per_inner, per_ffc;
 };
 
 /* Starts copying this block's slice of the next phase's W [n, k] into
  * shared memory (cp.async, before the barrier: the weights do not depend on
  * the phase in between, so their latency hides behind it); a slice larger
  * than the buffer is only prefetched into L2. fs_gemv uses the copy. */
-static __device__ __forceinline__ bool fs_fits(int n, int k, int esz, int ws_bytes)
+/* per: the columns a block takes of W's n, ceil(n / grid) (fs_params'
+ * per_*, from the host: no division in the phase). */
+static __device__ __forceinline__ bool fs_fits(int per, int k, int esz, int ws_bytes)
 {
-    int per = fs_udiv(n + gridDim.x - 1, gridDim.x);
-    return (size_t)per * k * esz <= (size_t)ws_bytes;
+    return per * k * esz <= ws_bytes;
 }
 
 static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes,
-                                             const void *w, int n, int k, int esz)
+                                             const void *w, int n, int k, int esz, int per)
 {
-    if (!fs_fits(n, k, esz, ws_bytes)) {
+    if (!fs_fits(per, k, esz, ws_bytes)) {
         fs_prefetch(w, n, k, esz);
         t5__cp_commit(); /* an empty group: the LL kernel counts one per stage */
         return;
     }
     int c0, c1;
-    fs_slice<true>(n, c0, c1);
+    fs_slice_per(n, per, c0, c1);
     const char *src = (const char *)w + (size_t)c0 * k * esz;
     int bytes = (c1 - c0) * k * esz;
     __syncthreads(); /* the previous GEMV has finished reading ws */
@@ -165,13 +169,13 @@ static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int
 
 template <typename T>
 static __device__ __noinline__ void
-fs_gemv(const T *as, int m, int k, const void *W, int n, int mode, void *out, float alpha,
+fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void *out, float alpha,
         const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0, int pend = 0)
 {
     int c0, c1, wc0 = 0;
-    fs_slice<true>(n, c0, c1);
+    fs_slice_per(n, per, c0, c1);
     const T *src = (const T *)W;
-    if (ws && fs_fits(n, k, (int)sizeof(T), ws_bytes)) { /* staged by fs_stage */
+    if (ws && fs_fits(per, k, (int)sizeof(T), ws_bytes)) { /* staged by fs_stage */
         if (pend) /* the LL kernel: the next phase's stage may still be in flight */
             t5__cp_wait<1>();
         else
@@ -285,17 +289,17 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         clk.t = clk.t2 = fs_now();
     if (a.n_layers > 0)
-        fs_stage(p.ef, ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
+        fs_stage(p.ef, ws, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         /* P1 */
         fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, l == 0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red);
         clk.sub(0);
-        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_OUT_ACT, a.qkv, 1.0f, ws, wsb, xs);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, p.per_qkv, FS_OUT_ACT, a.qkv, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(p.ef, ws, wsb, w.w_o, d, inner, es);
+        fs_stage(p.ef, ws, wsb, w.w_o, d, inner, es, p.per_d);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(0);
@@ -307,10 +311,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
             fs_attn<T, true, true>(as, g, sc, qs);
         }
         clk.sub(0);
-        fs_gemv<T>(as, m, inner, w.w_o, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        fs_gemv<T>(as, m, inner, w.w_o, d, p.per_d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es);
+        fs_stage(p.ef, ws, wsb, w.w_cq, inner, d, es, p.per_inner);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(1);
@@ -318,10 +322,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, false);
         fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red);
         clk.sub(0);
-        fs_gemv<T>(as, m, d, w.w_cq, inner, FS_OUT_ACT, a.q, 1.0f, ws, wsb, xs);
+        fs_gemv<T>(as, m, d, w.w_cq, inner, p.per_inner, FS_OUT_ACT, a.q, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es);
+        fs_stage(p.ef, ws, wsb, w.w_co, d, inner, es, p.per_d);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(2);
@@ -331,10 +335,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
             fs_attn<T, false, true>(as, g, sc, qs);
         }
         clk.sub(0);
-        fs_gemv<T>(as, m, inner, w.w_co, d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
+        fs_gemv<T>(as, m, inner, w.w_co, d, p.per_d, FS_ADD, a.x, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es);
+        fs_stage(p.ef, ws, wsb, w.w_in, ffc, d, es, p.per_ffc);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(3);
@@ -342,21 +346,21 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, false);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red);
         clk.sub(0);
-        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_OUT_ACT, a.ff, 1.0f, ws, wsb, xs);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, p.per_ffc, FS_OUT_ACT, a.ff, 1.0f, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
-        fs_stage(p.ef, ws, wsb, w.w_out, d, a.d_ff, es);
+        fs_stage(p.ef, ws, wsb, w.w_out, d, a.d_ff, es, p.per_d);
         clk.sub(2);
         fs_wait(p.bar, tgt);
         clk.mark(4);
         /* P6 */
         fs_ffn_act<T>(as, a.ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale);
         clk.sub(0);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_ADD, a.x, act_scale, ws, wsb, xs);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, p.per_d, FS_ADD, a.x, act_scale, ws, wsb, xs);
         clk.sub(1);
         tgt = fs_arrive(p.bar);
         if (l + 1 < a.n_layers)
-            fs_stage(p.ef, ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
+            fs_stage(p.ef, ws, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es, p.per_qkv);
         else
             fs_prefetch(a.lm_head, a.V, d, es);
         clk.sub(2);
@@ -632,8 +636,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
          * The next grid can launch only once every block of this one has
          * started, so this grid's blocks are all resident first, as its
          * exchanges need. */
-        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
-        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es);
+        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
+        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
         T5__PDL_ENTRY();
     }
     if (fs_chain_ended(a)) {
@@ -650,8 +654,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     clk.start();
     const unsigned f = s_flag;
     if (!p.pdl) {
-        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es);
-        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es);
+        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
+        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
     }
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
@@ -666,12 +670,13 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, p.per_qkv, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb,
+                   xs, f, 1);
         clk.sub(2);
         if (ABS)
             fs_abs_stage_m(fs_abs_of(a), m, l, ws0);
         else
-            fs_stage(p.ef, ws0, wsb, w.w_cq, inner, d, es);
+            fs_stage(p.ef, ws0, wsb, w.w_cq, inner, d, es, p.per_inner);
         clk.sub(3);
         clk.mark(0);
         /* P2 */
@@ -684,12 +689,13 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             fs_attn<T, true, false>(as, g, sc, qs);
         }
         clk.sub(1);
-        fs_gemv<T>(as, m, inner, w.w_o, d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws1, wsb, xs, f, 1);
+        fs_gemv<T>(as, m, inner, w.w_o, d, p.per_d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws1, wsb, xs, f,
+                   1);
         clk.sub(2);
         if (ABS)
             fs_abs_stage_n(fs_abs_of(a), m, l, ws1);
         else
-            fs_stage(p.ef, ws1, wsb, w.w_co, d, inner, es);
+            fs_stage(p.ef, ws1, wsb, w.w_co, d, inner, es, p.per_d);
         clk.sub(3);
         clk.mark(1);
         /* P3 */
@@ -701,7 +707,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         if (ABS) {
             fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
             clk.sub(2);
-            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es);
+            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
@@ -710,9 +716,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             clk.sub(1);
             clk.sub(2);
         } else {
-            fs_gemv<T>(as, m, d, w.w_cq, inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws0, wsb, xs, f, 1);
+            fs_gemv<T>(as, m, d, w.w_cq, inner, p.per_inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws0, wsb,
+                       xs, f, 1);
             clk.sub(2);
-            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es);
+            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
@@ -723,10 +730,11 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
                 fs_attn<T, false, false>(as, g, sc, qs);
             }
             clk.sub(1);
-            fs_gemv<T>(as, m, inner, w.w_co, d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws1, wsb, xs, f, 1);
+            fs_gemv<T>(as, m, inner, w.w_co, d, p.per_d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws1, wsb, xs,
+                       f, 1);
             clk.sub(2);
         }
-        fs_stage(p.ef, ws1, wsb, w.w_out, d, a.d_ff, es);
+        fs_stage(p.ef, ws1, wsb, w.w_out, d, a.d_ff, es, p.per_d);
         clk.sub(3);
         clk.mark(3);
         /* P5 */
@@ -735,10 +743,11 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_in, ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws0, wsb, xs, f, 1);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, p.per_ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws0, wsb, xs, f,
+                   1);
         clk.sub(2);
         if (l + 1 < a.n_layers) {
-            fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es);
+            fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es, p.per_qkv);
         } else {
             fs_prefetch(a.lm_head, a.V, d, es);
             t5__cp_commit();
@@ -749,11 +758,11 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_ll_ffn_act<T>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1, wsb, xs, f,
-                   1);
+        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, p.per_d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1,
+                   wsb, xs, f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers)
-            fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es);
+            fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, p.per_d);
         clk.sub(3);
         clk.mark(5);
     }
@@ -920,6 +929,13 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
             (size_t)m * nc * H * sa * 4 > (size_t)p.ws_bytes ||
             (size_t)m * H * sa * 4 > (size_t)FS_MAXM * 3 * inner * es)
             p.a.abs_ent = NULL;
+    }
+    {
+        const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
+        p.per_qkv = (3 * inner + G - 1) / G;
+        p.per_d = (a->d + G - 1) / G;
+        p.per_inner = (inner + G - 1) / G;
+        p.per_ffc = (ffc + G - 1) / G;
     }
     p.trace = s->fs_trace;
     p.ef = be->fused_ef;
