@@ -253,7 +253,8 @@ static __device__ __forceinline__ int fs_udiv(int a, int b)
 }
 
 /* This block's contiguous slice [c0, c1) of n output columns. FAST: with
- * fs_udiv, for the out-of-line helpers (a phase's GEMV and stage); the
+ * fs_udiv, for the out-of-line helpers of the absorbed cross-attention (a
+ * phase's GEMV and stage take the host's widths, fs_slice_per); the
  * kernels' bodies keep the integer division (a few a step), as ptxas's
  * register allocation there moves with any change (bench/cuda.md). */
 template <bool FAST = false>
