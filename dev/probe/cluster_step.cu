@@ -243,6 +243,25 @@ static cudaError_t launch_cluster(void (*k)(int, unsigned long long *, float *),
     return cudaLaunchKernelEx(&cfg, k, iters, t, o);
 }
 
+/* Runs k on one cluster of C blocks: 1 with the ns a repeat in *ns, or 0
+ * (the error printed under name) where the launch is refused. */
+static int time_cluster(void (*k)(int, unsigned long long *, float *), const char *name, int C,
+                        int iters, unsigned long long *t, float *o, double *ns)
+{
+    unsigned long long h = 0;
+    cudaError_t e = launch_cluster(k, C, iters, t, o);
+    if (e == cudaSuccess)
+        e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        printf("%s C=%d: %s\n", name, C, cudaGetErrorString(e));
+        cudaGetLastError();
+        return 0;
+    }
+    CK(cudaMemcpy(&h, t, 8, cudaMemcpyDeviceToHost));
+    *ns = (double)h / iters;
+    return 1;
+}
+
 int main()
 {
     cudaDeviceProp prop;
@@ -299,28 +318,13 @@ int main()
     int cs[] = {2, 4, 8, 16};
     for (int i = 0; i < 4; i++) {
         int C = cs[i];
-        unsigned long long h = 0;
-        cudaError_t e = launch_cluster(cbar_k, C, iters, t, o);
-        if (e == cudaSuccess)
-            e = cudaDeviceSynchronize();
-        if (e != cudaSuccess) {
-            printf("cbar C=%d: %s\n", C, cudaGetErrorString(e));
-            cudaGetLastError();
+        double ns;
+        if (!time_cluster(cbar_k, "cbar", C, iters, t, o, &ns))
             continue;
-        }
-        CK(cudaMemcpy(&h, t, 8, cudaMemcpyDeviceToHost));
-        printf("cbar  C=%2d: %6.1f ns a cluster barrier\n", C, (double)h / iters);
-        e = launch_cluster(dsmem_k, C, iters, t, o);
-        if (e == cudaSuccess)
-            e = cudaDeviceSynchronize();
-        if (e != cudaSuccess) {
-            printf("dsmem C=%d: %s\n", C, cudaGetErrorString(e));
-            cudaGetLastError();
+        printf("cbar  C=%2d: %6.1f ns a cluster barrier\n", C, ns);
+        if (!time_cluster(dsmem_k, "dsmem", C, iters, t, o, &ns))
             continue;
-        }
-        CK(cudaMemcpy(&h, t, 8, cudaMemcpyDeviceToHost));
-        printf("dsmem C=%2d: %6.1f ns an all-gather of 512 floats + block sum\n", C,
-               (double)h / iters);
+        printf("dsmem C=%2d: %6.1f ns an all-gather of 512 floats + block sum\n", C, ns);
     }
     int gb[] = {16, 32, 66, 132};
     for (int i = 0; i < 4; i++) {
