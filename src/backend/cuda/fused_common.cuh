@@ -38,8 +38,8 @@ template <> __device__ __forceinline__ float fs_ldcg<__nv_bfloat16>(const __nv_b
 }
 
 /* 16 bytes of T as floats; CG: through L2 only. */
-template <typename T, bool CG> static __device__ __forceinline__ void fs_load16(const T *p,
-                                                                               float *f);
+template <typename T, bool CG>
+static __device__ __forceinline__ void fs_load16(const T *p, float *f);
 template <typename T> struct fs_vec { /* t5__gemv_acc's LOAD: fs_load16, not through L2 only */
     enum { N = 16 / sizeof(T) };
     static __device__ __forceinline__ void load(const T *p, float *f)
@@ -164,7 +164,9 @@ static __device__ __forceinline__ unsigned long long fs_now(void)
 /* FS_TRACE: block 0 adds the time since the previous mark to slot i. */
 struct fs_clock {
     unsigned long long *tr, t, t2;
-    __device__ __forceinline__ void flush(void) {} /* its sums are global already */
+    __device__ __forceinline__ void flush(void)
+    {
+    } /* its sums are global already */
     __device__ __forceinline__ void mark(int i)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {
@@ -252,28 +254,25 @@ static __device__ __forceinline__ int fs_udiv(int a, int b)
     return r < 0 ? q - 1 : r >= b ? q + 1 : q;
 }
 
-/* This block's contiguous slice [c0, c1) of n output columns. FAST: with
- * fs_udiv, for the out-of-line helpers of the absorbed cross-attention (a
- * phase's GEMV and stage take the host's widths, fs_slice_per); the
- * kernels' bodies keep the integer division (a few a step), as ptxas's
- * register allocation there moves with any change (bench/cuda.md). */
-template <bool FAST = false>
-static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
-{
-    int per = FAST ? fs_udiv(n + gridDim.x - 1, gridDim.x) : (n + gridDim.x - 1) / gridDim.x;
-    c0 = blockIdx.x * per;
-    c1 = c0 + per < n ? c0 + per : n;
-    if (c0 > n)
-        c0 = n;
-}
-
-/* fs_slice with per = ceil(n / grid) given. */
+/* This block's contiguous slice [c0, c1) of n output columns, per =
+ * ceil(n / grid) given (the host's widths: fs_params' per_*). */
 static __device__ __forceinline__ void fs_slice_per(int n, int per, int &c0, int &c1)
 {
     c0 = blockIdx.x * per;
     c1 = c0 + per < n ? c0 + per : n;
     if (c0 > n)
         c0 = n;
+}
+
+/* fs_slice_per with per computed here. FAST: with fs_udiv, for the
+ * out-of-line helpers of the absorbed cross-attention; the kernels' bodies
+ * keep the integer division (a few a step), as ptxas's register allocation
+ * there moves with any change (bench/cuda.md). */
+template <bool FAST = false>
+static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
+{
+    fs_slice_per(n, FAST ? fs_udiv(n + gridDim.x - 1, gridDim.x) : (n + gridDim.x - 1) / gridDim.x,
+                 c0, c1);
 }
 
 /* Asks L2 for `bytes` from p (weights a later phase reads). */
@@ -565,8 +564,8 @@ static __device__ __forceinline__ unsigned long long fs_ll_ld(const unsigned lon
 }
 
 /* The payload of word w once it carries flag (re-reading p until it does). */
-static __device__ __forceinline__ float fs_ll_val(unsigned long long w,
-                                                  const unsigned long long *p, unsigned flag)
+static __device__ __forceinline__ float fs_ll_val(unsigned long long w, const unsigned long long *p,
+                                                  unsigned flag)
 {
     while ((unsigned)(w >> 32) != flag)
         w = fs_ll_ld(p);
