@@ -751,6 +751,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         } else {
             fs_prefetch(a.lm_head, a.V, d, es);
             t5__cp_commit();
+            __syncthreads(); /* as fs_stage's: the block's warps leave together */
         }
         clk.sub(3);
         clk.mark(4);
@@ -763,6 +764,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(2);
         if (l + 1 < a.n_layers)
             fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, p.per_d);
+        else
+            __syncthreads(); /* as fs_stage's: the block's warps leave together */
         clk.sub(3);
         clk.mark(5);
     }

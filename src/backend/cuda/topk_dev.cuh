@@ -222,17 +222,11 @@ template <int K, int THREADS, bool CG>
 static __device__ void topk_merge(float *vals, int32_t *ids, const float *pm, const float *pl,
                                   const float *pv, const int32_t *pi, int r, int P, int k)
 {
+    /* One pass: a thread's part (max, sum exp) and candidate loaded together
+     * (four loads in flight, one L2 round trip where the lse, then the ids,
+     * then the values took three); each reduction visits them in the same
+     * order as before. */
     float m = -INFINITY, l = 0.0f;
-    for (int p = threadIdx.x; p < P; p += THREADS) {
-        float m2 = topk_ldf<CG>(pm + (size_t)r * P + p), l2 = topk_ldf<CG>(pl + (size_t)r * P + p);
-        float mn = fmaxf(m, m2);
-        if (mn != -INFINITY) {
-            l = (m == -INFINITY ? 0.0f : l * __expf(m - mn)) +
-                (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
-            m = mn;
-        }
-    }
-    block_lse<THREADS>(m, l);
     float lv[K];
     int li[K];
 #pragma unroll
@@ -242,11 +236,22 @@ static __device__ void topk_merge(float *vals, int32_t *ids, const float *pm, co
     }
     const float *cv = pv + (size_t)r * P * k;
     const int32_t *ci = pi + (size_t)r * P * k;
-    for (int c = threadIdx.x; c < P * k; c += THREADS) {
-        int id = topk_ldi<CG>(ci + c);
+    for (int c = threadIdx.x; c < P || c < P * k; c += THREADS) {
+        const bool cand = c < P * k, part = c < P;
+        const int id = cand ? topk_ldi<CG>(ci + c) : INT_MAX;
+        const float v = cand ? topk_ldf<CG>(cv + c) : 0.0f;
+        const float m2 = part ? topk_ldf<CG>(pm + (size_t)r * P + c) : -INFINITY;
+        const float l2 = part ? topk_ldf<CG>(pl + (size_t)r * P + c) : 0.0f;
+        const float mn = fmaxf(m, m2);
+        if (part && mn != -INFINITY) {
+            l = (m == -INFINITY ? 0.0f : l * __expf(m - mn)) +
+                (m2 == -INFINITY ? 0.0f : l2 * __expf(m2 - mn));
+            m = mn;
+        }
         if (id != INT_MAX)
-            list_insert<K>(lv, li, topk_ldf<CG>(cv + c), id);
+            list_insert<K>(lv, li, v, id);
     }
+    block_lse<THREADS>(m, l);
     block_select<K, THREADS>(lv, li, k, m + logf(l), vals + (size_t)r * k, ids + (size_t)r * k, 0);
 }
 
