@@ -1,7 +1,7 @@
 #!/bin/bash
 # device-s16.sh - run on the GPU machine: this build against an earlier one
 # ("head": its t5bench_engine carried as lab/t5bench_head; session 16 used
-# 0e45198's, session 17 4fe2cab's; more builds as EXTRA names, e.g. c2, in
+# 0e45198's, session 17 4fe2cab's, session 18 d811a09's; more builds as EXTRA names, e.g. c2, in
 # MODES / TMODES), then the issue-4 benchmark of this build.
 #   1. device-s15.sh without its labs (LAB) and checks (CHECK=1 puts device-s8.sh's
 #      checks back): batch-1 greedy p50 with MODES alternating (default new
