@@ -164,9 +164,10 @@ static __device__ __forceinline__ unsigned long long fs_now(void)
 /* FS_TRACE: block 0 adds the time since the previous mark to slot i. */
 struct fs_clock {
     unsigned long long *tr, t, t2;
+    /* its sums are global already */
     __device__ __forceinline__ void flush(void)
     {
-    } /* its sums are global already */
+    }
     __device__ __forceinline__ void mark(int i)
     {
         if (tr && blockIdx.x == 0 && threadIdx.x == 0) {

@@ -903,14 +903,25 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
      * its helper calls, ~40-70 B a thread): with the stages at their cap
      * the carveout left ~28 KB of L1 for ~36 KB of stack. */
     const int G = be->fused_grid, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
-    const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = (a->d + G - 1) / G;
     {
+        /* the columns a block takes (fs_slice_per) of each GEMV's outputs */
         const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
-        const int nk[5][2] = {
-            {3 * inner, a->d}, {a->d, inner}, {inner, a->d}, {ffc, a->d}, {a->d, a->d_ff}};
+        p.per_qkv = (3 * inner + G - 1) / G;
+        p.per_d = (a->d + G - 1) / G;
+        p.per_inner = (inner + G - 1) / G;
+        p.per_ffc = (ffc + G - 1) / G;
+    }
+    const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = p.per_d;
+    {
+        /* each stage's slice: its columns x the GEMV's k */
+        const int pk[5][2] = {{p.per_qkv, a->d},
+                              {p.per_d, inner},
+                              {p.per_inner, a->d},
+                              {p.per_ffc, a->d},
+                              {p.per_d, a->d_ff}};
         size_t need = 0;
         for (int i = 0; i < 5; i++) {
-            size_t b = (size_t)((nk[i][0] + G - 1) / G) * nk[i][1] * es;
+            size_t b = (size_t)pk[i][0] * pk[i][1] * es;
             need = b > need ? b : need;
         }
         if (a->abs_ent) {
@@ -932,13 +943,6 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
             (size_t)m * nc * H * sa * 4 > (size_t)p.ws_bytes ||
             (size_t)m * H * sa * 4 > (size_t)FS_MAXM * 3 * inner * es)
             p.a.abs_ent = NULL;
-    }
-    {
-        const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
-        p.per_qkv = (3 * inner + G - 1) / G;
-        p.per_d = (a->d + G - 1) / G;
-        p.per_inner = (inner + G - 1) / G;
-        p.per_ffc = (ffc + G - 1) / G;
     }
     p.trace = s->fs_trace;
     p.ef = be->fused_ef;
