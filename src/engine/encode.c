@@ -55,6 +55,7 @@ static void act_to_f32(float *dst, const void *src, size_t n, t5_dtype t)
 typedef struct enc_args {
     t5_engine *e;
     int n, L;
+    const int32_t *ids, *lens, *slots; /* device, in e->enc_in */
 } enc_args;
 
 static int encode_device(void *arg, t5_err *err)
@@ -68,17 +69,17 @@ static int encode_device(void *arg, t5_err *err)
     int n = g->n, L = g->L, R = n * L, d = e->d, inner = e->inner, rc;
     int RG = t5__enc_gemm_rows(e, n, L); /* the GEMMs' rows: R, or R padded */
     float eps = c->layer_norm_epsilon;
-    if ((rc = vt->embed(s, e->enc_x, m->embed, e->enc_ids, R, d, err)) < 0)
+    if ((rc = vt->embed(s, e->enc_x, m->embed, g->ids, R, d, err)) < 0)
         return rc;
     for (int l = 0; l < c->num_layers; l++) {
         const t5_layer_w *w = &m->enc[l];
         if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_attn, R, d, eps, err)) < 0 ||
             (rc = vt->gemm(s, e->enc_qkv, e->enc_norm, w->w_qkv, RG, 3 * inner, d, 1.0f,
                            T5_GEMM_OUT_ACT, err)) < 0 ||
-            (rc = vt->attn_encoder(s, e->enc_attn, e->enc_qkv, e->enc_lens, n, L, m->enc_bias,
+            (rc = vt->attn_encoder(s, e->enc_attn, e->enc_qkv, g->lens, n, L, m->enc_bias,
                                    &e->enc_sh, err)) < 0 ||
-            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, RG, d, inner, 1.0f,
-                           T5_GEMM_ADD_RESID, err)) < 0 ||
+            (rc = vt->gemm(s, e->enc_x, e->enc_attn, w->w_o, RG, d, inner, 1.0f, T5_GEMM_ADD_RESID,
+                           err)) < 0 ||
             (rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, w->ln_ff, R, d, eps, err)) < 0 ||
             (rc = t5__ffn(e, s, e->enc_x, e->enc_norm, e->enc_ff, e->enc_ff2, w, RG, err)) < 0)
             return t5_err_wrap(err, rc, "encoder layer %d", l);
@@ -86,8 +87,8 @@ static int encode_device(void *arg, t5_err *err)
     if ((rc = vt->rmsnorm(s, e->enc_norm, e->enc_x, m->enc_ln_final, R, d, eps, err)) < 0 ||
         (rc = vt->gemm(s, e->enc_ckv, e->enc_norm, m->w_cross_kv, RG,
                        c->num_decoder_layers * 2 * inner, d, 1.0f, T5_GEMM_OUT_ACT, err)) < 0 ||
-        (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv, e->enc_slots,
-                                 e->enc_lens, n, L, err)) < 0)
+        (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv, g->slots,
+                                 g->lens, n, L, err)) < 0)
         return t5_err_wrap(err, rc, "encoder output");
     return 0;
 }
@@ -161,23 +162,22 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
     const int np = t5__enc_bucket_n(e, n, L);
     L = t5__enc_bucket_len(e, n, L);
     int R = np * L, d = e->d, rc;
-    int32_t lens_h[np], slots_h[np];
-
+    /* lengths, slots and ids in one block, so one copy (three small copies
+     * each cost the host a few microseconds before the graph's launch) */
+    int32_t *lens_h = e->enc_in_h, *slots_h = lens_h + np, *ids_h = slots_h + np;
     for (int b = 0; b < np; b++) {
         int len = b < n ? lens[b] : 0;
         if (len)
-            memcpy(e->enc_ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * len);
+            memcpy(ids_h + (size_t)b * L, ids[b], sizeof(int32_t) * len);
         for (int t = len; t < L; t++)
-            e->enc_ids_h[(size_t)b * L + t] = c->pad_token_id;
+            ids_h[(size_t)b * L + t] = c->pad_token_id;
         lens_h[b] = b < n ? lens[b] : 1;
         slots_h[b] = b < n ? cross_slots[b] : e->p.max_slots; /* the scratch slot */
     }
-    if ((rc = vt->h2d(s, e->enc_ids, e->enc_ids_h, sizeof(int32_t) * R, err)) < 0 ||
-        (rc = vt->h2d(s, e->enc_lens, lens_h, sizeof(int32_t) * np, err)) < 0 ||
-        (rc = vt->h2d(s, e->enc_slots, slots_h, sizeof(int32_t) * np, err)) < 0)
+    if ((rc = vt->h2d(s, e->enc_in, e->enc_in_h, sizeof(int32_t) * (2 * np + R), err)) < 0)
         return rc;
 
-    enc_args g = {e, np, L};
+    enc_args g = {e, np, L, e->enc_in + 2 * np, e->enc_in, e->enc_in + np};
     uint64_t key = (1ull << 63) | ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
     rc = bucketed ? vt->run_cached(s, key, encode_device, &g, err) : encode_device(&g, err);
     if (rc < 0)

@@ -31,10 +31,10 @@ void t5_engine_free(t5_engine *e)
     if (!e)
         return;
     t5_backend *be = e->be;
-    void *dev[] = {e->self_k,    e->self_v,   e->cross_k, e->cross_v, e->enc_x,   e->enc_norm,
-                   e->enc_qkv,   e->enc_attn, e->enc_ff,  e->enc_ckv, e->enc_ids, e->enc_lens,
-                   e->enc_slots, e->x,        e->norm,    e->qkv,     e->attn,    e->q,
-                   e->ff,        e->logits,   e->top_v,   e->tok};
+    void *dev[] = {e->self_k,   e->self_v,  e->cross_k,  e->cross_v, e->enc_x,
+                   e->enc_norm, e->enc_qkv, e->enc_attn, e->enc_ff,  e->enc_ckv,
+                   e->enc_in,   e->x,       e->norm,     e->qkv,     e->attn,
+                   e->q,        e->ff,      e->logits,   e->top_v,   e->tok};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i])
             be->vt->free(be, dev[i]);
@@ -62,7 +62,7 @@ void t5_engine_free(t5_engine *e)
     free(e->cross_len);
     free(e->self_len);
     free(e->slot_mark);
-    free(e->enc_ids_h);
+    free(e->enc_in_h);
     free(e->enc_out_h);
     free(e->tok_h);
     free(e->top_h);
@@ -264,9 +264,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, &e->enc_attn, R * e->inner * a, "encoder attention", err)) < 0 ||
         (rc = dalloc(e, &e->enc_ff, R * e->ff_cols * a, "encoder FFN", err)) < 0 ||
         (rc = dalloc(e, &e->enc_ckv, R * ckv_cols * a, "cross K/V", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->enc_ids, R * 4, "encoder ids", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->enc_lens, B * 4, "encoder lengths", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->enc_slots, B * 4, "encoder slots", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->enc_in, (2 * B + R) * 4, "encoder inputs", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->x, B * e->d * 4, "decoder residual", err)) < 0 ||
         (rc = dalloc(e, &e->norm, B * e->d * a, "decoder norm", err)) < 0 ||
         (rc = dalloc(e, &e->qkv, B * 3 * e->inner * a, "decoder qkv", err)) < 0 ||
@@ -290,14 +288,14 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->cross_len = calloc(p.max_slots, sizeof(int32_t));
     e->self_len = calloc(p.max_slots, sizeof(int32_t));
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
-    e->enc_ids_h = calloc(R, sizeof(int32_t));
+    e->enc_in_h = calloc(2 * B + R, sizeof(int32_t));
     e->tok_h = calloc(B * 7, sizeof(int32_t));
     e->chain_h = calloc(CHAIN_INTS, sizeof(int32_t));
     e->chain_vh = calloc(CHAIN_VALS, sizeof(float));
     e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);
-    if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_ids_h || !e->tok_h || !e->top_h ||
+    if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_in_h || !e->tok_h || !e->top_h ||
         !e->chain_h || !e->chain_vh || (a != 4 && !e->enc_out_h)) {
         rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
         goto fail;

@@ -49,19 +49,19 @@ struct t5_engine {
 
     /* Encoder scratch for enc_rows padded tokens (one encode group). */
     int enc_rows;
-    int enc_gemm_rows;  /* rows of the buffers below (GEMM padding, encode.c) */
-    float *enc_x;       /* (enc_rows, d) fp32 residual */
-    void *enc_norm;     /* (enc_rows, d) act */
-    void *enc_qkv;      /* (enc_rows, 3*inner) act */
-    void *enc_attn;     /* (enc_rows, inner) act */
-    void *enc_ff;       /* (enc_rows, ff_cols) act */
-    void *enc_ff2;      /* (enc_rows, d_ff) act, gated only (else aliases enc_ff) */
-    void *enc_ckv;      /* (enc_rows, dec layers * 2 * inner) act: cross K|V of all layers */
-    int32_t *enc_ids;   /* device (enc_rows) */
-    int32_t *enc_lens;  /* device (max_batch) */
-    int32_t *enc_slots; /* device (max_batch) */
-    int32_t *enc_ids_h; /* host (enc_rows) */
-    void *enc_out_h;    /* host (enc_rows, d) act, only when act is not fp32 */
+    int enc_gemm_rows; /* rows of the buffers below (GEMM padding, encode.c) */
+    float *enc_x;      /* (enc_rows, d) fp32 residual */
+    void *enc_norm;    /* (enc_rows, d) act */
+    void *enc_qkv;     /* (enc_rows, 3*inner) act */
+    void *enc_attn;    /* (enc_rows, inner) act */
+    void *enc_ff;      /* (enc_rows, ff_cols) act */
+    void *enc_ff2;     /* (enc_rows, d_ff) act, gated only (else aliases enc_ff) */
+    void *enc_ckv;     /* (enc_rows, dec layers * 2 * inner) act: cross K|V of all layers */
+    /* device (2 * max_batch + enc_rows): a group of np requests' lengths
+     * [0, np), cross slots [np, 2 np) and ids [2 np, 2 np + np * L), one copy */
+    int32_t *enc_in;
+    int32_t *enc_in_h; /* its host twin */
+    void *enc_out_h;   /* host (enc_rows, d) act, only when act is not fp32 */
 
     /* Decoder step scratch for max_batch rows. */
     float *x;      /* (max_batch, d) fp32 residual */
