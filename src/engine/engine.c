@@ -38,12 +38,9 @@ void t5_engine_free(t5_engine *e)
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i])
             be->vt->free(be, dev[i]);
-    if (e->chain)
+    if (e->chain) /* chain_v is inside it */
         be->vt->free(be, e->chain);
-    if (e->chain_v)
-        be->vt->free(be, e->chain_v);
-    free(e->chain_h);
-    free(e->chain_vh);
+    free(e->chain_h); /* and chain_vh */
     if (e->fused.abs_m)
         be->vt->free(be, (void *)e->fused.abs_m);
     if (e->fused.abs_n)
@@ -274,8 +271,8 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, (void **)&e->logits, B * e->V * 4, "logits", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->top_v, B * e->kmax * 8, "top-k values and ids", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->tok, B * 28, "step tokens, EOS masks and rows", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->chain, CHAIN_INTS * 4, "chained steps' inputs", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->chain_v, CHAIN_VALS * 4, "chained steps' values", err)) < 0)
+        (rc = dalloc(e, (void **)&e->chain, (CHAIN_INTS + CHAIN_VALS) * 4,
+                     "chained steps' inputs and values", err)) < 0)
         goto fail;
     if (c->gated) {
         if ((rc = dalloc(e, &e->enc_ff2, R * c->d_ff * a, "encoder FFN out", err)) < 0 ||
@@ -290,16 +287,18 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
     e->enc_in_h = calloc(2 * B + R, sizeof(int32_t));
     e->tok_h = calloc(B * 7, sizeof(int32_t));
-    e->chain_h = calloc(CHAIN_INTS, sizeof(int32_t));
-    e->chain_vh = calloc(CHAIN_VALS, sizeof(float));
+    e->chain_h = calloc(CHAIN_INTS + CHAIN_VALS, sizeof(int32_t));
     e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);
     if (!e->cross_len || !e->self_len || !e->slot_mark || !e->enc_in_h || !e->tok_h || !e->top_h ||
-        !e->chain_h || !e->chain_vh || (a != 4 && !e->enc_out_h)) {
+        !e->chain_h || (a != 4 && !e->enc_out_h)) {
         rc = t5_errf(err, T5_ENOMEM, "engine: out of host memory");
         goto fail;
     }
+    /* the values follow the blocks (chain_issue reads both back in one copy) */
+    e->chain_v = (float *)(e->chain + CHAIN_INTS);
+    e->chain_vh = (float *)(e->chain_h + CHAIN_INTS);
     e->enc_pend_slots = calloc(B, sizeof(int32_t));
     e->enc_pend_lens = calloc(B, sizeof(int32_t));
     if (!e->enc_pend_slots || !e->enc_pend_lens) {

@@ -111,7 +111,8 @@ struct t5_engine {
     float *io_topv;
     /* t5_engine_steps_greedy: S + 1 input blocks of 7 * T5_ENGINE_CHAIN_ROWS
      * ints for S <= T5_ENGINE_CHAIN_STEPS steps (step s writes its top-1 ids
-     * into block s+1's tokens), their host twin, and the steps' top-1 values */
+     * into block s+1's tokens), their host twin, and the steps' top-1 values
+     * (chain_v, chain_vh: inside chain, chain_h, after the blocks) */
     int32_t *chain, *chain_h;
     float *chain_v, *chain_vh;
     int chain_steps; /* the chain being issued (run_cached's function) */

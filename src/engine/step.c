@@ -344,8 +344,10 @@ static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, cons
     e->fused.chain_eos = -1;
     if (rc < 0)
         return rc;
-    if ((rc = vt->d2h(st, e->chain_h, e->chain, sizeof(int32_t) * (S + 1) * blk, err)) < 0 ||
-        (rc = vt->d2h(st, e->chain_vh, e->chain_v, sizeof(float) * S * np, err)) < 0)
+    /* the blocks and the values after them (engine.c) in one copy: each
+     * small copy is a few microseconds of the device's after the last step */
+    size_t n_back = (size_t)(e->chain_v - (float *)e->chain) + (size_t)S * np;
+    if ((rc = vt->d2h(st, e->chain_h, e->chain, sizeof(int32_t) * n_back, err)) < 0)
         return rc;
     return 0;
 }
