@@ -573,6 +573,32 @@ static __device__ __forceinline__ float fs_ll_val(unsigned long long w, const un
     return __uint_as_float((unsigned)w);
 }
 
+/* Waits until each word w[u] (u < nu; re-read from p + u * stride) carries
+ * flag. The stale words are re-read together, one L2 round trip a round:
+ * fs_ll_val re-reads one word at a time, so a thread whose first reads all
+ * came too early paid a round trip per word (session 20's skew trace: the
+ * FFN's 2048-word gather, four words a thread, took ~0.8 us a layer more
+ * than the 512-word ones). */
+template <int U>
+static __device__ __forceinline__ void fs_ll_wait(unsigned long long (&w)[U],
+                                                  const unsigned long long *p, int stride, int nu,
+                                                  unsigned flag)
+{
+    for (;;) {
+        bool ready = true;
+#pragma unroll
+        for (int u = 0; u < U; u++)
+            if (u < nu && (unsigned)(w[u] >> 32) != flag)
+                ready = false;
+        if (ready)
+            return;
+#pragma unroll
+        for (int u = 0; u < U; u++)
+            if (u < nu && (unsigned)(w[u] >> 32) != flag)
+                w[u] = fs_ll_ld(p + (size_t)u * stride);
+    }
+}
+
 /* ---- the GEMVs ---------------------------------------------------------------
  * fs_gemv_cols: out columns [c0, c1) = as [m][k] @ W^T, W's row of column c
  * at W + (c - wc0) * ldw; warps over columns, CPW columns per warp at a time

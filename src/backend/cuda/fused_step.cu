@@ -398,16 +398,16 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
     constexpr int U = 4; /* words in flight per thread */
     for (int i0 = threadIdx.x; i0 < n; i0 += U * FS_THREADS) {
         unsigned long long w[U];
+        const int nu = (n - i0 + FS_THREADS - 1) / FS_THREADS;
 #pragma unroll
         for (int u = 0; u < U; u++)
-            if (i0 + u * FS_THREADS < n)
+            if (u < nu)
                 w[u] = fs_ll_ld(src + i0 + u * FS_THREADS);
+        fs_ll_wait<U>(w, src + i0, FS_THREADS, nu, flag);
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            int i = i0 + u * FS_THREADS;
-            if (i < n)
-                dst[i] = t5__dt<T>::store(fs_ll_val(w[u], src + i, flag));
-        }
+        for (int u = 0; u < U; u++)
+            if (u < nu)
+                dst[i0 + u * FS_THREADS] = t5__dt<T>::store(__uint_as_float((unsigned)w[u]));
     }
     __syncthreads();
 }
@@ -434,13 +434,17 @@ static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long 
                         w1[u] = fs_ll_ld(row + f + c);
                 }
             }
+            const int nu = (f - i0 + FS_THREADS - 1) / FS_THREADS;
+            fs_ll_wait<U>(w0, row + i0, FS_THREADS, nu, flag);
+            if (gated)
+                fs_ll_wait<U>(w1, row + f + i0, FS_THREADS, nu, flag);
 #pragma unroll
             for (int u = 0; u < U; u++) {
                 int c = i0 + u * FS_THREADS;
                 if (c < f) {
-                    float y = fs_act(fs_fin<T>(fs_ll_val(w0[u], row + c, flag)), act);
+                    float y = fs_act(fs_fin<T>(__uint_as_float((unsigned)w0[u])), act);
                     if (gated)
-                        y *= fs_fin<T>(fs_ll_val(w1[u], row + f + c, flag));
+                        y *= fs_fin<T>(__uint_as_float((unsigned)w1[u]));
                     as[r * f + c] = t5__dt<T>::store(fs_fin<T>(y * inv_scale));
                 }
             }
