@@ -544,7 +544,9 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
     __syncthreads();
 }
 
-enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2, FS_LL_ACT = 3, FS_LL_ADD = 4 };
+/* FS_LL_ACT2: FS_LL_ACT with two 16-bit values a word (columns 2i, 2i+1 in
+ * word i of the row, the lower column in the low half; CPW even, c0 even) */
+enum { FS_OUT_ACT = 0, FS_OUT_F32 = 1, FS_ADD = 2, FS_LL_ACT = 3, FS_LL_ADD = 4, FS_LL_ACT2 = 5 };
 
 /* ---- flag-in-data exchange (fused_step.cu's LL kernel) ------------------------
  * A word is 8 bytes: a 4-byte payload (a float) and the 4-byte flag of the
@@ -555,6 +557,38 @@ static __device__ __forceinline__ void fs_ll_st(unsigned long long *p, float v, 
 {
     unsigned long long w = ((unsigned long long)flag << 32) | __float_as_uint(v);
     asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
+}
+
+/* fs_ll_st of a raw 32-bit payload (two 16-bit values: fs_ll_pack). */
+static __device__ __forceinline__ void fs_ll_st_bits(unsigned long long *p, unsigned v,
+                                                     unsigned flag)
+{
+    unsigned long long w = ((unsigned long long)flag << 32) | v;
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
+}
+
+/* Two values rounded to the 16-bit T, lo in the low half, and back. */
+template <typename T> static __device__ __forceinline__ unsigned fs_ll_pack(float lo, float hi)
+{
+    union {
+        T h[2];
+        unsigned u;
+    } b;
+    b.h[0] = t5__dt<T>::store(lo);
+    b.h[1] = t5__dt<T>::store(hi);
+    return b.u;
+}
+
+template <typename T>
+static __device__ __forceinline__ void fs_ll_unpack(unsigned long long w, float &lo, float &hi)
+{
+    union {
+        T h[2];
+        unsigned u;
+    } b;
+    b.u = (unsigned)w;
+    lo = t5__dt<T>::load(b.h[0]);
+    hi = t5__dt<T>::load(b.h[1]);
 }
 
 static __device__ __forceinline__ unsigned long long fs_ll_ld(const unsigned long long *p)
@@ -617,10 +651,19 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
 #pragma unroll
         for (int r = 0; r < MAXM; r++) {
             if (r < m) {
+                float vp = 0.0f; /* FS_LL_ACT2: the even column of the pair */
 #pragma unroll
                 for (int j = 0; j < CPW; j++) {
                     float v = t5__warp_sum(acc[r][j]) * alpha;
                     int col = cb + j;
+                    if (CPW % 2 == 0 && mode == FS_LL_ACT2) {
+                        if (j % 2 == 0)
+                            vp = v;
+                        else if (lane == 0 && col - 1 < c1)
+                            fs_ll_st_bits((unsigned long long *)out + (((size_t)r * n + col) >> 1),
+                                          fs_ll_pack<T>(vp, col < c1 ? v : 0.0f), llf);
+                        continue;
+                    }
                     if (lane == j && col < c1) {
                         size_t at = (size_t)r * n + col;
                         if (mode == FS_ADD) /* xs: this phase's residual rows, n == d */

@@ -190,12 +190,16 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void
     if (m == 1) {
         if (c1 - c0 >= 2 * 4 * FS_WARPS)
             fs_gemv_cols<T, 4, 1>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
+        else if (mode == FS_LL_ACT2)
+            fs_gemv_cols<T, 2, 1>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
         else
             fs_gemv_cols<T, 1, 1>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
         return;
     }
     if (c1 - c0 >= 2 * 4 * FS_WARPS)
         fs_gemv_cols<T, 4, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
+    else if (mode == FS_LL_ACT2)
+        fs_gemv_cols<T, 2, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
     else
         fs_gemv_cols<T, 1, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
 }
@@ -413,15 +417,55 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
 }
 
 /* as [m][f] = act(ff) (gated: act(ff[:, :f]) * ff[:, f:]) / scale, ff an
- * LL buffer of rows of ffc words (as fs_ffn_act). */
-template <typename T>
+ * LL buffer of rows of ffc words (as fs_ffn_act); PK: of ffc / 2 words
+ * (FS_LL_ACT2, f even), two values each. */
+template <typename T, bool PK>
 static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long long *ff, int m,
                                                      int f, int gated, int act, float inv_scale,
                                                      unsigned flag)
 {
     constexpr int U = 4;
     const int ffc = gated ? 2 * f : f;
-    for (int r = 0; r < m; r++) { /* rows, then columns: no division */
+    if (PK) {
+        constexpr int UP = 2; /* 4 put 16 B on the one-row ABS kernels' frames (ptxas) */
+        const int hw = f / 2; /* words of one half (wi, or wi_0 / wi_1 gated) */
+        for (int r = 0; r < m; r++) {
+            const unsigned long long *row = ff + (size_t)r * (ffc / 2);
+            for (int i0 = threadIdx.x; i0 < hw; i0 += UP * FS_THREADS) {
+                unsigned long long w0[UP], w1[UP];
+                const int nu = (hw - i0 + FS_THREADS - 1) / FS_THREADS;
+#pragma unroll
+                for (int u = 0; u < UP; u++) {
+                    if (u < nu) {
+                        w0[u] = fs_ll_ld(row + i0 + u * FS_THREADS);
+                        if (gated)
+                            w1[u] = fs_ll_ld(row + hw + i0 + u * FS_THREADS);
+                    }
+                }
+                fs_ll_wait<UP>(w0, row + i0, FS_THREADS, nu, flag);
+                if (gated)
+                    fs_ll_wait<UP>(w1, row + hw + i0, FS_THREADS, nu, flag);
+#pragma unroll
+                for (int u = 0; u < UP; u++) {
+                    if (u < nu) {
+                        const int c = 2 * (i0 + u * FS_THREADS);
+                        float a0, a1, g0 = 1.0f, g1 = 1.0f;
+                        fs_ll_unpack<T>(w0[u], a0, a1);
+                        if (gated)
+                            fs_ll_unpack<T>(w1[u], g0, g1);
+                        float y0 = fs_act(fs_fin<T>(a0), act), y1 = fs_act(fs_fin<T>(a1), act);
+                        if (gated) {
+                            y0 *= fs_fin<T>(g0);
+                            y1 *= fs_fin<T>(g1);
+                        }
+                        as[r * f + c] = t5__dt<T>::store(fs_fin<T>(y0 * inv_scale));
+                        as[r * f + c + 1] = t5__dt<T>::store(fs_fin<T>(y1 * inv_scale));
+                    }
+                }
+            }
+        }
+    }
+    for (int r = 0; !PK && r < m; r++) { /* rows, then columns: no division */
         const unsigned long long *row = ff + (size_t)r * ffc;
         for (int i0 = threadIdx.x; i0 < f; i0 += U * FS_THREADS) {
             unsigned long long w0[U], w1[U];
@@ -626,6 +670,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
+    /* the FFN's input words in pairs (FS_LL_ACT2; fs_launch_step: d_ff even, per_ffc even) */
+    constexpr bool FS_PK = sizeof(T) == 2;
     /* two weight stages: phase t reads ws[t % 2] (six phases a layer), and
      * its weights were asked for two phases ahead, so they land during the
      * phase in between instead of during this phase's wait */
@@ -747,8 +793,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_in, ffc, p.per_ffc, FS_LL_ACT, L + p.ll_ff, 1.0f, ws0, wsb, xs, f,
-                   1);
+        fs_gemv<T>(as, m, d, w.w_in, ffc, p.per_ffc, FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + p.ll_ff,
+                   1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers) {
             fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es, p.per_qkv);
@@ -760,7 +806,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(3);
         clk.mark(4);
         /* P6: the output is the next layer's input words (or the head's) */
-        fs_ll_ffn_act<T>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
+        fs_ll_ffn_act<T, FS_PK>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
         fs_gemv<T>(as, m, a.d_ff, w.w_out, d, p.per_d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1,
@@ -858,7 +904,7 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
      * one row only (the barrier kernel loses to the per-op path at 2-4:
      * bench/cuda.md). Otherwise up to FS_MAXM; the row limits that pay
      * (be->fused_max_rows, fused_max_rows_bar) were applied above / below. */
-    if (a->n > (be->fused_v2 ? 1 : FS_MAXM))
+    if (a->n > (be->fused_v2 ? 1 : FS_MAXM) || (es == 2 && a->d_ff % 2))
         return 1;
     fs_params p;
     memset(&p, 0, sizeof p);
@@ -914,6 +960,8 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         p.per_d = (a->d + G - 1) / G;
         p.per_inner = (inner + G - 1) / G;
         p.per_ffc = (ffc + G - 1) / G;
+        if (es == 2) /* the LL kernel's FFN words in pairs (FS_LL_ACT2): even slices */
+            p.per_ffc += p.per_ffc & 1;
     }
     const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = p.per_d;
     {
