@@ -416,6 +416,35 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
     __syncthreads();
 }
 
+/* dst[0 .. 2 * nw) = the 16-bit values of words src[0 .. nw) (FS_LL_ACT2's
+ * pairs), as fs_ll_gather. */
+template <typename T>
+static __device__ __forceinline__ void fs_ll_gather2(T *dst, const unsigned long long *src, int nw,
+                                                     unsigned flag)
+{
+    constexpr int U = 2;
+    for (int i0 = threadIdx.x; i0 < nw; i0 += U * FS_THREADS) {
+        unsigned long long w[U];
+        const int nu = (nw - i0 + FS_THREADS - 1) / FS_THREADS;
+#pragma unroll
+        for (int u = 0; u < U; u++)
+            if (u < nu)
+                w[u] = fs_ll_ld(src + i0 + u * FS_THREADS);
+        fs_ll_wait<U>(w, src + i0, FS_THREADS, nu, flag);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            if (u < nu) {
+                float lo, hi;
+                fs_ll_unpack<T>(w[u], lo, hi);
+                const int i = 2 * (i0 + u * FS_THREADS);
+                dst[i] = t5__dt<T>::store(lo);
+                dst[i + 1] = t5__dt<T>::store(hi);
+            }
+        }
+    }
+    __syncthreads();
+}
+
 /* as [m][f] = act(ff) (gated: act(ff[:, :f]) * ff[:, f:]) / scale, ff an
  * LL buffer of rows of ffc words (as fs_ffn_act); PK: of ffc / 2 words
  * (FS_LL_ACT2, f even), two values each. */
@@ -670,7 +699,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
-    /* the FFN's input words in pairs (FS_LL_ACT2; fs_launch_step: d_ff even, per_ffc even) */
+    /* the words of T (q|k|v, cross q, the FFN's input) in pairs (FS_LL_ACT2;
+     * fs_launch_step: d_ff even, the slices even) */
     constexpr bool FS_PK = sizeof(T) == 2;
     /* two weight stages: phase t reads ws[t % 2] (six phases a layer), and
      * its weights were asked for two phases ahead, so they land during the
@@ -720,8 +750,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(0);
         fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, p.per_qkv, FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb,
-                   xs, f, 1);
+        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, p.per_qkv, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
+                   L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
         if (ABS)
             fs_abs_stage_m(fs_abs_of(a), m, l, ws0);
@@ -730,7 +760,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         clk.sub(3);
         clk.mark(0);
         /* P2 */
-        fs_ll_gather<T>(qv, L + p.ll_qkv, m * 3 * inner, f);
+        if (FS_PK)
+            fs_ll_gather2<T>(qv, L + p.ll_qkv, m * 3 * inner / 2, f);
+        else
+            fs_ll_gather<T>(qv, L + p.ll_qkv, m * 3 * inner, f);
         clk.sub(0);
         {
             fs_attn_args g = fs_self_args(a, qv, m, p.smax, l);
@@ -766,14 +799,17 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             clk.sub(1);
             clk.sub(2);
         } else {
-            fs_gemv<T>(as, m, d, w.w_cq, inner, p.per_inner, FS_LL_ACT, L + p.ll_q, 1.0f, ws0, wsb,
-                       xs, f, 1);
+            fs_gemv<T>(as, m, d, w.w_cq, inner, p.per_inner, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
+                       L + p.ll_q, 1.0f, ws0, wsb, xs, f, 1);
             clk.sub(2);
             fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
-            fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
+            if (FS_PK)
+                fs_ll_gather2<T>(qv, L + p.ll_q, m * inner / 2, f);
+            else
+                fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
             clk.sub(0);
             {
                 fs_attn_args g = fs_cross_args(a, qv, m, p.smax, l);
@@ -960,8 +996,11 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         p.per_d = (a->d + G - 1) / G;
         p.per_inner = (inner + G - 1) / G;
         p.per_ffc = (ffc + G - 1) / G;
-        if (es == 2) /* the LL kernel's FFN words in pairs (FS_LL_ACT2): even slices */
+        if (es == 2) { /* the LL kernel's words of T in pairs (FS_LL_ACT2): even slices */
+            p.per_qkv += p.per_qkv & 1;
+            p.per_inner += p.per_inner & 1;
             p.per_ffc += p.per_ffc & 1;
+        }
     }
     const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = p.per_d;
     {
