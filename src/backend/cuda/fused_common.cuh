@@ -610,9 +610,8 @@ static __device__ __forceinline__ float fs_ll_val(unsigned long long w, const un
 /* Waits until each word w[u] (u < nu; re-read from p + u * stride) carries
  * flag. The stale words are re-read together, one L2 round trip a round:
  * fs_ll_val re-reads one word at a time, so a thread whose first reads all
- * came too early paid a round trip per word (session 20's skew trace: the
- * FFN's 2048-word gather, four words a thread, took ~0.8 us a layer more
- * than the 512-word ones). */
+ * came too early paid a round trip per word (bench/cuda.md, session 20:
+ * batch 1 1.5-3% faster). */
 template <int U>
 static __device__ __forceinline__ void fs_ll_wait(unsigned long long (&w)[U],
                                                   const unsigned long long *p, int stride, int nu,

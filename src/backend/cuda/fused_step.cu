@@ -392,7 +392,14 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
  * number: the grid barrier's count (which only the head's barrier moves,
  * by one grid per launch) over the grid size, + 1, read by every block at
  * its start; a block that starts late still reads the same number, because
- * the head barrier cannot complete without it. */
+ * the head barrier cannot complete without it.
+ *
+ * Every block reads every word of a phase, so the words' volume counts: with
+ * a 16-bit act dtype the outputs of T (q|k|v, cross q, the FFN's input) go
+ * two to a word (FS_LL_ACT2, same values), which halved the FFN exchange's
+ * L2 reads and made the step 2% (t5-small) to 4% (t5-base) shorter
+ * (bench/cuda.md, session 20);
+ * the residual stays one fp32 a word. */
 
 /* dst [n] (T) = the payloads of src [n] once they carry flag. */
 template <typename T>
