@@ -401,6 +401,20 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
  * (bench/cuda.md, session 20);
  * the residual stays one fp32 a word. */
 
+/* w[u] = word p[u * FS_THREADS] (u < nu) once it carries flag: all read at
+ * once, then fs_ll_wait. */
+template <int U>
+static __device__ __forceinline__ void fs_ll_read(unsigned long long (&w)[U],
+                                                  const unsigned long long *p, int nu,
+                                                  unsigned flag)
+{
+#pragma unroll
+    for (int u = 0; u < U; u++)
+        if (u < nu)
+            w[u] = fs_ll_ld(p + u * FS_THREADS);
+    fs_ll_wait<U>(w, p, FS_THREADS, nu, flag);
+}
+
 /* dst [n] (T) = the payloads of src [n] once they carry flag. */
 template <typename T>
 static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long long *src, int n,
@@ -410,11 +424,7 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
     for (int i0 = threadIdx.x; i0 < n; i0 += U * FS_THREADS) {
         unsigned long long w[U];
         const int nu = (n - i0 + FS_THREADS - 1) / FS_THREADS;
-#pragma unroll
-        for (int u = 0; u < U; u++)
-            if (u < nu)
-                w[u] = fs_ll_ld(src + i0 + u * FS_THREADS);
-        fs_ll_wait<U>(w, src + i0, FS_THREADS, nu, flag);
+        fs_ll_read<U>(w, src + i0, nu, flag);
 #pragma unroll
         for (int u = 0; u < U; u++)
             if (u < nu)
@@ -433,11 +443,7 @@ static __device__ __forceinline__ void fs_ll_gather2(T *dst, const unsigned long
     for (int i0 = threadIdx.x; i0 < nw; i0 += U * FS_THREADS) {
         unsigned long long w[U];
         const int nu = (nw - i0 + FS_THREADS - 1) / FS_THREADS;
-#pragma unroll
-        for (int u = 0; u < U; u++)
-            if (u < nu)
-                w[u] = fs_ll_ld(src + i0 + u * FS_THREADS);
-        fs_ll_wait<U>(w, src + i0, FS_THREADS, nu, flag);
+        fs_ll_read<U>(w, src + i0, nu, flag);
 #pragma unroll
         for (int u = 0; u < U; u++) {
             if (u < nu) {
