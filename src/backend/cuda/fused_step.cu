@@ -953,7 +953,7 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
      * one row only (the barrier kernel loses to the per-op path at 2-4:
      * bench/cuda.md). Otherwise up to FS_MAXM; the row limits that pay
      * (be->fused_max_rows, fused_max_rows_bar) were applied above / below. */
-    if (a->n > (be->fused_v2 ? 1 : FS_MAXM) || (es == 2 && a->d_ff % 2))
+    if (a->n > (be->fused_v2 ? 1 : FS_MAXM))
         return 1;
     fs_params p;
     memset(&p, 0, sizeof p);
@@ -990,6 +990,8 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     }
     if (!p.ll && a->n > be->fused_max_rows_bar)
         return 1;
+    if (p.ll && es == 2 && a->d_ff % 2)
+        return 1; /* the FFN's words in pairs (FS_LL_ACT2) need an even d_ff */
     /* + 4 KB: the static shared memory of the top-k helpers */
     if (p.off_ws + 4096 > be->smem_optin)
         return 1;
