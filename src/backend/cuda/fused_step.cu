@@ -398,8 +398,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
  * a 16-bit act dtype the outputs of T (q|k|v, cross q, the FFN's input) go
  * two to a word (FS_LL_ACT2, same values), which halved the FFN exchange's
  * L2 reads and made the step 2% (t5-small) to 4% (t5-base) shorter
- * (bench/cuda.md, session 20);
- * the residual stays one fp32 a word. */
+ * (bench/cuda.md, session 20); the residual stays one fp32 a word. */
 
 /* w[u] = word p[u * FS_THREADS] (u < nu) once it carries flag: all read at
  * once, then fs_ll_wait. */
