@@ -114,6 +114,13 @@ typedef struct t5_fused_step {
      * slot the last one) may do nothing, and a row whose token is this may
      * return it again (top_i) with logprob 0. -1: an ordinary step. */
     int chain_eos;
+    /* > 1 (with chain_eos >= 0): chain_steps such steps in one op, step s
+     * reading its rows and no_eos at + s * chain_stride ints and writing its
+     * top-1 at top_v + s * n and top_i + s * chain_stride; its tokens are
+     * step s - 1's top-1 (tok is step 0's), and once a row's token is
+     * chain_eos the later steps may do nothing. A backend that cannot run
+     * them in one op declines (1) and the engine issues them one by one. */
+    int chain_steps, chain_stride;
 } t5_fused_step;
 
 typedef struct t5_backend_vt {

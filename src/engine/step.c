@@ -280,6 +280,22 @@ static int chain_device(void *arg, t5_err *err)
 {
     t5_engine *e = arg;
     const int np = e->step_n, blk = 7 * np, use_abs = e->fused.abs_ent != NULL;
+    const t5_backend_vt *vt = e->be->vt;
+    if (vt->decode_step && e->fused.n_layers > 0 && e->chain_steps > 1) {
+        /* the whole chain as one op where the backend can (step 0's
+         * pointers, strides to the others; t5_fused_step) */
+        set_io(e, e->chain, np, use_abs, e->chain_v, e->chain + blk);
+        e->fused.n = np;
+        e->fused.k = 1;
+        e->fused.tok = e->io_tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
+        e->fused.top_v = e->io_topv, e->fused.top_i = e->top_i;
+        e->fused.chain_steps = e->chain_steps;
+        e->fused.chain_stride = blk;
+        int rc = vt->decode_step(e->st, &e->fused, err);
+        e->fused.chain_steps = 0;
+        if (rc <= 0)
+            return rc < 0 ? t5_err_wrap(err, rc, "chained steps") : 0;
+    }
     for (int s = 0; s < e->chain_steps; s++) {
         set_io(e, e->chain + s * blk, np, use_abs, e->chain_v + s * np, e->chain + (s + 1) * blk);
         int rc = step_device(e, err);

@@ -306,9 +306,64 @@ static void test_step_start_wait(void)
     t5_engine_free(b);
 }
 
-/* t5_engine_steps_greedy gives, up to each row's first EOS, what the same
- * steps one by one give (each fed its top-1), with the EOS masks it was
- * given; a second chain continues where the first stopped; bad calls fail. */
+/* t5_engine_steps_greedy of n rows gives, up to each row's first EOS, what
+ * the same steps one by one give (each fed its top-1), with the EOS masks it
+ * was given; a second chain continues where the first stopped. Two rows:
+ * the steps replayed on a twin engine, which on CUDA has the per-op step
+ * (the fused one belongs to the first stream that asks), so within 1e-5.
+ * One row: replayed on the same engine after each chain, the same bits (on
+ * CUDA the chain is one launch of the fused step, a single step one launch
+ * of it). */
+static void chain_vs_steps(t5_model *tm, int n)
+{
+    t5_err err = {0};
+    t5_engine *a, *b;
+    twin_engines(tm, 8, 12, 4, &a, &b);
+    int32_t start = cfg->decoder_start_token_id, eos = cfg->eos_token_id;
+    t5_step_row rows[2] = {{0, 0, 0, start, 0}, {1, 1, 0, start, 0}};
+    t5_step_row one[2] = {rows[0], rows[1]};
+    enum { S1 = 7, S2 = 4 };
+    uint8_t no_eos[S1 * 2] = {0};
+    for (int s = 0; s < 3; s++)
+        no_eos[s * n + 0] = 1; /* row 0: min_new_tokens 3 */
+    int32_t cid[S1 * 2];
+    float clp[S1 * 2];
+    int ended[2] = {0, 0}, compared = 0;
+    for (int chain = 0; chain < 2; chain++) {
+        int S = chain ? S2 : S1;
+        CHECK(t5_engine_steps_greedy(a, n, rows, S, chain ? NULL : no_eos, cid, clp, &err) == 0);
+        for (int s = 0; s < S; s++) {
+            float lp[2];
+            int32_t id[2];
+            t5_step_out o = {1, lp, id, NULL};
+            for (int r = 0; r < n; r++)
+                one[r].flags = !chain && no_eos[s * n + r] ? T5_ROW_NO_EOS : 0;
+            CHECK(t5_engine_step(n == 1 ? a : b, n, one, &o, &err) == 0);
+            for (int r = 0; r < n; r++) {
+                if (!chain && s < 3 && r == 0)
+                    CHECK(id[r] != eos); /* the mask was applied to the single steps */
+                if (ended[r])
+                    continue;
+                CHECK(cid[s * n + r] == id[r]);
+                if (n == 1)
+                    CHECK(clp[s] == lp[r]);
+                else
+                    CHECK(fabsf(clp[s * n + r] - lp[r]) <= 1e-5f * (1.0f + fabsf(lp[r])));
+                compared++;
+                ended[r] = id[r] == eos;
+                one[r].pos++;
+                one[r].token = id[r];
+            }
+        }
+        for (int r = 0; r < n; r++)
+            rows[r] = one[r];
+    }
+    CHECK(compared >= 2 * n); /* at least the first steps of every row */
+    t5_engine_free(a);
+    t5_engine_free(b);
+}
+
+/* chain_vs_steps of one and two rows; bad calls fail. */
 static void test_steps_greedy(void)
 {
     t5_err err = {0};
@@ -326,48 +381,13 @@ static void test_steps_greedy(void)
         if (!tm)
             return;
     }
+    chain_vs_steps(tm, 2);
+    chain_vs_steps(tm, 1);
     t5_engine *a, *b;
     twin_engines(tm, 8, 12, 4, &a, &b);
-    int32_t start = cfg->decoder_start_token_id, eos = cfg->eos_token_id;
-    t5_step_row rows[2] = {{0, 0, 0, start, 0}, {1, 1, 0, start, 0}};
-    t5_step_row one[2] = {rows[0], rows[1]};
-    enum { S1 = 7, S2 = 4 };
-    uint8_t no_eos[S1 * 2] = {0};
-    for (int s = 0; s < 3; s++)
-        no_eos[s * 2 + 0] = 1; /* row 0: min_new_tokens 3 */
-    int32_t cid[S1 * 2], sid[S1 * 2];
-    float clp[S1 * 2], slp[S1 * 2];
-    int ended[2] = {0, 0}, compared = 0;
-    for (int chain = 0; chain < 2; chain++) {
-        int S = chain ? S2 : S1;
-        CHECK(t5_engine_steps_greedy(a, 2, rows, S, chain ? NULL : no_eos, cid, clp, &err) == 0);
-        for (int s = 0; s < S; s++) {
-            float lp[2];
-            int32_t id[2];
-            t5_step_out o = {1, lp, id, NULL};
-            for (int r = 0; r < 2; r++)
-                one[r].flags = !chain && no_eos[s * 2 + r] ? T5_ROW_NO_EOS : 0;
-            CHECK(t5_engine_step(b, 2, one, &o, &err) == 0);
-            for (int r = 0; r < 2; r++) {
-                sid[s * 2 + r] = id[r], slp[s * 2 + r] = lp[r];
-                if (!chain && s < 3 && r == 0)
-                    CHECK(id[r] != eos); /* the mask was applied to the single steps */
-                if (ended[r])
-                    continue;
-                CHECK(cid[s * 2 + r] == id[r]);
-                CHECK(fabsf(clp[s * 2 + r] - lp[r]) <= 1e-5f * (1.0f + fabsf(lp[r])));
-                compared++;
-                ended[r] = id[r] == eos;
-                one[r].pos++;
-                one[r].token = id[r];
-            }
-        }
-        for (int r = 0; r < 2; r++)
-            rows[r] = one[r];
-        (void)sid;
-        (void)slp;
-    }
-    CHECK(compared >= 4); /* at least the first steps of both rows */
+    int32_t start = cfg->decoder_start_token_id;
+    int32_t cid[T5_ENGINE_CHAIN_STEPS * 5];
+    float clp[T5_ENGINE_CHAIN_STEPS * 5];
     /* Bad calls: too many rows or steps, past max_output_len, logits, NULL. */
     t5_step_row r5[5];
     for (int i = 0; i < 5; i++)

@@ -448,6 +448,9 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     /* fused_step.cu's flag-in-data kernel (default; T5_CUDA_FUSED_LL=0: the
      * barrier kernel): same numerics, 11% faster at batch 1 on an H100. */
     be->fused_ll = !getenv("T5_CUDA_FUSED_LL") || atoi(getenv("T5_CUDA_FUSED_LL")) > 0;
+    /* ... and a one-row greedy chain's steps in one launch of it (fused_step.cu,
+     * CH; T5_CUDA_FUSED_CHAIN=0: a launch a step) */
+    be->fused_chain = !getenv("T5_CUDA_FUSED_CHAIN") || atoi(getenv("T5_CUDA_FUSED_CHAIN")) > 0;
     /* ... with its weight slices staged evict-first in L2 (default;
      * T5_CUDA_FUSED_EVICT_FIRST=0: normal): 2-3% at batch 1 on an H100. */
     be->fused_ef =

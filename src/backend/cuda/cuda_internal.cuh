@@ -82,6 +82,7 @@ typedef struct t5__cu_backend {
     int fused_max_rows_abs; /* the same for steps with absorbed cross-attention (4 with LL) */
     int fused_v2;         /* sm_90+ and T5_CUDA_FUSED_V2 set: the cluster kernel (fused_step2.cu) */
     int fused_ll;         /* T5_CUDA_FUSED_LL: fused_step.cu's flag-in-data kernel */
+    int fused_chain;      /* T5_CUDA_FUSED_CHAIN: a greedy chain's steps in one LL launch */
     int fused_ef;         /* T5_CUDA_FUSED_EVICT_FIRST: its weight slices staged evict-first */
     int fused_pdl;        /* T5_CUDA_FUSED_PDL (default on, sm_90+): the LL step launched with PDL */
     int fused_threads;    /* T5_CUDA_FUSED_THREADS 384 or 512; 0: by the model (fused_step.cu) */

@@ -238,6 +238,13 @@ struct fs_clock_s {
                 if (i != 14 && i != 15)
                     tr[i] += st()[3 + i];
     }
+    /* after flush(), for another step in the same launch */
+    __device__ __forceinline__ void clear(void)
+    {
+        if (tr && blockIdx.x == 0 && threadIdx.x == 0)
+            for (int i = 0; i < T5__FS_TRACE_WORDS; i++)
+                st()[3 + i] = 0;
+    }
 };
 
 /* a / b for 0 <= a < 2^21 and b >= 1, exact: a float reciprocal's quotient
@@ -739,9 +746,27 @@ static __device__ __forceinline__ bool fs_chain_ended(const t5_fused_step &a)
  * candidates into part), a grid barrier, then block r merges row r's parts
  * into top_v / top_i (as topk.cu's merge). Inlined: it reads the kernel's
  * parameters by reference. */
+/* What the head reads of t5_fused_step, by value (a non-inlined function
+ * must not take the kernel's parameters by reference). */
+struct fs_head_args {
+    const void *lm_head;
+    float *logits;
+    float lm_scale;
+    int V, d, k, eos_id;
+};
+
+static __device__ __forceinline__ fs_head_args fs_head_of(const t5_fused_step &a)
+{
+    fs_head_args h = {a.lm_head, a.logits, a.lm_scale, a.V, a.d, a.k, a.eos_id};
+    return h;
+}
+
+/* fs_head's first half: the logits of this block's slice, its top-k parts
+ * (no_eos: the rows' EOS masks) and the grid barrier. */
 template <typename T, int K, int MAXM, typename CLK>
-static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *as, int m,
-                                               float *part, unsigned long long *bar, CLK &clk)
+static __device__ __forceinline__ void fs_head_parts(const fs_head_args &a, const T *as, int m,
+                                                     float *part, unsigned long long *bar,
+                                                     CLK &clk, const int32_t *no_eos)
 {
     {
         int c0, c1;
@@ -762,11 +787,21 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
     fs_slice(a.V, c0, c1);
     for (int r = 0; r < m; r++)
         topk_part<K, FS_THREADS>(pm, pl, pv, pi, (size_t)r * G + blockIdx.x,
-                                 a.logits + (size_t)r * a.V, c0, c1, k, a.no_eos && a.no_eos[r],
+                                 a.logits + (size_t)r * a.V, c0, c1, k, no_eos && no_eos[r],
                                  a.eos_id);
     clk.mark(7);
     fs_barrier(bar);
     clk.mark(8);
+}
+
+template <typename T, int K, int MAXM, typename CLK>
+static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *as, int m,
+                                               float *part, unsigned long long *bar, CLK &clk)
+{
+    fs_head_parts<T, K, MAXM>(fs_head_of(a), as, m, part, bar, clk, a.no_eos);
+    const int G = gridDim.x, k = a.k;
+    float *pm = part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
+    int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
 
     /* block r merges row r's parts (as topk_merge_kernel) */
     if ((int)blockIdx.x >= m)
@@ -784,6 +819,37 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
     clk.flush();
     if (clk.tr && r == 0 && threadIdx.x == 0)
         clk.tr[15] += 1; /* steps traced */
+}
+
+/* fs_head of one chained step of one row, k = 1 (fused_step.cu's CH): the
+ * parts and the barrier, then every block merges the row's parts (the same
+ * bits in each) into tok[0] (the id) and tok[1] (the value's bits), which
+ * block 0 also stores at top_i[0] / top_v[0]. Its token was not EOS (the
+ * kernel stops the chain at one), so fs_head's "ended row" rule is moot.
+ * Not inlined: inlined, the kernel's values live across it spilled. */
+template <typename T>
+static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T *as, float *part,
+                                                  unsigned long long *bar,
+                                                  unsigned long long *trace,
+                                                  const int32_t *no_eos, float *top_v,
+                                                  int32_t *top_i, int32_t *tok)
+{
+    fs_clock_s clk = {trace};
+    fs_head_parts<T, 1, 1>(h, as, 1, part, bar, clk, no_eos);
+    const int G = gridDim.x;
+    float *pm = part, *pl = pm + G, *pv = pl + G;
+    int32_t *pi = (int32_t *)(pv + G);
+    topk_merge<1, FS_THREADS, true>((float *)(tok + 1), tok, pm, pl, pv, pi, 0, G, 1);
+    __syncthreads();
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        top_i[0] = tok[0];
+        top_v[0] = __int_as_float(tok[1]);
+    }
+    clk.mark(9);
+    clk.flush();
+    clk.clear();
+    if (trace && blockIdx.x == 0 && threadIdx.x == 0)
+        trace[15] += 1; /* steps traced */
 }
 
 #endif

@@ -208,10 +208,11 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void
  * caller clears kw, vw in all blocks but one) and cross-attention of all
  * heads of m rows, their queries at q (self: q|k|v rows of 3 * inner). */
 static __device__ __forceinline__ fs_attn_args fs_self_args(const t5_fused_step &a, const void *q,
-                                                            int m, int smax, int l)
+                                                            int m, int smax, int l,
+                                                            const int32_t *rows)
 {
     const int inner = a.sh.n_heads * a.sh.d_kv;
-    fs_attn_args g = {a.rows,
+    fs_attn_args g = {rows,
                       a.self_k,
                       a.self_v,
                       a.self_k,
@@ -309,7 +310,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(0);
         /* P2 */
         {
-            fs_attn_args g = fs_self_args(a, a.qkv, m, p.smax, l);
+            fs_attn_args g = fs_self_args(a, a.qkv, m, p.smax, l, a.rows);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
             fs_attn<T, true, true>(as, g, sc, qs);
@@ -696,7 +697,15 @@ static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
     return g;
 }
 
-template <typename T, int K, bool ABS>
+/* CH (t5_fused_step's chain_steps > 1; one row, k = 1, ABS): the launch runs
+ * the chain's steps one after the other. After a step's head barrier every
+ * block merges the row's parts itself (the same bits in every block) and
+ * takes the token as the next step's input, where the per-launch chain
+ * waited for block 0's merge, the kernel's end and the next launch; block 0
+ * stores the step's outputs. Step s's flag is the first's + s (the head
+ * barrier moves the count by one grid a step), and the next step's first
+ * two stages are asked for during the last layer's end. */
+template <typename T, int K, bool ABS, bool CH>
 __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 {
     const t5_fused_step &a = p.a;
@@ -708,6 +717,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     T *qv = (T *)(fs_sm + p.off_qv);
     __shared__ float red[FS_MAXM];
     __shared__ unsigned s_flag;
+    __shared__ int32_t s_tok[2]; /* CH: the merged token, and its value's bits */
     const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
@@ -744,11 +754,15 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     }
     __syncthreads();
     clk.start();
-    const unsigned f = s_flag;
+    unsigned f = s_flag;
     if (!p.pdl) {
         fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
         fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
     }
+    /* CH: step st's rows, EOS masks and input token */
+    const int32_t *rows = a.rows, *no_eos = a.no_eos, *tok = a.tok;
+    int st = 0;
+next_step:
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
         unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
@@ -756,7 +770,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         float nw0, nw1;
         fs_norm_pre((const float *)w.ln_attn, d, nw0, nw1);
         if (l == 0)
-            fs_load_x<T>(xs, a.x, a.embed, a.tok, a.V, m, d, true);
+            fs_load_x<T>(xs, a.x, a.embed, tok, a.V, m, d, true);
         else
             fs_ll_gather<float>(xs, L, m * d, f);
         clk.sub(0);
@@ -778,7 +792,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
             fs_ll_gather<T>(qv, L + p.ll_qkv, m * 3 * inner, f);
         clk.sub(0);
         {
-            fs_attn_args g = fs_self_args(a, qv, m, p.smax, l);
+            fs_attn_args g = fs_self_args(a, qv, m, p.smax, l, rows);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
             fs_attn<T, true, false>(as, g, sc, qs);
@@ -860,10 +874,14 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         fs_gemv<T>(as, m, a.d_ff, w.w_out, d, p.per_d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1,
                    wsb, xs, f, 1);
         clk.sub(2);
-        if (l + 1 < a.n_layers)
+        if (l + 1 < a.n_layers) {
             fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, p.per_d);
-        else
+        } else if (CH && st + 1 < a.chain_steps) { /* the next step's first stages */
+            fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
+            fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+        } else {
             __syncthreads(); /* as fs_stage's: the block's warps leave together */
+        }
         clk.sub(3);
         clk.mark(5);
     }
@@ -878,7 +896,23 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     }
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         p.trace[14] = 3; /* the report's labels */
-    fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
+    if (!CH) {
+        fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
+        return;
+    }
+    fs_head_chain<T>(fs_head_of(a), as, p.part, p.bar, p.trace, no_eos, a.top_v + st,
+                     a.top_i + st * a.chain_stride, s_tok);
+    if (st + 1 >= a.chain_steps || s_tok[0] == a.chain_eos) {
+        t5__cp_wait<0>();
+        return; /* the later steps' tokens are EOS already (the engine's blocks) */
+    }
+    st++;
+    f++;
+    rows += a.chain_stride;
+    if (no_eos)
+        no_eos += a.chain_stride;
+    tok = s_tok;
+    goto next_step;
 }
 
 /* ---- ownership (see the top of the file) ------------------------------------ */
@@ -910,8 +944,11 @@ template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
 {
     void (*kern)(const fs_params) = !p.ll         ? fused_step_kernel<T, K>
-                                    : p.a.abs_ent ? fused_ll_kernel<T, K, true>
-                                                  : fused_ll_kernel<T, K, false>;
+                                    : p.a.abs_ent ? fused_ll_kernel<T, K, true, false>
+                                                  : fused_ll_kernel<T, K, false, false>;
+    if constexpr (K == 1)
+        if (p.a.chain_steps > 1) /* fs_launch_step: the LL kernel, ABS, one row */
+            kern = fused_ll_kernel<T, 1, true, true>;
     if (smem > 48 * 1024)
         CU_CHECK(
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -1049,6 +1086,9 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
             (size_t)m * H * sa * 4 > (size_t)FS_MAXM * 3 * inner * es)
             p.a.abs_ent = NULL;
     }
+    /* chained steps in one launch: the LL kernel with ABS (CH), one row, greedy */
+    if (a->chain_steps > 1 && (!p.ll || !p.a.abs_ent || a->n != 1 || a->k != 1))
+        return 1;
     p.trace = s->fs_trace;
     p.ef = be->fused_ef;
     p.pdl = p.ll && be->fused_pdl;
@@ -1095,7 +1135,9 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     if (!t5__cu_fused_claim(s))
         return 1;
     CU_ENTER(s);
-    int rc = t5__cu_decode_step2(s, a, err); /* Hopper: the cluster kernel */
+    if (a->chain_steps > 1 && !be->fused_chain)
+        return 1;
+    int rc = a->chain_steps > 1 ? 1 : t5__cu_decode_step2(s, a, err); /* Hopper: the cluster kernel */
     if (rc <= 0)
         return rc;
     if (fs_threads(be, a) == 384 && (rc = t5__cu_decode_step_384(s, a, err)) <= 0)
