@@ -1114,11 +1114,17 @@ int FS_ALT_BUILD(t5_stream *s, const t5_fused_step *a, t5_err *err)
  * one row 1.5% slower: bench/cuda.md, session 12), else 512;
  * T5_CUDA_FUSED_THREADS sets it for every step. Since the attention of
  * 64-wide heads got faster (session 16) t5-base is level at 384 and 512,
- * t5-small 4% slower at 384; left as it is. */
+ * t5-small 4% slower at 384; left as it is. One-row chains: below. */
 static int fs_threads(const t5__cu_backend *be, const t5_fused_step *a)
 {
     if (be->fused_threads)
         return be->fused_threads;
+    /* A one-launch chain (CH) of a model of <= 12 heads: 384 too. At 512 its
+     * kernel spills across the chain's head (48 B of stack, fp16), at 384
+     * (168 registers) not: t5-small 1.384-1.394 vs 1.410-1.419 ms on an
+     * H100 (bench/cuda.md, session 21). */
+    if (a->n == 1 && a->chain_steps > 1 && a->sh.n_heads <= 12)
+        return 384;
     return a->n == 1 && a->sh.n_heads == 12 ? 384 : 512;
 }
 
@@ -1137,7 +1143,8 @@ int t5__cu_decode_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     CU_ENTER(s);
     if (a->chain_steps > 1 && !be->fused_chain)
         return 1;
-    int rc = a->chain_steps > 1 ? 1 : t5__cu_decode_step2(s, a, err); /* Hopper: the cluster kernel */
+    /* Hopper: the cluster kernel (not for a chain) */
+    int rc = a->chain_steps > 1 ? 1 : t5__cu_decode_step2(s, a, err);
     if (rc <= 0)
         return rc;
     if (fs_threads(be, a) == 384 && (rc = t5__cu_decode_step_384(s, a, err)) <= 0)
