@@ -464,6 +464,14 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     be->fused_threads = getenv("T5_CUDA_FUSED_THREADS") ? atoi(getenv("T5_CUDA_FUSED_THREADS")) : 0;
     if (be->fused_threads != 384 && be->fused_threads != 512)
         be->fused_threads = 0;
+    /* KB of its LM head slice a block keeps in shared memory through a
+     * one-launch chain (fused_step.cu, CH; bulk copies: sm_90+; 0: none):
+     * as much as fits up to 160 by default, t5-small batch 1 4% faster on
+     * an H100, t5-base level (bench/cuda.md, session 22) */
+    be->fused_head_kb =
+        getenv("T5_CUDA_FUSED_HEAD_KB") ? atoi(getenv("T5_CUDA_FUSED_HEAD_KB")) : 160;
+    if (prop.major < 9 || be->fused_head_kb < 0)
+        be->fused_head_kb = 0;
     /* Rows a fused step takes by default (bench/cuda.md): one. The barrier
      * kernel wins at one row and loses to the per-op graph at 2-4 (H200); the
      * cluster kernel won at 4 rows; the LL kernel won at 2-4 rows until the

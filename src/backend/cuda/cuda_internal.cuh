@@ -86,6 +86,7 @@ typedef struct t5__cu_backend {
     int fused_ef;         /* T5_CUDA_FUSED_EVICT_FIRST: its weight slices staged evict-first */
     int fused_pdl;        /* T5_CUDA_FUSED_PDL (default on, sm_90+): the LL step launched with PDL */
     int fused_threads;    /* T5_CUDA_FUSED_THREADS 384 or 512; 0: by the model (fused_step.cu) */
+    int fused_head_kb;    /* T5_CUDA_FUSED_HEAD_KB: a chain's resident LM head a block (sm_90+) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;

@@ -753,33 +753,82 @@ struct fs_head_args {
     float *logits;
     float lm_scale;
     int V, d, k, eos_id;
+    /* fs_head_chain's: the chain's steps and EOS, its resident head's
+     * columns a block and their shared-memory offset (fs_head_ch_of) */
+    int chain_steps, chain_eos, hr_cols;
+    unsigned off_hr;
 };
 
 static __device__ __forceinline__ fs_head_args fs_head_of(const t5_fused_step &a)
 {
-    fs_head_args h = {a.lm_head, a.logits, a.lm_scale, a.V, a.d, a.k, a.eos_id};
+    fs_head_args h = {a.lm_head, a.logits, a.lm_scale, a.V, a.d, a.k, a.eos_id, 0, -1, 0, 0};
     return h;
 }
 
-/* fs_head's first half: the logits of this block's slice, its top-k parts
- * (no_eos: the rows' EOS masks) and the grid barrier. */
-template <typename T, int K, int MAXM, typename CLK>
-static __device__ __forceinline__ void fs_head_parts(const fs_head_args &a, const T *as, int m,
-                                                     float *part, unsigned long long *bar,
-                                                     CLK &clk, const int32_t *no_eos)
+static __device__ __forceinline__ fs_head_args fs_head_ch_of(const t5_fused_step &a, int hr_cols,
+                                                             unsigned off_hr)
 {
-    {
-        int c0, c1;
-        fs_slice(a.V, c0, c1);
-        if (c1 - c0 >= 2 * 4 * FS_WARPS)
-            fs_gemv_cols<T, 4, MAXM>(as, m, a.d, (const T *)a.lm_head, a.d, 0, a.V, c0, c1,
-                                     FS_OUT_F32, a.logits, a.lm_scale, NULL);
-        else
-            fs_gemv_cols<T, 1, MAXM>(as, m, a.d, (const T *)a.lm_head, a.d, 0, a.V, c0, c1,
-                                     FS_OUT_F32, a.logits, a.lm_scale, NULL);
-    }
+    fs_head_args h = {a.lm_head, a.logits,      a.lm_scale,  a.V,     a.d,   a.k,
+                      a.eos_id,  a.chain_steps, a.chain_eos, hr_cols, off_hr};
+    return h;
+}
+
+/* Thread 0: mbarrier hbar (shared) expects `bytes`, and the bulk copy of
+ * them from src to dst (shared) completes it (sm_90+). */
+static __device__ __forceinline__ void fs_bulk_copy(void *dst, const void *src, unsigned bytes,
+                                                    unsigned hbar)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(hbar), "r"(bytes)
+                 : "memory");
+    if (bytes)
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"
+                     " [%0], [%1], %2, [%3];" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
+                     "l"(src), "r"(bytes), "r"(hbar)
+                     : "memory");
+#else
+    (void)dst, (void)src, (void)bytes, (void)hbar;
+#endif
+}
+
+/* Thread 0: mbarrier hbar (shared) set up for one arrival. */
+static __device__ __forceinline__ void fs_bulk_init(unsigned hbar)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(hbar) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+#else
+    (void)hbar;
+#endif
+}
+
+/* Every thread: waits for mbarrier hbar's first phase (fs_bulk_copy's). */
+static __device__ __forceinline__ void fs_bulk_wait0(unsigned hbar)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    unsigned ok;
+    do {
+        asm volatile("{\n\t.reg .pred p;\n\t"
+                     "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\n\t"
+                     "selp.u32 %0, 1, 0, p;\n\t}"
+                     : "=r"(ok)
+                     : "r"(hbar)
+                     : "memory");
+    } while (!ok);
+#else
+    (void)hbar;
+#endif
+}
+
+/* fs_head_parts' second half: the block's top-k parts of the logits it
+ * wrote (no_eos: the rows' EOS masks) and the grid barrier. */
+template <int K, typename CLK>
+static __device__ __forceinline__ void fs_head_topk(const fs_head_args &a, int m, float *part,
+                                                    unsigned long long *bar, CLK &clk,
+                                                    const int32_t *no_eos)
+{
     clk.mark(6);
-    __syncthreads(); /* the block's logits, written above, are read below */
+    __syncthreads(); /* the block's logits, written before, are read below */
     const int G = gridDim.x, k = a.k;
     float *pm = part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
     int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
@@ -792,6 +841,24 @@ static __device__ __forceinline__ void fs_head_parts(const fs_head_args &a, cons
     clk.mark(7);
     fs_barrier(bar);
     clk.mark(8);
+}
+
+/* fs_head's first half: the logits of this block's slice, its top-k parts
+ * and the grid barrier. */
+template <typename T, int K, int MAXM, typename CLK>
+static __device__ __forceinline__ void fs_head_parts(const fs_head_args &a, const T *as, int m,
+                                                     float *part, unsigned long long *bar,
+                                                     CLK &clk, const int32_t *no_eos)
+{
+    int c0, c1;
+    fs_slice(a.V, c0, c1);
+    if (c1 - c0 >= 2 * 4 * FS_WARPS)
+        fs_gemv_cols<T, 4, MAXM>(as, m, a.d, (const T *)a.lm_head, a.d, 0, a.V, c0, c1,
+                                 FS_OUT_F32, a.logits, a.lm_scale, NULL);
+    else
+        fs_gemv_cols<T, 1, MAXM>(as, m, a.d, (const T *)a.lm_head, a.d, 0, a.V, c0, c1,
+                                 FS_OUT_F32, a.logits, a.lm_scale, NULL);
+    fs_head_topk<K>(a, m, part, bar, clk, no_eos);
 }
 
 template <typename T, int K, int MAXM, typename CLK>
@@ -826,16 +893,50 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
  * bits in each) into tok[0] (the id) and tok[1] (the value's bits), which
  * block 0 also stores at top_i[0] / top_v[0]. Its token was not EOS (the
  * kernel stops the chain at one), so fs_head's "ended row" rule is moot.
+ *
+ * The resident head (h.hr_cols > 0, sm_90+): from the chain's second step
+ * (st) on, the first hr_cols columns of the block's head slice are read
+ * from shared memory at h.off_hr, so the head's HBM / L2 reads shrink by
+ * that share (the head is the step's one bandwidth-bound phase). Step 0
+ * reads them from global as a one-step launch does, and after its merge
+ * thread 0 copies them there in one bulk copy (from L2, where step 0 just
+ * brought them) when a step follows, landing on the mbarrier long before
+ * step 1's head waits for it. The same dot products: the same bits.
  * Not inlined: inlined, the kernel's values live across it spilled. */
 template <typename T>
 static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T *as, float *part,
                                                   unsigned long long *bar,
                                                   unsigned long long *trace,
                                                   const int32_t *no_eos, float *top_v,
-                                                  int32_t *top_i, int32_t *tok)
+                                                  int32_t *top_i, int32_t *tok, int st)
 {
+    extern __shared__ __align__(16) unsigned char fs_sm[];
+    /* the mbarrier: the 16 bytes before the resident columns (fs_launch_step
+     * reserves them). Not a static __shared__ variable: one u64 of static
+     * shared memory here made every chained step ~4 us slower on an H100
+     * with or without the resident head (bench/cuda.md, session 22). */
+    const unsigned hbar = (unsigned)__cvta_generic_to_shared(fs_sm + h.off_hr - 16);
     fs_clock_s clk = {trace};
-    fs_head_parts<T, 1, 1>(h, as, 1, part, bar, clk, no_eos);
+    {
+        /* the logits: the global columns [c0 + nr, c1), then the resident
+         * [c0, c0 + nr), by one instantiation of the GEMV (four columns a
+         * warp; the kernel's code is kept small) */
+        int c0, c1;
+        fs_slice(h.V, c0, c1);
+        const int nr = st > 0 ? (h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0) : 0;
+#pragma unroll 1
+        for (int res = 0; res < 2; res++) {
+            if (res) {
+                if (nr <= 0)
+                    break;
+                fs_bulk_wait0(hbar);
+            }
+            const T *W = res ? (const T *)(fs_sm + h.off_hr) : (const T *)h.lm_head;
+            fs_gemv_cols<T, 4, 1>(as, 1, h.d, W, h.d, res ? c0 : 0, h.V, res ? c0 : c0 + nr,
+                                  res ? c0 + nr : c1, FS_OUT_F32, h.logits, h.lm_scale, NULL);
+        }
+    }
+    fs_head_topk<1>(h, 1, part, bar, clk, no_eos);
     const int G = gridDim.x;
     float *pm = part, *pl = pm + G, *pv = pl + G;
     int32_t *pi = (int32_t *)(pv + G);
@@ -844,6 +945,16 @@ static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T 
     if (blockIdx.x == 0 && threadIdx.x == 0) {
         top_i[0] = tok[0];
         top_v[0] = __int_as_float(tok[1]);
+    }
+    if (st == 0 && h.hr_cols > 0 && threadIdx.x == 0 && st + 1 < h.chain_steps &&
+        tok[0] != h.chain_eos) { /* the next steps' resident head */
+        int c0, c1;
+        fs_slice(h.V, c0, c1);
+        const int nr = h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0;
+        const size_t row = (size_t)h.d * sizeof(T);
+        fs_bulk_init(hbar);
+        fs_bulk_copy(fs_sm + h.off_hr, (const char *)h.lm_head + c0 * row, (unsigned)(nr * row),
+                     hbar);
     }
     clk.mark(9);
     clk.flush();

@@ -81,6 +81,10 @@ struct fs_params {
     /* columns a block takes (fs_slice_per) of 3 * inner, d, inner and the
      * FFN input's columns */
     int per_qkv, per_d, per_inner, per_ffc;
+    /* CH: the first hr_cols columns of the block's LM head slice stay in
+     * shared memory at off_hr from the chain's second step (0: none) */
+    int hr_cols;
+    size_t off_hr;
 };
 
 /* Starts copying this block's slice of the next phase's W [n, k] into
@@ -697,6 +701,16 @@ static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
     return g;
 }
 
+/* fs_prefetch of the LM head's slice less its first `skip` columns (CH:
+ * those resident in shared memory, fs_head_chain). */
+static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, int row, int skip)
+{
+    int c0, c1;
+    fs_slice(V, c0, c1);
+    c0 = c0 + skip < c1 ? c0 + skip : c1;
+    fs_prefetch_bytes((const char *)w + (size_t)c0 * row, (size_t)(c1 - c0) * row);
+}
+
 /* CH (t5_fused_step's chain_steps > 1; one row, k = 1, ABS): the launch runs
  * the chain's steps one after the other. After a step's head barrier every
  * block merges the row's parts itself (the same bits in every block) and
@@ -861,7 +875,10 @@ next_step:
         if (l + 1 < a.n_layers) {
             fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es, p.per_qkv);
         } else {
-            fs_prefetch(a.lm_head, a.V, d, es);
+            if (CH) /* the head's columns not resident from step 1 on */
+                fs_prefetch_head(a.lm_head, a.V, d * es, st > 0 ? p.hr_cols : 0);
+            else
+                fs_prefetch(a.lm_head, a.V, d, es);
             t5__cp_commit();
             __syncthreads(); /* as fs_stage's: the block's warps leave together */
         }
@@ -900,8 +917,8 @@ next_step:
         fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
         return;
     }
-    fs_head_chain<T>(fs_head_of(a), as, p.part, p.bar, p.trace, no_eos, a.top_v + st,
-                     a.top_i + st * a.chain_stride, s_tok);
+    fs_head_chain<T>(fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr), as, p.part, p.bar, p.trace,
+                     no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
     if (st + 1 >= a.chain_steps || s_tok[0] == a.chain_eos) {
         t5__cp_wait<0>();
         return; /* the later steps' tokens are EOS already (the engine's blocks) */
@@ -1001,8 +1018,11 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         p.amax = a->d_ff;
     p.smax =
         a->self_lay.max_len > a->cross_lay.max_len ? a->self_lay.max_len : a->cross_lay.max_len;
-    p.off_xs = al16((size_t)FS_MAXM * p.amax * es);
-    p.off_sc = p.off_xs + al16((size_t)FS_MAXM * a->d * 4);
+    /* the rows the shared-memory inputs hold: a chain (CH) has one, so the
+     * resident head below gets the rest */
+    const int mr = a->chain_steps > 1 ? 1 : FS_MAXM;
+    p.off_xs = al16((size_t)mr * p.amax * es);
+    p.off_sc = p.off_xs + al16((size_t)mr * a->d * 4);
     p.off_qs = p.off_sc + al16((size_t)FS_WARPS * p.smax * 4);
     p.off_qv = p.off_qs + al16((size_t)FS_WARPS * dkv * 4);
     p.off_ws = p.off_qv;
@@ -1021,7 +1041,7 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         size_t words = (size_t)a->n_layers * p.ll_layer + (size_t)m * a->d;
         if (words * 8 <= T5__FS_LL_BYTES) {
             p.ll = (unsigned long long *)s->fs_ll;
-            p.off_ws = p.off_qv + al16((size_t)FS_MAXM * 3 * inner * es);
+            p.off_ws = p.off_qv + al16((size_t)mr * 3 * inner * es);
         }
     }
     if (!p.ll && a->n > be->fused_max_rows_bar)
@@ -1083,12 +1103,27 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         if (!p.ll || sa < 1 || sa > 32 || (H * sa) % 4 || a->d % 4 ||
             m_rows * a->d * 4 > (size_t)p.ws_bytes ||
             (size_t)m * nc * H * sa * 4 > (size_t)p.ws_bytes ||
-            (size_t)m * H * sa * 4 > (size_t)FS_MAXM * 3 * inner * es)
+            (size_t)m * H * sa * 4 > (size_t)mr * 3 * inner * es)
             p.a.abs_ent = NULL;
     }
     /* chained steps in one launch: the LL kernel with ABS (CH), one row, greedy */
     if (a->chain_steps > 1 && (!p.ll || !p.a.abs_ent || a->n != 1 || a->k != 1))
         return 1;
+    if (a->chain_steps > 1 && be->fused_head_kb > 0) {
+        /* CH's resident LM head (fs_head_chain): whole columns of the
+         * block's slice, up to T5_CUDA_FUSED_HEAD_KB and what shared memory
+         * has left, after 16 bytes for its mbarrier */
+        const size_t row = (size_t)a->d * es, off = al16(smem) + 16; /* + its mbarrier */
+        const size_t fit = off + 4096 < be->smem_optin ? (be->smem_optin - off - 4096) / row : 0;
+        size_t cols = (size_t)be->fused_head_kb * 1024 / row, per_v = (a->V + G - 1) / G;
+        cols = cols < fit ? cols : fit;
+        cols = cols < per_v ? cols : per_v;
+        if (cols > 0) {
+            p.hr_cols = (int)cols;
+            p.off_hr = off;
+            smem = off + cols * row;
+        }
+    }
     p.trace = s->fs_trace;
     p.ef = be->fused_ef;
     p.pdl = p.ll && be->fused_pdl;
