@@ -14,6 +14,15 @@
 
 #include "engine/engine_priv.h"
 
+/* The fused step's per-step pointers (set_io's blocks) for n rows, k. */
+static void fused_io(t5_engine *e, int n, int k)
+{
+    e->fused.n = n;
+    e->fused.k = k;
+    e->fused.tok = e->io_tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
+    e->fused.top_v = e->io_topv, e->fused.top_i = e->top_i;
+}
+
 static int step_device(void *arg, t5_err *err)
 {
     t5_engine *e = arg;
@@ -25,10 +34,7 @@ static int step_device(void *arg, t5_err *err)
     float eps = c->layer_norm_epsilon;
 
     if (vt->decode_step && e->fused.n_layers > 0) {
-        e->fused.n = n;
-        e->fused.k = e->step_k;
-        e->fused.tok = e->io_tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
-        e->fused.top_v = e->io_topv, e->fused.top_i = e->top_i;
+        fused_io(e, n, e->step_k);
         if ((rc = vt->decode_step(s, &e->fused, err)) < 0)
             return t5_err_wrap(err, rc, "fused decoder step");
         if (rc == 0)
@@ -285,10 +291,7 @@ static int chain_device(void *arg, t5_err *err)
         /* the whole chain as one op where the backend can (step 0's
          * pointers, strides to the others; t5_fused_step) */
         set_io(e, e->chain, np, use_abs, e->chain_v, e->chain + blk);
-        e->fused.n = np;
-        e->fused.k = 1;
-        e->fused.tok = e->io_tok, e->fused.no_eos = e->no_eos, e->fused.rows = e->rows;
-        e->fused.top_v = e->io_topv, e->fused.top_i = e->top_i;
+        fused_io(e, np, 1);
         e->fused.chain_steps = e->chain_steps;
         e->fused.chain_stride = blk;
         int rc = vt->decode_step(e->st, &e->fused, err);

@@ -768,8 +768,9 @@ static __device__ __forceinline__ fs_head_args fs_head_of(const t5_fused_step &a
 static __device__ __forceinline__ fs_head_args fs_head_ch_of(const t5_fused_step &a, int hr_cols,
                                                              unsigned off_hr)
 {
-    fs_head_args h = {a.lm_head, a.logits,      a.lm_scale,  a.V,     a.d,   a.k,
-                      a.eos_id,  a.chain_steps, a.chain_eos, hr_cols, off_hr};
+    fs_head_args h = fs_head_of(a);
+    h.chain_steps = a.chain_steps, h.chain_eos = a.chain_eos;
+    h.hr_cols = hr_cols, h.off_hr = off_hr;
     return h;
 }
 
@@ -917,13 +918,14 @@ static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T 
      * with or without the resident head (bench/cuda.md, session 22). */
     const unsigned hbar = (unsigned)__cvta_generic_to_shared(fs_sm + h.off_hr - 16);
     fs_clock_s clk = {trace};
+    int c0, c1;
+    fs_slice(h.V, c0, c1);
+    const int nres = h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0; /* resident from step 1 */
     {
         /* the logits: the global columns [c0 + nr, c1), then the resident
          * [c0, c0 + nr), by one instantiation of the GEMV (four columns a
          * warp; the kernel's code is kept small) */
-        int c0, c1;
-        fs_slice(h.V, c0, c1);
-        const int nr = st > 0 ? (h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0) : 0;
+        const int nr = st > 0 ? nres : 0;
 #pragma unroll 1
         for (int res = 0; res < 2; res++) {
             if (res) {
@@ -948,12 +950,9 @@ static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T 
     }
     if (st == 0 && h.hr_cols > 0 && threadIdx.x == 0 && st + 1 < h.chain_steps &&
         tok[0] != h.chain_eos) { /* the next steps' resident head */
-        int c0, c1;
-        fs_slice(h.V, c0, c1);
-        const int nr = h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0;
         const size_t row = (size_t)h.d * sizeof(T);
         fs_bulk_init(hbar);
-        fs_bulk_copy(fs_sm + h.off_hr, (const char *)h.lm_head + c0 * row, (unsigned)(nr * row),
+        fs_bulk_copy(fs_sm + h.off_hr, (const char *)h.lm_head + c0 * row, (unsigned)(nres * row),
                      hbar);
     }
     clk.mark(9);
