@@ -702,7 +702,9 @@ static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
 }
 
 /* fs_prefetch of the LM head's slice less its first `skip` columns (CH:
- * those resident in shared memory, fs_head_chain). */
+ * those resident in shared memory, fs_head_chain). A helper of its own
+ * rather than a skip in fs_prefetch, which fs_stage inlines: this kernel's
+ * speed moves with any change to the code every phase runs (bench/cuda.md). */
 static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, int row, int skip)
 {
     int c0, c1;
