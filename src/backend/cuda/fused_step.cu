@@ -408,9 +408,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
 /* w[u] = word p[u * FS_THREADS] (u < nu) once it carries flag: all read at
  * once, then fs_ll_wait. */
 template <int U>
-static __device__ __forceinline__ void fs_ll_read(unsigned long long (&w)[U],
-                                                  const unsigned long long *p, int nu,
-                                                  unsigned flag)
+static __device__ __forceinline__ void
+fs_ll_read(unsigned long long (&w)[U], const unsigned long long *p, int nu, unsigned flag)
 {
 #pragma unroll
     for (int u = 0; u < U; u++)
@@ -960,7 +959,7 @@ static size_t al16(size_t x)
 }
 
 template <typename T, int K>
-static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
+static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *err)
 {
     void (*kern)(const fs_params) = !p.ll         ? fused_step_kernel<T, K>
                                     : p.a.abs_ent ? fused_ll_kernel<T, K, true, false>
@@ -975,7 +974,6 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
     CU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, FS_THREADS, smem));
     if (per_sm < 1)
         return 1;
-    int G = s->be->fused_grid;
     size_t part = (size_t)p.a.n * G * (2 + 2 * p.a.k);
     if (part > 2 * (size_t)T5__TOPK_PARTIALS)
         return 1;
@@ -995,6 +993,21 @@ static int fused_launch(t5_stream *s, fs_params &p, size_t smem, t5_err *err)
     CU_CHECK(cudaLaunchKernelEx(&cfg, kern, p));
     CU_CHECK_LAUNCH("fused decoder step");
     return 0;
+}
+
+/* The columns a block of a grid of G takes (fs_slice_per) of each layer
+ * GEMV's outputs: of q|k|v, d, inner and the FFN input's ffc. */
+static void fs_slices(fs_params &p, int es, int inner, int d, int ffc, int G)
+{
+    p.per_qkv = (3 * inner + G - 1) / G;
+    p.per_d = (d + G - 1) / G;
+    p.per_inner = (inner + G - 1) / G;
+    p.per_ffc = (ffc + G - 1) / G;
+    if (es == 2) { /* the LL kernel's words of T in pairs (FS_LL_ACT2): even slices */
+        p.per_qkv += p.per_qkv & 1;
+        p.per_inner += p.per_inner & 1;
+        p.per_ffc += p.per_ffc & 1;
+    }
 }
 
 /* This file's kernels at FS_THREADS for step a (checked and claimed by
@@ -1061,19 +1074,33 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
      * which holds the kernel's stack (spills and the registers saved around
      * its helper calls, ~40-70 B a thread): with the stages at their cap
      * the carveout left ~28 KB of L1 for ~36 KB of stack. */
-    const int G = be->fused_grid, H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
+    const int H = a->sh.n_heads, sa = a->abs_sa, m = a->n;
+    /* The grid: one block per SM (be->fused_grid), less the blocks that
+     * would get no columns of any layer GEMV. At 132 SMs t5-small's and
+     * t5-base's slices leave the last 4 without any (512 / 132 -> 4 columns
+     * a block: 128 blocks), so they only read every exchange and join the
+     * head. Without them the exchanges have 4 readers fewer and each block's
+     * LM head slice is 3% wider (bench/cuda.md, session 25: t5-base 1.2%
+     * faster, t5-small 0.5%). Only where every slice stays the same
+     * (fs_slice's too, which divides by the grid on the device): the same
+     * bits. */
+    const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
+    const int G0 = be->fused_grid;
+    fs_slices(p, es, inner, a->d, ffc, G0);
+    int G = G0;
     {
-        /* the columns a block takes (fs_slice_per) of each GEMV's outputs */
-        const int ffc = a->gated ? 2 * a->d_ff : a->d_ff;
-        p.per_qkv = (3 * inner + G - 1) / G;
-        p.per_d = (a->d + G - 1) / G;
-        p.per_inner = (inner + G - 1) / G;
-        p.per_ffc = (ffc + G - 1) / G;
-        if (es == 2) { /* the LL kernel's words of T in pairs (FS_LL_ACT2): even slices */
-            p.per_qkv += p.per_qkv & 1;
-            p.per_inner += p.per_inner & 1;
-            p.per_ffc += p.per_ffc & 1;
+        const int cover[4][2] = {
+            {3 * inner, p.per_qkv}, {a->d, p.per_d}, {inner, p.per_inner}, {ffc, p.per_ffc}};
+        int used = 1;
+        for (int i = 0; i < 4; i++) {
+            const int b = (cover[i][0] + cover[i][1] - 1) / cover[i][1];
+            used = b > used ? b : used;
         }
+        fs_params q = p;
+        fs_slices(q, es, inner, a->d, ffc, used);
+        if (used < G0 && q.per_qkv == p.per_qkv && q.per_d == p.per_d &&
+            q.per_inner == p.per_inner && q.per_ffc == p.per_ffc)
+            G = used;
     }
     const size_t m_rows = ((size_t)m * H * sa + G - 1) / G, nc = p.per_d;
     {
@@ -1131,9 +1158,9 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     p.pdl = p.ll && be->fused_pdl;
     rc = 1;
     if (a->k == 1) {
-        T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, 1>(s, p, smem, err));
+        T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, 1>(s, p, G, smem, err));
     } else {
-        T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, FS_MAXK>(s, p, smem, err));
+        T5__DISPATCH(be->base.act_dtype, T, rc = fused_launch<T, FS_MAXK>(s, p, G, smem, err));
     }
     return rc;
 }
