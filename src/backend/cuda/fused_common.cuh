@@ -386,6 +386,9 @@ struct fs_attn_args {
     const float *bias;
     int n_slots, max_len, H, dkv, nb, maxd, m, smax, layer;
     int h0, nh, q_rs, q_hs, kv_off, o_rs, o_hs;
+    /* SELF, 16-bit heads of 64: the keys' biases are already in the warp's
+     * scratch (fs_attn_w64), as a layer before wrote them */
+    int bias_kept;
 };
 
 /* fs_attn for 16-bit heads of 64 dimensions: t5__attn_w64 (attn_w64.cuh),
@@ -416,7 +419,7 @@ static __device__ __forceinline__ void fs_attn_w64(T *as, const fs_attn_args &g,
         const size_t head_off =
             (((size_t)g.layer * g.n_slots + slot) * H + h) * (size_t)g.max_len * dkv;
         const T *qrow = (const T *)g.q + (size_t)r * g.q_rs + hh * g.q_hs;
-        if (SELF) { /* the keys' biases first, a lane a key (t5__w64_scratch_bias) */
+        if (SELF && !g.bias_kept) { /* the keys' biases, a lane a key (t5__w64_scratch_bias) */
             for (int j = lane; j < nk; j += 32)
                 bias[j] = g.bias[t5_rel_bucket(j - (nk - 1), 0, g.nb, g.maxd) * H + h];
             __syncwarp();

@@ -810,6 +810,10 @@ next_step:
             fs_attn_args g = fs_self_args(a, qv, m, p.smax, l, rows);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
+            /* ABS: no cross fs_attn writes the score scratch, and a warp has
+             * at most one (row, head): layer 0's biases serve the step (T5's
+             * one bias table, the same positions in every layer) */
+            g.bias_kept = ABS && l > 0 && m * a.sh.n_heads <= FS_WARPS;
             fs_attn<T, true, false>(as, g, sc, qs);
         }
         clk.sub(1);
