@@ -64,7 +64,7 @@ typedef struct t5__cu_backend {
     t5_backend base; /* first: the engine sees a t5_backend * */
     int dev;
     int n_sm;
-    int fused_grid;       /* blocks of the LL / barrier fused step: n_sm (T5_CUDA_FUSED_GRID) */
+    int fused_grid;       /* the fused step's blocks at most: n_sm (T5_CUDA_FUSED_GRID) */
     size_t smem_optin;    /* largest dynamic shared memory a block may ask for */
     int no_gemv;          /* T5_CUDA_NO_GEMV set: always cuBLASLt, never fuse */
     int gemv_max_m;       /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
