@@ -8,21 +8,11 @@
  *           words into every block's shared memory (st.shared::cluster), then
  *           a cluster barrier, or flag-in-data words polled in local memory.
  *
- * Standalone (bench/device-probe-cluster.sh builds and runs it on the GPU
+ * Standalone (bench/device-probe.sh cluster builds and runs it on the GPU
  * machine); a probe, not part of the product. Prints a line per setting.
  * Session 24's numbers: bench/cuda.md. */
-#include <cuda_runtime.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "probe.h"
 
-#define CK(x)                                                                                      \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));     \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define THREADS 256
 

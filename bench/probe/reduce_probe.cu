@@ -16,20 +16,16 @@
  *             block reads d words until each counts P
  *   atomall   every block adds all d words (count = grid)
  *
- * Standalone (bench/device-probe-reduce.sh builds and runs it on the GPU
+ * then variants of gather's polling (__nanosleep between polls, a few
+ * polling warps, 16-byte polls, two staggered polls of a word, replicas of
+ * the words, a line a block), gather among the first N blocks only (scale),
+ * when each block finishes a round (globaltimer, per block and SM), and a
+ * ping-pong of one word between two blocks (one way).
+ *
+ * Standalone (bench/device-probe.sh reduce builds and runs it on the GPU
  * machine); a probe, not part of the product. */
-#include <cuda_runtime.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "probe.h"
 
-#define CK(x)                                                                                      \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));     \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define THREADS 512
 typedef unsigned long long u64;
