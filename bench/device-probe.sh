@@ -8,6 +8,8 @@
 #   reduce   what a chained exchange among all blocks costs as a copy (the
 #            LL kernel's gather), inside head groups, and as a sum (partial
 #            words, or counted words added with red.add) (session 25)
+#   phase    what one decoder layer's six phases cost stripped to exchange,
+#            norm and GEMVs, and with leaner phases (session 26)
 #   run(command="bash bench/device-probe.sh reduce 2")
 set -eu
 OUT=${OUT:-/tmp/out}
