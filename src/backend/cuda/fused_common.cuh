@@ -334,9 +334,9 @@ static __device__ __forceinline__ unsigned long long fs_evict_first(void)
  * fs_norm_pre) before its gather, whose wait then hides their L2 round
  * trip (bench/cuda.md, session 9: t5-base -2.2%); other elements load here. */
 template <typename T>
-static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d,
-                                            float eps, float *red, int pre = 0, float w0 = 0.0f,
-                                            float w1 = 0.0f)
+static __device__ __forceinline__ void fs_norm_in(T *as, const float *xs, const float *w, int m,
+                                                  int d, float eps, float *red, int pre = 0,
+                                                  float w0 = 0.0f, float w1 = 0.0f)
 {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (warp < m) {
@@ -356,6 +356,14 @@ static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float 
             as[r * d + c] = t5__dt<T>::store(wc * (xs[r * d + c] * red[r]));
         }
     __syncthreads();
+}
+
+template <typename T>
+static __device__ __noinline__ void fs_norm(T *as, const float *xs, const float *w, int m, int d,
+                                            float eps, float *red, int pre = 0, float w0 = 0.0f,
+                                            float w1 = 0.0f)
+{
+    fs_norm_in<T>(as, xs, w, m, d, eps, red, pre, w0, w1);
 }
 
 /* The caller's half of fs_norm's pre: this thread's norm weights, asked
@@ -449,8 +457,8 @@ static __device__ __forceinline__ bool fs_w64_ok(const void *as, const fs_attn_a
 }
 
 template <typename T, bool SELF, bool CG>
-static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *sc_all,
-                                            float *qs_all)
+static __device__ __forceinline__ void fs_attn_in(T *as, const fs_attn_args g, float *sc_all,
+                                                  float *qs_all)
 {
     if constexpr (sizeof(T) == 2) { /* inlined here: the kernels keep one call */
         if (fs_w64_ok(as, g)) {
@@ -552,6 +560,13 @@ static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *
         __syncwarp(); /* sc and qs are reused by this warp's next pair */
     }
     __syncthreads();
+}
+
+template <typename T, bool SELF, bool CG>
+static __device__ __noinline__ void fs_attn(T *as, const fs_attn_args g, float *sc_all,
+                                            float *qs_all)
+{
+    fs_attn_in<T, SELF, CG>(as, g, sc_all, qs_all);
 }
 
 /* FS_LL_ACT2: FS_LL_ACT with two 16-bit values a word (columns 2i, 2i+1 in
@@ -906,13 +921,14 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
  * thread 0 copies them there in one bulk copy (from L2, where step 0 just
  * brought them) when a step follows, landing on the mbarrier long before
  * step 1's head waits for it. The same dot products: the same bits.
- * Not inlined: inlined, the kernel's values live across it spilled. */
+ * Not inlined (but in the 384-thread chain kernel, fused_step.cu's
+ * FS_INL_CH): inlined at 512 threads, the kernel's values live across it
+ * spilled. */
 template <typename T>
-static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T *as, float *part,
-                                                  unsigned long long *bar,
-                                                  unsigned long long *trace,
-                                                  const int32_t *no_eos, float *top_v,
-                                                  int32_t *top_i, int32_t *tok, int st)
+static __device__ __forceinline__ void
+fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long long *bar,
+                 unsigned long long *trace, const int32_t *no_eos, float *top_v, int32_t *top_i,
+                 int32_t *tok, int st)
 {
     extern __shared__ __align__(16) unsigned char fs_sm[];
     /* the mbarrier: the 16 bytes before the resident columns (fs_launch_step
@@ -963,6 +979,15 @@ static __device__ __noinline__ void fs_head_chain(const fs_head_args h, const T 
     clk.clear();
     if (trace && blockIdx.x == 0 && threadIdx.x == 0)
         trace[15] += 1; /* steps traced */
+}
+
+template <typename T>
+static __device__ __noinline__ void
+fs_head_chain(const fs_head_args h, const T *as, float *part, unsigned long long *bar,
+              unsigned long long *trace, const int32_t *no_eos, float *top_v, int32_t *top_i,
+              int32_t *tok, int st)
+{
+    fs_head_chain_in<T>(h, as, part, bar, trace, no_eos, top_v, top_i, tok, st);
 }
 
 #endif

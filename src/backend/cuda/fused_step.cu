@@ -98,8 +98,8 @@ static __device__ __forceinline__ bool fs_fits(int per, int k, int esz, int ws_b
     return per * k * esz <= ws_bytes;
 }
 
-static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes,
-                                             const void *w, int n, int k, int esz, int per)
+static __device__ __forceinline__ void fs_stage_in(bool ef, unsigned char *ws, int ws_bytes,
+                                                   const void *w, int n, int k, int esz, int per)
 {
     if (!fs_fits(per, k, esz, ws_bytes)) {
         fs_prefetch(w, n, k, esz);
@@ -123,14 +123,20 @@ static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_
     t5__cp_commit();
 }
 
+static __device__ __noinline__ void fs_stage(bool ef, unsigned char *ws, int ws_bytes,
+                                             const void *w, int n, int k, int esz, int per)
+{
+    fs_stage_in(ef, ws, ws_bytes, w, n, k, esz, per);
+}
+
 /* ---- prologues -------------------------------------------------------------- */
 
 /* xs [m][d] = the residual rows (layer 0 of the step: the embedding rows,
  * which block 0 also stores as the residual). */
 template <typename T>
-static __device__ __noinline__ void fs_load_x(float *xs, float *x, const void *embed,
-                                              const int32_t *tok, int V, int m, int d,
-                                              bool from_embed)
+static __device__ __forceinline__ void fs_load_x_in(float *xs, float *x, const void *embed,
+                                                    const int32_t *tok, int V, int m, int d,
+                                                    bool from_embed)
 {
     for (int r = 0; r < m; r++) /* rows, then columns: no division */
         for (int c = threadIdx.x; c < d; c += FS_THREADS) {
@@ -148,6 +154,14 @@ static __device__ __noinline__ void fs_load_x(float *xs, float *x, const void *e
             xs[idx] = v;
         }
     __syncthreads();
+}
+
+template <typename T>
+static __device__ __noinline__ void fs_load_x(float *xs, float *x, const void *embed,
+                                              const int32_t *tok, int V, int m, int d,
+                                              bool from_embed)
+{
+    fs_load_x_in<T>(xs, x, embed, tok, V, m, d, from_embed);
 }
 
 /* as [m][d_ff] = act(ff) (gated: act(ff[:, :d_ff]) * ff[:, d_ff:]) / scale. */
@@ -172,9 +186,10 @@ static __device__ __noinline__ void fs_ffn_act(T *as, const void *ff, int m, int
 }
 
 template <typename T>
-static __device__ __noinline__ void
-fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void *out, float alpha,
-        const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0, int pend = 0)
+static __device__ __forceinline__ void fs_gemv_in(const T *as, int m, int k, const void *W, int n,
+                                                  int per, int mode, void *out, float alpha,
+                                                  const unsigned char *ws, int ws_bytes,
+                                                  const float *xs, unsigned llf = 0, int pend = 0)
 {
     int c0, c1, wc0 = 0;
     fs_slice_per(n, per, c0, c1);
@@ -206,6 +221,14 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void
         fs_gemv_cols<T, 2, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
     else
         fs_gemv_cols<T, 1, FS_MAXM>(as, m, k, src, k, wc0, n, c0, c1, mode, out, alpha, xs, llf);
+}
+
+template <typename T>
+static __device__ __noinline__ void
+fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void *out, float alpha,
+        const unsigned char *ws, int ws_bytes, const float *xs, unsigned llf = 0, int pend = 0)
+{
+    fs_gemv_in<T>(as, m, k, W, n, per, mode, out, alpha, ws, ws_bytes, xs, llf, pend);
 }
 
 /* fs_attn's arguments for a layer's self-attention (with the append: the
@@ -588,8 +611,8 @@ static __device__ __forceinline__ bool fs_abs_score(const fs_abs_args &a, int m,
 }
 
 /* Stages this block's rows of M (layer l) into ws: score i's row at ws + i*d floats. */
-static __device__ __noinline__ void fs_abs_stage_m(const fs_abs_args a, int m, int l,
-                                                   unsigned char *ws)
+static __device__ __forceinline__ void fs_abs_stage_m_in(const fs_abs_args a, int m, int l,
+                                                         unsigned char *ws)
 {
     const int d = a.d, chunks = d / 4;
     __syncthreads(); /* the previous GEMV has finished reading ws */
@@ -604,11 +627,17 @@ static __device__ __noinline__ void fs_abs_stage_m(const fs_abs_args a, int m, i
     t5__cp_commit();
 }
 
+static __device__ __noinline__ void fs_abs_stage_m(const fs_abs_args a, int m, int l,
+                                                   unsigned char *ws)
+{
+    fs_abs_stage_m_in(a, m, l, ws);
+}
+
 /* P3's scores: M . as[r] for this block's rows of M (staged), to the words. */
 template <typename T>
-static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *as, int m,
-                                                  const unsigned char *ws,
-                                                  unsigned long long *words, unsigned flag)
+static __device__ __forceinline__ void fs_abs_scores_in(const fs_abs_args a, const T *as, int m,
+                                                        const unsigned char *ws,
+                                                        unsigned long long *words, unsigned flag)
 {
     const int d = a.d, H = a.H, sa = a.sa;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -635,10 +664,18 @@ static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *
     }
 }
 
+template <typename T>
+static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *as, int m,
+                                                  const unsigned char *ws,
+                                                  unsigned long long *words, unsigned flag)
+{
+    fs_abs_scores_in<T>(a, as, m, ws, words, flag);
+}
+
 /* Stages this block's rows of N (layer l): output (row r, column c0 + cc)
  * at ws + (r*ncols + cc) * H*sa elements. */
-static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, int l,
-                                                   unsigned char *ws)
+static __device__ __forceinline__ void fs_abs_stage_n_in(const fs_abs_args a, int m, int l,
+                                                         unsigned char *ws)
 {
     const int d = a.d, hs = a.H * a.sa, chunks = hs / 4;
     int c0, c1;
@@ -653,12 +690,18 @@ static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, i
     t5__cp_commit();
 }
 
+static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, int l,
+                                                   unsigned char *ws)
+{
+    fs_abs_stage_n_in(a, m, l, ws);
+}
+
 /* P4: the scores' words -> p (softmax per row and head, in pr), then for
  * this block's columns x[r][c] + N[c] . p to the words `out`. */
-static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
-                                               const unsigned long long *words, float *pr,
-                                               const unsigned char *ws, const float *xs,
-                                               unsigned long long *out, unsigned flag)
+static __device__ __forceinline__ void fs_abs_out_in(const fs_abs_args a, int m,
+                                                     const unsigned long long *words, float *pr,
+                                                     const unsigned char *ws, const float *xs,
+                                                     unsigned long long *out, unsigned flag)
 {
     const int d = a.d, H = a.H, sa = a.sa;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -693,6 +736,14 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
     }
 }
 
+static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
+                                               const unsigned long long *words, float *pr,
+                                               const unsigned char *ws, const float *xs,
+                                               unsigned long long *out, unsigned flag)
+{
+    fs_abs_out_in(a, m, words, pr, ws, xs, out, flag);
+}
+
 static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
 {
     fs_abs_args g = {a.rows,       a.abs_ent, a.abs_m,      a.abs_n,
@@ -720,6 +771,26 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
  * stores the step's outputs. Step s's flag is the first's + s (the head
  * barrier moves the count by one grid a step), and the next step's first
  * two stages are asked for during the last layer's end. */
+/* FS_INL_CH: the one-row chain kernel (CH) at 384 threads calls no
+ * helper. Each helper it uses is an inlined body (fs_*_in) with a
+ * non-inlined wrapper, and FS_CALL picks one: inlined
+ * there (168 registers, no stack: ptxas), called in the other kernels, and
+ * in the chain kernel at 512 threads (the 16-head models), which spills
+ * 96-160 B a thread inlined. Calls cost the chain more than their code: an
+ * H200 gave t5-small 1.235-1.263 ms against 1.299-1.312 with the calls,
+ * t5-base 2.971-2.978 against 3.055-3.077 (bench/cuda.md, session 26); the
+ * same bits (the chain against single steps, which keep the calls). */
+#define FS_INL_CH (FS_THREADS <= 384)
+
+/* FS_CALL(INL, fn, <targs>, args...): fn's inlined body fn_in where INL,
+ * else the non-inlined fn */
+#define FS_CALL(INL, fn, targs, ...)                                                               \
+    do {                                                                                           \
+        if constexpr (INL)                                                                         \
+            fn##_in targs(__VA_ARGS__);                                                            \
+        else                                                                                       \
+            fn targs(__VA_ARGS__);                                                                 \
+    } while (0)
 template <typename T, int K, bool ABS, bool CH>
 __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 {
@@ -733,7 +804,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     __shared__ float red[FS_MAXM];
     __shared__ unsigned s_flag;
     __shared__ int32_t s_tok[2]; /* CH: the merged token, and its value's bits */
-    const int m = a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
+    constexpr bool INL = CH && FS_INL_CH;
+    const int m = CH ? 1 : a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
     const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
     /* the words of T (q|k|v, cross q, the FFN's input) in pairs (FS_LL_ACT2;
@@ -753,8 +825,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
          * The next grid can launch only once every block of this one has
          * started, so this grid's blocks are all resident first, as its
          * exchanges need. */
-        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
-        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+        FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
+        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
         T5__PDL_ENTRY();
     }
     if (fs_chain_ended(a)) {
@@ -771,8 +843,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     clk.start();
     unsigned f = s_flag;
     if (!p.pdl) {
-        fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
-        fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+        FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
+        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
     }
     /* CH: step st's rows, EOS masks and input token */
     const int32_t *rows = a.rows, *no_eos = a.no_eos, *tok = a.tok;
@@ -785,19 +857,19 @@ next_step:
         float nw0, nw1;
         fs_norm_pre((const float *)w.ln_attn, d, nw0, nw1);
         if (l == 0)
-            fs_load_x<T>(xs, a.x, a.embed, tok, a.V, m, d, true);
+            FS_CALL(INL, fs_load_x, <T>, xs, a.x, a.embed, tok, a.V, m, d, true);
         else
             fs_ll_gather<float>(xs, L, m * d, f);
         clk.sub(0);
-        fs_norm<T>(as, xs, (const float *)w.ln_attn, m, d, a.eps, red, 1, nw0, nw1);
+        FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_attn, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_qkv, 3 * inner, p.per_qkv, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
-                   L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_qkv, 3 * inner, p.per_qkv,
+                FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
         if (ABS)
-            fs_abs_stage_m(fs_abs_of(a), m, l, ws0);
+            FS_CALL(INL, fs_abs_stage_m, , fs_abs_of(a), m, l, ws0);
         else
-            fs_stage(p.ef, ws0, wsb, w.w_cq, inner, d, es, p.per_inner);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_cq, inner, d, es, p.per_inner);
         clk.sub(3);
         clk.mark(0);
         /* P2 */
@@ -814,40 +886,45 @@ next_step:
              * at most one (row, head): layer 0's biases serve the step (T5's
              * one bias table, the same positions in every layer) */
             g.bias_kept = ABS && l > 0 && m * a.sh.n_heads <= FS_WARPS;
-            fs_attn<T, true, false>(as, g, sc, qs);
+            if constexpr (INL)
+                fs_attn_in<T, true, false>(as, g, sc, qs);
+            else
+                fs_attn<T, true, false>(as, g, sc, qs);
         }
         clk.sub(1);
-        fs_gemv<T>(as, m, inner, w.w_o, d, p.per_d, FS_LL_ADD, L + p.ll_xb, 1.0f, ws1, wsb, xs, f,
-                   1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_o, d, p.per_d, FS_LL_ADD, L + p.ll_xb, 1.0f,
+                ws1, wsb, xs, f, 1);
         clk.sub(2);
         if (ABS)
-            fs_abs_stage_n(fs_abs_of(a), m, l, ws1);
+            FS_CALL(INL, fs_abs_stage_n, , fs_abs_of(a), m, l, ws1);
         else
-            fs_stage(p.ef, ws1, wsb, w.w_co, d, inner, es, p.per_d);
+            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_co, d, inner, es, p.per_d);
         clk.sub(3);
         clk.mark(1);
         /* P3 */
         fs_norm_pre((const float *)w.ln_cross, d, nw0, nw1);
         fs_ll_gather<float>(xs, L + p.ll_xb, m * d, f);
         clk.sub(0);
-        fs_norm<T>(as, xs, (const float *)w.ln_cross, m, d, a.eps, red, 1, nw0, nw1);
+        FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_cross, m, d, a.eps, red, 1, nw0,
+                nw1);
         clk.sub(1);
         if (ABS) {
-            fs_abs_scores<T>(fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
+            FS_CALL(INL, fs_abs_scores, <T>, fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
             clk.sub(2);
-            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
-            fs_abs_out(fs_abs_of(a), m, L + p.ll_q, (float *)qv, ws1, xs, L + p.ll_xc, f);
+            FS_CALL(INL, fs_abs_out, , fs_abs_of(a), m, L + p.ll_q, (float *)qv, ws1, xs,
+                    L + p.ll_xc, f);
             clk.sub(0);
             clk.sub(1);
             clk.sub(2);
         } else {
-            fs_gemv<T>(as, m, d, w.w_cq, inner, p.per_inner, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
-                       L + p.ll_q, 1.0f, ws0, wsb, xs, f, 1);
+            FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_cq, inner, p.per_inner,
+                    FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + p.ll_q, 1.0f, ws0, wsb, xs, f, 1);
             clk.sub(2);
-            fs_stage(p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
@@ -858,27 +935,31 @@ next_step:
             clk.sub(0);
             {
                 fs_attn_args g = fs_cross_args(a, qv, m, p.smax, l);
-                fs_attn<T, false, false>(as, g, sc, qs);
+                if constexpr (INL)
+                    fs_attn_in<T, false, false>(as, g, sc, qs);
+                else
+                    fs_attn<T, false, false>(as, g, sc, qs);
             }
             clk.sub(1);
-            fs_gemv<T>(as, m, inner, w.w_co, d, p.per_d, FS_LL_ADD, L + p.ll_xc, 1.0f, ws1, wsb, xs,
-                       f, 1);
+            FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_co, d, p.per_d, FS_LL_ADD, L + p.ll_xc,
+                    1.0f, ws1, wsb, xs, f, 1);
             clk.sub(2);
         }
-        fs_stage(p.ef, ws1, wsb, w.w_out, d, a.d_ff, es, p.per_d);
+        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_out, d, a.d_ff, es, p.per_d);
         clk.sub(3);
         clk.mark(3);
         /* P5 */
         fs_norm_pre((const float *)w.ln_ff, d, nw0, nw1);
         fs_ll_gather<float>(xs, L + p.ll_xc, m * d, f);
         clk.sub(0);
-        fs_norm<T>(as, xs, (const float *)w.ln_ff, m, d, a.eps, red, 1, nw0, nw1);
+        FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_ff, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        fs_gemv<T>(as, m, d, w.w_in, ffc, p.per_ffc, FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + p.ll_ff,
-                   1.0f, ws0, wsb, xs, f, 1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_in, ffc, p.per_ffc, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
+                L + p.ll_ff, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers) {
-            fs_stage(p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es, p.per_qkv);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es,
+                    p.per_qkv);
         } else {
             if (CH) /* the head's columns not resident from step 1 on */
                 fs_prefetch_head(a.lm_head, a.V, d * es, st > 0 ? p.hr_cols : 0);
@@ -893,14 +974,15 @@ next_step:
         fs_ll_ffn_act<T, FS_PK>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
-        fs_gemv<T>(as, m, a.d_ff, w.w_out, d, p.per_d, FS_LL_ADD, L + p.ll_layer, act_scale, ws1,
-                   wsb, xs, f, 1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, a.d_ff, w.w_out, d, p.per_d, FS_LL_ADD, L + p.ll_layer,
+                act_scale, ws1, wsb, xs, f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers) {
-            fs_stage(p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, p.per_d);
+            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, p.per_d);
         } else if (CH && st + 1 < a.chain_steps) { /* the next step's first stages */
-            fs_stage(p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
-            fs_stage(p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es,
+                    p.per_qkv);
+            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
         } else {
             __syncthreads(); /* as fs_stage's: the block's warps leave together */
         }
@@ -914,7 +996,8 @@ next_step:
         float nw0, nw1;
         fs_norm_pre((const float *)a.ln_final, d, nw0, nw1);
         fs_ll_gather<float>(xs, p.ll + (size_t)a.n_layers * p.ll_layer, m * d, f);
-        fs_norm<T>(as, xs, (const float *)a.ln_final, m, d, a.eps, red, 1, nw0, nw1);
+        FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)a.ln_final, m, d, a.eps, red, 1, nw0,
+                nw1);
     }
     if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
         p.trace[14] = 3; /* the report's labels */
@@ -922,8 +1005,8 @@ next_step:
         fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
         return;
     }
-    fs_head_chain<T>(fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr), as, p.part, p.bar, p.trace,
-                     no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
+    FS_CALL(INL, fs_head_chain, <T>, fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr), as, p.part,
+            p.bar, p.trace, no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
     if (st + 1 >= a.chain_steps || s_tok[0] == a.chain_eos) {
         t5__cp_wait<0>();
         return; /* the later steps' tokens are EOS already (the engine's blocks) */
