@@ -791,7 +791,12 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
         else                                                                                       \
             fn targs(__VA_ARGS__);                                                                 \
     } while (0)
-template <typename T, int K, bool ABS, bool CH>
+/* TR: T5_CUDA_FUSED_TRACE's clock. The inlined chain kernel (FS_INL_CH)
+ * comes without it (TR false) unless the trace is on: the clock's tests of
+ * the trace pointer cost t5-small 1.2% (bench/cuda.md, session 26). At 512
+ * threads the chain keeps it: without, ptxas gives it 72-80 B of stack
+ * instead of 16-24. */
+template <typename T, int K, bool ABS, bool CH, bool TR = true>
 __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 {
     const t5_fused_step &a = p.a;
@@ -833,7 +838,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
         t5__cp_wait<0>();
         return; /* the barrier count stays, so the next launch's flag is this one's */
     }
-    fs_clock_s clk = {p.trace};
+    unsigned long long *const trace = TR ? p.trace : NULL;
+    fs_clock_s clk = {trace};
     if (threadIdx.x == 0) {
         unsigned long long b;
         asm volatile("ld.relaxed.gpu.u64 %0, [%1];" : "=l"(b) : "l"(p.bar) : "memory");
@@ -999,14 +1005,14 @@ next_step:
         FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)a.ln_final, m, d, a.eps, red, 1, nw0,
                 nw1);
     }
-    if (p.trace && blockIdx.x == 0 && threadIdx.x == 0)
-        p.trace[14] = 3; /* the report's labels */
+    if (trace && blockIdx.x == 0 && threadIdx.x == 0)
+        trace[14] = 3; /* the report's labels */
     if (!CH) {
         fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
         return;
     }
     FS_CALL(INL, fs_head_chain, <T>, fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr), as, p.part,
-            p.bar, p.trace, no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
+            p.bar, trace, no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
     if (st + 1 >= a.chain_steps || s_tok[0] == a.chain_eos) {
         t5__cp_wait<0>();
         return; /* the later steps' tokens are EOS already (the engine's blocks) */
@@ -1052,8 +1058,13 @@ static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *
                                     : p.a.abs_ent ? fused_ll_kernel<T, K, true, false>
                                                   : fused_ll_kernel<T, K, false, false>;
     if constexpr (K == 1)
-        if (p.a.chain_steps > 1) /* fs_launch_step: the LL kernel, ABS, one row */
+        if (p.a.chain_steps > 1) { /* fs_launch_step: the LL kernel, ABS, one row */
             kern = fused_ll_kernel<T, 1, true, true>;
+            /* without the clock where inlined (at 512 its frame grows) */
+            if constexpr (FS_INL_CH)
+                if (!p.trace)
+                    kern = fused_ll_kernel<T, 1, true, true, false>;
+        }
     if (smem > 48 * 1024)
         CU_CHECK(
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
