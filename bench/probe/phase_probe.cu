@@ -54,7 +54,6 @@
 #define KN 128 /* the scores' GEMV k: 72 used, the rest zero */
 #define WS (16 * 1024)
 #define REGION 2048 /* words a phase's region holds */
-typedef unsigned long long u64;
 
 enum { V_PROD, V_LEAN, V_PRIV, V_GATHER };
 /* flags added to a variant: HS streams 97 KB a block of an LM-head-like
@@ -97,18 +96,6 @@ static __device__ __forceinline__ unsigned long long now_ns(void)
     unsigned long long t;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
     return t;
-}
-
-static __device__ __forceinline__ void st_word(u64 *p, u64 w)
-{
-    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
-}
-
-static __device__ __forceinline__ u64 ld_word(const u64 *p)
-{
-    u64 w;
-    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(w) : "l"(p) : "memory");
-    return w;
 }
 
 /* a watchdog: a poll that spins past ~2^22 reads records where it was and

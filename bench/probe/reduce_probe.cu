@@ -28,19 +28,6 @@
 
 
 #define THREADS 512
-typedef unsigned long long u64;
-
-static __device__ __forceinline__ void st_word(u64 *p, u64 w)
-{
-    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
-}
-
-static __device__ __forceinline__ u64 ld_word(const u64 *p)
-{
-    u64 w;
-    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(w) : "l"(p) : "memory");
-    return w;
-}
 
 static __device__ __forceinline__ void red_word(u64 *p, u64 v)
 {

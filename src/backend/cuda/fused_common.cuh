@@ -332,11 +332,14 @@ static __device__ __forceinline__ unsigned long long fs_evict_first(void)
 /* as [m][d] = w * xs * rsqrt(mean(xs^2) + eps), rounded to T. pre: the
  * caller loaded w[threadIdx.x] and w[threadIdx.x + FS_THREADS] (w0, w1:
  * fs_norm_pre) before its gather, whose wait then hides their L2 round
- * trip (bench/cuda.md, session 9: t5-base -2.2%); other elements load here. */
+ * trip (bench/cuda.md, session 9: t5-base -2.2%); other elements load here.
+ * A helper's body (fs_*_in) is inlined into the one-row chain kernel at 384
+ * threads and called through its non-inlined wrapper (fs_norm) elsewhere:
+ * fused_step.cu's FS_INL_CH. */
 template <typename T>
 static __device__ __forceinline__ void fs_norm_in(T *as, const float *xs, const float *w, int m,
-                                                  int d, float eps, float *red, int pre = 0,
-                                                  float w0 = 0.0f, float w1 = 0.0f)
+                                                  int d, float eps, float *red, int pre, float w0,
+                                                  float w1)
 {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (warp < m) {

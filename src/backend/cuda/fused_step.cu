@@ -189,7 +189,7 @@ template <typename T>
 static __device__ __forceinline__ void fs_gemv_in(const T *as, int m, int k, const void *W, int n,
                                                   int per, int mode, void *out, float alpha,
                                                   const unsigned char *ws, int ws_bytes,
-                                                  const float *xs, unsigned llf = 0, int pend = 0)
+                                                  const float *xs, unsigned llf, int pend)
 {
     int c0, c1, wc0 = 0;
     fs_slice_per(n, per, c0, c1);
@@ -783,14 +783,10 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
 #define FS_INL_CH (FS_THREADS <= 384)
 
 /* FS_CALL(INL, fn, <targs>, args...): fn's inlined body fn_in where INL,
- * else the non-inlined fn */
+ * else the non-inlined fn (an expression: a statement form after the
+ * non-chain kernels' return draws nvcc's "loop is not reachable") */
 #define FS_CALL(INL, fn, targs, ...)                                                               \
-    do {                                                                                           \
-        if constexpr (INL)                                                                         \
-            fn##_in targs(__VA_ARGS__);                                                            \
-        else                                                                                       \
-            fn targs(__VA_ARGS__);                                                                 \
-    } while (0)
+    ((INL) ? fn##_in targs(__VA_ARGS__) : fn targs(__VA_ARGS__))
 /* TR: T5_CUDA_FUSED_TRACE's clock. The inlined chain kernel (FS_INL_CH)
  * comes without it (TR false) unless the trace is on: the clock's tests of
  * the trace pointer cost t5-small 1.2% (bench/cuda.md, session 26). At 512
