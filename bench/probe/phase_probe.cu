@@ -224,7 +224,7 @@ static __device__ __forceinline__ void load8(const __half *p, float *f)
 template <int CPW, bool NF, int MODE>
 static __device__ __forceinline__ void gemv(const unsigned char *ws, int ldw, const __half *as,
                                             const float *xs, const float *g, int kind, u64 *out,
-                                            unsigned flag, float *sink, int n, int k, int dd)
+                                            unsigned flag, int n, int k, int dd)
 {
     const int G = gridDim.x, per = (n + G - 1) / G;
     const int c0 = blockIdx.x * per, c1 = min(n, c0 + per);
@@ -277,8 +277,6 @@ static __device__ __forceinline__ void gemv(const unsigned char *ws, int ldw, co
             }
         }
     }
-    if (threadIdx.x == 0 && c0 == 0 && flag == 0xffffffffu)
-        *sink = 0.0f; /* never: keeps nothing alive, only a shape for the compiler */
 }
 
 /* the norm between two block barriers, as fs_norm for one row */
@@ -304,9 +302,9 @@ static __device__ __forceinline__ void norm(__half *as, const float *xs, const f
 template <int CPW, bool NF, int MODE>
 static __device__ __noinline__ void gemv_ni(const unsigned char *ws, int ldw, const __half *as,
                                             const float *xs, const float *g, int kind, u64 *out,
-                                            unsigned flag, float *sink, int n, int k, int dd)
+                                            unsigned flag, int n, int k, int dd)
 {
-    gemv<CPW, NF, MODE>(ws, ldw, as, xs, g, kind, out, flag, sink, n, k, dd);
+    gemv<CPW, NF, MODE>(ws, ldw, as, xs, g, kind, out, flag, n, k, dd);
 }
 
 static __device__ __noinline__ void norm_ni(__half *as, const float *xs, const float *g, float *red,
@@ -407,12 +405,10 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             if (VAR(V) == V_PROD) {
                 NORM(as, xs, gs, red, dd);
                 wait_stage<V>();
-                GEMV(2, false, O_PAIRS, ws0, LDW(0), as, xs, gs, 0, R[0], f, a.sink, SN(0), SK(0),
-                     dd);
+                GEMV(2, false, O_PAIRS, ws0, LDW(0), as, xs, gs, 0, R[0], f, SN(0), SK(0), dd);
             } else {
                 wait_stage<V>();
-                GEMV(2, true, O_PAIRS, ws0, LDW(0), as, xs, gs, 0, R[0], f, a.sink, SN(0), SK(0),
-                     dd);
+                GEMV(2, true, O_PAIRS, ws0, LDW(0), as, xs, gs, 0, R[0], f, SN(0), SK(0), dd);
             }
             STAGE(ws0, a, 2, l, SN(2), SK(2));
         }
@@ -427,7 +423,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             st_slice(R[1], dd, f);
         } else {
             wait_stage<V>();
-            GEMV(1, false, O_ADD, ws1, LDW(1), qv, xs, gs, 1, R[1], f, a.sink, SN(1), SK(1), dd);
+            GEMV(1, false, O_ADD, ws1, LDW(1), qv, xs, gs, 1, R[1], f, SN(1), SK(1), dd);
             STAGE(ws1, a, 3, l, SN(3), SK(3));
         }
         MARK(1);
@@ -440,11 +436,10 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             if (VAR(V) == V_PROD) {
                 NORM(as, xs, gs, red, dd);
                 wait_stage<V>();
-                GEMV(1, false, O_F32, ws0, LDW(2), as, xs, gs, 2, R[2], f, a.sink, SN(2), SK(2),
-                     dd);
+                GEMV(1, false, O_F32, ws0, LDW(2), as, xs, gs, 2, R[2], f, SN(2), SK(2), dd);
             } else {
                 wait_stage<V>();
-                GEMV(1, true, O_F32, ws0, LDW(2), as, xs, gs, 2, R[2], f, a.sink, SN(2), SK(2), dd);
+                GEMV(1, true, O_F32, ws0, LDW(2), as, xs, gs, 2, R[2], f, SN(2), SK(2), dd);
             }
             STAGE(ws0, a, 4, l, SN(4), SK(4));
         }
@@ -457,7 +452,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             st_slice(R[3], dd, f);
         } else {
             wait_stage<V>();
-            GEMV(1, false, O_ADD, ws1, LDW(3), as, xs, gs, 3, R[3], f, a.sink, SN(3), SK(3), dd);
+            GEMV(1, false, O_ADD, ws1, LDW(3), as, xs, gs, 3, R[3], f, SN(3), SK(3), dd);
             STAGE(ws1, a, 5, l, SN(5), SK(5));
         }
         MARK(3);
@@ -470,12 +465,10 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             if (VAR(V) == V_PROD) {
                 NORM(as, xs, gs, red, dd);
                 wait_stage<V>();
-                GEMV(2, false, O_PAIRS, ws0, LDW(4), as, xs, gs, 4, R[4], f, a.sink, SN(4), SK(4),
-                     dd);
+                GEMV(2, false, O_PAIRS, ws0, LDW(4), as, xs, gs, 4, R[4], f, SN(4), SK(4), dd);
             } else {
                 wait_stage<V>();
-                GEMV(2, true, O_PAIRS, ws0, LDW(4), as, xs, gs, 4, R[4], f, a.sink, SN(4), SK(4),
-                     dd);
+                GEMV(2, true, O_PAIRS, ws0, LDW(4), as, xs, gs, 4, R[4], f, SN(4), SK(4), dd);
             }
             STAGE(ws0, a, 0, l + 1, SN(0), SK(0));
         }
@@ -492,7 +485,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             st_slice(R[5], dd, f);
         } else {
             wait_stage<V>();
-            GEMV(1, false, O_ADD, ws1, LDW(5), as, xs, gs, 5, R[5], f, a.sink, SN(5), SK(5), dd);
+            GEMV(1, false, O_ADD, ws1, LDW(5), as, xs, gs, 5, R[5], f, SN(5), SK(5), dd);
             STAGE(ws1, a, 1, l + 1, SN(1), SK(1));
         }
         MARK(5);

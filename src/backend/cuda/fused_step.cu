@@ -773,13 +773,13 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
  * two stages are asked for during the last layer's end. */
 /* FS_INL_CH: the one-row chain kernel (CH) at 384 threads calls no
  * helper. Each helper it uses is an inlined body (fs_*_in) with a
- * non-inlined wrapper, and FS_CALL picks one: inlined
- * there (168 registers, no stack: ptxas), called in the other kernels, and
- * in the chain kernel at 512 threads (the 16-head models), which spills
- * 96-160 B a thread inlined. Calls cost the chain more than their code: an
- * H200 gave t5-small 1.235-1.263 ms against 1.299-1.312 with the calls,
- * t5-base 2.971-2.978 against 3.055-3.077 (bench/cuda.md, session 26); the
- * same bits (the chain against single steps, which keep the calls). */
+ * non-inlined wrapper, and FS_CALL picks one: the body there (168
+ * registers, no stack: ptxas), the wrapper in the other kernels and in the
+ * chain kernel at 512 threads (the 16-head models), which spills 96-160 B a
+ * thread inlined. Calls cost the chain more than their code: an H200 gave
+ * t5-small 1.235-1.263 ms against 1.299-1.312 with the calls, t5-base
+ * 2.971-2.978 against 3.055-3.077 (bench/cuda.md, session 26); the same
+ * bits (the chain against single steps, which keep the calls). */
 #define FS_INL_CH (FS_THREADS <= 384)
 
 /* FS_CALL(INL, fn, <targs>, args...): fn's inlined body fn_in where INL,
