@@ -2,7 +2,7 @@
  *
  *   t5serve bench --engine --model DIR [--device cuda] [--dtype fp16]
  *       [--batch 1,8,64,256,1024] [--beams 1] [--in-tokens 9] [--new-tokens 11]
- *       [--iters 50] [--warmup 3] [--instances 1] [--breakdown]
+ *       [--iters 50] [--warmup 3] [--instances 1] [--breakdown] [--seed 1]
  *
  * (`t5_cmd_bench_engine` is what `t5serve bench --engine` calls; the
  * kernel lab also builds it as the standalone program t5bench_engine.)
@@ -18,7 +18,9 @@
  * own thread and CUDA stream, as Triton's concurrent model instances do.
  * --breakdown also times an iteration with one new token, so that
  * (T(N) - T(1)) / (N - 1) is the cost of one decoder step and T(1) minus
- * that step is the encoder plus fixed overhead.
+ * that step is the encoder plus fixed overhead. Each line ends with the
+ * first request's ids and score (its bits, %a), so that two builds or
+ * settings can be compared on the same input (--seed picks the ids).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -53,6 +55,7 @@ typedef struct bench_job {
     t5_err err;
     int32_t first_ids[64];
     int n_first;
+    float first_score;
 } bench_job;
 
 static void *bench_thread(void *arg)
@@ -72,6 +75,7 @@ static void *bench_thread(void *arg)
         if (j->rc == 0 && res[0].n_seqs > 0) {
             j->n_first = res[0].seqs[0].n_ids < 64 ? res[0].seqs[0].n_ids : 64;
             memcpy(j->first_ids, res[0].seqs[0].ids, sizeof(int32_t) * j->n_first);
+            j->first_score = res[0].seqs[0].score;
         }
         for (int b = 0; b < j->batch; b++)
             t5_gen_result_clear(&res[b]);
@@ -83,7 +87,7 @@ static void *bench_thread(void *arg)
 /* Runs `instances` engines at once; returns 0 and fills p50/p99/mean. */
 static int run_batch(t5_model *m, int instances, int batch, int beams, int in_tokens,
                      int new_tokens, int iters, int warmup, uint64_t seed, double *p50, double *p99,
-                     double *seqs, int32_t *first, int *n_first, t5_err *err)
+                     double *seqs, int32_t *first, int *n_first, float *score, t5_err *err)
 {
     const t5_config *c = t5_model_config(m);
     t5_engine_params ep = t5_engine_default_params();
@@ -155,6 +159,7 @@ static int run_batch(t5_model *m, int instances, int batch, int beams, int in_to
         *p99 = lat[(int)(0.99 * (n - 1) + 0.5)];
         *seqs = instances * batch / (sum / n / 1e3);
         *n_first = jobs[0].n_first;
+        *score = jobs[0].first_score;
         memcpy(first, jobs[0].first_ids, sizeof(int32_t) * jobs[0].n_first);
     }
 done:
@@ -169,7 +174,7 @@ int t5_cmd_bench_engine(int argc, char **argv)
     const char *model = NULL, *batches = "1,8,64,256,1024", *label = "";
     t5_model_params mp = t5_model_default_params();
     int beams = 1, in_tokens = 9, new_tokens = 11, iters = 50, warmup = 3, instances = 1;
-    int breakdown = 0;
+    int breakdown = 0, seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--engine"))
@@ -211,6 +216,8 @@ int t5_cmd_bench_engine(int argc, char **argv)
             instances = atoi(v);
         else if (!strcmp(a, "--label"))
             label = v;
+        else if (!strcmp(a, "--seed"))
+            seed = atoi(v);
         else {
             fprintf(stderr, "bench --engine: unknown option %s\n", a);
             return 2;
@@ -221,7 +228,8 @@ int t5_cmd_bench_engine(int argc, char **argv)
         fprintf(stderr,
                 "usage: t5serve bench --engine --model DIR [--device cuda] [--dtype fp16]\n"
                 "       [--batch 1,8,64] [--beams K] [--in-tokens 9] [--new-tokens 11]\n"
-                "       [--iters 50] [--warmup 3] [--instances N] [--breakdown] [--label S]\n");
+                "       [--iters 50] [--warmup 3] [--instances N] [--breakdown] [--label S]\n"
+                "       [--seed N]\n");
         return 2;
     }
     mp.load_tokenizer = 0;
@@ -243,8 +251,9 @@ int t5_cmd_bench_engine(int argc, char **argv)
         double p50, p99, seqs;
         int32_t first[64];
         int nf = 0;
-        if (run_batch(m, instances, batch, beams, in_tokens, new_tokens, iters, warmup, 1, &p50,
-                      &p99, &seqs, first, &nf, &err) < 0) {
+        float score = 0.0f;
+        if (run_batch(m, instances, batch, beams, in_tokens, new_tokens, iters, warmup,
+                      (uint64_t)seed, &p50, &p99, &seqs, first, &nf, &score, &err) < 0) {
             fprintf(stderr, "bench --engine: batch %d: %s\n", batch, err.msg);
             status = 1;
             break;
@@ -256,8 +265,9 @@ int t5_cmd_bench_engine(int argc, char **argv)
             double q50, q99, qs;
             int32_t f2[64];
             int n2;
-            if (run_batch(m, 1, batch, beams, in_tokens, 1, iters, warmup, 1, &q50, &q99, &qs, f2,
-                          &n2, &err) == 0) {
+            float s2;
+            if (run_batch(m, 1, batch, beams, in_tokens, 1, iters, warmup, (uint64_t)seed, &q50,
+                          &q99, &qs, f2, &n2, &s2, &err) == 0) {
                 double step = (p50 - q50) / (new_tokens - 1);
                 printf(" %9.4f %13.4f", step, q50 - step);
             }
@@ -265,7 +275,7 @@ int t5_cmd_bench_engine(int argc, char **argv)
         printf("   ids:");
         for (int i = 0; i < nf && i < 11; i++)
             printf("%s%d", i ? "," : "", first[i]);
-        printf("\n");
+        printf(" score:%a\n", score);
         fflush(stdout);
     }
     free(list);

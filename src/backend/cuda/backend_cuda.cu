@@ -472,6 +472,13 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
         getenv("T5_CUDA_FUSED_HEAD_KB") ? atoi(getenv("T5_CUDA_FUSED_HEAD_KB")) : 160;
     if (prop.major < 9 || be->fused_head_kb < 0)
         be->fused_head_kb = 0;
+    /* a one-launch chain of a common decoder shape takes a kernel built for
+     * it, its sizes constants (fused_step.cu's fs_shape; compiled for sm_90
+     * only); T5_CUDA_FUSED_SHAPES=0: the kernel of any shape, 2: also say
+     * on stderr which shape a chain's kernel was built for */
+    be->fused_shapes = getenv("T5_CUDA_FUSED_SHAPES") ? atoi(getenv("T5_CUDA_FUSED_SHAPES")) : 1;
+    if (prop.major != 9 || be->fused_shapes < 0)
+        be->fused_shapes = 0;
     /* Rows a fused step takes by default (bench/cuda.md): one. The barrier
      * kernel wins at one row and loses to the per-op graph at 2-4 (H200); the
      * cluster kernel won at 4 rows; the LL kernel won at 2-4 rows until the

@@ -87,6 +87,7 @@ typedef struct t5__cu_backend {
     int fused_pdl;        /* T5_CUDA_FUSED_PDL (default on, sm_90+): the LL step launched with PDL */
     int fused_threads;    /* T5_CUDA_FUSED_THREADS 384 or 512; 0: by the model (fused_step.cu) */
     int fused_head_kb;    /* T5_CUDA_FUSED_HEAD_KB: a chain's resident LM head a block (sm_90+) */
+    int fused_shapes;     /* T5_CUDA_FUSED_SHAPES (sm_90+): a chain's kernel by shape (fs_shape) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
 } t5__cu_backend;

@@ -778,18 +778,22 @@ struct fs_head_args {
      * columns a block and their shared-memory offset (fs_head_ch_of) */
     int chain_steps, chain_eos, hr_cols;
     unsigned off_hr;
+    int G; /* the grid (a constant in fused_step.cu's shape kernels) */
 };
 
 static __device__ __forceinline__ fs_head_args fs_head_of(const t5_fused_step &a)
 {
-    fs_head_args h = {a.lm_head, a.logits, a.lm_scale, a.V, a.d, a.k, a.eos_id, 0, -1, 0, 0};
+    fs_head_args h = {a.lm_head, a.logits, a.lm_scale, a.V, a.d, a.k,
+                      a.eos_id,  0,        -1,         0,   0,   (int)gridDim.x};
     return h;
 }
 
+/* V, d, G: a's and the grid (constants in fused_step.cu's shape kernels) */
 static __device__ __forceinline__ fs_head_args fs_head_ch_of(const t5_fused_step &a, int hr_cols,
-                                                             unsigned off_hr)
+                                                             unsigned off_hr, int V, int d, int G)
 {
     fs_head_args h = fs_head_of(a);
+    h.V = V, h.d = d, h.G = G;
     h.chain_steps = a.chain_steps, h.chain_eos = a.chain_eos;
     h.hr_cols = hr_cols, h.off_hr = off_hr;
     return h;
@@ -851,11 +855,11 @@ static __device__ __forceinline__ void fs_head_topk(const fs_head_args &a, int m
 {
     clk.mark(6);
     __syncthreads(); /* the block's logits, written before, are read below */
-    const int G = gridDim.x, k = a.k;
+    const int G = a.G, k = a.k;
     float *pm = part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
     int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
     int c0, c1;
-    fs_slice(a.V, c0, c1);
+    fs_slice_per(a.V, (a.V + G - 1) / G, c0, c1);
     for (int r = 0; r < m; r++)
         topk_part<K, FS_THREADS>(pm, pl, pv, pi, (size_t)r * G + blockIdx.x,
                                  a.logits + (size_t)r * a.V, c0, c1, k, no_eos && no_eos[r],
@@ -941,7 +945,7 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     const unsigned hbar = (unsigned)__cvta_generic_to_shared(fs_sm + h.off_hr - 16);
     fs_clock_s clk = {trace};
     int c0, c1;
-    fs_slice(h.V, c0, c1);
+    fs_slice_per(h.V, (h.V + h.G - 1) / h.G, c0, c1);
     const int nres = h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0; /* resident from step 1 */
     {
         /* the logits: the global columns [c0 + nr, c1), then the resident
@@ -961,7 +965,7 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
         }
     }
     fs_head_topk<1>(h, 1, part, bar, clk, no_eos);
-    const int G = gridDim.x;
+    const int G = h.G;
     float *pm = part, *pl = pm + G, *pv = pl + G;
     int32_t *pi = (int32_t *)(pv + G);
     topk_merge<1, FS_THREADS, true>((float *)(tok + 1), tok, pm, pl, pv, pi, 0, G, 1);

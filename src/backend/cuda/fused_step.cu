@@ -233,12 +233,13 @@ fs_gemv(const T *as, int m, int k, const void *W, int n, int per, int mode, void
 
 /* fs_attn's arguments for a layer's self-attention (with the append: the
  * caller clears kw, vw in all blocks but one) and cross-attention of all
- * heads of m rows, their queries at q (self: q|k|v rows of 3 * inner). */
+ * heads of m rows, their queries at q (self: q|k|v rows of 3 * inner).
+ * H, dkv: a.sh's (constants in the shape kernels, fs_shape). */
 static __device__ __forceinline__ fs_attn_args fs_self_args(const t5_fused_step &a, const void *q,
                                                             int m, int smax, int l,
-                                                            const int32_t *rows)
+                                                            const int32_t *rows, int H, int dkv)
 {
-    const int inner = a.sh.n_heads * a.sh.d_kv;
+    const int inner = H * dkv;
     fs_attn_args g = {rows,
                       a.self_k,
                       a.self_v,
@@ -248,27 +249,27 @@ static __device__ __forceinline__ fs_attn_args fs_self_args(const t5_fused_step 
                       a.bias,
                       a.self_lay.n_slots,
                       a.self_lay.max_len,
-                      a.sh.n_heads,
-                      a.sh.d_kv,
+                      H,
+                      dkv,
                       a.sh.num_buckets,
                       a.sh.max_distance,
                       m,
                       smax,
                       l,
                       0,
-                      a.sh.n_heads,
+                      H,
                       3 * inner,
-                      a.sh.d_kv,
+                      dkv,
                       inner,
                       inner,
-                      a.sh.d_kv};
+                      dkv};
     return g;
 }
 
 static __device__ __forceinline__ fs_attn_args fs_cross_args(const t5_fused_step &a, const void *q,
-                                                             int m, int smax, int l)
+                                                             int m, int smax, int l, int H, int dkv)
 {
-    const int inner = a.sh.n_heads * a.sh.d_kv;
+    const int inner = H * dkv;
     fs_attn_args g = {a.rows,
                       a.cross_k,
                       a.cross_v,
@@ -278,20 +279,20 @@ static __device__ __forceinline__ fs_attn_args fs_cross_args(const t5_fused_step
                       NULL,
                       a.cross_lay.n_slots,
                       a.cross_lay.max_len,
-                      a.sh.n_heads,
-                      a.sh.d_kv,
+                      H,
+                      dkv,
                       0,
                       0,
                       m,
                       smax,
                       l,
                       0,
-                      a.sh.n_heads,
+                      H,
                       inner,
-                      a.sh.d_kv,
+                      dkv,
                       0,
                       inner,
-                      a.sh.d_kv};
+                      dkv};
     return g;
 }
 
@@ -337,7 +338,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(0);
         /* P2 */
         {
-            fs_attn_args g = fs_self_args(a, a.qkv, m, p.smax, l, a.rows);
+            fs_attn_args g = fs_self_args(a, a.qkv, m, p.smax, l, a.rows, a.sh.n_heads, a.sh.d_kv);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
             fs_attn<T, true, true>(as, g, sc, qs);
@@ -363,7 +364,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_step_kernel(const fs_params 
         clk.mark(2);
         /* P4 */
         {
-            fs_attn_args g = fs_cross_args(a, a.q, m, p.smax, l);
+            fs_attn_args g = fs_cross_args(a, a.q, m, p.smax, l, a.sh.n_heads, a.sh.d_kv);
             fs_attn<T, false, true>(as, g, sc, qs);
         }
         clk.sub(0);
@@ -582,6 +583,7 @@ struct fs_abs_args {
     const float *am, *an;      /* abs_m, abs_n */
     size_t stride;
     int sa, H, d;
+    int per_d, G; /* fs_params' per_d and the grid (fs_abs_of) */
 };
 
 /* Keys of row r (its encoded length, 1..sa). */
@@ -597,7 +599,7 @@ static __device__ __forceinline__ int fs_abs_len(const fs_abs_args &a, int r)
 static __device__ __forceinline__ bool fs_abs_score(const fs_abs_args &a, int m, int i, int &r,
                                                     int &hj)
 {
-    int g = i * (int)gridDim.x + (int)blockIdx.x;
+    int g = i * a.G + (int)blockIdx.x;
     for (r = 0; r < m; r++) {
         int len = fs_abs_len(a, r), n = a.H * len;
         if (g < n) {
@@ -679,7 +681,7 @@ static __device__ __forceinline__ void fs_abs_stage_n_in(const fs_abs_args a, in
 {
     const int d = a.d, hs = a.H * a.sa, chunks = hs / 4;
     int c0, c1;
-    fs_slice<true>(d, c0, c1);
+    fs_slice_per(d, a.per_d, c0, c1);
     const int nc = c1 - c0;
     __syncthreads(); /* fs_abs_scores has finished reading ws */
     for (int idx = threadIdx.x; idx < m * nc * chunks; idx += FS_THREADS) {
@@ -721,7 +723,7 @@ static __device__ __forceinline__ void fs_abs_out_in(const fs_abs_args a, int m,
     t5__cp_wait<1>(); /* as fs_abs_scores */
     __syncthreads();
     int c0, c1;
-    fs_slice<true>(d, c0, c1);
+    fs_slice_per(d, a.per_d, c0, c1);
     const int nc = c1 - c0, hs = H * sa;
     for (int o = warp; o < m * nc; o += FS_WARPS) {
         int r = fs_udiv(o, nc), c = c0 + (o - r * nc);
@@ -744,10 +746,12 @@ static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
     fs_abs_out_in(a, m, words, pr, ws, xs, out, flag);
 }
 
-static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
+/* H, d, per_d, G: a's, fs_params' per_d and the grid (constants in the
+ * shape kernels, fs_shape) */
+static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a, int H, int d,
+                                                        int per_d, int G)
 {
-    fs_abs_args g = {a.rows,       a.abs_ent, a.abs_m,      a.abs_n,
-                     a.abs_stride, a.abs_sa,  a.sh.n_heads, a.d};
+    fs_abs_args g = {a.rows, a.abs_ent, a.abs_m, a.abs_n, a.abs_stride, a.abs_sa, H, d, per_d, G};
     return g;
 }
 
@@ -755,10 +759,11 @@ static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a)
  * those resident in shared memory, fs_head_chain). A helper of its own
  * rather than a skip in fs_prefetch, which fs_stage inlines: this kernel's
  * speed moves with any change to the code every phase runs (bench/cuda.md). */
-static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, int row, int skip)
+static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, int row, int skip,
+                                                        int G)
 {
     int c0, c1;
-    fs_slice(V, c0, c1);
+    fs_slice_per(V, (V + G - 1) / G, c0, c1);
     c0 = c0 + skip < c1 ? c0 + skip : c1;
     fs_prefetch_bytes((const char *)w + (size_t)c0 * row, (size_t)(c1 - c0) * row);
 }
@@ -787,14 +792,43 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
  * non-chain kernels' return draws nvcc's "loop is not reachable") */
 #define FS_CALL(INL, fn, targs, ...)                                                               \
     ((INL) ? fn##_in targs(__VA_ARGS__) : fn targs(__VA_ARGS__))
+/* fs_shape: a decoder shape whose one-row chain kernel (CH, FS_INL_CH, 16-bit,
+ * no trace) is built with its sizes as constants, for the grid of the
+ * 132-SM parts (128 blocks: fs_launch_step). Everything a phase computes
+ * from the sizes (slices, loop counts, offsets of the exchange words, the
+ * activation) then folds at compile time: the phase probe's layer was ~1 us
+ * shorter with constant shapes (bench/cuda.md, session 26). fs_shape_rt:
+ * every size from the step, for any other shape. fs_shape_fits (host)
+ * takes a shape kernel only where every value the kernel would fold
+ * equals the step's. */
+template <int D, int H, int DKV, int FF, int GATED, int ACT, int V, int G> struct fs_shape {
+    static constexpr int d = D, heads = H, dkv = DKV, d_ff = FF, gated = GATED, act = ACT,
+                         vocab = V, grid = G;
+};
+typedef fs_shape<0, 0, 0, 0, 0, 0, 0, 0> fs_shape_rt;
+
+/* The columns a block takes of n over a grid of G: ceil(n / G), made even
+ * where the LL words of T hold pairs (FS_LL_ACT2); fs_slices, and the shape
+ * kernels at compile time. */
+static __host__ __device__ constexpr int fs_per_of(int n, int G, bool even)
+{
+    return (n + G - 1) / G + (even ? ((n + G - 1) / G) % 2 : 0);
+}
+
 /* TR: T5_CUDA_FUSED_TRACE's clock. The inlined chain kernel (FS_INL_CH)
  * comes without it (TR false) unless the trace is on: the clock's tests of
  * the trace pointer cost t5-small 1.2% (bench/cuda.md, session 26). At 512
  * threads the chain keeps it: without, ptxas gives it 72-80 B of stack
  * instead of 16-24. */
-template <typename T, int K, bool ABS, bool CH, bool TR = true>
+template <typename T, int K, bool ABS, bool CH, bool TR = true, class S = fs_shape_rt>
 __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 {
+    /* a shape kernel (S) is built for sm_90 only (fused_shapes) */
+    constexpr bool SC = S::d > 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ != 900
+    if constexpr (SC)
+        return;
+#endif
     const t5_fused_step &a = p.a;
     extern __shared__ __align__(16) unsigned char fs_sm[];
     T *as = (T *)fs_sm;
@@ -806,12 +840,26 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     __shared__ unsigned s_flag;
     __shared__ int32_t s_tok[2]; /* CH: the merged token, and its value's bits */
     constexpr bool INL = CH && FS_INL_CH;
-    const int m = CH ? 1 : a.n, d = a.d, inner = a.sh.n_heads * a.sh.d_kv;
-    const int ffc = a.gated ? 2 * a.d_ff : a.d_ff, es = (int)sizeof(T);
+    /* the shape: S's constants, else the step's */
+    const int m = CH ? 1 : a.n, d = SC ? S::d : a.d;
+    const int H = SC ? S::heads : a.sh.n_heads, dkv = SC ? S::dkv : a.sh.d_kv, inner = H * dkv;
+    const int d_ff = SC ? S::d_ff : a.d_ff, gated = SC ? S::gated : a.gated;
+    const int act = SC ? S::act : a.act, V = SC ? S::vocab : a.V;
+    const int G = SC ? S::grid : (int)gridDim.x;
+    const int ffc = gated ? 2 * d_ff : d_ff, es = (int)sizeof(T);
     const float act_scale = fs_act_scale<T>();
     /* the words of T (q|k|v, cross q, the FFN's input) in pairs (FS_LL_ACT2;
      * fs_launch_step: d_ff even, the slices even) */
     constexpr bool FS_PK = sizeof(T) == 2;
+    const int per_qkv = SC ? fs_per_of(3 * inner, G, FS_PK) : p.per_qkv;
+    const int per_d = SC ? fs_per_of(d, G, false) : p.per_d;
+    const int per_inner = SC ? fs_per_of(inner, G, FS_PK) : p.per_inner;
+    const int per_ffc = SC ? fs_per_of(ffc, G, FS_PK) : p.per_ffc;
+    /* one layer's words (fs_launch_step's; a shape kernel's rows: one, and
+     * the scores' H * abs_sa words fit the cross q's, abs_sa <= 32) */
+    const int ll_xb = SC ? d : p.ll_xb, ll_xc = SC ? 2 * d : p.ll_xc;
+    const int ll_qkv = SC ? 3 * d : p.ll_qkv, ll_q = SC ? 3 * d + 3 * inner : p.ll_q;
+    const int ll_ff = SC ? ll_q + inner : p.ll_ff, ll_layer = SC ? ll_ff + ffc : p.ll_layer;
     /* two weight stages: phase t reads ws[t % 2] (six phases a layer), and
      * its weights were asked for two phases ahead, so they land during the
      * phase in between instead of during this phase's wait */
@@ -826,8 +874,8 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
          * The next grid can launch only once every block of this one has
          * started, so this grid's blocks are all resident first, as its
          * exchanges need. */
-        FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
-        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+        FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, per_qkv);
+        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, per_d);
         T5__PDL_ENTRY();
     }
     if (fs_chain_ended(a)) {
@@ -839,14 +887,14 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     if (threadIdx.x == 0) {
         unsigned long long b;
         asm volatile("ld.relaxed.gpu.u64 %0, [%1];" : "=l"(b) : "l"(p.bar) : "memory");
-        s_flag = (unsigned)(b / gridDim.x) + 1u;
+        s_flag = (unsigned)(b / (unsigned)G) + 1u;
     }
     __syncthreads();
     clk.start();
     unsigned f = s_flag;
     if (!p.pdl) {
-        FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, p.per_qkv);
-        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+        FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, per_qkv);
+        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, per_d);
     }
     /* CH: step st's rows, EOS masks and input token */
     const int32_t *rows = a.rows, *no_eos = a.no_eos, *tok = a.tok;
@@ -854,137 +902,136 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
 next_step:
     for (int l = 0; l < a.n_layers; l++) {
         const t5_fused_layer &w = a.layers[l];
-        unsigned long long *L = p.ll + (size_t)l * p.ll_layer;
+        unsigned long long *L = p.ll + (size_t)l * ll_layer;
         /* P1 */
         float nw0, nw1;
         fs_norm_pre((const float *)w.ln_attn, d, nw0, nw1);
         if (l == 0)
-            FS_CALL(INL, fs_load_x, <T>, xs, a.x, a.embed, tok, a.V, m, d, true);
+            FS_CALL(INL, fs_load_x, <T>, xs, a.x, a.embed, tok, V, m, d, true);
         else
             fs_ll_gather<float>(xs, L, m * d, f);
         clk.sub(0);
         FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_attn, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_qkv, 3 * inner, p.per_qkv,
-                FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + p.ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_qkv, 3 * inner, per_qkv,
+                FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
         if (ABS)
-            FS_CALL(INL, fs_abs_stage_m, , fs_abs_of(a), m, l, ws0);
+            FS_CALL(INL, fs_abs_stage_m, , fs_abs_of(a, H, d, per_d, G), m, l, ws0);
         else
-            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_cq, inner, d, es, p.per_inner);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_cq, inner, d, es, per_inner);
         clk.sub(3);
         clk.mark(0);
         /* P2 */
         if (FS_PK)
-            fs_ll_gather2<T>(qv, L + p.ll_qkv, m * 3 * inner / 2, f);
+            fs_ll_gather2<T>(qv, L + ll_qkv, m * 3 * inner / 2, f);
         else
-            fs_ll_gather<T>(qv, L + p.ll_qkv, m * 3 * inner, f);
+            fs_ll_gather<T>(qv, L + ll_qkv, m * 3 * inner, f);
         clk.sub(0);
         {
-            fs_attn_args g = fs_self_args(a, qv, m, p.smax, l, rows);
+            fs_attn_args g = fs_self_args(a, qv, m, p.smax, l, rows, H, dkv);
             if (blockIdx.x != 0)
                 g.kw = g.vw = NULL; /* block 0 appends */
             /* ABS: no cross fs_attn writes the score scratch, and a warp has
              * at most one (row, head): layer 0's biases serve the step (T5's
              * one bias table, the same positions in every layer) */
-            g.bias_kept = ABS && l > 0 && m * a.sh.n_heads <= FS_WARPS;
+            g.bias_kept = ABS && l > 0 && m * H <= FS_WARPS;
             if constexpr (INL)
                 fs_attn_in<T, true, false>(as, g, sc, qs);
             else
                 fs_attn<T, true, false>(as, g, sc, qs);
         }
         clk.sub(1);
-        FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_o, d, p.per_d, FS_LL_ADD, L + p.ll_xb, 1.0f,
-                ws1, wsb, xs, f, 1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_o, d, per_d, FS_LL_ADD, L + ll_xb, 1.0f, ws1,
+                wsb, xs, f, 1);
         clk.sub(2);
         if (ABS)
-            FS_CALL(INL, fs_abs_stage_n, , fs_abs_of(a), m, l, ws1);
+            FS_CALL(INL, fs_abs_stage_n, , fs_abs_of(a, H, d, per_d, G), m, l, ws1);
         else
-            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_co, d, inner, es, p.per_d);
+            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_co, d, inner, es, per_d);
         clk.sub(3);
         clk.mark(1);
         /* P3 */
         fs_norm_pre((const float *)w.ln_cross, d, nw0, nw1);
-        fs_ll_gather<float>(xs, L + p.ll_xb, m * d, f);
+        fs_ll_gather<float>(xs, L + ll_xb, m * d, f);
         clk.sub(0);
         FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_cross, m, d, a.eps, red, 1, nw0,
                 nw1);
         clk.sub(1);
         if (ABS) {
-            FS_CALL(INL, fs_abs_scores, <T>, fs_abs_of(a), as, m, ws0, L + p.ll_q, f);
+            FS_CALL(INL, fs_abs_scores, <T>, fs_abs_of(a, H, d, per_d, G), as, m, ws0, L + ll_q, f);
             clk.sub(2);
-            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
-            FS_CALL(INL, fs_abs_out, , fs_abs_of(a), m, L + p.ll_q, (float *)qv, ws1, xs,
-                    L + p.ll_xc, f);
+            FS_CALL(INL, fs_abs_out, , fs_abs_of(a, H, d, per_d, G), m, L + ll_q, (float *)qv, ws1,
+                    xs, L + ll_xc, f);
             clk.sub(0);
             clk.sub(1);
             clk.sub(2);
         } else {
-            FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_cq, inner, p.per_inner,
-                    FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + p.ll_q, 1.0f, ws0, wsb, xs, f, 1);
+            FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_cq, inner, per_inner,
+                    FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + ll_q, 1.0f, ws0, wsb, xs, f, 1);
             clk.sub(2);
-            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, p.per_ffc);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, per_ffc);
             clk.sub(3);
             clk.mark(2);
             /* P4 */
             if (FS_PK)
-                fs_ll_gather2<T>(qv, L + p.ll_q, m * inner / 2, f);
+                fs_ll_gather2<T>(qv, L + ll_q, m * inner / 2, f);
             else
-                fs_ll_gather<T>(qv, L + p.ll_q, m * inner, f);
+                fs_ll_gather<T>(qv, L + ll_q, m * inner, f);
             clk.sub(0);
             {
-                fs_attn_args g = fs_cross_args(a, qv, m, p.smax, l);
+                fs_attn_args g = fs_cross_args(a, qv, m, p.smax, l, H, dkv);
                 if constexpr (INL)
                     fs_attn_in<T, false, false>(as, g, sc, qs);
                 else
                     fs_attn<T, false, false>(as, g, sc, qs);
             }
             clk.sub(1);
-            FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_co, d, p.per_d, FS_LL_ADD, L + p.ll_xc,
-                    1.0f, ws1, wsb, xs, f, 1);
+            FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_co, d, per_d, FS_LL_ADD, L + ll_xc, 1.0f,
+                    ws1, wsb, xs, f, 1);
             clk.sub(2);
         }
-        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_out, d, a.d_ff, es, p.per_d);
+        FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_out, d, d_ff, es, per_d);
         clk.sub(3);
         clk.mark(3);
         /* P5 */
         fs_norm_pre((const float *)w.ln_ff, d, nw0, nw1);
-        fs_ll_gather<float>(xs, L + p.ll_xc, m * d, f);
+        fs_ll_gather<float>(xs, L + ll_xc, m * d, f);
         clk.sub(0);
         FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_ff, m, d, a.eps, red, 1, nw0, nw1);
         clk.sub(1);
-        FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_in, ffc, p.per_ffc, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
-                L + p.ll_ff, 1.0f, ws0, wsb, xs, f, 1);
+        FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_in, ffc, per_ffc, FS_PK ? FS_LL_ACT2 : FS_LL_ACT,
+                L + ll_ff, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers) {
             FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[l + 1].w_qkv, 3 * inner, d, es,
-                    p.per_qkv);
+                    per_qkv);
         } else {
             if (CH) /* the head's columns not resident from step 1 on */
-                fs_prefetch_head(a.lm_head, a.V, d * es, st > 0 ? p.hr_cols : 0);
+                fs_prefetch_head(a.lm_head, V, d * es, st > 0 ? p.hr_cols : 0, G);
             else
-                fs_prefetch(a.lm_head, a.V, d, es);
+                fs_prefetch(a.lm_head, V, d, es);
             t5__cp_commit();
             __syncthreads(); /* as fs_stage's: the block's warps leave together */
         }
         clk.sub(3);
         clk.mark(4);
         /* P6: the output is the next layer's input words (or the head's) */
-        fs_ll_ffn_act<T, FS_PK>(as, L + p.ll_ff, m, a.d_ff, a.gated, a.act, 1.0f / act_scale, f);
+        fs_ll_ffn_act<T, FS_PK>(as, L + ll_ff, m, d_ff, gated, act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
-        FS_CALL(INL, fs_gemv, <T>, as, m, a.d_ff, w.w_out, d, p.per_d, FS_LL_ADD, L + p.ll_layer,
+        FS_CALL(INL, fs_gemv, <T>, as, m, d_ff, w.w_out, d, per_d, FS_LL_ADD, L + ll_layer,
                 act_scale, ws1, wsb, xs, f, 1);
         clk.sub(2);
         if (l + 1 < a.n_layers) {
-            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, p.per_d);
+            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[l + 1].w_o, d, inner, es, per_d);
         } else if (CH && st + 1 < a.chain_steps) { /* the next step's first stages */
-            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es,
-                    p.per_qkv);
-            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, p.per_d);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, a.layers[0].w_qkv, 3 * inner, d, es, per_qkv);
+            FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, a.layers[0].w_o, d, inner, es, per_d);
         } else {
             __syncthreads(); /* as fs_stage's: the block's warps leave together */
         }
@@ -997,7 +1044,7 @@ next_step:
     {
         float nw0, nw1;
         fs_norm_pre((const float *)a.ln_final, d, nw0, nw1);
-        fs_ll_gather<float>(xs, p.ll + (size_t)a.n_layers * p.ll_layer, m * d, f);
+        fs_ll_gather<float>(xs, p.ll + (size_t)a.n_layers * ll_layer, m * d, f);
         FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)a.ln_final, m, d, a.eps, red, 1, nw0,
                 nw1);
     }
@@ -1007,8 +1054,8 @@ next_step:
         fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
         return;
     }
-    FS_CALL(INL, fs_head_chain, <T>, fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr), as, p.part,
-            p.bar, trace, no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
+    FS_CALL(INL, fs_head_chain, <T>, fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr, V, d, G), as,
+            p.part, p.bar, trace, no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
     if (st + 1 >= a.chain_steps || s_tok[0] == a.chain_eos) {
         t5__cp_wait<0>();
         return; /* the later steps' tokens are EOS already (the engine's blocks) */
@@ -1047,6 +1094,55 @@ static size_t al16(size_t x)
     return (x + 15) & ~(size_t)15;
 }
 
+typedef void (*fs_kernel_fn)(const fs_params);
+
+/* Whether the shape kernel of S computes exactly what fused_ll_kernel
+ * would with p for a one-row chain of G blocks: every size, slice and word
+ * offset it folds. */
+template <typename T, class S> static bool fs_shape_fits(const fs_params &p, int G)
+{
+    const t5_fused_step &a = p.a;
+    const int inner = S::heads * S::dkv, ffc = S::gated ? 2 * S::d_ff : S::d_ff;
+    const bool pk = sizeof(T) == 2;
+    const int ll_q = 3 * S::d + 3 * inner;
+    return a.d == S::d && a.sh.n_heads == S::heads && a.sh.d_kv == S::dkv && a.d_ff == S::d_ff &&
+           !a.gated == !S::gated && a.act == S::act && a.V == S::vocab && G == S::grid &&
+           p.per_qkv == fs_per_of(3 * inner, G, pk) && p.per_d == fs_per_of(S::d, G, false) &&
+           p.per_inner == fs_per_of(inner, G, pk) && p.per_ffc == fs_per_of(ffc, G, pk) &&
+           p.ll_xb == S::d && p.ll_xc == 2 * S::d && p.ll_qkv == 3 * S::d && p.ll_q == ll_q &&
+           p.ll_ff == ll_q + inner && p.ll_layer == ll_q + inner + ffc;
+}
+
+/* The shapes with a chain kernel of their own (fs_shape): t5-small, t5-base,
+ * flan-t5-small / t5-v1_1-small, flan-t5-base / t5-v1_1-base and the
+ * speller (models/speller), at 128 blocks (the 132-SM parts). */
+typedef fs_shape<512, 8, 64, 2048, 0, T5_ACT_RELU, 32128, 128> fs_t5_small;
+typedef fs_shape<768, 12, 64, 3072, 0, T5_ACT_RELU, 32128, 128> fs_t5_base;
+typedef fs_shape<512, 6, 64, 1024, 1, T5_ACT_GELU_TANH, 32128, 128> fs_flan_small;
+typedef fs_shape<768, 12, 64, 2048, 1, T5_ACT_GELU_TANH, 32128, 128> fs_flan_base;
+typedef fs_shape<256, 4, 64, 640, 1, T5_ACT_GELU_TANH, 4096, 128> fs_speller;
+
+/* kern, or the shape kernel that fits p (one-row chain, 16-bit T, no
+ * trace); say: print which (T5_CUDA_FUSED_SHAPES=2) */
+template <typename T>
+static fs_kernel_fn fs_shape_kernel(const fs_params &p, int G, fs_kernel_fn kern, int say)
+{
+#define FS_SHAPE_TRY(S)                                                                            \
+    if (fs_shape_fits<T, S>(p, G)) {                                                               \
+        if (say)                                                                                   \
+            fprintf(stderr, "t5serve cuda: chain kernel of shape d %d, heads %d, d_ff %d\n", S::d, \
+                    S::heads, S::d_ff);                                                            \
+        return fused_ll_kernel<T, 1, true, true, false, S>;                                        \
+    }
+    FS_SHAPE_TRY(fs_t5_small)
+    FS_SHAPE_TRY(fs_t5_base)
+    FS_SHAPE_TRY(fs_flan_small)
+    FS_SHAPE_TRY(fs_flan_base)
+    FS_SHAPE_TRY(fs_speller)
+#undef FS_SHAPE_TRY
+    return kern;
+}
+
 template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *err)
 {
@@ -1056,10 +1152,15 @@ static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *
     if constexpr (K == 1)
         if (p.a.chain_steps > 1) { /* fs_launch_step: the LL kernel, ABS, one row */
             kern = fused_ll_kernel<T, 1, true, true>;
-            /* without the clock where inlined (at 512 its frame grows) */
-            if constexpr (FS_INL_CH)
+            /* without the clock where inlined (at 512 its frame grows),
+             * and by shape (fs_shape) where one fits */
+            if constexpr (FS_INL_CH) {
                 if (!p.trace)
                     kern = fused_ll_kernel<T, 1, true, true, false>;
+                if constexpr (sizeof(T) == 2)
+                    if (!p.trace && s->be->fused_shapes)
+                        kern = fs_shape_kernel<T>(p, G, kern, s->be->fused_shapes > 1);
+            }
         }
     if (smem > 48 * 1024)
         CU_CHECK(
@@ -1093,15 +1194,11 @@ static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *
  * GEMV's outputs: of q|k|v, d, inner and the FFN input's ffc. */
 static void fs_slices(fs_params &p, int es, int inner, int d, int ffc, int G)
 {
-    p.per_qkv = (3 * inner + G - 1) / G;
-    p.per_d = (d + G - 1) / G;
-    p.per_inner = (inner + G - 1) / G;
-    p.per_ffc = (ffc + G - 1) / G;
-    if (es == 2) { /* the LL kernel's words of T in pairs (FS_LL_ACT2): even slices */
-        p.per_qkv += p.per_qkv & 1;
-        p.per_inner += p.per_inner & 1;
-        p.per_ffc += p.per_ffc & 1;
-    }
+    const bool pk = es == 2; /* the LL kernel's words of T in pairs (FS_LL_ACT2): even slices */
+    p.per_qkv = fs_per_of(3 * inner, G, pk);
+    p.per_d = fs_per_of(d, G, false);
+    p.per_inner = fs_per_of(inner, G, pk);
+    p.per_ffc = fs_per_of(ffc, G, pk);
 }
 
 /* This file's kernels at FS_THREADS for step a (checked and claimed by
