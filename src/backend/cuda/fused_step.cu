@@ -58,6 +58,7 @@
 #include "fused_common.cuh"
 
 #include <stdlib.h>
+#include <type_traits>
 
 #define FS_MAXM 4
 
@@ -461,12 +462,12 @@ static __device__ __forceinline__ void fs_ll_gather(T *dst, const unsigned long 
 }
 
 /* dst[0 .. 2 * nw) = the 16-bit values of words src[0 .. nw) (FS_LL_ACT2's
- * pairs), as fs_ll_gather. */
-template <typename T>
+ * pairs), as fs_ll_gather; U words in flight a thread (a shape kernel: all
+ * of a thread's, fs_ll_u). */
+template <typename T, int U = 2>
 static __device__ __forceinline__ void fs_ll_gather2(T *dst, const unsigned long long *src, int nw,
                                                      unsigned flag)
 {
-    constexpr int U = 2;
     for (int i0 = threadIdx.x; i0 < nw; i0 += U * FS_THREADS) {
         unsigned long long w[U];
         const int nu = (nw - i0 + FS_THREADS - 1) / FS_THREADS;
@@ -487,8 +488,10 @@ static __device__ __forceinline__ void fs_ll_gather2(T *dst, const unsigned long
 
 /* as [m][f] = act(ff) (gated: act(ff[:, :f]) * ff[:, f:]) / scale, ff an
  * LL buffer of rows of ffc words (as fs_ffn_act); PK: of ffc / 2 words
- * (FS_LL_ACT2, f even), two values each. */
-template <typename T, bool PK>
+ * (FS_LL_ACT2, f even), two values each, UP words of each half in flight a
+ * thread (4 put 16 B on the one-row ABS kernels' frames (ptxas); a shape
+ * kernel: all of a thread's, fs_ll_u). */
+template <typename T, bool PK, int UP = 2>
 static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long long *ff, int m,
                                                      int f, int gated, int act, float inv_scale,
                                                      unsigned flag)
@@ -496,7 +499,6 @@ static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long 
     constexpr int U = 4;
     const int ffc = gated ? 2 * f : f;
     if (PK) {
-        constexpr int UP = 2; /* 4 put 16 B on the one-row ABS kernels' frames (ptxas) */
         const int hw = f / 2; /* words of one half (wi, or wi_0 / wi_1 gated) */
         for (int r = 0; r < m; r++) {
             const unsigned long long *row = ff + (size_t)r * (ffc / 2);
@@ -792,8 +794,8 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
  * non-chain kernels' return draws nvcc's "loop is not reachable") */
 #define FS_CALL(INL, fn, targs, ...)                                                               \
     ((INL) ? fn##_in targs(__VA_ARGS__) : fn targs(__VA_ARGS__))
-/* fs_shape: a decoder shape whose one-row chain kernel (CH, FS_INL_CH, 16-bit,
- * no trace) is built with its sizes as constants, for the grid of the
+/* fs_shape: a decoder shape whose one-row chain kernel (CH, FS_INL_CH, 16-bit)
+ * is built with its sizes as constants, for the grid of the
  * 132-SM parts (128 blocks: fs_launch_step). Everything a phase computes
  * from the sizes (slices, loop counts, offsets of the exchange words, the
  * activation) then folds at compile time: the phase probe's layer was ~1 us
@@ -813,6 +815,13 @@ typedef fs_shape<0, 0, 0, 0, 0, 0, 0, 0> fs_shape_rt;
 static __host__ __device__ constexpr int fs_per_of(int n, int G, bool even)
 {
     return (n + G - 1) / G + (even ? ((n + G - 1) / G) % 2 : 0);
+}
+
+/* A shape kernel's words in flight a thread to gather n words at once
+ * (1..4). */
+static constexpr int fs_ll_u(int n)
+{
+    return n <= FS_THREADS ? 1 : n <= 2 * FS_THREADS ? 2 : n <= 3 * FS_THREADS ? 3 : 4;
 }
 
 /* TR: T5_CUDA_FUSED_TRACE's clock. The inlined chain kernel (FS_INL_CH)
@@ -860,6 +869,11 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     const int ll_xb = SC ? d : p.ll_xb, ll_xc = SC ? 2 * d : p.ll_xc;
     const int ll_qkv = SC ? 3 * d : p.ll_qkv, ll_q = SC ? 3 * d + 3 * inner : p.ll_q;
     const int ll_ff = SC ? ll_q + inner : p.ll_ff, ll_layer = SC ? ll_ff + ffc : p.ll_layer;
+    /* the words in flight a thread in the gathers of q|k|v and the FFN's
+     * input: a shape kernel's all at once (one round trip; t5-base's q|k|v
+     * and t5-small's FFN took two), else as any kernel's */
+    constexpr int U_QKV = SC ? fs_ll_u(3 * S::heads * S::dkv / 2) : 2;
+    constexpr int U_FF = SC ? fs_ll_u(S::d_ff / 2) : 2;
     /* two weight stages: phase t reads ws[t % 2] (six phases a layer), and
      * its weights were asked for two phases ahead, so they land during the
      * phase in between instead of during this phase's wait */
@@ -924,7 +938,7 @@ next_step:
         clk.mark(0);
         /* P2 */
         if (FS_PK)
-            fs_ll_gather2<T>(qv, L + ll_qkv, m * 3 * inner / 2, f);
+            fs_ll_gather2<T, U_QKV>(qv, L + ll_qkv, m * 3 * inner / 2, f);
         else
             fs_ll_gather<T>(qv, L + ll_qkv, m * 3 * inner, f);
         clk.sub(0);
@@ -1021,7 +1035,7 @@ next_step:
         clk.sub(3);
         clk.mark(4);
         /* P6: the output is the next layer's input words (or the head's) */
-        fs_ll_ffn_act<T, FS_PK>(as, L + ll_ff, m, d_ff, gated, act, 1.0f / act_scale, f);
+        fs_ll_ffn_act<T, FS_PK, U_FF>(as, L + ll_ff, m, d_ff, gated, act, 1.0f / act_scale, f);
         clk.sub(0);
         clk.sub(1);
         FS_CALL(INL, fs_gemv, <T>, as, m, d_ff, w.w_out, d, per_d, FS_LL_ADD, L + ll_layer,
@@ -1143,6 +1157,21 @@ static fs_kernel_fn fs_shape_kernel(const fs_params &p, int G, fs_kernel_fn kern
     return kern;
 }
 
+/* With the trace (T5_CUDA_FUSED_TRACE): t5-small's and t5-base's fp16 shape
+ * kernels with the clock, so that the trace times the kernel that runs
+ * (the others: one more kernel each to compile, for a lab tool) */
+template <typename T>
+static fs_kernel_fn fs_shape_kernel_tr(const fs_params &p, int G, fs_kernel_fn kern)
+{
+    if constexpr (std::is_same<T, __half>::value) {
+        if (fs_shape_fits<T, fs_t5_small>(p, G))
+            return fused_ll_kernel<T, 1, true, true, true, fs_t5_small>;
+        if (fs_shape_fits<T, fs_t5_base>(p, G))
+            return fused_ll_kernel<T, 1, true, true, true, fs_t5_base>;
+    }
+    return kern;
+}
+
 template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *err)
 {
@@ -1158,8 +1187,9 @@ static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *
                 if (!p.trace)
                     kern = fused_ll_kernel<T, 1, true, true, false>;
                 if constexpr (sizeof(T) == 2)
-                    if (!p.trace && s->be->fused_shapes)
-                        kern = fs_shape_kernel<T>(p, G, kern, s->be->fused_shapes > 1);
+                    if (s->be->fused_shapes)
+                        kern = p.trace ? fs_shape_kernel_tr<T>(p, G, kern)
+                                       : fs_shape_kernel<T>(p, G, kern, s->be->fused_shapes > 1);
             }
         }
     if (smem > 48 * 1024)
