@@ -34,4 +34,6 @@ for m in ${CHECK_SHAPES:-t5-small t5-base flan-t5-small flan-t5-base speller}; d
     done
   done
 done 2>&1 | tee "$OUT/shapes.txt"
+# the speller as a SHAPES entry of device-s26.sh
+[ -e /tmp/speller ] || ln -sfn "$PWD/models/speller/1" /tmp/speller
 bash "$D/device-s26.sh"
