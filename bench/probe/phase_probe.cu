@@ -28,6 +28,18 @@
  *   gather only the exchanges: every block stores its slice of each phase's
  *          words at once
  *
+ * and, with a kernel of its own (layer_chain4, session 27):
+ *
+ *   four   a layer in four exchanges instead of six, as bench/cuda.md
+ *          session 27 proposes: the scores' phase merged into o's (their
+ *          GEMV of k 1024: the unnormalised M'x0 + (M'Wo)a, with the block's
+ *          x1 columns' partial sum of squares stored beside them) and wi's
+ *          into n's (wi of k 640: Wi'x1 + (Wi'N)p, after gathering x1, the
+ *          scores and the partial sums; x2's partial sums stored beside);
+ *          wo then gathers the FFN input and those sums. Each sum is one
+ *          word a block (128 more words a gather). Its arithmetic is a
+ *          stand-in (the costs, not the model's values; no checksum)
+ *
  * and flags on a variant: +hs streams 97 KB a block of an LM-head-like
  * buffer every sixth layer (what the product's chain streams of t5-small's
  * head a step), so that the layer weights leave L2 as in the product; +rt
@@ -88,6 +100,7 @@ struct args {
     unsigned long long *tr;  /* block 0's ns per phase kind, summed over layers [7] */
     const uint4 *head;       /* HS: 128 x HEADB bytes */
     int kn[6], kk[6], d, ff; /* RT: the shapes at run time */
+    const __half *w2f, *w4f; /* four: the merged scores' (72 x 1024) and wi's (2048 x 640) */
 };
 #define HEADB (97 * 1024)
 
@@ -514,19 +527,213 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
 #undef LDW
 }
 
+/* four's merged phases: k of the scores' GEMV (x0 and the attention output)
+ * and of wi's (x1 and the 128 probabilities' slots), the stage size */
+#define K2F (2 * D)
+#define K4F (D + KN)
+#define WS4 (24 * 1024)
+
+/* Copies the block's slice of W [n, k] (layer l of NL) to ws without a
+ * commit (four's stages take two GEMVs' slices in one group); returns the
+ * bytes. */
+static __device__ __forceinline__ int stage_w(unsigned char *ws, const __half *w, int l, int NL,
+                                              int n, int k)
+{
+    const int G = gridDim.x, per = (n + G - 1) / G;
+    const int c0 = blockIdx.x * per, c1 = min(n, c0 + per);
+    if (c0 >= c1)
+        return 0;
+    const char *src = (const char *)(w + (size_t)(l % NL) * n * k + (size_t)c0 * k);
+    const int bytes = (c1 - c0) * k * 2;
+    for (int off = threadIdx.x * 16; off < bytes; off += THREADS * 16)
+        cp16(ws + off, src + off);
+    return (bytes + 15) & ~15;
+}
+
+/* the G partial-sum words of region r (one a block) into ps once each
+ * carries flag, polled with the phase's other words (no barrier here) */
+static __device__ __forceinline__ void poll_sums(float *ps, const u64 *r, unsigned flag)
+{
+    const int t = threadIdx.x;
+    if (t < (int)gridDim.x)
+        ps[t] = __uint_as_float((unsigned)poll(r + t, flag));
+}
+
+/* their sum, after the barrier that ends the phase's gather: every warp
+ * sums them itself (no barrier after) */
+static __device__ __forceinline__ float sum_sums(const float *ps)
+{
+    float s = 0.0f;
+    for (int i = threadIdx.x & 31; i < (int)gridDim.x; i += 32)
+        s += ps[i];
+    return warp_sum(s);
+}
+
+/* four: the layer of six phases in four exchanges (the header) */
+__global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
+{
+    extern __shared__ __align__(16) unsigned char sm[];
+    float *xs = (float *)sm;           /* [D] */
+    float *gs = xs + D;                /* [D] */
+    __half *as = (__half *)(gs + D);   /* [FF] */
+    __half *qv = as + FF;              /* [3 * D] */
+    float *ps = (float *)(qv + 3 * D); /* [128] the partial sums */
+    unsigned char *ws0 = (unsigned char *)(ps + 128), *ws1 = ws0 + WS4;
+    __shared__ float red[4];
+    __shared__ int off2[2]; /* the second slice's offset in ws0 (n's, wi's) and ws1 (o's, sc's) */
+    const int t = threadIdx.x, lane = t & 31;
+    u64 *R[8];
+    for (int j = 0; j < 8; j++)
+        R[j] = a.ll + (size_t)j * REGION;
+    if (t < D)
+        gs[t] = a.g[t];
+    for (int i = t; i < FF; i += THREADS)
+        as[i] = __float2half(0.0f);
+    /* stages: phase 0 qkv (ws0), 1 o + sc (ws1), 2 n + wi (ws0), 3 wo (ws1) */
+    stage_w(ws0, a.w[0], 0, a.NL, 3 * D, D);
+    cp_commit();
+    {
+        int o = stage_w(ws1, a.w[1], 0, a.NL, D, D);
+        stage_w(ws1 + o, a.w2f, 0, a.NL, NSC, K2F);
+        if (t == 0)
+            off2[1] = o;
+        cp_commit();
+    }
+    __syncthreads();
+    __shared__ unsigned long long tsum[8];
+    const bool timer = blockIdx.x == 0 && t == 0;
+    if (timer) {
+        for (int j = 0; j < 7; j++)
+            tsum[j] = 0;
+        tsum[7] = now_ns();
+    }
+#define MARK(j)                                                                                    \
+    if (timer) {                                                                                   \
+        unsigned long long n_ = now_ns();                                                          \
+        tsum[j] += n_ - tsum[7];                                                                   \
+        tsum[7] = n_;                                                                              \
+    }
+    for (int l = 0; l < a.L; l++) {
+        const unsigned f = a.base + 1u + (unsigned)l;
+        /* phase 0: qkv, as prod */
+        if (l == 0)
+            xs[t] = 1.0f + 0.001f * (float)t;
+        else
+            xs[t] = __uint_as_float((unsigned)poll(R[5] + t, f - 1u));
+        __syncthreads();
+        norm(as, xs, gs, red, D);
+        wait_stage<V_PROD>();
+        gemv<2, false, O_PAIRS>(ws0, D, as, xs, gs, 0, R[0], f, 3 * D, D, D);
+        __syncthreads();
+        {
+            int o = stage_w(ws0, a.w[3], l, a.NL, D, KN);
+            stage_w(ws0 + o, a.w4f, l, a.NL, FF, K4F);
+            if (t == 0)
+                off2[0] = o;
+            cp_commit();
+        }
+        MARK(0);
+        /* phase 1: o (on q, for the attention) and the scores on [norm(x0); a] */
+        for (int i = t; i < 3 * D / 2; i += THREADS) {
+            u64 w = poll(R[0] + i, f);
+            *(unsigned *)(qv + 2 * i) = (unsigned)w;
+            if (i < D / 2) /* a, beside norm(x0), for the scores' k of 1024 */
+                *(unsigned *)(as + D + 2 * i) = (unsigned)w;
+        }
+        __syncthreads();
+        wait_stage<V_PROD>();
+        gemv<1, false, O_ADD>(ws1, D, qv, xs, gs, 1, R[1], f, D, D, D);
+        gemv<1, false, O_F32>(ws1 + off2[1], K2F, as, xs, gs, 2, R[2], f, NSC, K2F, D);
+        if (t == 0) /* x1's partial sum of squares (a stand-in value) */
+            st_word(R[6] + blockIdx.x, ((u64)f << 32) | __float_as_uint(1.0f));
+        __syncthreads();
+        stage_w(ws1, a.w[5], l, a.NL, D, FF);
+        cp_commit();
+        MARK(1);
+        /* phase 2: gather x1, the scores and the sums at once; then the
+         * softmax's scale r1 (a warp a head in the product: here the
+         * scores' threads), n, then wi on [x1; p] */
+        {
+            float v = __uint_as_float((unsigned)poll(R[1] + t, f));
+            xs[t] = v;
+            as[t] = __float2half(v);
+            if (t < KN)
+                as[D + t] =
+                    __float2half(t < NSC ? __uint_as_float((unsigned)poll(R[2] + t, f)) : 0.0f);
+            poll_sums(ps, R[6], f);
+        }
+        __syncthreads();
+        {
+            const float r1 = rsqrtf(sum_sums(ps) / (float)D + 1e-6f);
+            if (t < NSC)
+                as[D + t] = __float2half(r1 * __half2float(as[D + t]));
+        }
+        __syncthreads();
+        wait_stage<V_PROD>();
+        gemv<1, false, O_ADD>(ws0, KN, as + D, xs, gs, 3, R[3], f, D, KN, D);
+        gemv<2, false, O_PAIRS>(ws0 + off2[0], K4F, as, xs, gs, 4, R[4], f, FF, K4F, D);
+        if (t == 0) /* x2's partial sum of squares */
+            st_word(R[7] + blockIdx.x, ((u64)f << 32) | __float_as_uint(1.0f));
+        __syncthreads();
+        stage_w(ws0, a.w[0], l + 1, a.NL, 3 * D, D);
+        cp_commit();
+        MARK(2);
+        /* phase 3: wo on relu(ff), gathered with x2's sums; relu(r2 . v) =
+         * r2 . relu(v), so r2 scales wo's output (a gated activation would
+         * scale its inputs after the barrier instead) */
+        {
+            const __half2 z = __floats2half2_rn(0.0f, 0.0f);
+            for (int i = t; i < FF / 2; i += THREADS) {
+                u64 w = poll(R[4] + i, f);
+                __half2 h = *(__half2 *)&w;
+                *(__half2 *)(as + 2 * i) = __hmax2(h, z);
+            }
+            poll_sums(ps, R[7], f);
+        }
+        __syncthreads();
+        {
+            const float r2 =
+                rsqrtf(sum_sums(ps) / (float)D + 1e-6f); /* wo's alpha in the product */
+            if (lane == 0)
+                red[1 + (t >> 5) % 3] = r2;
+        }
+        wait_stage<V_PROD>();
+        gemv<1, false, O_ADD>(ws1, FF, as, xs, gs, 5, R[5], f, D, FF, D);
+        __syncthreads();
+        {
+            int o = stage_w(ws1, a.w[1], l + 1, a.NL, D, D);
+            stage_w(ws1 + o, a.w2f, l + 1, a.NL, NSC, K2F);
+            if (t == 0)
+                off2[1] = o;
+            cp_commit();
+        }
+        MARK(3);
+    }
+    cp_wait<0>();
+    if (timer && a.tr)
+        for (int j = 0; j < 7; j++)
+            a.tr[j] = tsum[j];
+#undef MARK
+}
+
 static size_t smem_bytes(void)
 {
     return 2 * D * sizeof(float) + (FF + 3 * D) * sizeof(__half) + 2 * WS;
 }
 
+static size_t smem_bytes4(void)
+{
+    return 2 * D * sizeof(float) + (FF + 3 * D) * sizeof(__half) + 128 * sizeof(float) + 2 * WS4;
+}
+
 static unsigned long long *g_tr_dev;
 static double g_phase_us[7]; /* the last run's block-0 phase times, us per layer */
 
-template <int V> static float run(args a, int G, unsigned *base, int reps)
+static float run_k(void (*kern)(const args), size_t smem, int V, args a, int G, unsigned *base,
+                   int reps)
 {
     a.tr = g_tr_dev;
-    CK(cudaFuncSetAttribute(layer_chain<V>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                            (int)smem_bytes()));
+    CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
@@ -535,7 +742,7 @@ template <int V> static float run(args a, int G, unsigned *base, int reps)
         a.base = *base;
         *base += (unsigned)a.L + 2u;
         CK(cudaEventRecord(e0));
-        layer_chain<V><<<G, THREADS, smem_bytes()>>>(a);
+        kern<<<G, THREADS, smem>>>(a);
         CK(cudaEventRecord(e1));
         CK(cudaEventSynchronize(e1));
         CK(cudaGetLastError());
@@ -566,6 +773,16 @@ template <int V> static float run(args a, int G, unsigned *base, int reps)
     return best[reps / 2] * 1e3f / (float)a.L;
 }
 
+template <int V> static float run(args a, int G, unsigned *base, int reps)
+{
+    return run_k(layer_chain<V>, smem_bytes(), V, a, G, base, reps);
+}
+
+static float run4(args a, int G, unsigned *base, int reps)
+{
+    return run_k(layer_chain4, smem_bytes4(), 99, a, G, base, reps);
+}
+
 /* the words the last layer stored, summed: the variants compute the same
  * layers, so prod, lean and priv must agree exactly */
 static double checksum(const args &a)
@@ -590,9 +807,9 @@ int main(void)
     const int G = sms < 128 ? sms : 128;
     args a = {};
     a.NL = 6;
-    CK(cudaMalloc(&a.ll, sizeof(u64) * 6 * REGION));
+    CK(cudaMalloc(&a.ll, sizeof(u64) * 8 * REGION)); /* four: 8 regions */
     CK(cudaMemcpyToSymbol(g_ll, &a.ll, sizeof a.ll));
-    CK(cudaMemset(a.ll, 0, sizeof(u64) * 6 * REGION));
+    CK(cudaMemset(a.ll, 0, sizeof(u64) * 8 * REGION));
     CK(cudaMalloc(&a.sink, sizeof(float)));
     float *g;
     CK(cudaMalloc(&g, sizeof(float) * D));
@@ -621,6 +838,13 @@ int main(void)
         free(h);
         a.w[j] = w;
         wbytes += n * sizeof(__half);
+    }
+    for (int j = 0; j < 2; j++) { /* four's merged GEMVs' weights */
+        size_t n = (size_t)(j ? FF * K4F : NSC * K2F) * a.NL;
+        __half *w;
+        CK(cudaMalloc(&w, n * sizeof(__half)));
+        CK(cudaMemset(w, 0, n * sizeof(__half)));
+        (j ? a.w4f : a.w2f) = w;
     }
     printf("phase probe: %d blocks x %d threads, t5-small shapes, %d distinct layers (%.1f MB of "
            "weights), us per layer (6 phases), median of 7 launches\n",
@@ -655,6 +879,9 @@ int main(void)
         {"prod+rt", run<V_PROD | RT>},
         {"lean+rt", run<V_LEAN | RT>},
         {"prod+rt+ni", run<V_PROD | RT | NI>},
+        {"four", run4},
+        {"prod", run<V_PROD>},
+        {"four", run4},
     };
     double c0 = 0.0;
     for (int v = 0; v < (int)(sizeof vs / sizeof vs[0]); v++) {
@@ -666,9 +893,9 @@ int main(void)
         printf("%-11s %.2f us a layer; block 0: qkv %.2f  o %.2f  sc %.2f  n %.2f  wi %.2f  "
                "wo %.2f  (head %.2f a step)  checksum %s\n",
                vs[v].name, us, ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[6] * 6.0,
-               strstr(vs[v].name, "gather") ? "-"
-               : c == c0                    ? "same"
-                                            : "DIFFERS");
+               strstr(vs[v].name, "gather") || !strcmp(vs[v].name, "four") ? "-"
+               : c == c0                                                   ? "same"
+                                                                           : "DIFFERS");
     }
     return 0;
 }
