@@ -9,7 +9,8 @@
 #            LL kernel's gather), inside head groups, and as a sum (partial
 #            words, or counted words added with red.add) (session 25)
 #   phase    what one decoder layer's six phases cost stripped to exchange,
-#            norm and GEMVs, and with leaner phases (session 26)
+#            norm and GEMVs, with leaner phases (session 26), and the layer in
+#            four exchanges (session 27)
 #   run(command="bash bench/device-probe.sh reduce 2")
 set -eu
 OUT=${OUT:-/tmp/out}

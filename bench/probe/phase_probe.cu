@@ -1,6 +1,6 @@
 /* phase_probe.cu - what one decoder layer of the one-row LL step costs when
  * its phases are stripped to the exchange, the norm and the GEMVs, and how
- * much of that a leaner phase would save (bench/cuda.md, session 26).
+ * much of that a leaner phase would save (bench/cuda.md, sessions 26-27).
  *
  * A chain of L layers in one launch of one block per SM (128 at most, as the
  * product's grid for t5-small). A layer is six phases with t5-small's shapes
