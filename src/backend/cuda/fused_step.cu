@@ -1172,6 +1172,28 @@ static fs_kernel_fn fs_shape_kernel_tr(const fs_params &p, int G, fs_kernel_fn k
     return kern;
 }
 
+/* Whether this binary's shape kernels were compiled for sm_90: for any
+ * other architecture their bodies are empty, and a build without sm_90
+ * running on an sm_90 card through an older architecture's PTX must not
+ * take them. Asked once a dtype (every shape kernel has the same targets). A
+ * template, so that the 512-thread build, which has no shape kernels,
+ * instantiates none. */
+template <typename T> static int fs_shapes_built(void)
+{
+    static int built = -1;
+    int b = __atomic_load_n(&built, __ATOMIC_RELAXED);
+    if (b < 0) {
+        cudaFuncAttributes at;
+        b = cudaFuncGetAttributes(&at, fused_ll_kernel<T, 1, true, true, false, fs_t5_small>) ==
+                cudaSuccess &&
+            at.ptxVersion == 90;
+        if (!b)
+            cudaGetLastError(); /* the failed query's error, not sticky */
+        __atomic_store_n(&built, b, __ATOMIC_RELAXED);
+    }
+    return b;
+}
+
 template <typename T, int K>
 static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *err)
 {
@@ -1187,7 +1209,7 @@ static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *
                 if (!p.trace)
                     kern = fused_ll_kernel<T, 1, true, true, false>;
                 if constexpr (sizeof(T) == 2)
-                    if (s->be->fused_shapes)
+                    if (s->be->fused_shapes && fs_shapes_built<T>())
                         kern = p.trace ? fs_shape_kernel_tr<T>(p, G, kern)
                                        : fs_shape_kernel<T>(p, G, kern, s->be->fused_shapes > 1);
             }
