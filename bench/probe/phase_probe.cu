@@ -355,6 +355,62 @@ static __device__ __noinline__ void stage_ni(unsigned char *ws, const args a, in
             stage<V>(__VA_ARGS__);                                                                 \
     } while (0)
 
+/* block 0's clock: ns a phase kind, summed over the layers, in s[0..6]
+ * ([6]: the head, HS); s[7]: the last mark */
+struct ptimer {
+    unsigned long long *s;
+    bool on;
+    /* after a barrier (the chain's first stages asked for) */
+    static __device__ __forceinline__ ptimer begin(void)
+    {
+        __shared__ unsigned long long s[8];
+        __syncthreads();
+        ptimer p = {s, blockIdx.x == 0 && threadIdx.x == 0};
+        if (p.on) {
+            for (int j = 0; j < 7; j++)
+                s[j] = 0;
+            s[7] = now_ns();
+        }
+        return p;
+    }
+    __device__ __forceinline__ void mark(int j)
+    {
+        if (on) {
+            unsigned long long n = now_ns();
+            s[j] += n - s[7];
+            s[7] = n;
+        }
+    }
+    __device__ __forceinline__ void flush(unsigned long long *tr)
+    {
+        if (on && tr)
+            for (int j = 0; j < 7; j++)
+                tr[j] = s[j];
+    }
+};
+
+/* a chain's start: the norm weights into gs, the T inputs as zero */
+static __device__ __forceinline__ void chain_init(float *gs, __half *as, const args &a, int dd,
+                                                  int ff)
+{
+    const int t = threadIdx.x;
+    if (t < dd)
+        gs[t] = a.g[t];
+    for (int i = t; i < ff; i += THREADS)
+        as[i] = __float2half(0.0f);
+}
+
+/* a layer's input x: made up for the first, else the last phase's words */
+static __device__ __forceinline__ void layer_input(float *xs, const u64 *r5, int l, unsigned f)
+{
+    const int t = threadIdx.x;
+    if (l == 0)
+        xs[t] = 1.0f + 0.001f * (float)t;
+    else
+        xs[t] = __uint_as_float((unsigned)poll(r5 + t, f - 1u));
+    __syncthreads();
+}
+
 template <int V> static __device__ __forceinline__ void wait_stage(void)
 {
     cp_wait<1>();
@@ -382,36 +438,16 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
     u64 *R[6];
     for (int j = 0; j < 6; j++)
         R[j] = a.ll + (size_t)j * REGION;
-    if (t < dd)
-        gs[t] = a.g[t];
-    for (int i = t; i < ff; i += THREADS)
-        as[i] = __float2half(0.0f);
+    chain_init(gs, as, a, dd, ff);
     if (VAR(V) != V_GATHER) {
         STAGE(ws0, a, 0, 0, SN(0), SK(0));
         STAGE(ws1, a, 1, 0, SN(1), SK(1));
     }
-    __syncthreads();
-    __shared__ unsigned long long tsum[8]; /* [6]: the head (HS); [7]: the last mark */
-    const bool timer = blockIdx.x == 0 && t == 0;
-    if (timer) {
-        for (int j = 0; j < 7; j++)
-            tsum[j] = 0;
-        tsum[7] = now_ns();
-    }
-#define MARK(j)                                                                                    \
-    if (timer) {                                                                                   \
-        unsigned long long n_ = now_ns();                                                          \
-        tsum[j] += n_ - tsum[7];                                                                   \
-        tsum[7] = n_;                                                                              \
-    }
+    ptimer tm = ptimer::begin();
     for (int l = 0; l < a.L; l++) {
         const unsigned f = a.base + 1u + (unsigned)l;
         /* phase 0: qkv */
-        if (l == 0)
-            xs[t] = 1.0f + 0.001f * (float)t;
-        else
-            xs[t] = __uint_as_float((unsigned)poll(R[5] + t, f - 1u));
-        __syncthreads();
+        layer_input(xs, R[5], l, f);
         if (VAR(V) == V_GATHER) {
             st_slice(R[0], 3 * dd / 2, f);
         } else {
@@ -425,7 +461,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             }
             STAGE(ws0, a, 2, l, SN(2), SK(2));
         }
-        MARK(0);
+        tm.mark(0);
         /* phase 1: o (on q) */
         for (int i = t; i < 3 * dd / 2; i += THREADS) {
             u64 w = poll(R[0] + i, f);
@@ -439,7 +475,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             GEMV(1, false, O_ADD, ws1, LDW(1), qv, xs, gs, 1, R[1], f, SN(1), SK(1), dd);
             STAGE(ws1, a, 3, l, SN(3), SK(3));
         }
-        MARK(1);
+        tm.mark(1);
         /* phase 2: scores */
         xs[t] = __uint_as_float((unsigned)poll(R[1] + t, f));
         __syncthreads();
@@ -456,7 +492,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             }
             STAGE(ws0, a, 4, l, SN(4), SK(4));
         }
-        MARK(2);
+        tm.mark(2);
         /* phase 3: n (the scores' weighted sum), into as[0 .. 72) */
         if (t < NSC)
             as[t] = __float2half(__uint_as_float((unsigned)poll(R[2] + t, f)));
@@ -468,7 +504,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             GEMV(1, false, O_ADD, ws1, LDW(3), as, xs, gs, 3, R[3], f, SN(3), SK(3), dd);
             STAGE(ws1, a, 5, l, SN(5), SK(5));
         }
-        MARK(3);
+        tm.mark(3);
         /* phase 4: wi */
         xs[t] = __uint_as_float((unsigned)poll(R[3] + t, f));
         __syncthreads();
@@ -485,7 +521,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             }
             STAGE(ws0, a, 0, l + 1, SN(0), SK(0));
         }
-        MARK(4);
+        tm.mark(4);
         /* phase 5: wo (relu of the pairs) */
         for (int i = t; i < ff / 2; i += THREADS) {
             u64 w = poll(R[4] + i, f);
@@ -501,7 +537,7 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             GEMV(1, false, O_ADD, ws1, LDW(5), as, xs, gs, 5, R[5], f, SN(5), SK(5), dd);
             STAGE(ws1, a, 1, l + 1, SN(1), SK(1));
         }
-        MARK(5);
+        tm.mark(5);
         /* phase 3 needs as[72 ..) zero again after phase 5 wrote the ff */
         for (int i = NSC + t; i < KN; i += THREADS)
             as[i] = __float2half(0.0f);
@@ -514,14 +550,11 @@ template <int V> __global__ void __launch_bounds__(THREADS) layer_chain(const ar
             }
             if (acc == 0x12345678u)
                 *a.sink = 1.0f;
-            MARK(6);
+            tm.mark(6);
         }
     }
     cp_wait<0>();
-    if (timer && a.tr)
-        for (int j = 0; j < 7; j++)
-            a.tr[j] = tsum[j];
-#undef MARK
+    tm.flush(a.tr);
 #undef SN
 #undef SK
 #undef LDW
@@ -585,10 +618,7 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
     u64 *R[8];
     for (int j = 0; j < 8; j++)
         R[j] = a.ll + (size_t)j * REGION;
-    if (t < D)
-        gs[t] = a.g[t];
-    for (int i = t; i < FF; i += THREADS)
-        as[i] = __float2half(0.0f);
+    chain_init(gs, as, a, D, FF);
     /* stages: phase 0 qkv (ws0), 1 o + sc (ws1), 2 n + wi (ws0), 3 wo (ws1) */
     stage_w(ws0, a.w[0], 0, a.NL, 3 * D, D);
     cp_commit();
@@ -599,28 +629,11 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
             off2[1] = o;
         cp_commit();
     }
-    __syncthreads();
-    __shared__ unsigned long long tsum[8];
-    const bool timer = blockIdx.x == 0 && t == 0;
-    if (timer) {
-        for (int j = 0; j < 7; j++)
-            tsum[j] = 0;
-        tsum[7] = now_ns();
-    }
-#define MARK(j)                                                                                    \
-    if (timer) {                                                                                   \
-        unsigned long long n_ = now_ns();                                                          \
-        tsum[j] += n_ - tsum[7];                                                                   \
-        tsum[7] = n_;                                                                              \
-    }
+    ptimer tm = ptimer::begin();
     for (int l = 0; l < a.L; l++) {
         const unsigned f = a.base + 1u + (unsigned)l;
         /* phase 0: qkv, as prod */
-        if (l == 0)
-            xs[t] = 1.0f + 0.001f * (float)t;
-        else
-            xs[t] = __uint_as_float((unsigned)poll(R[5] + t, f - 1u));
-        __syncthreads();
+        layer_input(xs, R[5], l, f);
         norm(as, xs, gs, red, D);
         wait_stage<V_PROD>();
         gemv<2, false, O_PAIRS>(ws0, D, as, xs, gs, 0, R[0], f, 3 * D, D, D);
@@ -632,7 +645,7 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
                 off2[0] = o;
             cp_commit();
         }
-        MARK(0);
+        tm.mark(0);
         /* phase 1: o (on q, for the attention) and the scores on [norm(x0); a] */
         for (int i = t; i < 3 * D / 2; i += THREADS) {
             u64 w = poll(R[0] + i, f);
@@ -649,7 +662,7 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
         __syncthreads();
         stage_w(ws1, a.w[5], l, a.NL, D, FF);
         cp_commit();
-        MARK(1);
+        tm.mark(1);
         /* phase 2: gather x1, the scores and the sums at once; then the
          * softmax's scale r1 (a warp a head in the product: here the
          * scores' threads), n, then wi on [x1; p] */
@@ -677,7 +690,7 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
         __syncthreads();
         stage_w(ws0, a.w[0], l + 1, a.NL, 3 * D, D);
         cp_commit();
-        MARK(2);
+        tm.mark(2);
         /* phase 3: wo on relu(ff), gathered with x2's sums; relu(r2 . v) =
          * r2 . relu(v), so r2 scales wo's output (a gated activation would
          * scale its inputs after the barrier instead) */
@@ -707,13 +720,10 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
                 off2[1] = o;
             cp_commit();
         }
-        MARK(3);
+        tm.mark(3);
     }
     cp_wait<0>();
-    if (timer && a.tr)
-        for (int j = 0; j < 7; j++)
-            a.tr[j] = tsum[j];
-#undef MARK
+    tm.flush(a.tr);
 }
 
 static size_t smem_bytes(void)
