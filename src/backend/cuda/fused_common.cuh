@@ -272,15 +272,17 @@ static __device__ __forceinline__ void fs_slice_per(int n, int per, int &c0, int
         c0 = n;
 }
 
-/* fs_slice_per with per computed here. FAST: with fs_udiv, for the
- * out-of-line helpers of the absorbed cross-attention; the kernels' bodies
- * keep the integer division (a few a step), as ptxas's register allocation
- * there moves with any change (bench/cuda.md). */
-template <bool FAST = false>
+/* fs_slice_per with per computed here, over this launch's grid. */
 static __device__ __forceinline__ void fs_slice(int n, int &c0, int &c1)
 {
-    fs_slice_per(n, FAST ? fs_udiv(n + gridDim.x - 1, gridDim.x) : (n + gridDim.x - 1) / gridDim.x,
-                 c0, c1);
+    fs_slice_per(n, (n + gridDim.x - 1) / gridDim.x, c0, c1);
+}
+
+/* The same over a grid of G blocks given (a constant in fused_step.cu's
+ * shape kernels). */
+static __device__ __forceinline__ void fs_slice_g(int n, int G, int &c0, int &c1)
+{
+    fs_slice_per(n, (n + G - 1) / G, c0, c1);
 }
 
 /* Asks L2 for `bytes` from p (weights a later phase reads). */
@@ -859,7 +861,7 @@ static __device__ __forceinline__ void fs_head_topk(const fs_head_args &a, int m
     float *pm = part, *pl = pm + (size_t)m * G, *pv = pl + (size_t)m * G;
     int32_t *pi = (int32_t *)(pv + (size_t)m * G * k);
     int c0, c1;
-    fs_slice_per(a.V, (a.V + G - 1) / G, c0, c1);
+    fs_slice_g(a.V, G, c0, c1);
     for (int r = 0; r < m; r++)
         topk_part<K, FS_THREADS>(pm, pl, pv, pi, (size_t)r * G + blockIdx.x,
                                  a.logits + (size_t)r * a.V, c0, c1, k, no_eos && no_eos[r],
@@ -945,7 +947,7 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     const unsigned hbar = (unsigned)__cvta_generic_to_shared(fs_sm + h.off_hr - 16);
     fs_clock_s clk = {trace};
     int c0, c1;
-    fs_slice_per(h.V, (h.V + h.G - 1) / h.G, c0, c1);
+    fs_slice_g(h.V, h.G, c0, c1);
     const int nres = h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0; /* resident from step 1 */
     {
         /* the logits: the global columns [c0 + nr, c1), then the resident

@@ -765,7 +765,7 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
                                                         int G)
 {
     int c0, c1;
-    fs_slice_per(V, (V + G - 1) / G, c0, c1);
+    fs_slice_g(V, G, c0, c1);
     c0 = c0 + skip < c1 ? c0 + skip : c1;
     fs_prefetch_bytes((const char *)w + (size_t)c0 * row, (size_t)(c1 - c0) * row);
 }
