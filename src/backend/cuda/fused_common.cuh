@@ -668,12 +668,21 @@ static __device__ __forceinline__ void fs_ll_wait(unsigned long long (&w)[U],
  * (all their weight loads in flight), lanes over k. For k of a few hundred
  * and more. out is global or shared memory, row stride n; FS_LL_*: an LL
  * buffer of words (fs_ll_st) with flag llf. */
-template <typename T, int CPW, int MAXM>
+/* AM (the one-row chain's head, fs_head_chain): also the warp's best column
+ * (topk_dev.cuh's `better` of the value, column am_eos as -inf), folded
+ * into am[warp] (shared memory, read at the start and written at the end:
+ * the head's two column ranges fold into one). Lane j folds the columns it
+ * stores (no chain of CPW dependent folds a round) and a butterfly ends it. */
+template <typename T, int CPW, int MAXM, bool AM = false>
 static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int ldw, int wc0, int n,
                                     int c0, int c1, int mode, void *out, float alpha,
-                                    const float *xs, unsigned llf = 0)
+                                    const float *xs, unsigned llf = 0, vi *am = NULL,
+                                    int am_eos = -1)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    vi best = {-INFINITY, INT_MAX};
+    if (AM)
+        best = am[warp];
     for (int cb = c0 + warp * CPW; cb < c1; cb += FS_WARPS * CPW) {
         float acc[MAXM][CPW];
         t5__gemv_acc<T, CPW, MAXM, fs_vec<T>>(acc, as, m, k, W, ldw, wc0, cb, c1, lane);
@@ -693,6 +702,11 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
                                           fs_ll_pack<T>(vp, col < c1 ? v : 0.0f), llf);
                         continue;
                     }
+                    if (AM && lane == j && col < c1) {
+                        const float c = col == am_eos ? -INFINITY : v;
+                        if (better(c, col, best.v, best.i))
+                            best = vi{c, col};
+                    }
                     if (lane == j && col < c1) {
                         size_t at = (size_t)r * n + col;
                         if (mode == FS_ADD) /* xs: this phase's residual rows, n == d */
@@ -710,6 +724,17 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
                 }
             }
         }
+    }
+    if (AM) {
+        for (int o = 16; o > 0; o >>= 1) {
+            const float v2 = __shfl_xor_sync(0xffffffffu, best.v, o);
+            const int i2 = __shfl_xor_sync(0xffffffffu, best.i, o);
+            if (better(v2, i2, best.v, best.i))
+                best = vi{v2, i2};
+        }
+        if (lane == 0)
+            am[warp] = best;
+        __syncwarp();
     }
 }
 
@@ -916,11 +941,18 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
         clk.tr[15] += 1; /* steps traced */
 }
 
-/* fs_head of one chained step of one row, k = 1 (fused_step.cu's CH): the
- * parts and the barrier, then every block merges the row's parts (the same
- * bits in each) into tok[0] (the id) and tok[1] (the value's bits), which
- * block 0 also stores at top_i[0] / top_v[0]. Its token was not EOS (the
- * kernel stops the chain at one), so fs_head's "ended row" rule is moot.
+/* fs_head of one chained step of one row, k = 1 (fused_step.cu's CH).
+ * Only the token is on the way to the next step: the GEMV keeps each warp's
+ * best column (fs_gemv_cols' AM), a block publishes its best (value, id)
+ * as two LL words at hw[2 * block] with the step's flag, and every block
+ * gathers the G pairs and takes the best, the same in each (the one greedy
+ * id, whatever the order: `better` is a total order), without the grid
+ * barrier and the log-sum-exp merge that fs_head spends there. The
+ * log-probability waits for the chain's end (fs_chain_finish): each block
+ * writes the step's part as topk_part would (its candidate, and its (max,
+ * sum exp) by the same scan, between publishing and gathering) at part +
+ * st * 4G, and the merge of each step then runs as fs_head's, giving its
+ * bits. Returns the token (every thread); tok[0] gets it too.
  *
  * The resident head (h.hr_cols > 0, sm_90+): from the chain's second step
  * (st) on, the first hr_cols columns of the block's head slice are read
@@ -930,14 +962,19 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
  * thread 0 copies them there in one bulk copy (from L2, where step 0 just
  * brought them) when a step follows, landing on the mbarrier long before
  * step 1's head waits for it. The same dot products: the same bits.
+ * scr: shared memory for FS_WARPS + 8 candidates (fused_step.cu: qs). xs:
+ * the kernel's residual rows (h.d floats, free once the head's input is
+ * normed), which take the block's logits where they fit: the scan then
+ * reads shared memory instead of L2 (at the global row's alignment mod 16
+ * bytes, so that scan_logits splits them as there: the same bits).
  * Not inlined (but in the 384-thread chain kernel, fused_step.cu's
  * FS_INL_CH): inlined at 512 threads, the kernel's values live across it
  * spilled. */
 template <typename T>
-static __device__ __forceinline__ void
-fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long long *bar,
-                 unsigned long long *trace, const int32_t *no_eos, float *top_v, int32_t *top_i,
-                 int32_t *tok, int st)
+static __device__ __forceinline__ int
+fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long long *hw,
+                 unsigned flag, vi *scr, float *xs, unsigned long long *trace,
+                 const int32_t *no_eos, int32_t *tok, int st)
 {
     extern __shared__ __align__(16) unsigned char fs_sm[];
     /* the mbarrier: the 16 bytes before the resident columns (fs_launch_step
@@ -946,9 +983,17 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
      * with or without the resident head (bench/cuda.md, session 22). */
     const unsigned hbar = (unsigned)__cvta_generic_to_shared(fs_sm + h.off_hr - 16);
     fs_clock_s clk = {trace};
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, G = h.G;
     int c0, c1;
-    fs_slice_g(h.V, h.G, c0, c1);
+    fs_slice_g(h.V, G, c0, c1);
     const int nres = h.hr_cols < c1 - c0 ? h.hr_cols : c1 - c0; /* resident from step 1 */
+    const int eos_m = no_eos && no_eos[0] ? h.eos_id : -1;
+    /* the logits: column c at lg[c] (shared memory where they fit) */
+    const int al = (int)(((uintptr_t)(h.logits + c0) >> 2) & 3); /* the row's alignment */
+    float *lg = c1 - c0 + 3 <= h.d ? xs + al - c0 : h.logits;
+    if (lane == 0)
+        scr[warp] = vi{-INFINITY, INT_MAX};
+    __syncwarp();
     {
         /* the logits: the global columns [c0 + nr, c1), then the resident
          * [c0, c0 + nr), by one instantiation of the GEMV (four columns a
@@ -962,22 +1007,68 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
                 fs_bulk_wait0(hbar);
             }
             const T *W = res ? (const T *)(fs_sm + h.off_hr) : (const T *)h.lm_head;
-            fs_gemv_cols<T, 4, 1>(as, 1, h.d, W, h.d, res ? c0 : 0, h.V, res ? c0 : c0 + nr,
-                                  res ? c0 + nr : c1, FS_OUT_F32, h.logits, h.lm_scale, NULL);
+            fs_gemv_cols<T, 4, 1, true>(as, 1, h.d, W, h.d, res ? c0 : 0, h.V, res ? c0 : c0 + nr,
+                                        res ? c0 + nr : c1, FS_OUT_F32, lg, h.lm_scale, NULL, 0,
+                                        scr, eos_m);
         }
     }
-    fs_head_topk<1>(h, 1, part, bar, clk, no_eos);
-    const int G = h.G;
-    float *pm = part, *pl = pm + G, *pv = pl + G;
+    clk.mark(6);
+    __syncthreads(); /* the block's logits and its warps' candidates */
+    float *pm = part + (size_t)st * 4 * G, *pl = pm + G, *pv = pl + G;
     int32_t *pi = (int32_t *)(pv + G);
-    topk_merge<1, FS_THREADS, true>((float *)(tok + 1), tok, pm, pl, pv, pi, 0, G, 1);
-    __syncthreads();
-    if (blockIdx.x == 0 && threadIdx.x == 0) {
-        top_i[0] = tok[0];
-        top_v[0] = __int_as_float(tok[1]);
+    if (threadIdx.x == 0) {
+        vi b = scr[0];
+        for (int w = 1; w < FS_WARPS; w++)
+            if (better(scr[w].v, scr[w].i, b.v, b.i))
+                b = scr[w];
+        fs_ll_st(hw + 2 * blockIdx.x, b.v, flag);
+        fs_ll_st_bits(hw + 2 * blockIdx.x + 1, (unsigned)b.i, flag);
+        pv[blockIdx.x] = b.i == INT_MAX ? -INFINITY : b.v; /* as block_select's */
+        pi[blockIdx.x] = b.i;
     }
+    /* the blocks' pairs asked for now, waited for after the scan */
+    const bool rd = (int)threadIdx.x < G;
+    unsigned long long w2[2] = {0, 0};
+    if (rd) {
+        w2[0] = fs_ll_ld(hw + 2 * threadIdx.x);
+        w2[1] = fs_ll_ld(hw + 2 * threadIdx.x + 1);
+    }
+    clk.mark(7);
+    {
+        float lv[1], m, l;
+        int li[1];
+        scan_logits<1, FS_THREADS>(lg, c0, c1, 0, h.eos_id, lv, li, m, l);
+        block_lse<FS_THREADS>(m, l);
+        if (threadIdx.x == 0) {
+            pm[blockIdx.x] = m;
+            pl[blockIdx.x] = l;
+        }
+    }
+    vi b = {-INFINITY, INT_MAX};
+    if (rd) {
+        fs_ll_wait<2>(w2, hw + 2 * threadIdx.x, 1, 2, flag);
+        b = vi{__uint_as_float((unsigned)w2[0]), (int)(unsigned)w2[1]};
+    }
+    clk.mark(8);
+    const int nw = (G + 31) >> 5;
+    if (warp < nw) {
+        for (int o = 16; o > 0; o >>= 1) {
+            const float v2 = __shfl_xor_sync(0xffffffffu, b.v, o);
+            const int i2 = __shfl_xor_sync(0xffffffffu, b.i, o);
+            if (better(v2, i2, b.v, b.i))
+                b = vi{v2, i2};
+        }
+        if (lane == 0)
+            scr[FS_WARPS + warp] = b;
+    }
+    __syncthreads();
+    b = scr[FS_WARPS];
+    for (int w = 1; w < nw; w++)
+        if (better(scr[FS_WARPS + w].v, scr[FS_WARPS + w].i, b.v, b.i))
+            b = scr[FS_WARPS + w];
+    tok[0] = b.i; /* every thread the same value */
     if (st == 0 && h.hr_cols > 0 && threadIdx.x == 0 && st + 1 < h.chain_steps &&
-        tok[0] != h.chain_eos) { /* the next steps' resident head */
+        b.i != h.chain_eos) { /* the next steps' resident head */
         const size_t row = (size_t)h.d * sizeof(T);
         fs_bulk_init(hbar);
         fs_bulk_copy(fs_sm + h.off_hr, (const char *)h.lm_head + c0 * row, (unsigned)(nres * row),
@@ -988,15 +1079,37 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     clk.clear();
     if (trace && blockIdx.x == 0 && threadIdx.x == 0)
         trace[15] += 1; /* steps traced */
+    return b.i;
 }
 
 template <typename T>
-static __device__ __noinline__ void
-fs_head_chain(const fs_head_args h, const T *as, float *part, unsigned long long *bar,
-              unsigned long long *trace, const int32_t *no_eos, float *top_v, int32_t *top_i,
-              int32_t *tok, int st)
+static __device__ __noinline__ int fs_head_chain(const fs_head_args h, const T *as, float *part,
+                                                 unsigned long long *hw, unsigned flag, vi *scr,
+                                                 float *xs, unsigned long long *trace,
+                                                 const int32_t *no_eos, int32_t *tok, int st)
 {
-    fs_head_chain_in<T>(h, as, part, bar, trace, no_eos, top_v, top_i, tok, st);
+    return fs_head_chain_in<T>(h, as, part, hw, flag, scr, xs, trace, no_eos, tok, st);
+}
+
+/* The end of a one-row chain of `steps` steps (fs_head_chain's): a grid
+ * barrier, after which every step's parts are written, and block s merges
+ * step s's into top_v[s] / top_i[s * stride] as fs_head's merge would. The
+ * barrier count moves by one grid per step, as if each step had kept its
+ * barrier (the next launch's flag comes from it): this barrier's grid, and
+ * block 0 adds the rest. */
+static __device__ __noinline__ void fs_chain_finish(const float *part, unsigned long long *bar,
+                                                    float *top_v, int32_t *top_i, int stride,
+                                                    int steps, int G)
+{
+    fs_barrier(bar);
+    if (blockIdx.x == 0 && threadIdx.x == 0 && steps > 1)
+        atomicAdd(bar, (unsigned long long)(steps - 1) * gridDim.x);
+    const int s = blockIdx.x;
+    if (s >= steps)
+        return;
+    const float *pm = part + (size_t)s * 4 * G, *pl = pm + G, *pv = pl + G;
+    const int32_t *pi = (const int32_t *)(pv + G);
+    topk_merge<1, FS_THREADS, true>(top_v + s, top_i + (size_t)s * stride, pm, pl, pv, pi, 0, G, 1);
 }
 
 #endif

@@ -771,13 +771,14 @@ static __device__ __forceinline__ void fs_prefetch_head(const void *w, int V, in
 }
 
 /* CH (t5_fused_step's chain_steps > 1; one row, k = 1, ABS): the launch runs
- * the chain's steps one after the other. After a step's head barrier every
- * block merges the row's parts itself (the same bits in every block) and
- * takes the token as the next step's input, where the per-launch chain
- * waited for block 0's merge, the kernel's end and the next launch; block 0
- * stores the step's outputs. Step s's flag is the first's + s (the head
- * barrier moves the count by one grid a step), and the next step's first
- * two stages are asked for during the last layer's end. */
+ * the chain's steps one after the other. Every block takes a step's token
+ * from the blocks' best (value, id) pairs, exchanged as LL words
+ * (fs_head_chain), as the next step's input, where the per-launch chain
+ * waited for block 0's merge, the kernel's end and the next launch; the
+ * steps' log-probabilities are merged at the chain's end (fs_chain_finish).
+ * Step s's flag is the first's + s (fs_chain_finish moves the count by one
+ * grid a step), and the next step's first two stages are asked for during
+ * the last layer's end. */
 /* FS_INL_CH: the one-row chain kernel (CH) at 384 threads calls no
  * helper. Each helper it uses is an inlined body (fs_*_in) with a
  * non-inlined wrapper, and FS_CALL picks one: the body there (168
@@ -847,7 +848,7 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     T *qv = (T *)(fs_sm + p.off_qv);
     __shared__ float red[FS_MAXM];
     __shared__ unsigned s_flag;
-    __shared__ int32_t s_tok[2]; /* CH: the merged token, and its value's bits */
+    __shared__ int32_t s_tok[2]; /* CH: the step's token (fs_head_chain) */
     constexpr bool INL = CH && FS_INL_CH;
     /* the shape: S's constants, else the step's */
     const int m = CH ? 1 : a.n, d = SC ? S::d : a.d;
@@ -1068,9 +1069,13 @@ next_step:
         fs_head<T, K, FS_MAXM>(a, as, m, p.part, p.bar, clk);
         return;
     }
-    FS_CALL(INL, fs_head_chain, <T>, fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr, V, d, G), as,
-            p.part, p.bar, trace, no_eos, a.top_v + st, a.top_i + st * a.chain_stride, s_tok, st);
-    if (st + 1 >= a.chain_steps || s_tok[0] == a.chain_eos) {
+    /* the head's words: two a block after the head's input (fs_launch_step) */
+    const int nt =
+        FS_CALL(INL, fs_head_chain, <T>, fs_head_ch_of(a, p.hr_cols, (unsigned)p.off_hr, V, d, G),
+                as, p.part, p.ll + (size_t)a.n_layers * ll_layer + d, f, (vi *)qs, xs, trace,
+                no_eos, s_tok, st);
+    if (st + 1 >= a.chain_steps || nt == a.chain_eos) {
+        fs_chain_finish(p.part, p.bar, a.top_v, a.top_i, a.chain_stride, st + 1, G);
         t5__cp_wait<0>();
         return; /* the later steps' tokens are EOS already (the engine's blocks) */
     }
@@ -1221,7 +1226,9 @@ static int fused_launch(t5_stream *s, fs_params &p, int G, size_t smem, t5_err *
     CU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, FS_THREADS, smem));
     if (per_sm < 1)
         return 1;
-    size_t part = (size_t)p.a.n * G * (2 + 2 * p.a.k);
+    /* a chain keeps every step's parts (fs_head_chain) */
+    size_t part =
+        (size_t)p.a.n * G * (2 + 2 * p.a.k) * (p.a.chain_steps > 1 ? (size_t)p.a.chain_steps : 1);
     if (part > 2 * (size_t)T5__TOPK_PARTIALS)
         return 1;
     /* A PDL launch for the LL kernel (be->fused_pdl), which waits at its
@@ -1296,7 +1303,9 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
         const int hs = a->abs_ent ? a->sh.n_heads * a->abs_sa : 0;
         p.ll_ff = p.ll_q + m * (inner > hs ? inner : hs);
         p.ll_layer = p.ll_ff + m * ffc;
-        size_t words = (size_t)a->n_layers * p.ll_layer + (size_t)m * a->d;
+        /* + CH's head words, two a block (fs_head_chain) */
+        size_t words =
+            (size_t)a->n_layers * p.ll_layer + (size_t)m * a->d + 2 * (size_t)be->fused_grid;
         if (words * 8 <= T5__FS_LL_BYTES) {
             p.ll = (unsigned long long *)s->fs_ll;
             p.off_ws = p.off_qv + al16((size_t)mr * 3 * inner * es);
@@ -1380,6 +1389,9 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     }
     /* chained steps in one launch: the LL kernel with ABS (CH), one row, greedy */
     if (a->chain_steps > 1 && (!p.ll || !p.a.abs_ent || a->n != 1 || a->k != 1))
+        return 1;
+    /* CH's head takes its candidates in qs (fs_head_chain's scr) */
+    if (a->chain_steps > 1 && 2 * (FS_WARPS + (G + 31) / 32) > (int)(p.off_qv - p.off_qs) / 4)
         return 1;
     if (a->chain_steps > 1 && be->fused_head_kb > 0) {
         /* CH's resident LM head (fs_head_chain): whole columns of the
