@@ -668,21 +668,12 @@ static __device__ __forceinline__ void fs_ll_wait(unsigned long long (&w)[U],
  * (all their weight loads in flight), lanes over k. For k of a few hundred
  * and more. out is global or shared memory, row stride n; FS_LL_*: an LL
  * buffer of words (fs_ll_st) with flag llf. */
-/* AM (the one-row chain's head, fs_head_chain): also the warp's best column
- * (topk_dev.cuh's `better` of the value, column am_eos as -inf), folded
- * into am[warp] (shared memory, read at the start and written at the end:
- * the head's two column ranges fold into one). Lane j folds the columns it
- * stores (no chain of CPW dependent folds a round) and a butterfly ends it. */
-template <typename T, int CPW, int MAXM, bool AM = false>
+template <typename T, int CPW, int MAXM>
 static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int ldw, int wc0, int n,
                                     int c0, int c1, int mode, void *out, float alpha,
-                                    const float *xs, unsigned llf = 0, vi *am = NULL,
-                                    int am_eos = -1)
+                                    const float *xs, unsigned llf = 0)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    vi best = {-INFINITY, INT_MAX};
-    if (AM)
-        best = am[warp];
     for (int cb = c0 + warp * CPW; cb < c1; cb += FS_WARPS * CPW) {
         float acc[MAXM][CPW];
         t5__gemv_acc<T, CPW, MAXM, fs_vec<T>>(acc, as, m, k, W, ldw, wc0, cb, c1, lane);
@@ -702,11 +693,6 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
                                           fs_ll_pack<T>(vp, col < c1 ? v : 0.0f), llf);
                         continue;
                     }
-                    if (AM && lane == j && col < c1) {
-                        const float c = col == am_eos ? -INFINITY : v;
-                        if (better(c, col, best.v, best.i))
-                            best = vi{c, col};
-                    }
                     if (lane == j && col < c1) {
                         size_t at = (size_t)r * n + col;
                         if (mode == FS_ADD) /* xs: this phase's residual rows, n == d */
@@ -724,17 +710,6 @@ static __device__ void fs_gemv_cols(const T *as, int m, int k, const T *W, int l
                 }
             }
         }
-    }
-    if (AM) {
-        for (int o = 16; o > 0; o >>= 1) {
-            const float v2 = __shfl_xor_sync(0xffffffffu, best.v, o);
-            const int i2 = __shfl_xor_sync(0xffffffffu, best.i, o);
-            if (better(v2, i2, best.v, best.i))
-                best = vi{v2, i2};
-        }
-        if (lane == 0)
-            am[warp] = best;
-        __syncwarp();
     }
 }
 
@@ -941,10 +916,33 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
         clk.tr[15] += 1; /* steps traced */
 }
 
+/* The warp's best of its lanes' (value, id) by `better`, in every lane. */
+static __device__ __forceinline__ vi fs_warp_best(vi b)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        const float v2 = __shfl_xor_sync(0xffffffffu, b.v, o);
+        const int i2 = __shfl_xor_sync(0xffffffffu, b.i, o);
+        if (better(v2, i2, b.v, b.i))
+            b = vi{v2, i2};
+    }
+    return b;
+}
+
+/* The best of c[0 .. n) (n >= 1) by `better`. */
+static __device__ __forceinline__ vi fs_best_of(const vi *c, int n)
+{
+    vi b = c[0];
+    for (int i = 1; i < n; i++)
+        if (better(c[i].v, c[i].i, b.v, b.i))
+            b = c[i];
+    return b;
+}
+
 /* fs_head of one chained step of one row, k = 1 (fused_step.cu's CH).
- * Only the token is on the way to the next step: the GEMV keeps each warp's
- * best column (fs_gemv_cols' AM), a block publishes its best (value, id)
- * as two LL words at hw[2 * block] with the step's flag, and every block
+ * Only the token is on the way to the next step: a block takes its best
+ * column of the logits it wrote (topk_dev.cuh's `better`, EOS as -inf where
+ * masked), publishes that (value, id) as two LL words at hw[2 * block]
+ * with the step's flag, and every block
  * gathers the G pairs and takes the best, the same in each (the one greedy
  * id, whatever the order: `better` is a total order), without the grid
  * barrier and the log-sum-exp merge that fs_head spends there. The
@@ -991,9 +989,6 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     /* the logits: column c at lg[c] (shared memory where they fit) */
     const int al = (int)(((uintptr_t)(h.logits + c0) >> 2) & 3); /* the row's alignment */
     float *lg = c1 - c0 + 3 <= h.d ? xs + al - c0 : h.logits;
-    if (lane == 0)
-        scr[warp] = vi{-INFINITY, INT_MAX};
-    __syncwarp();
     {
         /* the logits: the global columns [c0 + nr, c1), then the resident
          * [c0, c0 + nr), by one instantiation of the GEMV (four columns a
@@ -1007,20 +1002,28 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
                 fs_bulk_wait0(hbar);
             }
             const T *W = res ? (const T *)(fs_sm + h.off_hr) : (const T *)h.lm_head;
-            fs_gemv_cols<T, 4, 1, true>(as, 1, h.d, W, h.d, res ? c0 : 0, h.V, res ? c0 : c0 + nr,
-                                        res ? c0 + nr : c1, FS_OUT_F32, lg, h.lm_scale, NULL, 0,
-                                        scr, eos_m);
+            fs_gemv_cols<T, 4, 1>(as, 1, h.d, W, h.d, res ? c0 : 0, h.V, res ? c0 : c0 + nr,
+                                  res ? c0 + nr : c1, FS_OUT_F32, lg, h.lm_scale, NULL);
         }
     }
     clk.mark(6);
-    __syncthreads(); /* the block's logits and its warps' candidates */
+    __syncthreads(); /* the block's logits */
+    {
+        vi c = {-INFINITY, INT_MAX};
+        for (int j = c0 + (int)threadIdx.x; j < c1; j += FS_THREADS) {
+            const float v = j == eos_m ? -INFINITY : lg[j];
+            if (better(v, j, c.v, c.i))
+                c = vi{v, j};
+        }
+        c = fs_warp_best(c);
+        if (lane == 0)
+            scr[warp] = c;
+    }
+    __syncthreads(); /* the warps' candidates */
     float *pm = part + (size_t)st * 4 * G, *pl = pm + G, *pv = pl + G;
     int32_t *pi = (int32_t *)(pv + G);
     if (threadIdx.x == 0) {
-        vi b = scr[0];
-        for (int w = 1; w < FS_WARPS; w++)
-            if (better(scr[w].v, scr[w].i, b.v, b.i))
-                b = scr[w];
+        const vi b = fs_best_of(scr, FS_WARPS);
         fs_ll_st(hw + 2 * blockIdx.x, b.v, flag);
         fs_ll_st_bits(hw + 2 * blockIdx.x + 1, (unsigned)b.i, flag);
         pv[blockIdx.x] = b.i == INT_MAX ? -INFINITY : b.v; /* as block_select's */
@@ -1052,20 +1055,12 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     clk.mark(8);
     const int nw = (G + 31) >> 5;
     if (warp < nw) {
-        for (int o = 16; o > 0; o >>= 1) {
-            const float v2 = __shfl_xor_sync(0xffffffffu, b.v, o);
-            const int i2 = __shfl_xor_sync(0xffffffffu, b.i, o);
-            if (better(v2, i2, b.v, b.i))
-                b = vi{v2, i2};
-        }
+        b = fs_warp_best(b);
         if (lane == 0)
             scr[FS_WARPS + warp] = b;
     }
     __syncthreads();
-    b = scr[FS_WARPS];
-    for (int w = 1; w < nw; w++)
-        if (better(scr[FS_WARPS + w].v, scr[FS_WARPS + w].i, b.v, b.i))
-            b = scr[FS_WARPS + w];
+    b = fs_best_of(scr + FS_WARPS, nw);
     tok[0] = b.i; /* every thread the same value */
     if (st == 0 && h.hr_cols > 0 && threadIdx.x == 0 && st + 1 < h.chain_steps &&
         b.i != h.chain_eos) { /* the next steps' resident head */
