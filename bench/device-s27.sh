@@ -16,12 +16,7 @@ D=$(dirname "$0")
 . "$D/device-setup.sh"
 SEEDS=${SEEDS:-1 2 3}
 for m in ${CHECK_SHAPES:-t5-small t5-base flan-t5-small flan-t5-base speller}; do
-  dir=/tmp/$m
-  if [ $m = speller ]; then
-    dir=models/speller/1
-  else
-    [ -d $dir ] || $B/t5serve random-model --shape $m --out $dir --dtype fp16 > /dev/null
-  fi
+  dir=$(shape_dir $m)
   for dt in fp16 bf16; do
     for seed in $SEEDS; do
       args="--model $dir --device cuda --dtype $dt --batch 1 --iters 1 --warmup 0 --seed $seed"

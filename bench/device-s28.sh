@@ -18,12 +18,7 @@ D=$(dirname "$0")
 . "$D/device-setup.sh"
 BUILDS=${BUILDS:-new base headonly}
 for m in ${OUT_SHAPES:-t5-small t5-base speller}; do
-  dir=/tmp/$m
-  if [ $m = speller ]; then
-    dir=models/speller/1
-  else
-    [ -d $dir ] || $B/t5serve random-model --shape $m --out $dir --dtype fp16 > /dev/null
-  fi
+  dir=$(shape_dir $m)
   for dt in fp16 bf16; do
     for seed in ${OSEEDS:-1 2 3}; do
       line="$m $dt seed $seed:"

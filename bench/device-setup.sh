@@ -41,3 +41,14 @@ inflight_and_memcheck() {
       --max-new-tokens 6 --num-beams $nb --json 2>&1 | tail -2
   done
 }
+
+# shape_dir SHAPE: the model directory of a shape: the speller's, or random
+# weights written once by `t5serve random-model` under /tmp/SHAPE.
+shape_dir() {
+  if [ "$1" = speller ]; then
+    echo models/speller/1
+  else
+    [ -d /tmp/$1 ] || $B/t5serve random-model --shape $1 --out /tmp/$1 --dtype fp16 > /dev/null
+    echo /tmp/$1
+  fi
+}
