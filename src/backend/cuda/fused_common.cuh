@@ -916,28 +916,6 @@ static __device__ __forceinline__ void fs_head(const t5_fused_step &a, const T *
         clk.tr[15] += 1; /* steps traced */
 }
 
-/* The warp's best of its lanes' (value, id) by `better`, in every lane. */
-static __device__ __forceinline__ vi fs_warp_best(vi b)
-{
-    for (int o = 16; o > 0; o >>= 1) {
-        const float v2 = __shfl_xor_sync(0xffffffffu, b.v, o);
-        const int i2 = __shfl_xor_sync(0xffffffffu, b.i, o);
-        if (better(v2, i2, b.v, b.i))
-            b = vi{v2, i2};
-    }
-    return b;
-}
-
-/* The best of c[0 .. n) (n >= 1) by `better`. */
-static __device__ __forceinline__ vi fs_best_of(const vi *c, int n)
-{
-    vi b = c[0];
-    for (int i = 1; i < n; i++)
-        if (better(c[i].v, c[i].i, b.v, b.i))
-            b = c[i];
-    return b;
-}
-
 /* fs_head of one chained step of one row, k = 1 (fused_step.cu's CH).
  * Only the token is on the way to the next step: a block takes its best
  * column of the logits it wrote (topk_dev.cuh's `better`, EOS as -inf where
@@ -1015,7 +993,7 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
             if (better(v, j, c.v, c.i))
                 c = vi{v, j};
         }
-        c = fs_warp_best(c);
+        c = warp_best(c);
         if (lane == 0)
             scr[warp] = c;
     }
@@ -1023,7 +1001,7 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     float *pm = part + (size_t)st * 4 * G, *pl = pm + G, *pv = pl + G;
     int32_t *pi = (int32_t *)(pv + G);
     if (threadIdx.x == 0) {
-        const vi b = fs_best_of(scr, FS_WARPS);
+        const vi b = best_of(scr, FS_WARPS);
         fs_ll_st(hw + 2 * blockIdx.x, b.v, flag);
         fs_ll_st_bits(hw + 2 * blockIdx.x + 1, (unsigned)b.i, flag);
         pv[blockIdx.x] = b.i == INT_MAX ? -INFINITY : b.v; /* as block_select's */
@@ -1055,12 +1033,12 @@ fs_head_chain_in(const fs_head_args h, const T *as, float *part, unsigned long l
     clk.mark(8);
     const int nw = (G + 31) >> 5;
     if (warp < nw) {
-        b = fs_warp_best(b);
+        b = warp_best(b);
         if (lane == 0)
             scr[FS_WARPS + warp] = b;
     }
     __syncthreads();
-    b = fs_best_of(scr + FS_WARPS, nw);
+    b = best_of(scr + FS_WARPS, nw);
     tok[0] = b.i; /* every thread the same value */
     if (st == 0 && h.hr_cols > 0 && threadIdx.x == 0 && st + 1 < h.chain_steps &&
         b.i != h.chain_eos) { /* the next steps' resident head */

@@ -20,6 +20,28 @@ static __device__ __forceinline__ bool better(float a, int ia, float b, int ib)
     return a > b || (a == b && ia < ib);
 }
 
+/* The warp's best of its lanes' (value, id) by `better`, in every lane. */
+static __device__ __forceinline__ vi warp_best(vi b)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        const float v2 = __shfl_xor_sync(0xffffffffu, b.v, o);
+        const int i2 = __shfl_xor_sync(0xffffffffu, b.i, o);
+        if (better(v2, i2, b.v, b.i))
+            b = vi{v2, i2};
+    }
+    return b;
+}
+
+/* The best of c[0 .. n) (n >= 1) by `better`. */
+static __device__ __forceinline__ vi best_of(const vi *c, int n)
+{
+    vi b = c[0];
+    for (int i = 1; i < n; i++)
+        if (better(c[i].v, c[i].i, b.v, b.i))
+            b = c[i];
+    return b;
+}
+
 /* Inserts (c, id) into a thread's sorted list (compile-time indices only,
  * so the list stays in registers). */
 template <int K>
@@ -57,24 +79,12 @@ static __device__ void block_select(float *lv, int *li, int k, float sub, float 
     __shared__ vi s_win;
     int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
     for (int round = 0; round < k; round++) {
-        float bv = lv[0];
-        int bi = li[0];
-        for (int o = 16; o > 0; o >>= 1) {
-            float v2 = __shfl_xor_sync(0xffffffffu, bv, o);
-            int i2 = __shfl_xor_sync(0xffffffffu, bi, o);
-            if (better(v2, i2, bv, bi)) {
-                bv = v2;
-                bi = i2;
-            }
-        }
+        const vi wb = warp_best(vi{lv[0], li[0]});
         if (lane == 0)
-            s_best[wid] = vi{bv, bi};
+            s_best[wid] = wb;
         __syncthreads();
         if (threadIdx.x == 0) {
-            vi b = s_best[0];
-            for (int w = 1; w < THREADS / 32; w++)
-                if (better(s_best[w].v, s_best[w].i, b.v, b.i))
-                    b = s_best[w];
+            const vi b = best_of(s_best, THREADS / 32);
             s_win = b;
             out_v[round] = b.i == INT_MAX ? -INFINITY : b.v - sub;
             out_i[round] = b.i == INT_MAX ? empty_id : b.i;
