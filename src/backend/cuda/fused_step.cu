@@ -848,7 +848,10 @@ __global__ void __launch_bounds__(FS_THREADS) fused_ll_kernel(const fs_params p)
     T *qv = (T *)(fs_sm + p.off_qv);
     __shared__ float red[FS_MAXM];
     __shared__ unsigned s_flag;
-    __shared__ int32_t s_tok[2]; /* CH: the step's token (fs_head_chain) */
+    /* CH: the step's token (fs_head_chain) in [0]; [1] unused, kept so that the static
+     * shared memory stays 224 B (bench/cuda.md, sessions 22 and 28: its size moved the
+     * chain's speed) */
+    __shared__ int32_t s_tok[2];
     constexpr bool INL = CH && FS_INL_CH;
     /* the shape: S's constants, else the step's */
     const int m = CH ? 1 : a.n, d = SC ? S::d : a.d;
