@@ -39,6 +39,9 @@
  *          wo then gathers the FFN input and those sums. Each sum is one
  *          word a block (128 more words a gather). Its arithmetic is a
  *          stand-in (the costs, not the model's values; no checksum)
+ *   five   (layer_chain5, session 29) only the second of four's merges: five
+ *          exchanges, the scores' phase as prod's; its phases print as qkv,
+ *          o, sc, n (n + wi), wi (= wo)
  *
  * and flags on a variant: +hs streams 97 KB a block of an LM-head-like
  * buffer every sixth layer (what the product's chain streams of t5-small's
@@ -726,6 +729,123 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
     tm.flush(a.tr);
 }
 
+/* five: stage phase p (0..4) of layer l's weights into ws (one commit);
+ * phase 3 takes n's slice and then wi's, whose offset goes to *off */
+static __device__ __forceinline__ void stage5(unsigned char *ws, const args &a, int p, int l,
+                                              int *off)
+{
+    switch (p) {
+    case 0: stage_w(ws, a.w[0], l, a.NL, 3 * D, D); break;
+    case 1: stage_w(ws, a.w[1], l, a.NL, D, D); break;
+    case 2: stage_w(ws, a.w[2], l, a.NL, NSC, D); break;
+    case 3: {
+        int o = stage_w(ws, a.w[3], l, a.NL, D, KN);
+        stage_w(ws + o, a.w4f, l, a.NL, FF, K4F);
+        if (threadIdx.x == 0)
+            *off = o;
+        break;
+    }
+    default: stage_w(ws, a.w[5], l, a.NL, D, FF);
+    }
+    cp_commit();
+}
+
+/* five: the layer in five exchanges, P5 merged into P4 alone (bench/cuda.md,
+ * sessions 28-29): the scores' phase stays as prod's (gather x1, norm, the
+ * 72 scores), so the attention's numerics would not change; n's phase keeps
+ * x1 from the scores' gather and adds wi' on [x1; p] (k 640) beside N . p,
+ * with x2's partial sum of squares beside; wo gathers the FFN input and the
+ * sums. Its arithmetic is a stand-in, as four's. The phases' weights are
+ * staged two phases ahead by a running phase count (five a layer). */
+__global__ void __launch_bounds__(THREADS) layer_chain5(const args a)
+{
+    extern __shared__ __align__(16) unsigned char sm[];
+    float *xs = (float *)sm;           /* [D] */
+    float *gs = xs + D;                /* [D] */
+    __half *as = (__half *)(gs + D);   /* [FF] */
+    __half *qv = as + FF;              /* [3 * D] */
+    float *ps = (float *)(qv + 3 * D); /* [128] the partial sums */
+    unsigned char *wsb[2] = {(unsigned char *)(ps + 128), (unsigned char *)(ps + 128) + WS4};
+    __shared__ float red[4];
+    __shared__ int off2[2]; /* wi's slice's offset in each buffer */
+    const int t = threadIdx.x;
+    u64 *R[8];
+    for (int j = 0; j < 8; j++)
+        R[j] = a.ll + (size_t)j * REGION;
+    chain_init(gs, as, a, D, FF);
+    stage5(wsb[0], a, 0, 0, &off2[0]);
+    stage5(wsb[1], a, 1, 0, &off2[1]);
+    ptimer tm = ptimer::begin();
+    int q = 0; /* the running phase count: its stage buffer is q & 1 */
+#define NEXT()                                                                                         do {                                                                                                   __syncthreads();                                                                                   const int q2 = q + 2;                                                                              stage5(wsb[q & 1], a, q2 % 5, q2 / 5, &off2[q & 1]);                                               q++;                                                                                           } while (0)
+    for (int l = 0; l < a.L; l++) {
+        const unsigned f = a.base + 1u + (unsigned)l;
+        /* phase 0: qkv, as prod */
+        layer_input(xs, R[5], l, f);
+        norm(as, xs, gs, red, D);
+        wait_stage<V_PROD>();
+        gemv<2, false, O_PAIRS>(wsb[q & 1], D, as, xs, gs, 0, R[0], f, 3 * D, D, D);
+        NEXT();
+        tm.mark(0);
+        /* phase 1: o (on q), x1 */
+        for (int i = t; i < 3 * D / 2; i += THREADS) {
+            u64 w = poll(R[0] + i, f);
+            *(unsigned *)(qv + 2 * i) = (unsigned)w;
+        }
+        __syncthreads();
+        wait_stage<V_PROD>();
+        gemv<1, false, O_ADD>(wsb[q & 1], D, qv, xs, gs, 1, R[1], f, D, D, D);
+        NEXT();
+        tm.mark(1);
+        /* phase 2: gather x1, norm, the scores (as prod) */
+        xs[t] = __uint_as_float((unsigned)poll(R[1] + t, f));
+        __syncthreads();
+        norm(as, xs, gs, red, D);
+        wait_stage<V_PROD>();
+        gemv<1, false, O_F32>(wsb[q & 1], D, as, xs, gs, 2, R[2], f, NSC, D, D);
+        NEXT();
+        tm.mark(2);
+        /* phase 3: the scores (x1 kept from phase 2), then N . p -> x2 and
+         * wi' on [x1; p] -> the FFN input, x2's partial sum beside */
+        as[t] = __float2half(xs[t]);
+        if (t < KN)
+            as[D + t] =
+                __float2half(t < NSC ? __uint_as_float((unsigned)poll(R[2] + t, f)) : 0.0f);
+        __syncthreads();
+        wait_stage<V_PROD>();
+        gemv<1, false, O_ADD>(wsb[q & 1], KN, as + D, xs, gs, 3, R[3], f, D, KN, D);
+        gemv<2, false, O_PAIRS>(wsb[q & 1] + off2[q & 1], K4F, as, xs, gs, 4, R[4], f, FF, K4F, D);
+        if (t == 0)
+            st_word(R[7] + blockIdx.x, ((u64)f << 32) | __float_as_uint(1.0f));
+        NEXT();
+        tm.mark(3);
+        /* phase 4: wo on relu(ff), gathered with x2's sums (r2 scales wo's
+         * output, as four's) */
+        {
+            const __half2 z = __floats2half2_rn(0.0f, 0.0f);
+            for (int i = t; i < FF / 2; i += THREADS) {
+                u64 w = poll(R[4] + i, f);
+                __half2 h = *(__half2 *)&w;
+                *(__half2 *)(as + 2 * i) = __hmax2(h, z);
+            }
+            poll_sums(ps, R[7], f);
+        }
+        __syncthreads();
+        {
+            const float r2 = rsqrtf(sum_sums(ps) / (float)D + 1e-6f);
+            if ((t & 31) == 0)
+                red[1 + (t >> 5) % 3] = r2;
+        }
+        wait_stage<V_PROD>();
+        gemv<1, false, O_ADD>(wsb[q & 1], FF, as, xs, gs, 5, R[5], f, D, FF, D);
+        NEXT();
+        tm.mark(4);
+    }
+#undef NEXT
+    cp_wait<0>();
+    tm.flush(a.tr);
+}
+
 static size_t smem_bytes(void)
 {
     return 2 * D * sizeof(float) + (FF + 3 * D) * sizeof(__half) + 2 * WS;
@@ -791,6 +911,11 @@ template <int V> static float run(args a, int G, unsigned *base, int reps)
 static float run4(args a, int G, unsigned *base, int reps)
 {
     return run_k(layer_chain4, smem_bytes4(), 99, a, G, base, reps);
+}
+
+static float run5(args a, int G, unsigned *base, int reps)
+{
+    return run_k(layer_chain5, smem_bytes4(), 98, a, G, base, reps);
 }
 
 /* the words the last layer stored, summed: the variants compute the same
@@ -890,8 +1015,12 @@ int main(void)
         {"lean+rt", run<V_LEAN | RT>},
         {"prod+rt+ni", run<V_PROD | RT | NI>},
         {"four", run4},
+        {"five", run5},
         {"prod", run<V_PROD>},
         {"four", run4},
+        {"five", run5},
+        {"prod", run<V_PROD>},
+        {"five", run5},
     };
     double c0 = 0.0;
     for (int v = 0; v < (int)(sizeof vs / sizeof vs[0]); v++) {
@@ -903,7 +1032,7 @@ int main(void)
         printf("%-11s %.2f us a layer; block 0: qkv %.2f  o %.2f  sc %.2f  n %.2f  wi %.2f  "
                "wo %.2f  (head %.2f a step)  checksum %s\n",
                vs[v].name, us, ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[6] * 6.0,
-               strstr(vs[v].name, "gather") || !strcmp(vs[v].name, "four") ? "-"
+               strstr(vs[v].name, "gather") || vs[v].name[0] == 'f' ? "-"
                : c == c0                                                   ? "same"
                                                                            : "DIFFERS");
     }
