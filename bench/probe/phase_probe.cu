@@ -605,19 +605,58 @@ static __device__ __forceinline__ float sum_sums(const float *ps)
     return warp_sum(s);
 }
 
+/* four's and five's wo input: relu of the FFN pairs, gathered with x2's
+ * partial sums; r2 from them scales wo's output in the product (here a
+ * stand-in stored to red) */
+static __device__ __forceinline__ void wo_input(__half *as, const u64 *rf, const u64 *rs,
+                                                float *ps, float *red, unsigned f)
+{
+    const int t = threadIdx.x;
+    const __half2 z = __floats2half2_rn(0.0f, 0.0f);
+    for (int i = t; i < FF / 2; i += THREADS) {
+        u64 w = poll(rf + i, f);
+        __half2 h = *(__half2 *)&w;
+        *(__half2 *)(as + 2 * i) = __hmax2(h, z);
+    }
+    poll_sums(ps, rs, f);
+    __syncthreads();
+    const float r2 = rsqrtf(sum_sums(ps) / (float)D + 1e-6f);
+    if ((t & 31) == 0)
+        red[1 + (t >> 5) % 3] = r2;
+}
+
+/* four's and five's shared memory: x [D], the norm weights [D], the GEMV
+ * input [FF], q|k|v [3 D], the partial sums [128], two weight stages */
+struct sm4 {
+    float *xs, *gs, *ps;
+    __half *as, *qv;
+    unsigned char *ws0, *ws1;
+};
+
+static __device__ __forceinline__ sm4 sm4_of(unsigned char *sm)
+{
+    sm4 m;
+    m.xs = (float *)sm;
+    m.gs = m.xs + D;
+    m.as = (__half *)(m.gs + D);
+    m.qv = m.as + FF;
+    m.ps = (float *)(m.qv + 3 * D);
+    m.ws0 = (unsigned char *)(m.ps + 128);
+    m.ws1 = m.ws0 + WS4;
+    return m;
+}
+
 /* four: the layer of six phases in four exchanges (the header) */
 __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
 {
     extern __shared__ __align__(16) unsigned char sm[];
-    float *xs = (float *)sm;           /* [D] */
-    float *gs = xs + D;                /* [D] */
-    __half *as = (__half *)(gs + D);   /* [FF] */
-    __half *qv = as + FF;              /* [3 * D] */
-    float *ps = (float *)(qv + 3 * D); /* [128] the partial sums */
-    unsigned char *ws0 = (unsigned char *)(ps + 128), *ws1 = ws0 + WS4;
+    const sm4 S = sm4_of(sm);
+    float *xs = S.xs, *gs = S.gs, *ps = S.ps;
+    __half *as = S.as, *qv = S.qv;
+    unsigned char *ws0 = S.ws0, *ws1 = S.ws1;
     __shared__ float red[4];
     __shared__ int off2[2]; /* the second slice's offset in ws0 (n's, wi's) and ws1 (o's, sc's) */
-    const int t = threadIdx.x, lane = t & 31;
+    const int t = threadIdx.x;
     u64 *R[8];
     for (int j = 0; j < 8; j++)
         R[j] = a.ll + (size_t)j * REGION;
@@ -697,22 +736,7 @@ __global__ void __launch_bounds__(THREADS) layer_chain4(const args a)
         /* phase 3: wo on relu(ff), gathered with x2's sums; relu(r2 . v) =
          * r2 . relu(v), so r2 scales wo's output (a gated activation would
          * scale its inputs after the barrier instead) */
-        {
-            const __half2 z = __floats2half2_rn(0.0f, 0.0f);
-            for (int i = t; i < FF / 2; i += THREADS) {
-                u64 w = poll(R[4] + i, f);
-                __half2 h = *(__half2 *)&w;
-                *(__half2 *)(as + 2 * i) = __hmax2(h, z);
-            }
-            poll_sums(ps, R[7], f);
-        }
-        __syncthreads();
-        {
-            const float r2 =
-                rsqrtf(sum_sums(ps) / (float)D + 1e-6f); /* wo's alpha in the product */
-            if (lane == 0)
-                red[1 + (t >> 5) % 3] = r2;
-        }
+        wo_input(as, R[4], R[7], ps, red, f);
         wait_stage<V_PROD>();
         gemv<1, false, O_ADD>(ws1, FF, as, xs, gs, 5, R[5], f, D, FF, D);
         __syncthreads();
@@ -760,12 +784,10 @@ static __device__ __forceinline__ void stage5(unsigned char *ws, const args &a, 
 __global__ void __launch_bounds__(THREADS) layer_chain5(const args a)
 {
     extern __shared__ __align__(16) unsigned char sm[];
-    float *xs = (float *)sm;           /* [D] */
-    float *gs = xs + D;                /* [D] */
-    __half *as = (__half *)(gs + D);   /* [FF] */
-    __half *qv = as + FF;              /* [3 * D] */
-    float *ps = (float *)(qv + 3 * D); /* [128] the partial sums */
-    unsigned char *wsb[2] = {(unsigned char *)(ps + 128), (unsigned char *)(ps + 128) + WS4};
+    const sm4 S = sm4_of(sm);
+    float *xs = S.xs, *gs = S.gs, *ps = S.ps;
+    __half *as = S.as, *qv = S.qv;
+    unsigned char *wsb[2] = {S.ws0, S.ws1};
     __shared__ float red[4];
     __shared__ int off2[2]; /* wi's slice's offset in each buffer */
     const int t = threadIdx.x;
@@ -821,21 +843,7 @@ __global__ void __launch_bounds__(THREADS) layer_chain5(const args a)
         tm.mark(3);
         /* phase 4: wo on relu(ff), gathered with x2's sums (r2 scales wo's
          * output, as four's) */
-        {
-            const __half2 z = __floats2half2_rn(0.0f, 0.0f);
-            for (int i = t; i < FF / 2; i += THREADS) {
-                u64 w = poll(R[4] + i, f);
-                __half2 h = *(__half2 *)&w;
-                *(__half2 *)(as + 2 * i) = __hmax2(h, z);
-            }
-            poll_sums(ps, R[7], f);
-        }
-        __syncthreads();
-        {
-            const float r2 = rsqrtf(sum_sums(ps) / (float)D + 1e-6f);
-            if ((t & 31) == 0)
-                red[1 + (t >> 5) % 3] = r2;
-        }
+        wo_input(as, R[4], R[7], ps, red, f);
         wait_stage<V_PROD>();
         gemv<1, false, O_ADD>(wsb[q & 1], FF, as, xs, gs, 5, R[5], f, D, FF, D);
         NEXT();
