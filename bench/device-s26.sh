@@ -33,12 +33,6 @@ fi
 for m in ${SHAPES:-t5-small}; do
   [ -d /tmp/$m ] || $B/t5serve random-model --shape $m --out /tmp/$m --dtype fp16 > /dev/null
 done
-run_mode() { # run_mode MODE ARGS...
-  local e="" m=$1; shift
-  case $m in *@*) e=${m#*@}; e=${e//@/ }; m=${m%%@*};; esac
-  local bin=$B/lab/t5bench_engine; [ $m = new ] || bin=$B/lab/t5bench_$m
-  env $e timeout 120 $bin "$@"
-}
 for m in ${SHAPES:-t5-small}; do
   for mode in ${TMODES:-new}; do
     echo "== $m $mode: trace"

@@ -19,12 +19,6 @@
 set -u
 D=$(dirname "$0")
 . "$D/device-setup.sh"
-run_mode() { # run_mode MODE ARGS...: MODE new / a build's NAME, @VAR=VAL sets VAR
-  local e="" m=$1; shift
-  case $m in *@*) e=${m#*@}; e=${e//@/ }; m=${m%%@*};; esac
-  local bin=$B/lab/t5bench_engine; [ $m = new ] || bin=$B/lab/t5bench_$m
-  env $e timeout 120 $bin "$@"
-}
 if [ "${IDS:-1}" = 1 ]; then
 for m in ${OUT_SHAPES:-t5-small t5-base flan-t5-small flan-t5-base speller}; do
   dir=$(shape_dir $m)

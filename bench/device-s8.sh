@@ -56,8 +56,6 @@ inflight_and_memcheck 1 2 4
 # (prev, or EXTRA's names: device-pack.sh)
 bench_of() { [ $1 = new ] && echo $B/lab/t5bench_engine || echo $B/lab/t5bench_$1; }
 # a mode NAME@VAR=VALUE runs NAME's program with VAR=VALUE set
-run_mode() { local m=$1 e=""; shift; case $m in *@*) e=${m#*@}; e=${e//@/ }; m=${m%%@*};; esac
-  timeout 120 env $e $(bench_of $m) "$@"; }
 for shape in ${SHAPES:-t5-small t5-base}; do
   $B/t5serve random-model --shape $shape --out /tmp/$shape --dtype fp16 > /dev/null
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv

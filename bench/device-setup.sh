@@ -52,3 +52,13 @@ shape_dir() {
     echo /tmp/$1
   fi
 }
+
+# run_mode MODE ARGS...: t5bench_engine of MODE with ARGS (timeout 120 s). MODE is new (this
+# build's lab/t5bench_engine) or an EXTRA build's NAME (lab/t5bench_NAME, device-pack.sh);
+# NAME@VAR=VAL[@VAR2=VAL2] sets environment variables for the run.
+run_mode() {
+  local e="" m=$1; shift
+  case $m in *@*) e=${m#*@}; e=${e//@/ }; m=${m%%@*};; esac
+  local bin=$B/lab/t5bench_engine; [ $m = new ] || bin=$B/lab/t5bench_$m
+  env $e timeout 120 $bin "$@"
+}
