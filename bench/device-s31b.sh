@@ -1,0 +1,31 @@
+#!/bin/bash
+# device-s31b.sh - run on the GPU machine (needs bench/results/2026-11-28-s31-attn-prologue-dropped.diff
+# applied): why the encoder's attention in the o
+# GEMM's prologue (gemv.cu's PRO_ATTN) did not pay in session 31's first call:
+# batch-1 p50s and "encoder + fixed" of MODES alternating (lab knobs:
+# T5_CUDA_ATTN_NOWRITE=1 drops block 0's store of the attention output;
+# T5_CUDA_CARVEOUT=N sets mma_small_kernel's and enc_attn_short's preferred
+# shared-memory carveout), then Nsight Compute's per-kernel times (each kernel
+# alone) of a t5-base encode with the fusion on and off.
+#   LABS=t5bench_engine EXTRA="base:/tmp/base_t5bench_engine" bash bench/device-pack.sh
+set -u
+D=$(dirname "$0")
+. "$D/device-setup.sh"
+OFF=T5_CUDA_NO_ATTN_FUSE=1
+for m in ${SHAPES:-t5-base t5-small}; do
+  dir=$(shape_dir $m)
+  for r in 1 2; do
+    for mode in ${MODES:-base new new@$OFF new@T5_CUDA_ATTN_NOWRITE=1 new@T5_CUDA_CARVEOUT=100 new@$OFF@T5_CUDA_CARVEOUT=100}; do
+      lb=$(echo "$mode" | sed 's/T5_CUDA_//g; s/NO_ATTN_FUSE=1/off/; s/ATTN_NOWRITE=1/nowrite/; s/CARVEOUT=/c/')
+      run_mode $mode --model $dir --device cuda --dtype fp16 --batch 1 --iters 40 --breakdown \
+        --label "$lb" 2>&1 | grep -E "^$lb " | cut -c1-100 | sed "s/^/$m /"
+    done
+  done
+done 2>&1 | tee "$OUT/ab.txt"
+if [ "${PROFILE:-1}" = 1 ]; then
+  for mode in new new@$OFF; do
+    e=""; case $mode in *@*) e=${mode#*@};; esac
+    echo "== ncu t5-base $mode"
+    env $e MODEL=t5-base PBATCHES=1 NEW=1 OUT=/tmp/prof bash "$D/device-profile.sh" 2>&1 | tail -14
+  done 2>&1 | tee "$OUT/profile.txt"
+fi
