@@ -186,6 +186,188 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
         out[j] = 0.0f;
 }
 
+/* ---- on the tensor cores ------------------------------------------------------
+ * The kernel above spends its time in the CUDA cores' multiply-adds and their
+ * shared-memory reads (Nsight on an H200: 15 us for t5-small, 36 us for t5-base,
+ * bench/cuda.md session 30), where the weights it must read take ~2 / ~7 us
+ * at HBM speed. Both products are small GEMMs with the keys as the 16-row
+ * side, so with 16-bit weights and entries of at most 16 keys:
+ *   M[h] (16 x d) = K[h] (16 x dkv) . W_cq[h] (dkv x d)
+ *   N[h]^T (d x 16) = W_co[:, h] (d x dkv) . V[h]^T (dkv x 16)
+ * A warp takes 64 columns of d of one (layer, head, M or N). Its weights go
+ * into shared memory with cp.async before the PDL wait, the head's keys or
+ * values (rows past len zero) after it, and ldmatrix feeds mma.m16n8k16:
+ * transposed for W_cq, whose rows run along d. Products of 16-bit values
+ * are exact in fp32 and accumulate in fp32, so an entry differs from the
+ * CUDA-core kernel's only in the order of its dkv-term sum. */
+#define AM_WARPS 4
+#define AM_COLS 64  /* columns of d a warp takes */
+#define AM_KMAX 128 /* d_kv at most */
+
+/* Elements of a warp's weight tile for d_kv padded to kd (a multiple of 16):
+ * M's [kd][AM_COLS + 8] or N's [AM_COLS][kd + 8], whichever is larger (the
+ * +8 keeps ldmatrix's eight 16-byte rows in distinct banks). */
+static __host__ __device__ int am_tile(int kd)
+{
+    int m = kd * (AM_COLS + 8), n = AM_COLS * (kd + 8);
+    return m > n ? m : n;
+}
+
+static __device__ __forceinline__ void am_ldsm(unsigned *r, const void *p)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+#endif
+}
+
+static __device__ __forceinline__ void am_ldsm_t(unsigned *r, const void *p)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+#endif
+}
+
+/* 16 bytes of shared memory from src, or zeros where !ok. */
+static __device__ __forceinline__ void am_cp(void *dst, const void *src, bool ok)
+{
+    if (ok)
+        t5__cp16(dst, src);
+    else
+        *(uint4 *)dst = make_uint4(0, 0, 0, 0);
+}
+
+/* Blocks [0, L*H*per): M of (layer, head, AM_WARPS * AM_COLS columns); then
+ * as many for N. */
+template <typename T>
+__global__ void __launch_bounds__(AM_WARPS * 32)
+    absorb_mma_kernel(const t5_fused_step a, int ent, int slot, int len)
+{
+    extern __shared__ __align__(16) unsigned char am_sm[];
+    const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
+    const int inner = H * dkv, kd = (dkv + 15) & ~15, k8 = kd / 8;
+    const int per = (d + AM_WARPS * AM_COLS - 1) / (AM_WARPS * AM_COLS);
+    int b = blockIdx.x;
+    const bool is_n = b >= L * H * per;
+    if (is_n)
+        b -= L * H * per;
+    const int l = b / (H * per), h = (b / per) % H;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int c0 = ((b % per) * AM_WARPS + warp) * AM_COLS;
+    const int wst = is_n ? kd + 8 : AM_COLS + 8, kst = kd + 8;
+    T *wt = (T *)am_sm + (size_t)warp * am_tile(kd);
+    T *kv = (T *)am_sm + (size_t)AM_WARPS * am_tile(kd); /* [16][kst]: keys or values */
+    if (c0 < d) {
+        if (!is_n) { /* rows i of W_cq[h], its columns c0.. */
+            const T *src = (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c0;
+            for (int x = lane; x < kd * (AM_COLS / 8); x += 32) {
+                int i = x / (AM_COLS / 8), cc = (x - i * (AM_COLS / 8)) * 8;
+                am_cp(wt + i * wst + cc, src + (size_t)i * d + cc, i < dkv && c0 + cc < d);
+            }
+        } else { /* rows c0.. of W_co, head h's columns */
+            const T *src = (const T *)a.layers[l].w_co + (size_t)c0 * inner + h * dkv;
+            for (int x = lane; x < AM_COLS * k8; x += 32) {
+                int r = x / k8, i = (x - r * k8) * 8;
+                am_cp(wt + r * wst + i, src + (size_t)r * inner + i, c0 + r < d && i < dkv);
+            }
+        }
+    }
+    t5__cp_commit();
+    T5__PDL_ENTRY();
+    const t5_kv_layout &cl = a.cross_lay;
+    const T *src = (const T *)(is_n ? a.cross_v : a.cross_k) +
+                   (((size_t)l * cl.n_slots + slot) * H + h) * cl.max_len * dkv;
+    for (int x = threadIdx.x; x < 16 * k8; x += blockDim.x) {
+        int j = x / k8, i = (x - j * k8) * 8;
+        am_cp(kv + j * kst + i, src + (size_t)j * dkv + i, j < len && i < dkv);
+    }
+    t5__cp_commit();
+    t5__cp_wait<0>();
+    __syncthreads();
+    if (c0 >= d)
+        return;
+
+    /* ldmatrix.x4: lane l gives a row of matrix l / 8 */
+    const int mi = lane >> 3, r8 = lane & 7, grp = lane >> 2, q = lane & 3;
+    if (!is_n) {
+        float acc[AM_COLS / 8][4] = {};
+        for (int k0 = 0; k0 < kd; k0 += 16) {
+            unsigned af[4];
+            am_ldsm(af, kv + (r8 + 8 * (mi & 1)) * kst + k0 + 8 * (mi >> 1));
+#pragma unroll
+            for (int np = 0; np < AM_COLS / 16; np++) {
+                unsigned bf[4];
+                am_ldsm_t(bf, wt + (k0 + r8 + 8 * (mi & 1)) * wst + 16 * np + 8 * (mi >> 1));
+                t5__mma16816<T>(acc[2 * np], af, bf[0], bf[1]);
+                t5__mma16816<T>(acc[2 * np + 1], af, bf[2], bf[3]);
+            }
+        }
+        float *out = (float *)a.abs_m + (size_t)ent * a.abs_stride + ((size_t)l * H + h) * sa * d;
+#pragma unroll
+        for (int t = 0; t < AM_COLS / 8; t++) {
+            int c = c0 + 8 * t + 2 * q;
+            if (c >= d)
+                continue;
+            if (grp < sa)
+                *(float2 *)(out + (size_t)grp * d + c) = make_float2(acc[t][0], acc[t][1]);
+            if (grp + 8 < sa)
+                *(float2 *)(out + (size_t)(grp + 8) * d + c) = make_float2(acc[t][2], acc[t][3]);
+        }
+        return;
+    }
+    float acc[AM_COLS / 16][2][4] = {};
+    for (int k0 = 0; k0 < kd; k0 += 16) {
+        unsigned bf[4];
+        am_ldsm(bf, kv + (r8 + 8 * (mi >> 1)) * kst + k0 + 8 * (mi & 1));
+#pragma unroll
+        for (int mt = 0; mt < AM_COLS / 16; mt++) {
+            unsigned af[4];
+            am_ldsm(af, wt + (16 * mt + r8 + 8 * (mi & 1)) * wst + k0 + 8 * (mi >> 1));
+            t5__mma16816<T>(acc[mt][0], af, bf[0], bf[1]);
+            t5__mma16816<T>(acc[mt][1], af, bf[2], bf[3]);
+        }
+    }
+    float *out = (float *)a.abs_n + (size_t)ent * a.abs_stride + (size_t)l * d * H * sa;
+#pragma unroll
+    for (int mt = 0; mt < AM_COLS / 16; mt++) {
+#pragma unroll
+        for (int t = 0; t < 2; t++) {
+            int j = 8 * t + 2 * q, c = c0 + 16 * mt + grp;
+            if (j >= sa) /* sa is a multiple of 4: j + 1 < sa too */
+                continue;
+            if (c < d)
+                *(float2 *)(out + ((size_t)c * H + h) * sa + j) =
+                    make_float2(acc[mt][t][0], acc[mt][t][1]);
+            if (c + 8 < d)
+                *(float2 *)(out + ((size_t)(c + 8) * H + h) * sa + j) =
+                    make_float2(acc[mt][t][2], acc[mt][t][3]);
+        }
+    }
+}
+
+template <typename T>
+static int absorb_mma_launch(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
+                             t5_err *err)
+{
+    const int kd = (a->sh.d_kv + 15) & ~15;
+    const int per = (a->d + AM_WARPS * AM_COLS - 1) / (AM_WARPS * AM_COLS);
+    const size_t smem = ((size_t)AM_WARPS * am_tile(kd) + (size_t)16 * (kd + 8)) * sizeof(T);
+    static int raised[64]; /* the >48 KB opt-in, per function and device */
+    if (smem > 48 * 1024 && (int)smem > raised[s->be->dev & 63]) {
+        CU_CHECK(cudaFuncSetAttribute(absorb_mma_kernel<T>,
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        raised[s->be->dev & 63] = (int)smem;
+    }
+    CU_CHECK(t5__launch(s, absorb_mma_kernel<T>, dim3(2 * a->n_layers * a->sh.n_heads * per),
+                        dim3(AM_WARPS * 32), smem, *a, ent, slot, len));
+    return 0;
+}
+
 /* Dynamic shared memory of absorb_kernel: kt and the larger weight stage. */
 static size_t absorb_smem(int km, int dkv, size_t es)
 {
@@ -236,7 +418,12 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
     for (int l = 0; l < L; l++)
         al |= (uintptr_t)a->layers[l].w_cq | (uintptr_t)a->layers[l].w_co;
     const int vec = al % 16 == 0 && dkv % e16 == 0 && a->d % e16 == 0;
-    if (km == AB_SA_SHORT) {
+    if (s->be->absorb_mma && vec && es == 2 && a->abs_sa <= 16 && dkv <= AM_KMAX) {
+        if (s->be->base.act_dtype == T5_F16)
+            rc = absorb_mma_launch<__half>(s, a, ent, slot, len, err);
+        else
+            rc = absorb_mma_launch<__nv_bfloat16>(s, a, ent, slot, len, err);
+    } else if (km == AB_SA_SHORT) {
         T5__DISPATCH(s->be->base.act_dtype, T,
                      rc = absorb_launch<T, AB_SA_SHORT>(s, a, blocks, smem, ent, slot, len, vec,
                                                         err));

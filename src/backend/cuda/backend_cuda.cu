@@ -433,6 +433,8 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
         be->mma_max_m = prop.major < 8 ? 0 : 16;
     be->no_graphs = getenv("T5_CUDA_NO_GRAPHS") != NULL;
     be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
+    be->absorb_mma = prop.major >= 8 &&
+                     (!getenv("T5_CUDA_ABSORB_MMA") || atoi(getenv("T5_CUDA_ABSORB_MMA")) > 0);
     be->no_warp_attn = getenv("T5_CUDA_NO_WARP_ATTN") != NULL;
     be->warp_attn_always = getenv("T5_CUDA_WARP_ATTN") != NULL;
     be->no_attn_w64 = getenv("T5_CUDA_ATTN_W64") && !atoi(getenv("T5_CUDA_ATTN_W64"));

@@ -71,6 +71,8 @@ typedef struct t5__cu_backend {
     int mma_max_m;        /* then the tensor-core path (fp16/bf16, sm_80+; T5_CUDA_MMA_MAX_M) */
     int no_graphs;        /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
     int pdl;              /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
+    int absorb_mma;       /* cross_absorb on the tensor cores where it can (sm_80+, 16-bit;
+                             T5_CUDA_ABSORB_MMA=0: the CUDA-core kernel always) */
     int no_warp_attn;     /* T5_CUDA_NO_WARP_ATTN: decoder attention always by the block kernel */
     int warp_attn_always; /* T5_CUDA_WARP_ATTN=1: the warp kernel at any row count (lab) */
     int no_attn_w64;      /* T5_CUDA_ATTN_W64=0: not the d_kv 64 warp kernel (attn_decoder.cu) */
@@ -410,6 +412,36 @@ static __device__ __forceinline__ float t5__block_sum(float v)
     float r = part[32];
     __syncthreads(); /* part may be reused by a later call */
     return r;
+}
+
+/* ---- tensor cores (sm_80+) ---------------------------------------------------*/
+
+template <typename T> struct t5__is_bf16 {
+    enum { v = 0 };
+};
+template <> struct t5__is_bf16<__nv_bfloat16> {
+    enum { v = 1 };
+};
+#define T5__MMA16_ASM(TY)                                                                          \
+    "mma.sync.aligned.m16n8k16.row.col.f32." TY "." TY ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "       \
+    "{%8,%9}, {%0,%1,%2,%3};"
+
+/* d += A . B for one mma.m16n8k16 (T = __half or __nv_bfloat16, fp32
+ * accumulators), the fragments in the instruction's own order. */
+template <typename T>
+static __device__ __forceinline__ void t5__mma16816(float *d, const unsigned *a, unsigned b0,
+                                                    unsigned b1)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if (t5__is_bf16<T>::v)
+        asm(T5__MMA16_ASM("bf16")
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    else
+        asm(T5__MMA16_ASM("f16")
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 /* ---- the ops, one family per file ------------------------------------------*/

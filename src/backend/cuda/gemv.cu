@@ -263,31 +263,12 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_kernel(const gemv_args g
 
 /* d += A . B for one m16n8k16 step s (0, 1) of a lane's 16 bytes of rows g
  * and g + 8 (a0, a1) and of its weight row (b0, b1). */
-template <typename T> struct mma_is_bf16 {
-    enum { v = 0 };
-};
-template <> struct mma_is_bf16<__nv_bfloat16> {
-    enum { v = 1 };
-};
-#define MMA16_ASM(TY)                                                                              \
-    "mma.sync.aligned.m16n8k16.row.col.f32." TY "." TY ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "       \
-    "{%8,%9}, {%0,%1,%2,%3};"
-
 template <typename T>
 static __device__ __forceinline__ void mma16(float *d, uint4 a0, uint4 a1, unsigned b0, unsigned b1,
                                              int s)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    unsigned x0 = s ? a0.z : a0.x, x1 = s ? a1.z : a1.x, x2 = s ? a0.w : a0.y, x3 = s ? a1.w : a1.y;
-    if (mma_is_bf16<T>::v)
-        asm(MMA16_ASM("bf16")
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(x0), "r"(x1), "r"(x2), "r"(x3), "r"(b0), "r"(b1));
-    else
-        asm(MMA16_ASM("f16")
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(x0), "r"(x1), "r"(x2), "r"(x3), "r"(b0), "r"(b1));
-#endif
+    const unsigned a[4] = {s ? a0.z : a0.x, s ? a1.z : a1.x, s ? a0.w : a0.y, s ? a1.w : a1.y};
+    t5__mma16816<T>(d, a, b0, b1);
 }
 
 /* A lane's weights for chunks ci0, ci0 + step, ... (MMA_BATCH of them):
