@@ -63,7 +63,7 @@ for m in ${SHAPES:-t5-small t5-base}; do
   for mode in ${MODES:-new new@$OFF base new new@$OFF base}; do
     case $mode in *@*) lb=off ;; *) lb=$mode ;; esac
     run_mode $mode --model $dir --device cuda --dtype fp16 --batch 1 --iters 40 --breakdown \
-      --label $m-$lb 2>&1 | grep -E "^$m" | cut -c1-110
+      --label $m-$lb 2>&1 | grep -E "^$m" | awk '{print $1, "p50", $7, "p99", $8, "step", $10, "enc+fixed", $11}'
   done
 done 2>&1 | tee "$OUT/ab.txt"
 if [ "${PROFILE:-1}" = 1 ]; then
