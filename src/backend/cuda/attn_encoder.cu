@@ -34,19 +34,24 @@ template <typename T, int S, int DPL>
 __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L, int H, int dkv,
                                const float *table, int nb, int maxd, int qb, int vec)
 {
-    T5__PDL_ENTRY();
     extern __shared__ float sm[];
     constexpr int G = 32 / S; /* queries a warp holds at once */
     int b = blockIdx.x / H, h = blockIdx.x % H;
     int inner = H * dkv, ld = 3 * inner;
-    int len = lens[b];
-    len = len < 1 ? 1 : len > L ? L : len;
     int kst = dkv + 1;
-    int q0 = blockIdx.y * qb, nq = L - q0 < qb ? L - q0 : qb;
     float *Ks = sm;             /* [L][dkv+1] */
     float *Vs = Ks + L * kst;   /* [L][dkv] */
     float *bias = Vs + L * dkv; /* [2L-1]: relative distance + L-1 */
     float *qs = bias + 2 * L;   /* [qb][dkv+1]: this block's queries */
+    /* The bias is the model's: gathered before the wait for the kernel
+     * before (PDL), so its bucket arithmetic and its load from a table that
+     * is rarely in L2 leave the chain. */
+    for (int r = threadIdx.x; r < 2 * L - 1; r += blockDim.x)
+        bias[r] = table[t5_rel_bucket(r - (L - 1), 1, nb, maxd) * H + h];
+    T5__PDL_ENTRY();
+    int len = lens[b];
+    len = len < 1 ? 1 : len > L ? L : len;
+    int q0 = blockIdx.y * qb, nq = L - q0 < qb ? L - q0 : qb;
     const T *base = qkv + (size_t)b * L * ld + h * dkv;
     /* One pass of independent loads: K and V of the real keys, the queries
      * (vec: 16 bytes of a row at a time). */
@@ -87,8 +92,6 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
             }
         }
     }
-    for (int r = threadIdx.x; r < 2 * L - 1; r += blockDim.x)
-        bias[r] = table[t5_rel_bucket(r - (L - 1), 1, nb, maxd) * H + h];
     __syncthreads();
 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane / S, sl = lane % S;

@@ -298,6 +298,16 @@ template <typename T> static __device__ __forceinline__ uint4 mma_pack8(const fl
     return o.u;
 }
 
+/* mma_small_kernel, before its PDL wait: a pending norm's weights (the
+ * model's, not the kernel before's) into their place in the stage. */
+static __device__ __forceinline__ void mma_norm_w_in(const gemv_args &g, unsigned char *stage)
+{
+    float *ws = (float *)stage + g.m * g.k;
+    for (int i = threadIdx.x; i < g.k / 4; i += blockDim.x)
+        t5__cp16(ws + 4 * i, g.nw + 4 * i);
+    t5__cp_commit();
+}
+
 /* mma_small_kernel's prologue: the rows into as [16][lda], zeros past m.
  * gemv_kernel's prologue loads m * k elements a few at a time per thread,
  * one L2 round trip each time: fine at <= 4 rows, ~5 us at 16 x 512. Here every
@@ -325,12 +335,10 @@ static __device__ __forceinline__ void mma_rows_in(const gemv_args &g, T *as, in
         return;
     }
     const bool writer = blockIdx.x == 0;
-    if (g.pro == PRO_NORM) {
+    if (g.pro == PRO_NORM) { /* its weights are on their way (mma_norm_w_in) */
         float *xs = (float *)stage, *ws = xs + m * k;
         for (int i = threadIdx.x; i < m * k / 4; i += nt)
             t5__cp16(xs + 4 * i, g.x + 4 * i);
-        for (int i = threadIdx.x; i < k / 4; i += nt)
-            t5__cp16(ws + 4 * i, g.nw + 4 * i);
         t5__cp_commit();
         t5__cp_wait<0>();
         __syncthreads();
@@ -406,10 +414,13 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, 2)
     for (int ci = ks + MMA_BATCH * split; live && ci < nch; ci += split)
         if (ci * 32 + q * 8 < k)
             asm volatile("prefetch.global.L2 [%0];" ::"l"(wrow + ci * 32 + q * 8));
-    T5__PDL_ENTRY();
     extern __shared__ __align__(16) unsigned char mma_sm[];
     T *as = (T *)mma_sm; /* [16][lda]: the rows, zeros past m; then the stage */
-    mma_rows_in<T>(g, as, lda, mma_sm + (size_t)16 * lda * sizeof(T));
+    unsigned char *stage = mma_sm + (size_t)16 * lda * sizeof(T);
+    if (g.pro == PRO_NORM) /* the norm's weights too: rarely in L2 by now */
+        mma_norm_w_in(g, stage);
+    T5__PDL_ENTRY();
+    mma_rows_in<T>(g, as, lda, stage);
 
     float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int j0 = 0;; j0 += MMA_BATCH) {
