@@ -236,6 +236,17 @@ static __device__ __forceinline__ void t5__cp16(void *dst_smem, const void *src)
 #endif
 }
 
+/* 4 bytes global -> shared likewise (cp.async.ca). */
+static __device__ __forceinline__ void t5__cp4(void *dst_smem, const void *src)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned dst = (unsigned)__cvta_generic_to_shared(dst_smem);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src) : "memory");
+#else
+    *(float *)dst_smem = *(const float *)src;
+#endif
+}
+
 static __device__ __forceinline__ void t5__cp_commit(void)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

@@ -420,6 +420,21 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, 2)
     if (g.pro == PRO_NORM) /* the norm's weights too: rarely in L2 by now */
         mma_norm_w_in(g, stage);
     T5__PDL_ENTRY();
+    /* k-split partials at the end; until then a residual add's old values,
+     * in the slots of the warps that write the outputs (their own partials
+     * stay in registers): asked for now, so that their round trip overlaps
+     * the prologue instead of ending the kernel. The prologue's wait covers
+     * them. Each element is its lane's alone to write. */
+    __shared__ float4 part[MMA_WARPS][32];
+    if ((g.flags & T5_GEMM_ADD_RESID) && !ks) {
+        float *rv = (float *)&part[warp][lane];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int r = grp + (i >> 1) * 8, cc = n0 + 2 * q + (i & 1);
+            if (r < g.m && cc < g.n)
+                t5__cp4(rv + i, (const float *)g.out + (size_t)r * g.n + cc);
+        }
+    }
     mma_rows_in<T>(g, as, lda, stage);
 
     float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -446,12 +461,12 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, 2)
     }
 
     /* The k-split partials, added in warp order by the first nt warps. */
-    __shared__ float4 part[MMA_WARPS][32];
-    part[warp][lane] = make_float4(d[0], d[1], d[2], d[3]);
+    if (ks)
+        part[warp][lane] = make_float4(d[0], d[1], d[2], d[3]);
     __syncthreads();
     if (ks)
         return;
-    float4 t = part[warp][lane];
+    float4 t = make_float4(d[0], d[1], d[2], d[3]);
     for (int j = 1; j < split; j++) {
         float4 u = part[warp + j * nt][lane];
         t.x += u.x, t.y += u.y, t.z += u.z, t.w += u.w;
@@ -459,11 +474,16 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, 2)
     const float alpha = g.alpha * g.pro_scale;
     const int c = n0 + 2 * q;
     const float v[4] = {t.x, t.y, t.z, t.w};
+    const float *rv = (const float *)&part[warp][lane];
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         int r = grp + (i >> 1) * 8, cc = c + (i & 1);
-        if (r < g.m && cc < g.n)
-            gemv_put<T>(g, r, cc, v[i] * alpha);
+        if (r < g.m && cc < g.n) {
+            if (g.flags & T5_GEMM_ADD_RESID) /* gemv_put's +=, with the old value staged */
+                ((float *)g.out)[(size_t)r * g.n + cc] = rv[i] + v[i] * alpha;
+            else
+                gemv_put<T>(g, r, cc, v[i] * alpha);
+        }
     }
 }
 
