@@ -53,16 +53,17 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     len = len < 1 ? 1 : len > L ? L : len;
     int q0 = blockIdx.y * qb, nq = L - q0 < qb ? L - q0 : qb;
     const T *base = qkv + (size_t)b * L * ld + h * dkv;
-    /* One pass of independent loads: K and V of the real keys, the queries
-     * (vec: 16 bytes of a row at a time). */
+    /* One pass of independent loads: K and V of every key, the queries
+     * (vec: 16 bytes of a row at a time). Keys past the length are loaded
+     * too (finite, never read), so the loads need not wait for lens[b]. */
     if (vec) {
         constexpr int E = 16 / sizeof(T);
         const int pr = dkv / E;
 #pragma unroll 2
-        for (int idx = threadIdx.x; idx < (len + nq) * pr; idx += blockDim.x) {
+        for (int idx = threadIdx.x; idx < (L + nq) * pr; idx += blockDim.x) {
             int t = idx / pr, i = (idx - t * pr) * E;
             float f[E];
-            if (t < len) {
+            if (t < L) {
                 const T *row = base + (size_t)t * ld;
                 t5__ld16(row + inner + i, f);
 #pragma unroll
@@ -73,22 +74,22 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
                 for (int e = 0; e < E; e++)
                     Vs[t * dkv + i + e] = f[e];
             } else {
-                t5__ld16(base + (size_t)(q0 + t - len) * ld + i, f);
+                t5__ld16(base + (size_t)(q0 + t - L) * ld + i, f);
 #pragma unroll
                 for (int e = 0; e < E; e++)
-                    qs[(t - len) * kst + i + e] = f[e];
+                    qs[(t - L) * kst + i + e] = f[e];
             }
         }
     } else {
 #pragma unroll 4
-        for (int idx = threadIdx.x; idx < (len + nq) * dkv; idx += blockDim.x) {
+        for (int idx = threadIdx.x; idx < (L + nq) * dkv; idx += blockDim.x) {
             int t = idx / dkv, i = idx - t * dkv;
-            if (t < len) {
+            if (t < L) {
                 const T *row = base + (size_t)t * ld;
                 Ks[t * kst + i] = t5__ld(row + inner + i);
                 Vs[t * dkv + i] = t5__ld(row + 2 * inner + i);
             } else {
-                qs[(t - len) * kst + i] = t5__ld(base + (size_t)(q0 + t - len) * ld + i);
+                qs[(t - L) * kst + i] = t5__ld(base + (size_t)(q0 + t - L) * ld + i);
             }
         }
     }
