@@ -12,16 +12,8 @@ set -u
 D=$(dirname "$0")
 . "$D/device-setup.sh"
 OFF=T5_CUDA_NO_ATTN_FUSE=1
-for m in ${SHAPES:-t5-base t5-small}; do
-  dir=$(shape_dir $m)
-  for r in 1 2; do
-    for mode in ${MODES:-base new new@$OFF new@T5_CUDA_ATTN_NOWRITE=1 new@T5_CUDA_CARVEOUT=100 new@$OFF@T5_CUDA_CARVEOUT=100}; do
-      lb=$(echo "$mode" | sed 's/T5_CUDA_//g; s/NO_ATTN_FUSE=1/off/; s/ATTN_NOWRITE=1/nowrite/; s/CARVEOUT=/c/')
-      run_mode $mode --model $dir --device cuda --dtype fp16 --batch 1 --iters 40 --breakdown \
-        --label "$lb" 2>&1 | grep -E "^$lb " | cut -c1-100 | sed "s/^/$m /"
-    done
-  done
-done 2>&1 | tee "$OUT/ab.txt"
+M="base new new@$OFF new@T5_CUDA_ATTN_NOWRITE=1 new@T5_CUDA_CARVEOUT=100 new@$OFF@T5_CUDA_CARVEOUT=100"
+ab_modes "${SHAPES:-t5-base t5-small}" "${MODES:-$M $M}" 2>&1 | tee "$OUT/ab.txt"
 if [ "${PROFILE:-1}" = 1 ]; then
   for mode in new new@$OFF; do
     e=""; case $mode in *@*) e=${mode#*@};; esac

@@ -18,66 +18,23 @@
 set -u
 D=$(dirname "$0")
 . "$D/device-setup.sh"
-OFF=T5_CUDA_NO_EMBED_FUSE=1@T5_CUDA_NO_CKV_FUSE=1
-ALL=$OFF@T5_CUDA_ABSORB_MMA=0
-if [ "${IDS:-1}" = 1 ]; then
-for m in ${OUT_SHAPES:-t5-small t5-base flan-t5-small flan-t5-base speller}; do
-  dir=$(shape_dir $m)
-  for dt in fp16 bf16; do
-    for beams in 1 4; do
-      line="$m $dt beams $beams:"
-      for b in ${BUILDS:-new new@$ALL base}; do
-        r=$(run_mode $b --model $dir --device cuda --dtype $dt --batch 1 --beams $beams \
-          --iters 1 --warmup 0 2>/dev/null | grep -o "ids:.*")
-        line="$line | $b $r"
-      done
-      echo "$line"
-    done
-  done
-done 2>&1 | tee "$OUT/outputs.txt"
-fi
+E=T5_CUDA_NO_EMBED_FUSE=1 C=T5_CUDA_NO_CKV_FUSE=1
+[ "${IDS:-1}" = 1 ] && ids_table "${BUILDS:-new new@$E@$C@T5_CUDA_ABSORB_MMA=0 base}" "1 4" \
+  ${OUT_SHAPES:-t5-small t5-base flan-t5-small flan-t5-base speller} 2>&1 | tee "$OUT/outputs.txt"
 if [ "${CHECK:-1}" = 1 ]; then
   for dt in fp16 bf16; do
-    for off in 0 1; do
-      f=/tmp/fx/fixtures-$dt-off$off.txt
-      if [ $off = 1 ]; then export T5_CUDA_NO_EMBED_FUSE=1 T5_CUDA_NO_CKV_FUSE=1
-      else unset T5_CUDA_NO_EMBED_FUSE T5_CUDA_NO_CKV_FUSE; fi
-      T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt T5_TEST_VERBOSE=1 timeout 150 \
-        $B/tests/engine/test_engine_fixtures > $f 2>&1
-      echo "== fixtures $dt fusions-off=$off (rc $?): $(tail -1 $f)"
-      fixture_summary $f
-      grep -oE "^  [a-z0-9_]+ case [0-9]+: encoder rel err [^,]+" $f | md5sum
-    done
-    unset T5_CUDA_NO_EMBED_FUSE T5_CUDA_NO_CKV_FUSE
-    T5_TEST_DEVICE=cuda T5_TEST_DTYPE=$dt timeout 100 $B/tests/engine/test_engine_props \
-      > /tmp/fx/props-$dt.txt 2>&1
-    echo "== test_engine_props cuda $dt (rc $?): $(tail -1 /tmp/fx/props-$dt.txt)"
-    grep -i "fail" /tmp/fx/props-$dt.txt | head -5
+    fixtures_on_off $dt $E $C
+    props_dtypes $dt
   done
   inflight_and_memcheck 1 2 4
-  for m in ${MEM_SHAPES:-t5-small t5-base}; do
-    for dt in fp16 bf16; do
-      echo "== memcheck: $m $dt generate"
-      timeout 120 compute-sanitizer --tool memcheck --leak-check no \
-        $B/t5serve generate --model $(shape_dir $m) --input-ids 5,6,7,8,9,10,11,12,13 \
-        --device cuda --dtype $dt --max-new-tokens 11 --json 2>&1 | tail -2
-    done
-  done
+  memcheck_shapes ${MEM_SHAPES:-t5-small t5-base}
 fi 2>&1 | tee "$OUT/check.txt"
-for m in ${SHAPES:-t5-small t5-base}; do
-  dir=$(shape_dir $m)
-  for mode in ${MODES:-new new@T5_CUDA_NO_EMBED_FUSE=1 new@T5_CUDA_NO_CKV_FUSE=1 new@$OFF base new new@T5_CUDA_NO_EMBED_FUSE=1 new@T5_CUDA_NO_CKV_FUSE=1 new@$OFF base}; do
-    lb=$(echo "$mode" | sed 's/T5_CUDA_//g; s/NO_EMBED_FUSE=1/noemb/; s/NO_CKV_FUSE=1/nockv/')
-    run_mode $mode --model $dir --device cuda --dtype fp16 --batch 1 --iters 40 --breakdown \
-      --label $m-$lb 2>&1 | grep -E "^$m" | awk '{print $1, "p50", $7, "p99", $8, "step", $10, "enc+fixed", $11}'
-  done
-done 2>&1 | tee "$OUT/ab.txt"
+ab_modes "${SHAPES:-t5-small t5-base}" \
+  "${MODES:-new new@$E new@$C new@$E@$C base new new@$E new@$C new@$E@$C base}" 2>&1 |
+  tee "$OUT/ab.txt"
 if [ "${PROFILE:-1}" = 1 ]; then
   for m in t5-small t5-base; do
-    for off in 0; do
-      echo "== ncu $m"
-      MODEL=$m PBATCHES=1 NEW=1 OUT=/tmp/prof bash "$D/device-profile.sh" \
-        2>&1 | tail -14
-    done
+    echo "== ncu $m"
+    MODEL=$m PBATCHES=1 NEW=1 OUT=/tmp/prof bash "$D/device-profile.sh" 2>&1 | tail -14
   done 2>&1 | tee "$OUT/profile.txt"
 fi
