@@ -44,8 +44,8 @@ __global__ void enc_attn_short(T *out, const T *qkv, const int32_t *lens, int L,
     float *bias = Vs + L * dkv; /* [2L-1]: relative distance + L-1 */
     float *qs = bias + 2 * L;   /* [qb][dkv+1]: this block's queries */
     /* The bias is the model's: gathered before the wait for the kernel
-     * before (PDL), so its bucket arithmetic and its load from a table that
-     * is rarely in L2 leave the chain. */
+     * before (PDL), so its bucket arithmetic and its load from the table
+     * (likely out of L2 by now) leave the chain. */
     for (int r = threadIdx.x; r < 2 * L - 1; r += blockDim.x)
         bias[r] = table[t5_rel_bucket(r - (L - 1), 1, nb, maxd) * H + h];
     T5__PDL_ENTRY();

@@ -417,7 +417,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32, 2)
     extern __shared__ __align__(16) unsigned char mma_sm[];
     T *as = (T *)mma_sm; /* [16][lda]: the rows, zeros past m; then the stage */
     unsigned char *stage = mma_sm + (size_t)16 * lda * sizeof(T);
-    if (g.pro == PRO_NORM) /* the norm's weights too: rarely in L2 by now */
+    if (g.pro == PRO_NORM) /* the norm's weights too: likely out of L2 by now */
         mma_norm_w_in(g, stage);
     T5__PDL_ENTRY();
     /* k-split partials at the end; until then a residual add's old values,
