@@ -145,6 +145,12 @@ typedef struct t5_backend_vt {
     int (*d2h)(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err);
     int (*memset0)(t5_stream *s, void *dst, size_t bytes, t5_err *err);
 
+    /* Optional (NULL: the engine waits on the host instead). With into set,
+     * what is issued on s from now on runs in into's order: after what into
+     * has, before what is issued on into next. s keeps its own cached graphs
+     * and scratch, and sync(s) still resets them. into NULL ends it. */
+    int (*stream_join)(t5_stream *s, t5_stream *into, t5_err *err);
+
     /* Runs fn(arg), which issues operations on s. A backend may capture the
      * operations the first time a key is seen and replay them afterwards
      * (CUDA graphs), so fn must issue the same operations with the same
@@ -227,9 +233,15 @@ typedef struct t5_backend_vt {
     /* Optional (NULL: decode_step never gets abs_ent). Fills entry `ent` of
      * a->abs_m / a->abs_n (t5_fused_step says what they hold) from cross
      * slot `slot` of length len (1..a->abs_sa) of a->cross_k / a->cross_v.
-     * Ordered on s like any op; not inside run_cached. */
+     * Ordered on s like any op. dev NULL: not inside run_cached. dev set:
+     * a device int32 (ent, slot, len) that the device reads instead (it
+     * must be on the device before the kernel before this op starts: an
+     * h2d before run_cached), so the op may be captured; ent and slot are
+     * then ignored and len only bounds dev's. Returns 1 without doing
+     * anything where it cannot take dev (the same answer for every call on
+     * one model and dtype). */
     int (*cross_absorb)(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
-                        t5_err *err);
+                        const int32_t *dev, t5_err *err);
 } t5_backend_vt;
 
 struct t5_backend {

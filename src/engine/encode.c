@@ -56,11 +56,13 @@ typedef struct enc_args {
     t5_engine *e;
     int n, L;
     const int32_t *ids, *lens, *slots; /* device, in e->enc_in */
+    const int32_t *abs;                /* device (entry, slot, length) a request, or NULL */
+    int declined;                      /* cross_absorb could not take abs */
 } enc_args;
 
 static int encode_device(void *arg, t5_err *err)
 {
-    const enc_args *g = arg;
+    enc_args *g = arg;
     t5_engine *e = g->e;
     const t5_model *m = e->m;
     const t5_config *c = e->cfg;
@@ -90,6 +92,14 @@ static int encode_device(void *arg, t5_err *err)
         (rc = vt->cross_kv_store(s, e->cross_k, e->cross_v, &e->cross_lay, e->enc_ckv, g->slots,
                                  g->lens, n, L, err)) < 0)
         return t5_err_wrap(err, rc, "encoder output");
+    /* the absorbed entries (encode_group), of at most this many keys */
+    const int most = e->fused.abs_sa < e->p.max_input_len ? e->fused.abs_sa : e->p.max_input_len;
+    for (int b = 0; g->abs && b < n; b++) {
+        rc = vt->cross_absorb(s, &e->fused, 0, 0, most, g->abs + 3 * b, err);
+        if (rc < 0)
+            return t5_err_wrap(err, rc, "absorbing request %d", b);
+        g->declined |= rc > 0;
+    }
     return 0;
 }
 
@@ -152,8 +162,25 @@ int t5__enc_bucket_len(const t5_engine *e, int n, int L)
 
 /* Encodes requests [0, n) of the arguments as one padded group of length
  * L (before bucketing). */
+/* Entries for the n requests of a group that absorbs (encode_group), as
+ * (entry, slot, length) at at: taken from the least recently used, marked
+ * used so that no two requests get one. */
+static void take_entries(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *lens,
+                         int32_t *at)
+{
+    uint32_t now = t5__abs_tick(e);
+    for (int b = 0; b < n; b++) {
+        int x = t5__abs_take(e, now);
+        e->abs_used[x] = now;
+        at[3 * b] = x;
+        at[3 * b + 1] = cross_slots[b];
+        at[3 * b + 2] = lens[b];
+    }
+}
+
 static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
-                        const int32_t *const *ids, const int32_t *lens, float *enc_out, t5_err *err)
+                        const int32_t *const *ids, const int32_t *lens, float *enc_out, int absorb,
+                        t5_err *err)
 {
     const t5_config *c = e->cfg;
     const t5_backend_vt *vt = e->be->vt;
@@ -174,14 +201,39 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
         lens_h[b] = b < n ? lens[b] : 1;
         slots_h[b] = b < n ? cross_slots[b] : e->p.max_slots; /* the scratch slot */
     }
-    if ((rc = vt->h2d(s, e->enc_in, e->enc_in_h, sizeof(int32_t) * (2 * np + R), err)) < 0)
+    /* Absorbing needs every request's entry (no padding requests) and a
+     * length an entry holds; the entries' bookkeeping is set once the
+     * group was issued (t5_generate's only: its steps are ordered after) */
+    absorb = absorb && n == np && e->abs_on >= n && e->abs_enc;
+    for (int b = 0; absorb && b < n; b++)
+        absorb = lens[b] <= e->fused.abs_sa;
+    if (absorb)
+        take_entries(e, n, cross_slots, lens, ids_h + R);
+    size_t n_in = 2 * np + R + (absorb ? 3 * np : 0);
+    if ((rc = vt->h2d(s, e->enc_in, e->enc_in_h, sizeof(int32_t) * n_in, err)) < 0)
         return rc;
 
-    enc_args g = {e, np, L, e->enc_in + 2 * np, e->enc_in, e->enc_in + np};
-    uint64_t key = (1ull << 63) | ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
+    enc_args g = {e,
+                  np,
+                  L,
+                  e->enc_in + 2 * np,
+                  e->enc_in,
+                  e->enc_in + np,
+                  absorb ? e->enc_in + 2 * np + R : NULL,
+                  0};
+    uint64_t key =
+        (1ull << 63) | ((uint64_t)absorb << 62) | ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
     rc = bucketed ? vt->run_cached(s, key, encode_device, &g, err) : encode_device(&g, err);
     if (rc < 0)
         return rc;
+    if (g.declined) /* the same for every encode: the steps absorb instead */
+        e->abs_enc = 0;
+    else if (absorb)
+        for (int b = 0; b < n; b++) {
+            int x = ids_h[R + 3 * b];
+            e->abs_slot[x] = cross_slots[b];
+            e->slot_abs[cross_slots[b]] = x;
+        }
     if (enc_out) {
         size_t a = e->be->act_size;
         for (int b = 0; b < n; b++) {
@@ -206,7 +258,7 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
 /* The checks of t5_engine_encode / _start, then every group issued on the
  * encoder stream (enc_out: synchronously, per request). */
 static int encode_issue(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
-                        const int32_t *lens, float *enc_out, t5_err *err)
+                        const int32_t *lens, float *enc_out, int absorb, t5_err *err)
 {
     if (!e || !cross_slots || !ids || !lens)
         return t5_errf(err, T5_EINVAL, "t5_engine_encode: NULL argument");
@@ -248,7 +300,8 @@ static int encode_issue(t5_engine *e, int n, const int32_t *cross_slots, const i
             L = L2;
             cnt++;
         }
-        int rc = encode_group(e, cnt, L, cross_slots + b0, ids + b0, lens + b0, enc_out, err);
+        int rc =
+            encode_group(e, cnt, L, cross_slots + b0, ids + b0, lens + b0, enc_out, absorb, err);
         if (rc < 0)
             return rc;
         if (enc_out)
@@ -277,7 +330,7 @@ static int encode_issue_or_drain(t5_engine *e, int n, const int32_t *cross_slots
                                  const int32_t *const *ids, const int32_t *lens, float *enc_out,
                                  t5_err *err)
 {
-    int rc = encode_issue(e, n, cross_slots, ids, lens, enc_out, err);
+    int rc = encode_issue(e, n, cross_slots, ids, lens, enc_out, 0, err);
     if (rc < 0 && e && e->est)
         e->be->vt->sync(e->est, NULL);
     return rc;
@@ -309,4 +362,44 @@ int t5_engine_encode_wait(t5_engine *e, t5_err *err)
     int n = e->enc_pend_n;
     e->enc_pend_n = 0;
     return n ? encode_finish(e, n, e->enc_pend_slots, e->enc_pend_lens, err) : 0;
+}
+
+/* The encoder stream joined to the step stream (backend stream_join) while
+ * the groups are issued: the steps issued next on the step stream run after
+ * them, and the host does not wait in between (at batch 1 that wait, and
+ * the absorb and chain launches behind it, left the device idle between
+ * the encoder and the first step). The slots count as encoded at once:
+ * whatever reads them is ordered after the encode on the step stream. */
+int t5__encode_joined(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
+                      const int32_t *lens, int absorb, t5_err *err)
+{
+    const t5_backend_vt *vt = e->be->vt;
+    if (!vt->stream_join || e->est == e->st || e->no_join || e->enc_pend_n > 0)
+        return t5_engine_encode(e, n, cross_slots, ids, lens, NULL, err);
+    int rc = vt->stream_join(e->est, e->st, err);
+    if (rc < 0)
+        return rc;
+    e->est_joined = 1;
+    rc = encode_issue(e, n, cross_slots, ids, lens, NULL, absorb, err);
+    int rj = vt->stream_join(e->est, NULL, rc < 0 ? NULL : err);
+    if (rc >= 0 && rj < 0)
+        rc = rj;
+    if (rc < 0) { /* drain both: nothing stays in flight */
+        vt->sync(e->st, NULL);
+        t5__encode_joined_done(e);
+        return rc;
+    }
+    for (int b = 0; b < n; b++)
+        e->cross_len[cross_slots[b]] = lens[b];
+    return 0;
+}
+
+/* After the step stream's wait: the encoder stream is idle, and its sync
+ * resets the staging its copies used. */
+void t5__encode_joined_done(t5_engine *e)
+{
+    if (e->est_joined) {
+        e->be->vt->sync(e->est, NULL);
+        e->est_joined = 0;
+    }
 }

@@ -133,7 +133,31 @@ static void setup_absorb(t5_engine *e)
     }
     f->abs_m = am, f->abs_n = an, f->abs_stride = stride, f->abs_sa = sa;
     e->abs_on = n;
+    e->abs_enc = 1;
     t5__abs_forget(e, -1);
+}
+
+uint32_t t5__abs_tick(t5_engine *e)
+{
+    uint32_t now = ++e->abs_clock;
+    if (now == 0) { /* wrapped: every entry is as old as the others */
+        memset(e->abs_used, 0, sizeof e->abs_used);
+        now = ++e->abs_clock;
+    }
+    return now;
+}
+
+int t5__abs_take(t5_engine *e, uint32_t now)
+{
+    int x = -1;
+    for (int i = 0; i < e->abs_on; i++)
+        if (e->abs_used[i] != now && (x < 0 || e->abs_used[i] < e->abs_used[x]))
+            x = i;
+    if (x >= 0 && e->abs_slot[x] >= 0) {
+        e->slot_abs[e->abs_slot[x]] = -1;
+        e->abs_slot[x] = -1;
+    }
+    return x;
 }
 
 void t5__abs_forget(t5_engine *e, int slot)
@@ -261,7 +285,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         (rc = dalloc(e, &e->enc_attn, R * e->inner * a, "encoder attention", err)) < 0 ||
         (rc = dalloc(e, &e->enc_ff, R * e->ff_cols * a, "encoder FFN", err)) < 0 ||
         (rc = dalloc(e, &e->enc_ckv, R * ckv_cols * a, "cross K/V", err)) < 0 ||
-        (rc = dalloc(e, (void **)&e->enc_in, (2 * B + R) * 4, "encoder inputs", err)) < 0 ||
+        (rc = dalloc(e, (void **)&e->enc_in, (5 * B + R) * 4, "encoder inputs", err)) < 0 ||
         (rc = dalloc(e, (void **)&e->x, B * e->d * 4, "decoder residual", err)) < 0 ||
         (rc = dalloc(e, &e->norm, B * e->d * a, "decoder norm", err)) < 0 ||
         (rc = dalloc(e, &e->qkv, B * 3 * e->inner * a, "decoder qkv", err)) < 0 ||
@@ -285,7 +309,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->cross_len = calloc(p.max_slots, sizeof(int32_t));
     e->self_len = calloc(p.max_slots, sizeof(int32_t));
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
-    e->enc_in_h = calloc(2 * B + R, sizeof(int32_t));
+    e->enc_in_h = calloc(5 * B + R, sizeof(int32_t));
     e->tok_h = calloc(B * 7, sizeof(int32_t));
     e->chain_h = calloc(CHAIN_INTS + CHAIN_VALS, sizeof(int32_t));
     e->top_h = malloc(B * e->kmax * 8);
@@ -325,7 +349,10 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
                   : e->abs_rows > T5__ABS_MAX_ROWS ? T5__ABS_MAX_ROWS
                                                    : e->abs_rows;
     setup_absorb(e);
+    if (getenv("T5_ENGINE_NO_ENC_ABSORB")) /* A/B: entries filled at the first step */
+        e->abs_enc = 0;
     e->no_chain = getenv("T5_ENGINE_NO_CHAIN") != NULL;
+    e->no_join = getenv("T5_ENGINE_NO_JOIN") != NULL;
     /* The scratch slot that padding rows use must hold finite values. */
     for (int l = 0; l < e->self_lay.n_layers; l++) {
         size_t per_slot = (size_t)c->num_heads * p.max_output_len * c->d_kv * a;

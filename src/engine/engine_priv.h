@@ -57,8 +57,10 @@ struct t5_engine {
     void *enc_ff;      /* (enc_rows, ff_cols) act */
     void *enc_ff2;     /* (enc_rows, d_ff) act, gated only (else aliases enc_ff) */
     void *enc_ckv;     /* (enc_rows, dec layers * 2 * inner) act: cross K|V of all layers */
-    /* device (2 * max_batch + enc_rows): a group of np requests' lengths
-     * [0, np), cross slots [np, 2 np) and ids [2 np, 2 np + np * L), one copy */
+    /* device (5 * max_batch + enc_rows): a group of np requests' lengths
+     * [0, np), cross slots [np, 2 np), ids [2 np, 2 np + np * L) and, where
+     * the encode absorbs, (entry, slot, length) of each request after them;
+     * one copy */
     int32_t *enc_in;
     int32_t *enc_in_h; /* its host twin */
     void *enc_out_h;   /* host (enc_rows, d) act, only when act is not fp32 */
@@ -103,6 +105,8 @@ struct t5_engine {
     uint32_t abs_used[T5__ABS_ENTRIES]; /* the step that last used it (least recent goes) */
     uint32_t abs_clock;
     int32_t *slot_abs; /* host [max_slots]: the entry holding a cross slot, -1: none */
+    int abs_enc;       /* t5_generate's encodes may fill entries (encode.c); 0 once the
+                        * backend declines to in a graph */
 
     /* What the step function issues (fixed per run_cached key): the input
      * block's token array and the top-k values it writes (tok and top_v for
@@ -117,6 +121,8 @@ struct t5_engine {
     float *chain_v, *chain_vh;
     int chain_steps; /* the chain being issued (run_cached's function) */
     int no_chain;    /* T5_ENGINE_NO_CHAIN: t5_generate steps one by one (A/B) */
+    int no_join;     /* T5_ENGINE_NO_JOIN: t5_generate waits for its encodes (A/B) */
+    int est_joined;  /* an encode went through t5__encode_joined since est's last sync */
     int step_n;      /* padded row count */
     int step_k;
     /* t5_engine_step_start's step until t5_engine_step_wait */
@@ -132,6 +138,10 @@ int t5__gen_no_eos(const t5_gen *g, int s);
 
 /* Forgets the absorbed entry of cross slot `slot` (if any); slot -1: all. */
 void t5__abs_forget(t5_engine *e, int slot);
+/* The next use of the entries (the clock absorb_rows and encodes share). */
+uint32_t t5__abs_tick(t5_engine *e);
+/* Frees and returns the least recently used entry not used at `now`. */
+int t5__abs_take(t5_engine *e, uint32_t now);
 
 /* x += wo(act(wi(h))) for n rows of h (gated: act(wi_0 h) * wi_1 h), with
  * ff / ff2 as scratch (engine.c). */
@@ -160,6 +170,14 @@ int t5__enc_bucket_len(const t5_engine *e, int n, int L);
  * buffers hold enc_gemm_rows >= enc_rows rows for it. */
 #define T5__ENC_GEMM_ROWS 128
 int t5__enc_gemm_rows(const t5_engine *e, int n, int L);
+
+/* t5_generate's encode (encode.c): ordered before the step stream's next
+ * work with no host wait where the backend can join streams (else
+ * t5_engine_encode); t5__encode_joined_done after the steps' wait. absorb:
+ * the requests' absorbed entries filled by the encoder too, where it can. */
+int t5__encode_joined(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
+                      const int32_t *lens, int absorb, t5_err *err);
+void t5__encode_joined_done(t5_engine *e);
 /* The row count a decoder step of n rows is padded to (step.c). */
 int t5__step_rows(const t5_engine *e, int n);
 

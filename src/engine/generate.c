@@ -145,8 +145,16 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
             n_enc++;
             next++;
         }
+        /* The encoder fills the absorbed entries too where the first steps
+         * will take them: every live request new and greedy with one row,
+         * no more rows than absorb (step.c). */
+        int absorb = n_enc == n_live && rows_used == n_enc && n_enc <= e->abs_rows;
+        for (int i = 0; absorb && i < n_enc; i++) {
+            const t5_gen_params *p = per_request ? &params[live[i].idx] : params;
+            absorb = p->num_beams <= 1 && !p->do_sample;
+        }
         if (n_enc > 0 &&
-            (rc = t5_engine_encode(e, n_enc, enc_slots, enc_ids, enc_lens, NULL, err)) < 0)
+            (rc = t5__encode_joined(e, n_enc, enc_slots, enc_ids, enc_lens, absorb, err)) < 0)
             goto done;
         if (n_live == 0) { /* cannot happen after the parameter checks */
             rc = t5_errf(err, T5_ELIMIT, "t5_generate: request %d does not fit the engine", next);
@@ -180,6 +188,8 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
                     goto done;
         }
 
+        t5__encode_joined_done(e); /* the step waited: the encoder stream is idle */
+
         /* Retire finished (and cancelled) requests, returning their slots. */
         for (int i = 0; i < n_live;) {
             live_req *L = &live[i];
@@ -201,6 +211,10 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
         }
     }
 done:
+    if (rc < 0 && e->est_joined) { /* a failed step may not have drained what it joined */
+        e->be->vt->sync(e->st, NULL);
+        t5__encode_joined_done(e);
+    }
     for (int i = 0; live && i < n_live; i++) {
         t5_gen_free(live[i].g);
         free(live[i].slots);

@@ -95,21 +95,13 @@ static int absorb_rows(t5_engine *e, int n, int np, const t5_step_row *rows, int
     for (int r = 0; r < n; r++)
         if (e->cross_len[rows[r].cross_slot] > e->fused.abs_sa)
             return 0;
-    uint32_t now = ++e->abs_clock;
-    if (now == 0) { /* wrapped: every entry is as old as the others */
-        memset(e->abs_used, 0, sizeof e->abs_used);
-        now = ++e->abs_clock;
-    }
+    uint32_t now = t5__abs_tick(e);
     for (int r = 0; r < n; r++) {
         int slot = rows[r].cross_slot, x = e->slot_abs[slot];
-        if (x < 0) { /* the least recently used entry no row of this step holds */
-            for (int i = 0; i < e->abs_on; i++)
-                if (e->abs_used[i] != now && (x < 0 || e->abs_used[i] < e->abs_used[x]))
-                    x = i;
-            if (e->abs_slot[x] >= 0)
-                e->slot_abs[e->abs_slot[x]] = -1;
-            e->abs_slot[x] = -1;
-            int rc = e->be->vt->cross_absorb(e->st, &e->fused, x, slot, e->cross_len[slot], err);
+        if (x < 0) {
+            x = t5__abs_take(e, now);
+            int rc =
+                e->be->vt->cross_absorb(e->st, &e->fused, x, slot, e->cross_len[slot], NULL, err);
             if (rc < 0)
                 return t5_err_wrap(err, rc, "absorbing cross slot %d", slot);
             e->abs_slot[x] = slot;

@@ -121,6 +121,20 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
                     break;
             }
     }
+    /* t5_generate's encode of one greedy request fills its absorbed entry
+     * too (generate.c): graphs of their own, one per length bucket up to the
+     * lengths an entry holds. */
+    for (int len = 1; rc >= 0 && e->abs_enc && len <= e->fused.abs_sa && len <= L;) {
+        if (e->be->device == T5_DEVICE_CPU || !t5__enc_bucketed(e, 1, len))
+            break;
+        lens[0] = len;
+        if ((rc = t5__encode_joined(e, 1, slots, ids, lens, 1, err)) >= 0)
+            rc = e->be->vt->sync(e->st, err);
+        t5__encode_joined_done(e);
+        if (rc < 0)
+            rc = t5_err_wrap(err, rc, "warm-up encode of %d tokens (absorbing)", len);
+        len = t5__enc_bucket_len(e, 1, len) + 1;
+    }
 done:
     /* Leave every slot as a new engine has it. */
     t5__abs_forget(e, -1);

@@ -246,7 +246,7 @@ static __device__ __forceinline__ void am_cp(void *dst, const void *src, bool ok
  * as many for N. */
 template <typename T>
 __global__ void __launch_bounds__(AM_WARPS * 32)
-    absorb_mma_kernel(const t5_fused_step a, int ent, int slot, int len)
+    absorb_mma_kernel(const t5_fused_step a, int ent, int slot, int len, const int32_t *dev)
 {
     extern __shared__ __align__(16) unsigned char am_sm[];
     const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
@@ -278,6 +278,11 @@ __global__ void __launch_bounds__(AM_WARPS * 32)
         }
     }
     t5__cp_commit();
+    if (dev) { /* uploaded before the kernel before this one started (backend.h) */
+        ent = dev[0];
+        slot = dev[1];
+        len = dev[2];
+    }
     T5__PDL_ENTRY();
     const t5_kv_layout &cl = a.cross_lay;
     const T *src = (const T *)(is_n ? a.cross_v : a.cross_k) +
@@ -352,7 +357,7 @@ __global__ void __launch_bounds__(AM_WARPS * 32)
 
 template <typename T>
 static int absorb_mma_launch(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
-                             t5_err *err)
+                             const int32_t *dev, t5_err *err)
 {
     const int kd = (a->sh.d_kv + 15) & ~15;
     const int per = (a->d + AM_WARPS * AM_COLS - 1) / (AM_WARPS * AM_COLS);
@@ -364,7 +369,7 @@ static int absorb_mma_launch(t5_stream *s, const t5_fused_step *a, int ent, int 
         raised[s->be->dev & 63] = (int)smem;
     }
     CU_CHECK(t5__launch(s, absorb_mma_kernel<T>, dim3(2 * a->n_layers * a->sh.n_heads * per),
-                        dim3(AM_WARPS * 32), smem, *a, ent, slot, len));
+                        dim3(AM_WARPS * 32), smem, *a, ent, slot, len, dev));
     return 0;
 }
 
@@ -391,8 +396,10 @@ static int absorb_launch(t5_stream *s, const t5_fused_step *a, int blocks, size_
 }
 
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
-                        t5_err *err)
+                        const int32_t *dev, t5_err *err)
 {
+    if (dev) /* the bounds are the engine's to keep */
+        ent = slot = 0;
     if (!a->abs_m || !a->abs_n || a->abs_sa < 1 || len < 1 || len > a->abs_sa ||
         len > a->cross_lay.max_len || slot < 0 || slot >= a->cross_lay.n_slots || ent < 0)
         return t5_errf(err, T5_EINVAL, "cross_absorb: entry %d, slot %d, length %d (max %d)", ent,
@@ -420,9 +427,11 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
     const int vec = al % 16 == 0 && dkv % e16 == 0 && a->d % e16 == 0;
     if (s->be->absorb_mma && vec && es == 2 && a->abs_sa <= 16 && dkv <= AM_KMAX) {
         if (s->be->base.act_dtype == T5_F16)
-            rc = absorb_mma_launch<__half>(s, a, ent, slot, len, err);
+            rc = absorb_mma_launch<__half>(s, a, ent, slot, len, dev, err);
         else
-            rc = absorb_mma_launch<__nv_bfloat16>(s, a, ent, slot, len, err);
+            rc = absorb_mma_launch<__nv_bfloat16>(s, a, ent, slot, len, dev, err);
+    } else if (dev) { /* absorb_kernel's grid depends on len */
+        return 1;
     } else if (km == AB_SA_SHORT) {
         T5__DISPATCH(s->be->base.act_dtype, T,
                      rc = absorb_launch<T, AB_SA_SHORT>(s, a, blocks, smem, ent, slot, len, vec,

@@ -166,8 +166,8 @@ static void cu_stream_destroy(t5_stream *s)
     free(s->host_tmp);
     cudaFreeHost(s->hstage);
     cudaFreeHost(s->dstage);
-    if (s->st)
-        cudaStreamDestroy(s->st);
+    if (s->own)
+        cudaStreamDestroy(s->own);
     free(s);
 }
 
@@ -192,7 +192,8 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
             goto fail;                                                                             \
         }                                                                                          \
     } while (0)
-    SC(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking));
+    SC(cudaStreamCreateWithFlags(&s->own, cudaStreamNonBlocking));
+    s->st = s->own;
     SC(cudaMalloc(&s->ws, s->ws_bytes));
     SC(cudaMalloc((void **)&s->topk_part, sizeof(float) * 2 * T5__TOPK_PARTIALS));
     SC(cudaMalloc((void **)&s->fs_bar, 4 * sizeof(unsigned long long)));
@@ -232,6 +233,27 @@ static int cu_sync(t5_stream *s, t5_err *err)
         memcpy(s->pending[i].dst, s->dstage + s->pending[i].off, s->pending[i].bytes);
     s->n_pending = 0;
     s->hoff = s->doff = 0;
+    return 0;
+}
+
+/* Joined, s issues into `into`'s CUDA stream: one queue, so what follows
+ * on `into` needs no cross-stream wait (an event join measured the same:
+ * bench/cuda.md, session 32). */
+static int cu_stream_join(t5_stream *s, t5_stream *into, t5_err *err)
+{
+    CU_ENTER(s);
+    if (into) {
+        if (s->st != s->own || into->st != into->own || into == s)
+            return t5_errf(err, T5_EINVAL, "stream_join: already joined");
+        if (into->pend.kind) { /* into's pending op before s's work */
+            int rc = t5__cu_pending_flush(into, err);
+            if (rc < 0)
+                return rc;
+        }
+        s->st = into->own;
+        return 0;
+    }
+    s->st = s->own;
     return 0;
 }
 
@@ -361,6 +383,7 @@ static t5_backend_vt make_vt(void)
     v.h2d = cu_h2d;
     v.d2h = cu_d2h;
     v.memset0 = cu_memset0;
+    v.stream_join = cu_stream_join;
     v.run_cached = cu_run_cached;
     v.embed = t5__cu_embed;
     v.rmsnorm = t5__cu_pending_norm;

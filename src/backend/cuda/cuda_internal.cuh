@@ -152,6 +152,7 @@ struct t5_stream {
     unsigned long long plan_builds, plan_ns, plan_max_ns; /* T5_CUDA_PLAN_STATS */
     t5__graph graphs[T5__GRAPHS];
     int n_graphs;
+    cudaStream_t own; /* this stream's CUDA stream; st is own, or a joined one's */
     int capturing;
     /* Small copies go through pinned staging so that they are true async
      * DMA (pageable copies cost several microseconds each). h2d: the host
@@ -495,7 +496,7 @@ int t5__cu_decode_step2(t5_stream *s, const t5_fused_step *a, t5_err *err);
  * for a step t5__cu_decode_step has checked and claimed */
 int t5__cu_decode_step_384(t5_stream *s, const t5_fused_step *a, t5_err *err);
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
-                        t5_err *err);
+                        const int32_t *dev, t5_err *err);
 void t5__cu_fused_release(t5_stream *s);
 void t5__cu_fused_trace_report(t5_stream *s);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);
