@@ -130,6 +130,11 @@ typedef struct t5_backend_vt {
     /* Memory (device memory on CUDA). alloc returns NULL on failure. */
     void *(*alloc)(t5_backend *be, size_t bytes);
     void (*free)(t5_backend *be, void *p);
+    /* Optional (NULL: the engine takes malloc's). Host memory that h2d may
+     * read inside run_cached: a captured copy reads it when the graph runs,
+     * so the caller keeps it unchanged until then. */
+    void *(*host_alloc)(t5_backend *be, size_t bytes);
+    void (*host_free)(t5_backend *be, void *p);
 
     /* Uploads one weight given as host fp32 [rows, cols] (cols only for
      * 1-D kinds: rows = 1) in the backend's storage format. Synchronous. */
@@ -148,7 +153,8 @@ typedef struct t5_backend_vt {
     /* Optional (NULL: the engine waits on the host instead). With into set,
      * what is issued on s from now on runs in into's order: after what into
      * has, before what is issued on into next. s keeps its own cached graphs
-     * and scratch, and sync(s) still resets them. into NULL ends it. */
+     * and scratch. into NULL ends it. sync(into) then also waits for what s
+     * issued while joined and frees its staging (as sync(s) would). */
     int (*stream_join)(t5_stream *s, t5_stream *into, t5_err *err);
 
     /* Runs fn(arg), which issues operations on s. A backend may capture the

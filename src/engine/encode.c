@@ -55,6 +55,7 @@ static void act_to_f32(float *dst, const void *src, size_t n, t5_dtype t)
 typedef struct enc_args {
     t5_engine *e;
     int n, L;
+    size_t n_in;                       /* ints of e->enc_in_h to copy first (encode_group), or 0 */
     const int32_t *ids, *lens, *slots; /* device, in e->enc_in */
     const int32_t *abs;                /* device (entry, slot, length) a request, or NULL */
     int declined;                      /* cross_absorb could not take abs */
@@ -71,6 +72,8 @@ static int encode_device(void *arg, t5_err *err)
     int n = g->n, L = g->L, R = n * L, d = e->d, inner = e->inner, rc;
     int RG = t5__enc_gemm_rows(e, n, L); /* the GEMMs' rows: R, or R padded */
     float eps = c->layer_norm_epsilon;
+    if (g->n_in && (rc = vt->h2d(s, e->enc_in, e->enc_in_h, sizeof(int32_t) * g->n_in, err)) < 0)
+        return rc;
     if ((rc = vt->embed(s, e->enc_x, m->embed, g->ids, R, d, err)) < 0)
         return rc;
     for (int l = 0; l < c->num_layers; l++) {
@@ -180,7 +183,7 @@ static void take_entries(t5_engine *e, int n, const int32_t *cross_slots, const 
 
 static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
                         const int32_t *const *ids, const int32_t *lens, float *enc_out, int absorb,
-                        t5_err *err)
+                        int last, t5_err *err)
 {
     const t5_config *c = e->cfg;
     const t5_backend_vt *vt = e->be->vt;
@@ -209,13 +212,21 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
         absorb = lens[b] <= e->fused.abs_sa;
     if (absorb)
         take_entries(e, n, cross_slots, lens, ids_h + R);
+    /* The inputs' copy: inside the graph where it can read enc_in_h when
+     * the graph runs (pinned), which saves the host a call before the
+     * graph's launch. Only for an encode's last group: the host does not
+     * write enc_in_h again before the encode is waited for
+     * (t5_engine_encode_wait, or the step stream's sync after
+     * t5__encode_joined), where a next group would write it at once. */
     size_t n_in = 2 * np + R + (absorb ? 3 * np : 0);
-    if ((rc = vt->h2d(s, e->enc_in, e->enc_in_h, sizeof(int32_t) * n_in, err)) < 0)
+    int in_graph = last && bucketed && e->enc_in_pinned && !e->no_in_graph;
+    if (!in_graph && (rc = vt->h2d(s, e->enc_in, e->enc_in_h, sizeof(int32_t) * n_in, err)) < 0)
         return rc;
 
     enc_args g = {e,
                   np,
                   L,
+                  in_graph ? n_in : 0,
                   e->enc_in + 2 * np,
                   e->enc_in,
                   e->enc_in + np,
@@ -300,8 +311,8 @@ static int encode_issue(t5_engine *e, int n, const int32_t *cross_slots, const i
             L = L2;
             cnt++;
         }
-        int rc =
-            encode_group(e, cnt, L, cross_slots + b0, ids + b0, lens + b0, enc_out, absorb, err);
+        int rc = encode_group(e, cnt, L, cross_slots + b0, ids + b0, lens + b0, enc_out, absorb,
+                              b0 + cnt == n, err);
         if (rc < 0)
             return rc;
         if (enc_out)
@@ -369,7 +380,8 @@ int t5_engine_encode_wait(t5_engine *e, t5_err *err)
  * them, and the host does not wait in between (at batch 1 that wait, and
  * the absorb and chain launches behind it, left the device idle between
  * the encoder and the first step). The slots count as encoded at once:
- * whatever reads them is ordered after the encode on the step stream. */
+ * whatever reads them is ordered after the encode on the step stream, and
+ * the step stream's next sync finishes the encode. */
 int t5__encode_joined(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
                       const int32_t *lens, int absorb, t5_err *err)
 {
@@ -379,27 +391,15 @@ int t5__encode_joined(t5_engine *e, int n, const int32_t *cross_slots, const int
     int rc = vt->stream_join(e->est, e->st, err);
     if (rc < 0)
         return rc;
-    e->est_joined = 1;
     rc = encode_issue(e, n, cross_slots, ids, lens, NULL, absorb, err);
     int rj = vt->stream_join(e->est, NULL, rc < 0 ? NULL : err);
     if (rc >= 0 && rj < 0)
         rc = rj;
-    if (rc < 0) { /* drain both: nothing stays in flight */
+    if (rc < 0) { /* drained: nothing stays in flight */
         vt->sync(e->st, NULL);
-        t5__encode_joined_done(e);
         return rc;
     }
     for (int b = 0; b < n; b++)
         e->cross_len[cross_slots[b]] = lens[b];
     return 0;
-}
-
-/* After the step stream's wait: the encoder stream is idle, and its sync
- * resets the staging its copies used. */
-void t5__encode_joined_done(t5_engine *e)
-{
-    if (e->est_joined) {
-        e->be->vt->sync(e->est, NULL);
-        e->est_joined = 0;
-    }
 }

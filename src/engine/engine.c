@@ -59,7 +59,10 @@ void t5_engine_free(t5_engine *e)
     free(e->cross_len);
     free(e->self_len);
     free(e->slot_mark);
-    free(e->enc_in_h);
+    if (e->enc_in_pinned)
+        be->vt->host_free(be, e->enc_in_h);
+    else
+        free(e->enc_in_h);
     free(e->enc_out_h);
     free(e->tok_h);
     free(e->top_h);
@@ -309,7 +312,12 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->cross_len = calloc(p.max_slots, sizeof(int32_t));
     e->self_len = calloc(p.max_slots, sizeof(int32_t));
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
-    e->enc_in_h = calloc(5 * B + R, sizeof(int32_t));
+    /* pinned where the backend has it, so that a graph's copy reads it (encode.c) */
+    if (e->be->vt->host_alloc &&
+        (e->enc_in_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * (5 * B + R))))
+        e->enc_in_pinned = 1;
+    else
+        e->enc_in_h = calloc(5 * B + R, sizeof(int32_t));
     e->tok_h = calloc(B * 7, sizeof(int32_t));
     e->chain_h = calloc(CHAIN_INTS + CHAIN_VALS, sizeof(int32_t));
     e->top_h = malloc(B * e->kmax * 8);
@@ -353,6 +361,7 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
         e->abs_enc = 0;
     e->no_chain = getenv("T5_ENGINE_NO_CHAIN") != NULL;
     e->no_join = getenv("T5_ENGINE_NO_JOIN") != NULL;
+    e->no_in_graph = getenv("T5_ENGINE_NO_IN_GRAPH") != NULL;
     /* The scratch slot that padding rows use must hold finite values. */
     for (int l = 0; l < e->self_lay.n_layers; l++) {
         size_t per_slot = (size_t)c->num_heads * p.max_output_len * c->d_kv * a;

@@ -63,6 +63,7 @@ struct t5_engine {
      * one copy */
     int32_t *enc_in;
     int32_t *enc_in_h; /* its host twin */
+    int enc_in_pinned; /* enc_in_h from host_alloc: an encoder graph copies it itself */
     void *enc_out_h;   /* host (enc_rows, d) act, only when act is not fp32 */
 
     /* Decoder step scratch for max_batch rows. */
@@ -122,7 +123,7 @@ struct t5_engine {
     int chain_steps; /* the chain being issued (run_cached's function) */
     int no_chain;    /* T5_ENGINE_NO_CHAIN: t5_generate steps one by one (A/B) */
     int no_join;     /* T5_ENGINE_NO_JOIN: t5_generate waits for its encodes (A/B) */
-    int est_joined;  /* an encode went through t5__encode_joined since est's last sync */
+    int no_in_graph; /* T5_ENGINE_NO_IN_GRAPH: encoder graphs' inputs copied before them (A/B) */
     int step_n;      /* padded row count */
     int step_k;
     /* t5_engine_step_start's step until t5_engine_step_wait */
@@ -173,11 +174,10 @@ int t5__enc_gemm_rows(const t5_engine *e, int n, int L);
 
 /* t5_generate's encode (encode.c): ordered before the step stream's next
  * work with no host wait where the backend can join streams (else
- * t5_engine_encode); t5__encode_joined_done after the steps' wait. absorb:
- * the requests' absorbed entries filled by the encoder too, where it can. */
+ * t5_engine_encode), finished by the step stream's next sync. absorb: the
+ * requests' absorbed entries filled by the encoder too, where it can. */
 int t5__encode_joined(t5_engine *e, int n, const int32_t *cross_slots, const int32_t *const *ids,
                       const int32_t *lens, int absorb, t5_err *err);
-void t5__encode_joined_done(t5_engine *e);
 /* The row count a decoder step of n rows is padded to (step.c). */
 int t5__step_rows(const t5_engine *e, int n);
 

@@ -188,8 +188,6 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
                     goto done;
         }
 
-        t5__encode_joined_done(e); /* the step waited: the encoder stream is idle */
-
         /* Retire finished (and cancelled) requests, returning their slots. */
         for (int i = 0; i < n_live;) {
             live_req *L = &live[i];
@@ -211,10 +209,8 @@ int t5_generate_ex(t5_engine *e, int n, const int32_t *const *ids, const int32_t
         }
     }
 done:
-    if (rc < 0 && e->est_joined) { /* a failed step may not have drained what it joined */
+    if (rc < 0) /* nothing stays in flight, a joined encode included */
         e->be->vt->sync(e->st, NULL);
-        t5__encode_joined_done(e);
-    }
     for (int i = 0; live && i < n_live; i++) {
         t5_gen_free(live[i].g);
         free(live[i].slots);

@@ -130,7 +130,6 @@ int t5_engine_warmup(t5_engine *e, int max_topk, t5_err *err)
         lens[0] = len;
         if ((rc = t5__encode_joined(e, 1, slots, ids, lens, 1, err)) >= 0)
             rc = e->be->vt->sync(e->st, err);
-        t5__encode_joined_done(e);
         if (rc < 0)
             rc = t5_err_wrap(err, rc, "warm-up encode of %d tokens (absorbing)", len);
         len = t5__enc_bucket_len(e, 1, len) + 1;

@@ -9,8 +9,10 @@
  */
 #include "cuda_internal.cuh"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The device this thread last made current, so the per-op check is a
  * compare rather than a driver call. */
@@ -71,6 +73,26 @@ int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n
 /* Weights arrive as host fp32 and are stored in the act dtype (linear,
  * embedding) or fp32 (norm scales, bias tables). The conversion runs on the
  * device from a staging buffer that is reused across uploads. */
+static void *cu_host_alloc(t5_backend *b, size_t bytes)
+{
+    t5__cu_backend *be = (t5__cu_backend *)b;
+    void *p = NULL;
+    if (t5__cu_use(be, NULL) < 0)
+        return NULL;
+    if (cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    return p;
+}
+
+static void cu_host_free(t5_backend *b, void *p)
+{
+    (void)b;
+    if (p)
+        cudaFreeHost(p);
+}
+
 static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t rows, int64_t cols,
                             void **out, t5_err *err)
 {
@@ -212,7 +234,8 @@ static int cu_stream_create(t5_backend *b, int n_threads, t5_stream **out, t5_er
                            s->st));
     }
     SC(cudaHostAlloc((void **)&s->hstage, s->stage_bytes, cudaHostAllocDefault));
-    SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocDefault));
+    SC(cudaHostAlloc((void **)&s->dstage, s->stage_bytes, cudaHostAllocMapped));
+    SC(cudaHostGetDevicePointer((void **)&s->dstage_dev, s->dstage, 0));
 #undef SC
     if (cublasLtCreate(&s->lt) != CUBLAS_STATUS_SUCCESS) {
         rc = t5_errf(err, T5_EDEVICE, "stream_create: cublasLtCreate failed");
@@ -225,14 +248,120 @@ fail:
     return rc;
 }
 
-static int cu_sync(t5_stream *s, t5_err *err)
+/* ---- T5_CUDA_EV_TRACE (lab) ------------------------------------------------
+ * An event recorded before and after every copy and graph launch outside a
+ * capture, and the host's clock at each; at each sync that finds them all
+ * on its stream, the intervals between consecutive events (the device's
+ * time in each op and between ops) are added up per sequence of ops, and
+ * the backend's destruction prints their means (one line per sequence). */
+#define EVT_MAX 24
+#define EVT_SEQS 8
+struct t5__evtrace {
+    cudaEvent_t ev[EVT_MAX];
+    cudaStream_t st[EVT_MAX];
+    double host[EVT_MAX];
+    char lab[EVT_MAX];
+    int n;
+    struct {
+        char sig[EVT_MAX + 1];
+        int n, count;
+        double gpu[EVT_MAX], host[EVT_MAX + 1];
+    } seq[EVT_SEQS];
+};
+
+static double evt_now_us(void)
 {
-    CU_ENTER(s);
-    CU_CHECK(cudaStreamSynchronize(s->st));
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void evt_mark(t5_stream *s, char lab)
+{
+    t5__evtrace *t = s->be->evt;
+    if (!t || s->capturing || t->n >= EVT_MAX)
+        return;
+    if (!t->ev[t->n])
+        cudaEventCreate(&t->ev[t->n]);
+    t->host[t->n] = evt_now_us();
+    t->st[t->n] = s->st;
+    t->lab[t->n] = lab;
+    cudaEventRecord(t->ev[t->n], s->st);
+    t->n++;
+}
+
+static void evt_sync(t5_stream *s)
+{
+    t5__evtrace *t = s->be->evt;
+    if (!t || !t->n)
+        return;
+    double back = evt_now_us();
+    for (int i = 0; i < t->n; i++)
+        if (t->st[i] != s->st)
+            return; /* some on another stream: left for its sync */
+    char sig[EVT_MAX + 1];
+    memcpy(sig, t->lab, t->n);
+    sig[t->n] = 0;
+    int q = 0;
+    while (q < EVT_SEQS && t->seq[q].count && strcmp(t->seq[q].sig, sig))
+        q++;
+    if (q < EVT_SEQS) {
+        if (!t->seq[q].count) {
+            memcpy(t->seq[q].sig, sig, sizeof sig);
+            t->seq[q].n = t->n;
+        }
+        t->seq[q].count++;
+        for (int i = 1; i < t->n; i++) {
+            float ms = 0;
+            cudaEventElapsedTime(&ms, t->ev[i - 1], t->ev[i]);
+            t->seq[q].gpu[i] += ms * 1e3;
+        }
+        for (int i = 0; i < t->n; i++)
+            t->seq[q].host[i] += t->host[i] - t->host[0];
+        t->seq[q].host[t->n] += back - t->host[0];
+    }
+    t->n = 0;
+}
+
+static void evt_report(t5__evtrace *t)
+{
+    for (int q = 0; q < EVT_SEQS && t->seq[q].count; q++) {
+        int c = t->seq[q].count;
+        fprintf(stderr, "ev-trace %s (x%d): device us between events:", t->seq[q].sig, c);
+        for (int i = 1; i < t->seq[q].n; i++)
+            fprintf(stderr, " %c-%c %.1f", t->seq[q].sig[i - 1], t->seq[q].sig[i],
+                    t->seq[q].gpu[i] / c);
+        fprintf(stderr, "; host us from the first:");
+        for (int i = 1; i < t->seq[q].n; i++)
+            fprintf(stderr, " %c %.1f", t->seq[q].sig[i], t->seq[q].host[i] / c);
+        fprintf(stderr, " sync-return %.1f\n", t->seq[q].host[t->seq[q].n] / c);
+    }
+    for (int i = 0; i < EVT_MAX; i++)
+        if (t->ev[i])
+            cudaEventDestroy(t->ev[i]);
+    free(t);
+}
+
+/* After a sync that covered everything s issued: its d2h copies delivered
+ * and its staging free again. */
+static void staging_done(t5_stream *s)
+{
     for (int i = 0; i < s->n_pending; i++)
         memcpy(s->pending[i].dst, s->dstage + s->pending[i].off, s->pending[i].bytes);
     s->n_pending = 0;
     s->hoff = s->doff = 0;
+}
+
+static int cu_sync(t5_stream *s, t5_err *err)
+{
+    CU_ENTER(s);
+    CU_CHECK(cudaStreamSynchronize(s->st));
+    evt_sync(s);
+    staging_done(s);
+    if (s->joined_by) { /* what it issued into this stream is done too */
+        staging_done(s->joined_by);
+        s->joined_by = NULL;
+    }
     return 0;
 }
 
@@ -251,6 +380,7 @@ static int cu_stream_join(t5_stream *s, t5_stream *into, t5_err *err)
                 return rc;
         }
         s->st = into->own;
+        into->joined_by = s;
         return 0;
     }
     s->st = s->own;
@@ -260,6 +390,32 @@ static int cu_stream_join(t5_stream *s, t5_stream *into, t5_err *err)
 static size_t align256(size_t x)
 {
     return (x + 255) & ~(size_t)255;
+}
+
+/* Small device-to-host copies by a kernel instead of the copy engine: at
+ * batch 1 a request's last copy (the chain's results, a few hundred bytes)
+ * took 6.8-7.4 us of the device's time, against 4.1-4.2 us as a kernel
+ * that writes the pinned staging (mapped: host memory the device can
+ * write), which sync() then delivers (session 32's event trace,
+ * bench/cuda.md). It waits for the kernel before it (PDL), as a copy
+ * would. Host-to-device copies stay on the copy engine: a kernel taking
+ * the data as its parameters was no faster there. T5_CUDA_DOWNLOAD_KERNEL=0:
+ * the copy engine (A/B). */
+#define XFER_D2H_MAX (64u << 10)
+
+static __global__ void __launch_bounds__(256)
+    download_kernel(uint32_t *dst, const uint32_t *src, int n)
+{
+    T5__PDL_ENTRY();
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        dst[i] = src[i];
+    __threadfence_system();
+}
+
+static bool download_by_kernel(const t5_stream *s, const void *src, size_t bytes)
+{
+    return s->be->download_kernel && !s->capturing && bytes % 4 == 0 && (uintptr_t)src % 4 == 0 &&
+           bytes <= XFER_D2H_MAX;
 }
 
 static int cu_h2d(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err *err)
@@ -273,7 +429,9 @@ static int cu_h2d(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err
         char *p = s->hstage + s->hoff;
         memcpy(p, src, bytes);
         s->hoff = align256(s->hoff + bytes);
+        evt_mark(s, 'h');
         CU_CHECK(cudaMemcpyAsync(dst, p, bytes, cudaMemcpyHostToDevice, s->st));
+        evt_mark(s, 'H');
         return 0;
     }
     CU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->st));
@@ -286,7 +444,16 @@ static int cu_d2h(t5_stream *s, void *dst, const void *src, size_t bytes, t5_err
     if (!bytes)
         return 0;
     if (!s->capturing && s->n_pending < T5__PENDING && s->doff + bytes <= s->stage_bytes) {
-        CU_CHECK(cudaMemcpyAsync(s->dstage + s->doff, src, bytes, cudaMemcpyDeviceToHost, s->st));
+        evt_mark(s, 'd');
+        if (download_by_kernel(s, src, bytes)) {
+            int n = (int)(bytes / 4), g = (n + 255) / 256;
+            CU_CHECK(t5__launch(s, download_kernel, dim3(g < 16 ? g : 16), dim3(256), 0,
+                                (uint32_t *)(s->dstage_dev + s->doff), (const uint32_t *)src, n));
+        } else {
+            CU_CHECK(
+                cudaMemcpyAsync(s->dstage + s->doff, src, bytes, cudaMemcpyDeviceToHost, s->st));
+        }
+        evt_mark(s, 'D');
         s->pending[s->n_pending].dst = dst;
         s->pending[s->n_pending].off = s->doff;
         s->pending[s->n_pending].bytes = bytes;
@@ -319,7 +486,9 @@ static int cu_run_cached(t5_stream *s, uint64_t key, int (*fn)(void *, t5_err *)
         return fn(arg, err);
     for (int i = 0; i < s->n_graphs; i++)
         if (s->graphs[i].key == key) {
+            evt_mark(s, 'g');
             CU_CHECK(cudaGraphLaunch(s->graphs[i].exec, s->st));
+            evt_mark(s, 'G');
             return 0;
         }
     int rc = fn(arg, err);
@@ -363,6 +532,8 @@ static void cu_destroy(t5_backend *b)
     if (!be)
         return;
     t5__cu_use(be, NULL);
+    if (be->evt)
+        evt_report(be->evt);
     cudaFree(be->stage);
     free(be);
 }
@@ -375,6 +546,8 @@ static t5_backend_vt make_vt(void)
     v.destroy = cu_destroy;
     v.alloc = cu_alloc;
     v.free = cu_free;
+    v.host_alloc = cu_host_alloc;
+    v.host_free = cu_host_free;
     v.upload_weight = cu_upload_weight;
     v.free_weight = cu_free_weight;
     v.stream_create = cu_stream_create;
@@ -455,6 +628,10 @@ extern "C" int t5_backend_cuda_create(t5_backend **out, t5_dtype dtype, int devi
     if (be->mma_max_m > 16 || prop.major < 8)
         be->mma_max_m = prop.major < 8 ? 0 : 16;
     be->no_graphs = getenv("T5_CUDA_NO_GRAPHS") != NULL;
+    be->download_kernel =
+        !getenv("T5_CUDA_DOWNLOAD_KERNEL") || atoi(getenv("T5_CUDA_DOWNLOAD_KERNEL"));
+    if (getenv("T5_CUDA_EV_TRACE"))
+        be->evt = (t5__evtrace *)calloc(1, sizeof *be->evt);
     be->pdl = prop.major >= 9 && getenv("T5_CUDA_NO_PDL") == NULL;
     be->absorb_mma = prop.major >= 8 &&
                      (!getenv("T5_CUDA_ABSORB_MMA") || atoi(getenv("T5_CUDA_ABSORB_MMA")) > 0);

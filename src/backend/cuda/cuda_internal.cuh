@@ -70,6 +70,7 @@ typedef struct t5__cu_backend {
     int gemv_max_m;       /* rows up to which the GEMV path is taken (T5_CUDA_GEMV_MAX_M) */
     int mma_max_m;        /* then the tensor-core path (fp16/bf16, sm_80+; T5_CUDA_MMA_MAX_M) */
     int no_graphs;        /* T5_CUDA_NO_GRAPHS set: run_cached runs eagerly */
+    int download_kernel;  /* small d2h copies by a kernel (T5_CUDA_DOWNLOAD_KERNEL=0: not) */
     int pdl;              /* programmatic dependent launch (sm_90+, unless T5_CUDA_NO_PDL) */
     int absorb_mma;       /* cross_absorb on the tensor cores where it can (sm_80+, 16-bit;
                              T5_CUDA_ABSORB_MMA=0: the CUDA-core kernel always) */
@@ -92,6 +93,8 @@ typedef struct t5__cu_backend {
     int fused_shapes;     /* T5_CUDA_FUSED_SHAPES (sm_90+): a chain's kernel by shape (fs_shape) */
     float *stage;         /* upload_weight staging (fp32), grown as needed */
     size_t stage_n;
+    struct t5__evtrace *evt; /* T5_CUDA_EV_TRACE (lab): the device's time between copies and
+                                graphs (backend_cuda.cu) */
 } t5__cu_backend;
 
 /* One cached cuBLASLt plan: descriptors and the chosen algorithm for one
@@ -153,6 +156,7 @@ struct t5_stream {
     t5__graph graphs[T5__GRAPHS];
     int n_graphs;
     cudaStream_t own; /* this stream's CUDA stream; st is own, or a joined one's */
+    t5_stream *joined_by; /* the stream that last joined this one, until this one's sync */
     int capturing;
     /* Small copies go through pinned staging so that they are true async
      * DMA (pageable copies cost several microseconds each). h2d: the host
@@ -160,6 +164,7 @@ struct t5_stream {
      * in dstage and sync() moves it to the caller's buffer. Both rings reset
      * at sync(), when the stream is idle. */
     char *hstage, *dstage;
+    char *dstage_dev; /* dstage as the device writes it (mapped) */
     size_t stage_bytes, hoff, doff;
     struct {
         void *dst;
