@@ -128,7 +128,7 @@ memcheck_shapes() {
   done
 }
 
-# ab_modes SHAPES MODES: batch-1 fp16 p50, p99, step and "encoder + fixed" (ms) of each MODE in
+# ab_modes SHAPES MODES: batch-1 fp16 p50, p99, step and "encoder + fixed" (ms; ITERS iterations, 40) of each MODE in
 # turn (run_mode's; list a mode again to alternate), labelled SHAPE-MODE without "T5_CUDA_".
 ab_modes() {
   local m mode lb dir
@@ -136,7 +136,7 @@ ab_modes() {
     dir=$(shape_dir $m)
     for mode in $2; do
       lb=$m-$(echo "$mode" | sed 's/T5_CUDA_//g')
-      run_mode $mode --model $dir --device cuda --dtype fp16 --batch 1 --iters 40 --breakdown \
+      run_mode $mode --model $dir --device cuda --dtype fp16 --batch 1 --iters ${ITERS:-40} --breakdown \
         --label "$lb" 2>&1 | grep -E "^$m" |
         awk '{print $1, "p50", $7, "p99", $8, "step", $10, "enc+fixed", $11}'
     done
