@@ -163,8 +163,6 @@ int t5__enc_bucket_len(const t5_engine *e, int n, int L)
     return b < e->p.max_input_len ? b : e->p.max_input_len;
 }
 
-/* Encodes requests [0, n) of the arguments as one padded group of length
- * L (before bucketing). */
 /* Entries for the n requests of a group that absorbs (encode_group), as
  * (entry, slot, length) at at: taken from the least recently used, marked
  * used so that no two requests get one. */
@@ -181,6 +179,9 @@ static void take_entries(t5_engine *e, int n, const int32_t *cross_slots, const 
     }
 }
 
+/* Encodes requests [0, n) of the arguments as one padded group of length
+ * L (before bucketing); absorb: their absorbed entries too, where it can;
+ * last: no group follows in this encode. */
 static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
                         const int32_t *const *ids, const int32_t *lens, float *enc_out, int absorb,
                         int last, t5_err *err)
