@@ -233,8 +233,10 @@ static int encode_group(t5_engine *e, int n, int L, const int32_t *cross_slots,
                   e->enc_in + np,
                   absorb ? e->enc_in + 2 * np + R : NULL,
                   0};
-    uint64_t key =
-        (1ull << 63) | ((uint64_t)absorb << 62) | ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
+    /* a graph with the copy inside and one without are different graphs:
+     * one (np, L) can be an encode's last group and, in another, not */
+    uint64_t key = (1ull << 63) | ((uint64_t)absorb << 62) | ((uint64_t)in_graph << 61) |
+                   ((uint64_t)(uint32_t)np << 32) | (uint32_t)L;
     rc = bucketed ? vt->run_cached(s, key, encode_device, &g, err) : encode_device(&g, err);
     if (rc < 0)
         return rc;
