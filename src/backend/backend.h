@@ -242,7 +242,8 @@ typedef struct t5_backend_vt {
      * Ordered on s like any op. dev NULL: not inside run_cached. dev set:
      * a device int32 (ent, slot, len) that the device reads instead (it
      * must be on the device before the kernel before this op starts: an
-     * h2d before run_cached), so the op may be captured; ent and slot are
+     * h2d issued before that kernel, inside run_cached's function or
+     * before it), so the op may be captured; ent and slot are
      * then ignored and len only bounds dev's. Returns 1 without doing
      * anything where it cannot take dev (the same answer for every call on
      * one model and dtype). */
