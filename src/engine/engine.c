@@ -40,7 +40,13 @@ void t5_engine_free(t5_engine *e)
             be->vt->free(be, dev[i]);
     if (e->chain) /* chain_v is inside it */
         be->vt->free(be, e->chain);
-    free(e->chain_h); /* and chain_vh */
+    if (e->io_pinned) {
+        be->vt->host_free(be, e->chain_h); /* and chain_vh */
+        be->vt->host_free(be, e->tok_h);
+    } else {
+        free(e->chain_h);
+        free(e->tok_h);
+    }
     if (e->fused.abs_m)
         be->vt->free(be, (void *)e->fused.abs_m);
     if (e->fused.abs_n)
@@ -64,7 +70,6 @@ void t5_engine_free(t5_engine *e)
     else
         free(e->enc_in_h);
     free(e->enc_out_h);
-    free(e->tok_h);
     free(e->top_h);
     free(e);
 }
@@ -315,11 +320,27 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     /* pinned where the backend has it, so that a graph's copy reads it (encode.c) */
     if (e->be->vt->host_alloc &&
         (e->enc_in_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * (5 * B + R))))
-        e->enc_in_pinned = 1;
+        e->enc_in_pinned = 1, memset(e->enc_in_h, 0, sizeof(int32_t) * (5 * B + R));
     else
         e->enc_in_h = calloc(5 * B + R, sizeof(int32_t));
-    e->tok_h = calloc(B * 7, sizeof(int32_t));
-    e->chain_h = calloc(CHAIN_INTS + CHAIN_VALS, sizeof(int32_t));
+    /* pinned where the backend has it: the step's and chain's graphs copy
+     * their inputs themselves (step.c) */
+    if (e->be->vt->host_alloc) {
+        e->tok_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * B * 7);
+        e->chain_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * (CHAIN_INTS + CHAIN_VALS));
+        e->io_pinned = e->tok_h && e->chain_h;
+        if (e->io_pinned) {
+            memset(e->tok_h, 0, sizeof(int32_t) * B * 7);
+            memset(e->chain_h, 0, sizeof(int32_t) * (CHAIN_INTS + CHAIN_VALS));
+        } else {
+            e->be->vt->host_free(e->be, e->tok_h);
+            e->be->vt->host_free(e->be, e->chain_h);
+        }
+    }
+    if (!e->io_pinned) {
+        e->tok_h = calloc(B * 7, sizeof(int32_t));
+        e->chain_h = calloc(CHAIN_INTS + CHAIN_VALS, sizeof(int32_t));
+    }
     e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);

@@ -121,6 +121,13 @@ struct t5_engine {
     int32_t *chain, *chain_h;
     float *chain_v, *chain_vh;
     int chain_steps; /* the chain being issued (run_cached's function) */
+    /* io_pinned: tok_h and chain_h from host_alloc, so a step's or chain's
+     * graph copies its input block itself (step.c): in_ints ints from in_h
+     * to in_dev first thing in the run_cached function, 0 when copied before */
+    int io_pinned;
+    size_t in_ints;
+    const int32_t *in_h;
+    int32_t *in_dev;
     int no_chain;    /* T5_ENGINE_NO_CHAIN: t5_generate steps one by one (A/B) */
     int no_join;     /* T5_ENGINE_NO_JOIN: t5_generate waits for its encodes (A/B) */
     int no_in_graph; /* T5_ENGINE_NO_IN_GRAPH: encoder graphs' inputs copied before them (A/B) */

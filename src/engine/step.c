@@ -23,6 +23,28 @@ static void fused_io(t5_engine *e, int n, int k)
     e->fused.top_v = e->io_topv, e->fused.top_i = e->top_i;
 }
 
+/* The input block's copy that the issuer left to the run_cached function
+ * (e->in_ints: io_pinned, so a captured copy reads the pinned block when
+ * the graph runs, and the host saves a call before the launch; the host
+ * writes the block again only after the step's or chain's sync). */
+static int copy_in(t5_engine *e, t5_err *err)
+{
+    return e->in_ints ? e->be->vt->h2d(e->st, e->in_dev, e->in_h, sizeof(int32_t) * e->in_ints, err)
+                      : 0;
+}
+
+/* Copies the block of `ints` from host to device now, or leaves it to the
+ * run_cached function (copy_in) where the graph can. */
+static int issue_in(t5_engine *e, int32_t *dev, const int32_t *host, size_t ints, t5_err *err)
+{
+    e->in_dev = dev, e->in_h = host, e->in_ints = 0;
+    if (e->io_pinned && !e->no_in_graph) {
+        e->in_ints = ints;
+        return 0;
+    }
+    return e->be->vt->h2d(e->st, dev, host, sizeof(int32_t) * ints, err);
+}
+
 static int step_device(void *arg, t5_err *err)
 {
     t5_engine *e = arg;
@@ -32,6 +54,8 @@ static int step_device(void *arg, t5_err *err)
     t5_stream *s = e->st;
     int n = e->step_n, d = e->d, inner = e->inner, rc;
     float eps = c->layer_norm_epsilon;
+    if ((rc = copy_in(e, err)) < 0)
+        return rc;
 
     if (vt->decode_step && e->fused.n_layers > 0) {
         fused_io(e, n, e->step_k);
@@ -212,14 +236,16 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
     t5_stream *s = e->st;
     if ((use_abs = absorb_rows(e, n, np, rows, e->tok_h + 6 * np, err)) < 0)
         return use_abs;
-    if ((rc = vt->h2d(s, e->tok, e->tok_h, sizeof(int32_t) * 7 * np, err)) < 0)
+    if ((rc = issue_in(e, e->tok, e->tok_h, (size_t)7 * np, err)) < 0)
         return rc;
     set_io(e, e->tok, np, use_abs, e->top_v, (int32_t *)(e->top_v + np * out->k));
     e->fused.chain_eos = -1;
     e->step_n = np;
     e->step_k = out->k;
     uint64_t key = ((uint64_t)out->k << 32) | (uint32_t)np | ((uint64_t)use_abs << 62);
-    if ((rc = vt->run_cached(s, key, step_device, e, err)) < 0)
+    rc = vt->run_cached(s, key, step_device, e, err);
+    e->in_ints = 0;
+    if (rc < 0)
         return rc;
     if ((rc = vt->d2h(s, e->top_h, e->top_v, sizeof(float) * 2 * np * out->k, err)) < 0)
         return rc;
@@ -279,6 +305,9 @@ static int chain_device(void *arg, t5_err *err)
     t5_engine *e = arg;
     const int np = e->step_n, blk = 7 * np, use_abs = e->fused.abs_ent != NULL;
     const t5_backend_vt *vt = e->be->vt;
+    int rc = copy_in(e, err);
+    if (rc < 0)
+        return rc;
     if (vt->decode_step && e->fused.n_layers > 0 && e->chain_steps > 1) {
         /* the whole chain as one op where the backend can (step 0's
          * pointers, strides to the others; t5_fused_step) */
@@ -286,18 +315,20 @@ static int chain_device(void *arg, t5_err *err)
         fused_io(e, np, 1);
         e->fused.chain_steps = e->chain_steps;
         e->fused.chain_stride = blk;
-        int rc = vt->decode_step(e->st, &e->fused, err);
+        rc = vt->decode_step(e->st, &e->fused, err);
         e->fused.chain_steps = 0;
         if (rc <= 0)
             return rc < 0 ? t5_err_wrap(err, rc, "chained steps") : 0;
     }
-    for (int s = 0; s < e->chain_steps; s++) {
+    const size_t in_ints = e->in_ints; /* copied above, not by each step */
+    e->in_ints = 0;
+    for (int s = 0; s < e->chain_steps && rc >= 0; s++) {
         set_io(e, e->chain + s * blk, np, use_abs, e->chain_v + s * np, e->chain + (s + 1) * blk);
-        int rc = step_device(e, err);
-        if (rc < 0)
-            return t5_err_wrap(err, rc, "chained step %d", s);
+        if ((rc = step_device(e, err)) < 0)
+            rc = t5_err_wrap(err, rc, "chained step %d", s);
     }
-    return 0;
+    e->in_ints = in_ints;
+    return rc < 0 ? rc : 0;
 }
 
 static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, const uint8_t *no_eos,
@@ -342,7 +373,7 @@ static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, cons
     }
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *st = e->st;
-    if ((rc = vt->h2d(st, e->chain, e->chain_h, sizeof(int32_t) * (S + 1) * blk, err)) < 0)
+    if ((rc = issue_in(e, e->chain, e->chain_h, (size_t)(S + 1) * blk, err)) < 0)
         return rc;
     e->step_n = np;
     e->step_k = 1;
@@ -352,6 +383,7 @@ static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, cons
     uint64_t key = (1ull << 61) | ((uint64_t)use_abs << 62) | ((uint64_t)S << 48) | (1ull << 32) |
                    (uint32_t)np;
     rc = vt->run_cached(st, key, chain_device, e, err);
+    e->in_ints = 0;
     e->fused.chain_eos = -1;
     if (rc < 0)
         return rc;
