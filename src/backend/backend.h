@@ -75,6 +75,11 @@ typedef struct t5_attn_shape {
 #define T5_FUSED_MAX_LAYERS 24
 typedef struct t5_fused_layer {
     const void *ln_attn, *w_qkv, *w_o, *ln_cross, *w_cq, *w_co, *ln_ff, *w_in, *w_out;
+    /* absorb_weights' (absorbed cross-attention): [inner][d + inner] act
+     * dtype, row i = [W_cq[i] * ln_cross | (W_cq[i] * ln_cross) . W_o] *
+     * 2^-cqx_exp (cqx_exp >= 0 keeps an fp16 table in range) */
+    const void *w_cqx;
+    int cqx_exp;
 } t5_fused_layer;
 
 typedef struct t5_fused_step {
@@ -98,15 +103,23 @@ typedef struct t5_fused_step {
     /* Absorbed cross-attention (optional; abs_ent NULL: the ordinary one).
      * Entry e holds, for one encoded cross slot of length len <= abs_sa,
      * per layer l the cross keys folded into the query projection and the
-     * values into the output projection (cross_absorb below):
-     *   abs_m + e*abs_stride + l*H*abs_sa*d:  [H][abs_sa][d]  M[h][j] = K[h][j] . W_cq[h]
-     *   abs_n + e*abs_stride + l*d*H*abs_sa:  [d][H][abs_sa]  N[c][h][j] = W_co[c][h] . V[h][j]
-     * (W_cq[h] the head's d_kv rows of w_cq, W_co[c][h] its d_kv columns of
-     * row c of w_co; zero for j >= len; abs_sa a multiple of 4), so a row's cross-attention is
-     * scores = M . norm(x), softmax per head, x += N . p. abs_ent: device
-     * int32 [n], the entry of each row (its cross slot's). */
+     * values into the output projection (cross_absorb below), with
+     * dm = d + inner:
+     *   abs_m + e*abs_mstride + l*H*abs_sa*dm:  [H][abs_sa][dm]
+     *       M[h][j] = K[h][j] . W_cqx[h]  (layers[l].w_cqx's rows of head h, times 2^cqx_exp)
+     *   abs_n + e*abs_stride + l*d*H*abs_sa:    [d][H][abs_sa]
+     *       N[c][h][j] = W_co[c][h] . V[h][j]
+     * (W_co[c][h] head h's d_kv columns of row c of w_co; zero for j >= len;
+     * abs_sa a multiple of 4). A layer's input x0 and self-attention output
+     * a (x1 = x0 + W_o . a, the self-attention sublayer's) then give the
+     * cross-attention's scores as r1 * (M[:, :d] . x0 + M[:, d:] . a), r1
+     * the rsqrt of mean(x1^2) + eps (the ln_cross norm's scale): a step
+     * computes them next to the self-attention's output, before x1 is
+     * whole. Then softmax per head, x += N . p. abs_ent: device int32 [n],
+     * the entry of each row (its cross slot's). */
     const float *abs_m, *abs_n; /* fp32, whatever the act dtype */
-    size_t abs_stride;          /* floats per entry of abs_m / abs_n */
+    size_t abs_stride;          /* floats per entry of abs_n */
+    size_t abs_mstride;         /* floats per entry of abs_m */
     int abs_sa;
     const int32_t *abs_ent;
     /* >= 0 (t5_engine_steps_greedy's chained steps): a step in which every
@@ -249,6 +262,12 @@ typedef struct t5_backend_vt {
      * one model and dtype). */
     int (*cross_absorb)(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
                         const int32_t *dev, t5_err *err);
+
+    /* Optional (with cross_absorb). Fills a->layers[l].w_cqx and cqx_exp
+     * for every layer from w_cq, ln_cross and w_o, the table at wx +
+     * l * inner * (d + inner) act elements (the caller's allocation, which
+     * outlives a's use). Synchronous (once, at engine creation). */
+    int (*absorb_weights)(t5_stream *s, t5_fused_step *a, void *wx, t5_err *err);
 } t5_backend_vt;
 
 struct t5_backend {

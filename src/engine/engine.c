@@ -51,6 +51,8 @@ void t5_engine_free(t5_engine *e)
         be->vt->free(be, (void *)e->fused.abs_m);
     if (e->fused.abs_n)
         be->vt->free(be, (void *)e->fused.abs_n);
+    if (e->abs_wx)
+        be->vt->free(be, e->abs_wx);
     free(e->slot_abs);
     if (e->enc_ff2 && e->enc_ff2 != e->enc_ff)
         be->vt->free(be, e->enc_ff2);
@@ -116,20 +118,32 @@ static void setup_absorb(t5_engine *e)
 {
     t5_fused_step *f = &e->fused;
     const t5_backend_vt *vt = e->be->vt;
-    if (!vt->cross_absorb || !vt->decode_step || f->n_layers < 1)
+    if (!vt->cross_absorb || !vt->absorb_weights || !vt->decode_step || f->n_layers < 1)
         return;
     int sa = (e->p.max_input_len + 3) / 4 * 4; /* rows of 16-byte multiples */
     sa = sa < T5__ABS_MAX_LEN ? sa : T5__ABS_MAX_LEN;
+    const size_t inner = (size_t)f->sh.n_heads * f->sh.d_kv;
     size_t stride = (size_t)f->n_layers * f->sh.n_heads * sa * e->d;
-    /* as many entries as fit T5__ABS_BYTES (M + N of one entry at 32 keys: t5-small 6 MB,
-     * t5-base 28 MB, t5-large 100 MB, so 4, 4 and 2 of them), at
+    size_t mstride = (size_t)f->n_layers * f->sh.n_heads * sa * (e->d + inner);
+    /* as many entries as fit T5__ABS_BYTES (M + N of one entry at 32 keys: t5-small 8 MB,
+     * t5-base 42 MB, t5-large 134 MB, so 4, 4 and 1 of them), at
      * least the rows of a step */
-    size_t per = 2 * stride * sizeof(float);
+    size_t per = (stride + mstride) * sizeof(float);
     int n = (int)(T5__ABS_BYTES / per);
     n = n > T5__ABS_ENTRIES ? T5__ABS_ENTRIES : n;
     if (n < e->abs_rows)
         return;
-    float *am = vt->alloc(e->be, (size_t)n * stride * sizeof(float));
+    /* the model's folded query weights (backend.h: w_cqx), per engine */
+    t5_err err = {0};
+    void *wx = vt->alloc(e->be, (size_t)f->n_layers * inner * (e->d + inner) * e->be->act_size);
+    if (!wx || vt->absorb_weights(e->st, f, wx, &err) < 0) {
+        if (wx)
+            vt->free(e->be, wx);
+        for (int l = 0; l < f->n_layers; l++)
+            f->layers[l].w_cqx = NULL;
+        return;
+    }
+    float *am = vt->alloc(e->be, (size_t)n * mstride * sizeof(float));
     float *an = am ? vt->alloc(e->be, (size_t)n * stride * sizeof(float)) : NULL;
     e->slot_abs = an ? malloc(sizeof(int32_t) * (size_t)e->p.max_slots) : NULL;
     if (!e->slot_abs) {
@@ -137,9 +151,14 @@ static void setup_absorb(t5_engine *e)
             vt->free(e->be, am);
         if (an)
             vt->free(e->be, an);
+        vt->free(e->be, wx);
+        for (int l = 0; l < f->n_layers; l++)
+            f->layers[l].w_cqx = NULL;
         return;
     }
-    f->abs_m = am, f->abs_n = an, f->abs_stride = stride, f->abs_sa = sa;
+    e->abs_wx = wx;
+    f->abs_m = am, f->abs_n = an, f->abs_stride = stride, f->abs_mstride = mstride;
+    f->abs_sa = sa;
     e->abs_on = n;
     e->abs_enc = 1;
     t5__abs_forget(e, -1);

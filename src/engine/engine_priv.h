@@ -106,6 +106,7 @@ struct t5_engine {
     uint32_t abs_used[T5__ABS_ENTRIES]; /* the step that last used it (least recent goes) */
     uint32_t abs_clock;
     int32_t *slot_abs; /* host [max_slots]: the entry holding a cross slot, -1: none */
+    void *abs_wx;      /* the layers' w_cqx (backend.h: absorb_weights) */
     int abs_enc;       /* t5_generate's encodes may fill entries (encode.c); 0 once the
                         * backend declines to in a graph */
 

@@ -1,5 +1,6 @@
 /* absorb.cu - the cross K/V of one encoded slot folded into the decoder's
- * cross-attention projections (the backend's cross_absorb op).
+ * cross-attention projections (the backend's cross_absorb op), and the
+ * model's folded query weights that it starts from (absorb_weights).
  *
  * Why. In a batch-1 decoder step the cross-attention of a layer costs two
  * phases of the fused step (fused_step.cu): norm + the query GEMV, then the
@@ -9,7 +10,11 @@
  *   out      = W_co[:, h] sum_j p[j] V[h][j] = sum_j p[j] N[:, h, j]
  * and the step computes H*len scores and a short weighted sum instead of
  * the query and the two rounds of cache loads. t5_fused_step (backend.h)
- * says how an entry is laid out; rows j >= len are zero.
+ * says how an entry is laid out; rows j >= len are zero. M's rows are
+ * d + inner wide: W_cq folded with ln_cross, and with it and the
+ * self-attention's W_o (w_cqx, absorb_weights below), so that the step
+ * computes the scores from the layer's input and the self-attention's
+ * output, one exchange before norm(x) would be known (fused_step.cu).
  *
  * A t5-small entry of 9 keys is ~28 M multiply-adds, once per sequence.
  * Entries are fp32 whatever the act dtype: N's entries are products of
@@ -55,7 +60,7 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
     extern __shared__ float4 ab_sm4[];
     float *kt = (float *)ab_sm4; /* [dkv][KM] */
     const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
-    const int inner = H * dkv, mt = (d + AB_MCOLS - 1) / AB_MCOLS;
+    const int inner = H * dkv, dm = d + inner, mt = (dm + AB_MCOLS - 1) / AB_MCOLS;
     constexpr int E = 16 / sizeof(T); /* elements a 16-byte copy moves */
     const t5_kv_layout &cl = a.cross_lay;
     int b = blockIdx.x;
@@ -64,20 +69,20 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
         b -= L * H * mt;
     const int per = is_m ? mt : (d + per_n_cols(len) - 1) / per_n_cols(len);
     const int l = b / (H * per), h = (b / per) % H, tile = b % per;
-    /* the block's weights, as T: M's w_cq[h] rows x its columns [dkv][AB_MCOLS],
+    /* the block's weights, as T: M's w_cqx[h] rows x its columns [dkv][AB_MCOLS],
      * N's w_co rows c0.. at columns h*dkv.. [nc][ws] */
     T *wsm = (T *)(kt + KM * dkv);
     const int nq = (len + 3) / 4, nc = per_n_cols(len), ws = dkv + 8;
-    const int c0 = is_m ? tile * AB_MCOLS : tile * nc;
-    const int ncols = (is_m ? AB_MCOLS : nc) < d - c0 ? (is_m ? AB_MCOLS : nc) : d - c0;
-    const T *wg = is_m ? (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c0
+    const int c0 = is_m ? tile * AB_MCOLS : tile * nc, cols = is_m ? dm : d;
+    const int ncols = (is_m ? AB_MCOLS : nc) < cols - c0 ? (is_m ? AB_MCOLS : nc) : cols - c0;
+    const T *wg = is_m ? (const T *)a.layers[l].w_cqx + (size_t)h * dkv * dm + c0
                        : (const T *)a.layers[l].w_co + (size_t)c0 * inner + h * dkv;
     if (vec) {
         if (is_m) {
             const int pr = ncols / E;
             for (int x = threadIdx.x; x < dkv * pr; x += AB_THREADS) {
                 int i = x / pr, cc = (x - i * pr) * E;
-                t5__cp16(wsm + i * AB_MCOLS + cc, wg + (size_t)i * d + cc);
+                t5__cp16(wsm + i * AB_MCOLS + cc, wg + (size_t)i * dm + cc);
             }
         } else {
             const int pr = dkv / E;
@@ -114,7 +119,7 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
         if (is_m) {
             for (int x = threadIdx.x; x < dkv * ncols; x += AB_THREADS) {
                 int i = x / ncols, cc = x - i * ncols;
-                wsm[i * AB_MCOLS + cc] = wg[(size_t)i * d + cc];
+                wsm[i * AB_MCOLS + cc] = wg[(size_t)i * dm + cc];
             }
         } else {
             for (int x = threadIdx.x; x < ncols * dkv; x += AB_THREADS) {
@@ -127,7 +132,7 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
     __syncthreads();
     if (is_m) {
         const int c = c0 + threadIdx.x;
-        if (c >= d)
+        if (c >= dm)
             return;
         float acc[KM];
 #pragma unroll
@@ -156,11 +161,13 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
                 }
             }
         }
-        float *out = (float *)a.abs_m + (size_t)ent * a.abs_stride + ((size_t)l * H + h) * sa * d;
+        float *out =
+            (float *)a.abs_m + (size_t)ent * a.abs_mstride + ((size_t)l * H + h) * sa * dm;
+        const float sc = ldexpf(1.0f, a.layers[l].cqx_exp);
 #pragma unroll
         for (int j = 0; j < KM; j++)
             if (j < sa)
-                out[(size_t)j * d + c] = acc[j];
+                out[(size_t)j * dm + c] = acc[j] * sc;
         return;
     }
     /* N: thread (column cc, keys 4q..4q+3) for the nq = ceil(len / 4) groups of keys */
@@ -192,12 +199,12 @@ __global__ void __launch_bounds__(AB_THREADS, KM == AB_SA_SHORT ? 4 : 3)
  * bench/cuda.md session 30), where the weights it must read take ~2 / ~7 us
  * at HBM speed. Both products are small GEMMs with the keys as the 16-row
  * side, so with 16-bit weights and entries of at most 16 keys:
- *   M[h] (16 x d) = K[h] (16 x dkv) . W_cq[h] (dkv x d)
+ *   M[h] (16 x dm) = K[h] (16 x dkv) . W_cqx[h] (dkv x dm), dm = d + inner
  *   N[h]^T (d x 16) = W_co[:, h] (d x dkv) . V[h]^T (dkv x 16)
  * A warp takes 64 columns of d of one (layer, head, M or N). Its weights go
  * into shared memory with cp.async before the PDL wait, the head's keys or
  * values (rows past len zero) after it, and ldmatrix feeds mma.m16n8k16:
- * transposed for W_cq, whose rows run along d. Products of 16-bit values
+ * transposed for W_cqx, whose rows run along dm. Products of 16-bit values
  * are exact in fp32 and accumulate in fp32, so an entry differs from the
  * CUDA-core kernel's only in the order of its dkv-term sum. */
 #define AM_WARPS 4
@@ -242,32 +249,37 @@ static __device__ __forceinline__ void am_cp(void *dst, const void *src, bool ok
         *(uint4 *)dst = make_uint4(0, 0, 0, 0);
 }
 
-/* Blocks [0, L*H*per): M of (layer, head, AM_WARPS * AM_COLS columns); then
- * as many for N. */
+/* Columns a block takes: AM_WARPS * AM_COLS. */
+static __host__ __device__ int am_per(int cols)
+{
+    return (cols + AM_WARPS * AM_COLS - 1) / (AM_WARPS * AM_COLS);
+}
+
+/* Blocks [0, L*H*am_per(d + inner)): M of (layer, head, AM_WARPS * AM_COLS
+ * columns); then L*H*am_per(d) for N. */
 template <typename T>
 __global__ void __launch_bounds__(AM_WARPS * 32)
     absorb_mma_kernel(const t5_fused_step a, int ent, int slot, int len, const int32_t *dev)
 {
     extern __shared__ __align__(16) unsigned char am_sm[];
     const int L = a.n_layers, H = a.sh.n_heads, dkv = a.sh.d_kv, d = a.d, sa = a.abs_sa;
-    const int inner = H * dkv, kd = (dkv + 15) & ~15, k8 = kd / 8;
-    const int per = (d + AM_WARPS * AM_COLS - 1) / (AM_WARPS * AM_COLS);
-    int b = blockIdx.x;
+    const int inner = H * dkv, dm = d + inner, kd = (dkv + 15) & ~15, k8 = kd / 8;
+    int b = blockIdx.x, per = am_per(dm);
     const bool is_n = b >= L * H * per;
     if (is_n)
-        b -= L * H * per;
-    const int l = b / (H * per), h = (b / per) % H;
+        b -= L * H * per, per = am_per(d);
+    const int l = b / (H * per), h = (b / per) % H, cols = is_n ? d : dm;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int c0 = ((b % per) * AM_WARPS + warp) * AM_COLS;
     const int wst = is_n ? kd + 8 : AM_COLS + 8, kst = kd + 8;
     T *wt = (T *)am_sm + (size_t)warp * am_tile(kd);
     T *kv = (T *)am_sm + (size_t)AM_WARPS * am_tile(kd); /* [16][kst]: keys or values */
-    if (c0 < d) {
-        if (!is_n) { /* rows i of W_cq[h], its columns c0.. */
-            const T *src = (const T *)a.layers[l].w_cq + (size_t)h * dkv * d + c0;
+    if (c0 < cols) {
+        if (!is_n) { /* rows i of W_cqx[h], its columns c0.. */
+            const T *src = (const T *)a.layers[l].w_cqx + (size_t)h * dkv * dm + c0;
             for (int x = lane; x < kd * (AM_COLS / 8); x += 32) {
                 int i = x / (AM_COLS / 8), cc = (x - i * (AM_COLS / 8)) * 8;
-                am_cp(wt + i * wst + cc, src + (size_t)i * d + cc, i < dkv && c0 + cc < d);
+                am_cp(wt + i * wst + cc, src + (size_t)i * dm + cc, i < dkv && c0 + cc < dm);
             }
         } else { /* rows c0.. of W_co, head h's columns */
             const T *src = (const T *)a.layers[l].w_co + (size_t)c0 * inner + h * dkv;
@@ -294,7 +306,7 @@ __global__ void __launch_bounds__(AM_WARPS * 32)
     t5__cp_commit();
     t5__cp_wait<0>();
     __syncthreads();
-    if (c0 >= d)
+    if (c0 >= cols)
         return;
 
     /* ldmatrix.x4: lane l gives a row of matrix l / 8 */
@@ -312,16 +324,20 @@ __global__ void __launch_bounds__(AM_WARPS * 32)
                 t5__mma16816<T>(acc[2 * np + 1], af, bf[2], bf[3]);
             }
         }
-        float *out = (float *)a.abs_m + (size_t)ent * a.abs_stride + ((size_t)l * H + h) * sa * d;
+        float *out =
+            (float *)a.abs_m + (size_t)ent * a.abs_mstride + ((size_t)l * H + h) * sa * dm;
+        const float sc = ldexpf(1.0f, a.layers[l].cqx_exp);
 #pragma unroll
         for (int t = 0; t < AM_COLS / 8; t++) {
             int c = c0 + 8 * t + 2 * q;
-            if (c >= d)
+            if (c >= dm)
                 continue;
             if (grp < sa)
-                *(float2 *)(out + (size_t)grp * d + c) = make_float2(acc[t][0], acc[t][1]);
+                *(float2 *)(out + (size_t)grp * dm + c) =
+                    make_float2(acc[t][0] * sc, acc[t][1] * sc);
             if (grp + 8 < sa)
-                *(float2 *)(out + (size_t)(grp + 8) * d + c) = make_float2(acc[t][2], acc[t][3]);
+                *(float2 *)(out + (size_t)(grp + 8) * dm + c) =
+                    make_float2(acc[t][2] * sc, acc[t][3] * sc);
         }
         return;
     }
@@ -359,8 +375,8 @@ template <typename T>
 static int absorb_mma_launch(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
                              const int32_t *dev, t5_err *err)
 {
-    const int kd = (a->sh.d_kv + 15) & ~15;
-    const int per = (a->d + AM_WARPS * AM_COLS - 1) / (AM_WARPS * AM_COLS);
+    const int kd = (a->sh.d_kv + 15) & ~15, inner = a->sh.n_heads * a->sh.d_kv;
+    const int per = am_per(a->d + inner) + am_per(a->d);
     const size_t smem = ((size_t)AM_WARPS * am_tile(kd) + (size_t)16 * (kd + 8)) * sizeof(T);
     static int raised[64]; /* the >48 KB opt-in, per function and device */
     if (smem > 48 * 1024 && (int)smem > raised[s->be->dev & 63]) {
@@ -368,7 +384,7 @@ static int absorb_mma_launch(t5_stream *s, const t5_fused_step *a, int ent, int 
                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         raised[s->be->dev & 63] = (int)smem;
     }
-    CU_CHECK(t5__launch(s, absorb_mma_kernel<T>, dim3(2 * a->n_layers * a->sh.n_heads * per),
+    CU_CHECK(t5__launch(s, absorb_mma_kernel<T>, dim3(a->n_layers * a->sh.n_heads * per),
                         dim3(AM_WARPS * 32), smem, *a, ent, slot, len, dev));
     return 0;
 }
@@ -405,12 +421,15 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
         return t5_errf(err, T5_EINVAL, "cross_absorb: entry %d, slot %d, length %d (max %d)", ent,
                        slot, len, a->abs_sa);
     CU_ENTER(s);
-    const int L = a->n_layers, H = a->sh.n_heads, dkv = a->sh.d_kv;
+    const int L = a->n_layers, H = a->sh.n_heads, dkv = a->sh.d_kv, dm = a->d + H * dkv;
     int rc = 0;
     if (a->abs_sa > AB_SA)
         return t5_errf(err, T5_EINVAL, "cross_absorb: %d keys per entry, at most %d", a->abs_sa,
                        AB_SA);
-    int blocks = L * H * ((a->d + AB_MCOLS - 1) / AB_MCOLS) +
+    for (int l = 0; l < L; l++)
+        if (!a->layers[l].w_cqx)
+            return t5_errf(err, T5_EINVAL, "cross_absorb: layer %d has no w_cqx", l);
+    int blocks = L * H * ((dm + AB_MCOLS - 1) / AB_MCOLS) +
                  L * H * ((a->d + per_n_cols(len) - 1) / per_n_cols(len));
     /* entries of up to AB_SA_SHORT keys (inputs of <= 12 tokens with the
      * default limits) take the kernel with that many accumulators */
@@ -423,7 +442,7 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
     const size_t e16 = 16 / es;
     uintptr_t al = (uintptr_t)a->cross_k | (uintptr_t)a->cross_v;
     for (int l = 0; l < L; l++)
-        al |= (uintptr_t)a->layers[l].w_cq | (uintptr_t)a->layers[l].w_co;
+        al |= (uintptr_t)a->layers[l].w_cqx | (uintptr_t)a->layers[l].w_co;
     const int vec = al % 16 == 0 && dkv % e16 == 0 && a->d % e16 == 0;
     if (s->be->absorb_mma && vec && es == 2 && a->abs_sa <= 16 && dkv <= AM_KMAX) {
         if (s->be->base.act_dtype == T5_F16)
@@ -444,4 +463,136 @@ int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot,
         return rc;
     CU_CHECK_LAUNCH("cross_absorb");
     return 0;
+}
+
+/* ---- the folded query weights (absorb_weights) --------------------------------
+ * Per layer, w_cqx [inner][d + inner] = [W_cq diag(ln_cross) | W_cq
+ * diag(ln_cross) W_o] * 2^-e: the scores of the cross-attention are then
+ * r1 * (M[:, :d] . x0 + M[:, d:] . a) with M = K . w_cqx * 2^e (backend.h),
+ * which a step computes before x1 = x0 + W_o . a is whole. The product is
+ * fp32 (a plain tiled kernel: it runs once per engine), then rounded to the
+ * act dtype; e, a power of two per layer, keeps an fp16 table's largest
+ * entry at 2^13..2^14 (in range, and clear of fp16's subnormals). */
+#define CQ_T 16
+
+/* out [inner][inner] = W_cq diag(ln) W_o, fp32 (W_cq [inner][d], W_o [d][inner]) */
+template <typename T>
+__global__ void cqx_product_kernel(const T *wcq, const float *ln, const T *wo, float *out,
+                                   int inner, int d)
+{
+    __shared__ float ta[CQ_T][CQ_T + 1], tb[CQ_T][CQ_T + 1];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int i = blockIdx.y * CQ_T + ty, j = blockIdx.x * CQ_T + tx;
+    float acc = 0.0f;
+    for (int c0 = 0; c0 < d; c0 += CQ_T) {
+        const int ca = c0 + tx, cb = c0 + ty;
+        ta[ty][tx] = i < inner && ca < d ? t5__ld(wcq + (size_t)i * d + ca) * ln[ca] : 0.0f;
+        tb[ty][tx] = cb < d && j < inner ? t5__ld(wo + (size_t)cb * inner + j) : 0.0f;
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < CQ_T; k++)
+            acc += ta[ty][k] * tb[k][tx];
+        __syncthreads();
+    }
+    if (i < inner && j < inner)
+        out[(size_t)i * inner + j] = acc;
+}
+
+/* The entry at (i, c) of the layer's table before its scale. */
+template <typename T>
+static __device__ __forceinline__ float cqx_entry(const T *wcq, const float *ln, const float *prod,
+                                                  int inner, int d, int i, int c)
+{
+    return c < d ? t5__ld(wcq + (size_t)i * d + c) * ln[c] : prod[(size_t)i * inner + c - d];
+}
+
+/* *mx = max(*mx, |entries|) as float bits (non-negative: the order of the
+ * bits is the order of the values; NaN above everything). */
+template <typename T>
+__global__ void cqx_max_kernel(const T *wcq, const float *ln, const float *prod, int inner, int d,
+                               unsigned *mx)
+{
+    const size_t n = (size_t)inner * (d + inner);
+    unsigned m = 0;
+    for (size_t x = blockIdx.x * (size_t)blockDim.x + threadIdx.x; x < n;
+         x += (size_t)gridDim.x * blockDim.x) {
+        const int i = (int)(x / (d + inner)), c = (int)(x - (size_t)i * (d + inner));
+        const unsigned u = __float_as_uint(fabsf(cqx_entry(wcq, ln, prod, inner, d, i, c)));
+        m = u > m ? u : m;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const unsigned v = __shfl_xor_sync(0xffffffffu, m, o);
+        m = v > m ? v : m;
+    }
+    if ((threadIdx.x & 31) == 0)
+        atomicMax(mx, m);
+}
+
+template <typename T>
+__global__ void cqx_store_kernel(const T *wcq, const float *ln, const float *prod, int inner,
+                                 int d, int e, T *out)
+{
+    const size_t n = (size_t)inner * (d + inner);
+    for (size_t x = blockIdx.x * (size_t)blockDim.x + threadIdx.x; x < n;
+         x += (size_t)gridDim.x * blockDim.x) {
+        const int i = (int)(x / (d + inner)), c = (int)(x - (size_t)i * (d + inner));
+        out[x] = t5__dt<T>::store(ldexpf(cqx_entry(wcq, ln, prod, inner, d, i, c), -e));
+    }
+}
+
+template <typename T>
+static int cqx_layer(t5_stream *s, t5_fused_layer *w, int inner, int d, T *out, float *prod,
+                     unsigned *mx_dev, unsigned *mx_host, t5_err *err)
+{
+    const T *wcq = (const T *)w->w_cq, *wo = (const T *)w->w_o;
+    const float *ln = (const float *)w->ln_cross;
+    cqx_product_kernel<T><<<dim3((inner + CQ_T - 1) / CQ_T, (inner + CQ_T - 1) / CQ_T),
+                            dim3(CQ_T, CQ_T), 0, s->st>>>(wcq, ln, wo, prod, inner, d);
+    CU_CHECK(cudaMemsetAsync(mx_dev, 0, sizeof(unsigned), s->st));
+    cqx_max_kernel<T><<<256, 256, 0, s->st>>>(wcq, ln, prod, inner, d, mx_dev);
+    CU_CHECK(cudaMemcpyAsync(mx_host, mx_dev, sizeof(unsigned), cudaMemcpyDeviceToHost, s->st));
+    CU_CHECK(cudaStreamSynchronize(s->st));
+    float mx;
+    memcpy(&mx, mx_host, sizeof mx);
+    if (!isfinite(mx))
+        return t5_errf(err, T5_EINVAL, "absorb_weights: the folded query weights are not finite");
+    int e = 0;
+    if (s->be->base.act_dtype == T5_F16 && mx > 0.0f) {
+        frexpf(mx, &e); /* mx < 2^e */
+        e -= 14;
+    }
+    w->cqx_exp = e;
+    cqx_store_kernel<T><<<256, 256, 0, s->st>>>(wcq, ln, prod, inner, d, e, out);
+    CU_CHECK_LAUNCH("absorb_weights");
+    w->w_cqx = out;
+    return 0;
+}
+
+int t5__cu_absorb_weights(t5_stream *s, t5_fused_step *a, void *wx, t5_err *err)
+{
+    CU_ENTER(s);
+    const int inner = a->sh.n_heads * a->sh.d_kv, d = a->d;
+    float *prod = NULL;
+    unsigned *mx = NULL, *mx_host = NULL;
+    int rc = 0;
+    cudaError_t ce = cudaMalloc((void **)&prod, sizeof(float) * (size_t)inner * inner);
+    if (ce == cudaSuccess)
+        ce = cudaMalloc((void **)&mx, sizeof(unsigned));
+    if (ce == cudaSuccess)
+        ce = cudaMallocHost((void **)&mx_host, sizeof(unsigned));
+    if (ce != cudaSuccess)
+        rc = t5_errf(err, T5_EDEVICE, "absorb_weights: %s", cudaGetErrorString(ce));
+    const size_t per = (size_t)inner * (d + inner) * s->be->base.act_size;
+    for (int l = 0; l < a->n_layers && rc >= 0; l++) {
+        void *out = (char *)wx + (size_t)l * per;
+        T5__DISPATCH(s->be->base.act_dtype, T,
+                     rc = cqx_layer<T>(s, &a->layers[l], inner, d, (T *)out, prod, mx, mx_host,
+                                       err));
+    }
+    if (rc >= 0 && (ce = cudaStreamSynchronize(s->st)) != cudaSuccess)
+        rc = t5_errf(err, T5_EDEVICE, "absorb_weights: %s", cudaGetErrorString(ce));
+    cudaFree(prod);
+    cudaFree(mx);
+    cudaFreeHost(mx_host);
+    return rc;
 }

@@ -570,6 +570,7 @@ static t5_backend_vt make_vt(void)
     v.copy_slots = t5__cu_copy_slots;
     v.decode_step = t5__cu_decode_step;
     v.cross_absorb = getenv("T5_CUDA_NO_ABSORB") ? NULL : t5__cu_cross_absorb;
+    v.absorb_weights = t5__cu_absorb_weights;
     return v;
 }
 

@@ -502,6 +502,7 @@ int t5__cu_decode_step2(t5_stream *s, const t5_fused_step *a, t5_err *err);
 int t5__cu_decode_step_384(t5_stream *s, const t5_fused_step *a, t5_err *err);
 int t5__cu_cross_absorb(t5_stream *s, const t5_fused_step *a, int ent, int slot, int len,
                         const int32_t *dev, t5_err *err);
+int t5__cu_absorb_weights(t5_stream *s, t5_fused_step *a, void *wx, t5_err *err);
 void t5__cu_fused_release(t5_stream *s);
 void t5__cu_fused_trace_report(t5_stream *s);
 int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n, t5_err *err);

@@ -17,6 +17,9 @@
  *   then       P7  norm(x) -> LM head GEMV (logits), each block's top-k part
  *              P8  rows' top-k merged (log-softmax, as logits_topk)
  *
+ * (With absorbed cross-attention, the LL kernel's ABS below, P2 also
+ * computes the cross-attention's scores and P3 is empty.)
+ *
  * Every GEMV spreads its output columns over all blocks in contiguous
  * slices (the LM head slice is then also the block's top-k part); every
  * block recomputes the tiny prologue it needs (the norm of <= 4 rows of
@@ -570,21 +573,24 @@ static __device__ __forceinline__ void fs_ll_ffn_act(T *as, const unsigned long 
 
 /* ---- absorbed cross-attention (the LL kernel with ABS) --------------------------
  * With t5_fused_step's abs_* set (backend.h; absorb.cu fills the entries),
- * a layer's cross-attention is P3 norm(x) -> the scores M . norm(x) of
- * every (row, head, key), and P4 softmax per (row, head) -> x += N . p, in
- * place of the query GEMV and the attention over the cross K/V: P3 does one
- * dot product of d per score, P4 one of H * len per output column, and
- * neither reads the caches. Each block copies the rows of M (P3) and N (P4)
- * it will use into its weight stage before the phase's wait, as fs_stage
- * does for weights. A score's words sit at (r*H + h)*sa + j of the layer's
- * q words, fp32. */
+ * a layer's cross-attention takes no phase of its own for its query: P2,
+ * after the self-attention's output a and the o GEMV, computes the scores
+ * unnormalised, M . [x0 | a] (x0 the layer's input, which P1 gathered: M's
+ * rows fold W_cq, ln_cross and W_o, backend.h), one dot product of
+ * d + inner per (row, head, key); P4 gathers x1, takes its norm's scale r1,
+ * and then softmax(r1 * scores) per (row, head) -> x += N . p. So P3 is
+ * empty: five exchanges a layer instead of six, and no phase reads the
+ * cross caches. Each block copies the rows of M (P2) and N (P4) it will use
+ * into its weight stage before the phase's wait, as fs_stage does for
+ * weights. A score's words sit at (r*H + h)*sa + j of the layer's q words,
+ * fp32. */
 
 /* What the ABS helpers read, by value (as fs_attn_args). */
 struct fs_abs_args {
     const int32_t *rows, *ent; /* t5_fused_step's rows and abs_ent */
     const float *am, *an;      /* abs_m, abs_n */
-    size_t stride;
-    int sa, H, d;
+    size_t stride, mstride;    /* abs_stride, abs_mstride */
+    int sa, H, d, inner;
     int per_d, G; /* fs_params' per_d and the grid (fs_abs_of) */
 };
 
@@ -614,19 +620,21 @@ static __device__ __forceinline__ bool fs_abs_score(const fs_abs_args &a, int m,
     return false;
 }
 
-/* Stages this block's rows of M (layer l) into ws: score i's row at ws + i*d floats. */
+/* Stages this block's rows of M (layer l) into ws: score i's row at ws +
+ * i*dm floats, dm = d + inner. */
 static __device__ __forceinline__ void fs_abs_stage_m_in(const fs_abs_args a, int m, int l,
                                                          unsigned char *ws)
 {
-    const int d = a.d, chunks = d / 4;
+    const int dm = a.d + a.inner, chunks = dm / 4;
     __syncthreads(); /* the previous GEMV has finished reading ws */
     for (int i = 0;; i++) {
         int r, hj;
         if (!fs_abs_score(a, m, i, r, hj))
             break;
-        const float *src = a.am + (size_t)a.ent[r] * a.stride + ((size_t)l * a.H * a.sa + hj) * d;
+        const float *src =
+            a.am + (size_t)a.ent[r] * a.mstride + ((size_t)l * a.H * a.sa + hj) * dm;
         for (int c = threadIdx.x; c < chunks; c += FS_THREADS)
-            t5__cp16(ws + (size_t)i * d * 4 + c * 16, src + c * 4);
+            t5__cp16(ws + (size_t)i * dm * 4 + c * 16, src + c * 4);
     }
     t5__cp_commit();
 }
@@ -637,30 +645,46 @@ static __device__ __noinline__ void fs_abs_stage_m(const fs_abs_args a, int m, i
     fs_abs_stage_m_in(a, m, l, ws);
 }
 
-/* P3's scores: M . as[r] for this block's rows of M (staged), to the words. */
-template <typename T>
-static __device__ __forceinline__ void fs_abs_scores_in(const fs_abs_args a, const T *as, int m,
+/* P2's scores, unnormalised: M[:, :d] . xs[r] + M[:, d:] . as[r] for this
+ * block's rows of M (staged), to the words; xs the layer's input rows x0
+ * (fp32), as the self-attention's output rows a (T, inner each). Called
+ * right after the o GEMV, whose wait for its stage (pend 0) covered M's
+ * rows too; the warps take scores from the last one down, so those without
+ * o columns (most of them at one row: t5-base's 6 columns a block take 6
+ * of its 12 warps) compute them while the others finish the GEMV. UX, UY:
+ * the unrolling of the loops over x0 and a (t5-base's shape kernel spilled
+ * 12 B with them whole, and was 4% slower end to end: bench/cuda.md,
+ * session 33). */
+template <typename T, int UX = 2, int UY = 1>
+static __device__ __forceinline__ void fs_abs_scores_in(const fs_abs_args a, const float *xs,
+                                                        const T *as, int m,
                                                         const unsigned char *ws,
                                                         unsigned long long *words, unsigned flag)
 {
-    const int d = a.d, H = a.H, sa = a.sa;
+    const int d = a.d, inner = a.inner, H = a.H, sa = a.sa;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     constexpr int VN = fs_vec<T>::N;
-    t5__cp_wait<1>(); /* the LL kernel's stages: the next phase's may be in flight */
-    __syncthreads();
-    for (int i = warp;; i += FS_WARPS) {
+    for (int i = FS_WARPS - 1 - warp;; i += FS_WARPS) {
         int r, hj;
         if (!fs_abs_score(a, m, i, r, hj))
             break;
-        const float *w = (const float *)(ws + (size_t)i * d * 4);
-        const T *x = as + (size_t)r * d;
+        const float *w = (const float *)(ws + (size_t)i * (d + inner) * 4);
+        const float *x = xs + (size_t)r * d;
+        const T *y = as + (size_t)r * inner;
         float acc = 0.0f;
-        for (int c = lane * VN; c < d; c += 32 * VN) {
-            float xf[VN];
-            fs_load16<T, false>(x + c, xf);
+#pragma unroll UX
+        for (int c = lane * 4; c < d; c += 32 * 4) {
+            const float4 wv = *(const float4 *)(w + c), xv = *(const float4 *)(x + c);
+            acc += wv.x * xv.x + wv.y * xv.y + wv.z * xv.z + wv.w * xv.w;
+        }
+        w += d;
+#pragma unroll UY
+        for (int c = lane * VN; c < inner; c += 32 * VN) {
+            float yf[VN];
+            fs_load16<T, false>(y + c, yf);
 #pragma unroll
             for (int e = 0; e < VN; e++)
-                acc += w[c + e] * xf[e];
+                acc += w[c + e] * yf[e];
         }
         acc = t5__warp_sum(acc);
         if (lane == 0)
@@ -668,12 +692,12 @@ static __device__ __forceinline__ void fs_abs_scores_in(const fs_abs_args a, con
     }
 }
 
-template <typename T>
-static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const T *as, int m,
-                                                  const unsigned char *ws,
+template <typename T, int UX = 2, int UY = 1>
+static __device__ __noinline__ void fs_abs_scores(const fs_abs_args a, const float *xs,
+                                                  const T *as, int m, const unsigned char *ws,
                                                   unsigned long long *words, unsigned flag)
 {
-    fs_abs_scores_in<T>(a, as, m, ws, words, flag);
+    fs_abs_scores_in<T, UX, UY>(a, xs, as, m, ws, words, flag);
 }
 
 /* Stages this block's rows of N (layer l): output (row r, column c0 + cc)
@@ -685,7 +709,7 @@ static __device__ __forceinline__ void fs_abs_stage_n_in(const fs_abs_args a, in
     int c0, c1;
     fs_slice_per(d, a.per_d, c0, c1);
     const int nc = c1 - c0;
-    __syncthreads(); /* fs_abs_scores has finished reading ws */
+    __syncthreads(); /* the o GEMV has finished reading ws */
     for (int idx = threadIdx.x; idx < m * nc * chunks; idx += FS_THREADS) {
         int o = fs_udiv(idx, chunks), ch = idx - o * chunks, r = fs_udiv(o, nc), cc = o - r * nc;
         const float *src = a.an + (size_t)a.ent[r] * a.stride + ((size_t)l * d + c0 + cc) * hs;
@@ -700,29 +724,47 @@ static __device__ __noinline__ void fs_abs_stage_n(const fs_abs_args a, int m, i
     fs_abs_stage_n_in(a, m, l, ws);
 }
 
-/* P4: the scores' words -> p (softmax per row and head, in pr), then for
- * this block's columns x[r][c] + N[c] . p to the words `out`. */
+/* P4: x1's words (xw) -> xs and each row's norm scale r1 (in red, as
+ * fs_norm's); the scores' words -> p (softmax of r1 * score per row and
+ * head, in pr), then for this block's columns x1[r][c] + N[c] . p to the
+ * words `out`. A warp's first score is asked for before x1's gather. */
 static __device__ __forceinline__ void fs_abs_out_in(const fs_abs_args a, int m,
+                                                     const unsigned long long *xw,
                                                      const unsigned long long *words, float *pr,
-                                                     const unsigned char *ws, const float *xs,
-                                                     unsigned long long *out, unsigned flag)
+                                                     const unsigned char *ws, float *xs, float eps,
+                                                     float *red, unsigned long long *out,
+                                                     unsigned flag)
 {
     const int d = a.d, H = a.H, sa = a.sa;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    unsigned long long w0 = 0;
+    if (warp < m * H && lane < fs_abs_len(a, fs_udiv(warp, H)))
+        w0 = fs_ll_ld(words + (size_t)warp * sa + lane);
+    fs_ll_gather<float>(xs, xw, m * d, flag);
+    if (warp < m) {
+        float ss = 0.0f;
+        for (int i = lane; i < d; i += 32)
+            ss += xs[warp * d + i] * xs[warp * d + i];
+        ss = t5__warp_sum(ss);
+        if (lane == 0)
+            red[warp] = rsqrtf(ss / (float)d + eps);
+    }
+    __syncthreads();
     /* one warp per (row, head): lane j holds key j (sa <= 32) */
     for (int pair = warp; pair < m * H; pair += FS_WARPS) {
         int r = fs_udiv(pair, H), len = fs_abs_len(a, r);
         float s = -INFINITY;
-        if (lane < len)
-            s = fs_ll_val(fs_ll_ld(words + (size_t)pair * sa + lane),
-                          words + (size_t)pair * sa + lane, flag);
+        if (lane < len) {
+            const unsigned long long *p = words + (size_t)pair * sa + lane;
+            s = red[r] * fs_ll_val(pair == warp ? w0 : fs_ll_ld(p), p, flag);
+        }
         float mx = t5__warp_max(s);
         float e = lane < len ? __expf(s - mx) : 0.0f;
         float l = t5__warp_sum(e);
         if (lane < sa)
             pr[(size_t)pair * sa + lane] = e / l;
     }
-    t5__cp_wait<1>(); /* as fs_abs_scores */
+    t5__cp_wait<1>(); /* N; the next phase's stage may be in flight */
     __syncthreads();
     int c0, c1;
     fs_slice_per(d, a.per_d, c0, c1);
@@ -741,19 +783,22 @@ static __device__ __forceinline__ void fs_abs_out_in(const fs_abs_args a, int m,
 }
 
 static __device__ __noinline__ void fs_abs_out(const fs_abs_args a, int m,
+                                               const unsigned long long *xw,
                                                const unsigned long long *words, float *pr,
-                                               const unsigned char *ws, const float *xs,
-                                               unsigned long long *out, unsigned flag)
+                                               const unsigned char *ws, float *xs, float eps,
+                                               float *red, unsigned long long *out, unsigned flag)
 {
-    fs_abs_out_in(a, m, words, pr, ws, xs, out, flag);
+    fs_abs_out_in(a, m, xw, words, pr, ws, xs, eps, red, out, flag);
 }
 
-/* H, d, per_d, G: a's, fs_params' per_d and the grid (constants in the
- * shape kernels, fs_shape) */
+/* H, d, inner, per_d, G: a's, fs_params' per_d and the grid (constants in
+ * the shape kernels, fs_shape) */
 static __device__ __forceinline__ fs_abs_args fs_abs_of(const t5_fused_step &a, int H, int d,
-                                                        int per_d, int G)
+                                                        int inner, int per_d, int G)
 {
-    fs_abs_args g = {a.rows, a.abs_ent, a.abs_m, a.abs_n, a.abs_stride, a.abs_sa, H, d, per_d, G};
+    fs_abs_args g = {a.rows,     a.abs_ent,      a.abs_m, a.abs_n, a.abs_stride,
+                     a.abs_mstride, a.abs_sa, H,  d,       inner,   per_d,
+                     G};
     return g;
 }
 
@@ -934,8 +979,8 @@ next_step:
         FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_qkv, 3 * inner, per_qkv,
                 FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + ll_qkv, 1.0f, ws0, wsb, xs, f, 1);
         clk.sub(2);
-        if (ABS)
-            FS_CALL(INL, fs_abs_stage_m, , fs_abs_of(a, H, d, per_d, G), m, l, ws0);
+        if (ABS) /* for P2's scores */
+            FS_CALL(INL, fs_abs_stage_m, , fs_abs_of(a, H, d, inner, per_d, G), m, l, ws0);
         else
             FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_cq, inner, d, es, per_inner);
         clk.sub(3);
@@ -960,35 +1005,42 @@ next_step:
                 fs_attn<T, true, false>(as, g, sc, qs);
         }
         clk.sub(1);
+        /* ABS: the GEMV waits for M's rows too (pend 0), for the scores */
         FS_CALL(INL, fs_gemv, <T>, as, m, inner, w.w_o, d, per_d, FS_LL_ADD, L + ll_xb, 1.0f, ws1,
-                wsb, xs, f, 1);
+                wsb, xs, f, ABS ? 0 : 1);
+        if (ABS) { /* xs: x0 still, as: a; shapes of d <= 512: the loops whole */
+            constexpr int UX = SC && S::d <= 512 ? 4 : 2, UY = SC && S::d <= 512 ? 2 : 1;
+            const fs_abs_args g = fs_abs_of(a, H, d, inner, per_d, G);
+            if constexpr (INL)
+                fs_abs_scores_in<T, UX, UY>(g, xs, as, m, ws0, L + ll_q, f);
+            else
+                fs_abs_scores<T, UX, UY>(g, xs, as, m, ws0, L + ll_q, f);
+        }
         clk.sub(2);
-        if (ABS)
-            FS_CALL(INL, fs_abs_stage_n, , fs_abs_of(a, H, d, per_d, G), m, l, ws1);
-        else
+        if (ABS) {
+            FS_CALL(INL, fs_abs_stage_n, , fs_abs_of(a, H, d, inner, per_d, G), m, l, ws1);
+            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, per_ffc);
+        } else {
             FS_CALL(INL, fs_stage, , p.ef, ws1, wsb, w.w_co, d, inner, es, per_d);
+        }
         clk.sub(3);
         clk.mark(1);
-        /* P3 */
-        fs_norm_pre((const float *)w.ln_cross, d, nw0, nw1);
-        fs_ll_gather<float>(xs, L + ll_xb, m * d, f);
-        clk.sub(0);
-        FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_cross, m, d, a.eps, red, 1, nw0,
-                nw1);
-        clk.sub(1);
         if (ABS) {
-            FS_CALL(INL, fs_abs_scores, <T>, fs_abs_of(a, H, d, per_d, G), as, m, ws0, L + ll_q, f);
-            clk.sub(2);
-            FS_CALL(INL, fs_stage, , p.ef, ws0, wsb, w.w_in, ffc, d, es, per_ffc);
-            clk.sub(3);
-            clk.mark(2);
+            clk.mark(2); /* P3: none */
             /* P4 */
-            FS_CALL(INL, fs_abs_out, , fs_abs_of(a, H, d, per_d, G), m, L + ll_q, (float *)qv, ws1,
-                    xs, L + ll_xc, f);
+            FS_CALL(INL, fs_abs_out, , fs_abs_of(a, H, d, inner, per_d, G), m, L + ll_xb, L + ll_q,
+                    (float *)qv, ws1, xs, a.eps, red, L + ll_xc, f);
             clk.sub(0);
             clk.sub(1);
             clk.sub(2);
         } else {
+            /* P3 */
+            fs_norm_pre((const float *)w.ln_cross, d, nw0, nw1);
+            fs_ll_gather<float>(xs, L + ll_xb, m * d, f);
+            clk.sub(0);
+            FS_CALL(INL, fs_norm, <T>, as, xs, (const float *)w.ln_cross, m, d, a.eps, red, 1, nw0,
+                    nw1);
+            clk.sub(1);
             FS_CALL(INL, fs_gemv, <T>, as, m, d, w.w_cq, inner, per_inner,
                     FS_PK ? FS_LL_ACT2 : FS_LL_ACT, L + ll_q, 1.0f, ws0, wsb, xs, f, 1);
             clk.sub(2);
@@ -1371,7 +1423,7 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
             need = b > need ? b : need;
         }
         if (a->abs_ent) {
-            size_t bm = m_rows * a->d * 4, bn = (size_t)m * nc * H * sa * 4;
+            size_t bm = m_rows * (a->d + inner) * 4, bn = (size_t)m * nc * H * sa * 4;
             need = bm > need ? bm : need;
             need = bn > need ? bn : need;
         }
@@ -1384,8 +1436,9 @@ static int fs_launch_step(t5_stream *s, const t5_fused_step *a, t5_err *err)
     if (p.a.abs_ent) {
         /* ABS takes the LL kernel, <= 32 keys (a lane each), its stages in
          * the weight stage and the probabilities in the q|k|v stage */
-        if (!p.ll || sa < 1 || sa > 32 || (H * sa) % 4 || a->d % 4 ||
-            m_rows * a->d * 4 > (size_t)p.ws_bytes ||
+        if (!p.ll || sa < 1 || sa > 32 || (H * sa) % 4 || a->d % 4 || inner % 4 ||
+            m_rows * (a->d + inner) * 4 > (size_t)p.ws_bytes ||
+            (size_t)p.per_d * inner * es > (size_t)p.ws_bytes || /* the scores' wait (P2) */
             (size_t)m * nc * H * sa * 4 > (size_t)p.ws_bytes ||
             (size_t)m * H * sa * 4 > (size_t)mr * 3 * inner * es)
             p.a.abs_ent = NULL;
