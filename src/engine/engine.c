@@ -114,6 +114,15 @@ static void fill_fused(t5_engine *e)
  * backend can fill them and the fused step can use them; without them (or
  * when they cannot be had: they are an optimisation) steps take the
  * ordinary cross-attention. */
+/* setup_absorb's way out without entries: the folded weights go too */
+static void drop_cqx(t5_engine *e, void *wx)
+{
+    if (wx)
+        e->be->vt->free(e->be, wx);
+    for (int l = 0; l < e->fused.n_layers; l++)
+        e->fused.layers[l].w_cqx = NULL;
+}
+
 static void setup_absorb(t5_engine *e)
 {
     t5_fused_step *f = &e->fused;
@@ -125,8 +134,8 @@ static void setup_absorb(t5_engine *e)
     const size_t inner = (size_t)f->sh.n_heads * f->sh.d_kv;
     size_t stride = (size_t)f->n_layers * f->sh.n_heads * sa * e->d;
     size_t mstride = (size_t)f->n_layers * f->sh.n_heads * sa * (e->d + inner);
-    /* as many entries as fit T5__ABS_BYTES (M + N of one entry at 32 keys: t5-small 8 MB,
-     * t5-base 42 MB, t5-large 134 MB, so 4, 4 and 1 of them), at
+    /* as many entries as fit T5__ABS_BYTES (M + N of one entry at 32 keys: t5-small 9 MB,
+     * t5-base 42 MB, t5-large 151 MB, so 4, 4 and 1 of them), at
      * least the rows of a step */
     size_t per = (stride + mstride) * sizeof(float);
     int n = (int)(T5__ABS_BYTES / per);
@@ -137,10 +146,7 @@ static void setup_absorb(t5_engine *e)
     t5_err err = {0};
     void *wx = vt->alloc(e->be, (size_t)f->n_layers * inner * (e->d + inner) * e->be->act_size);
     if (!wx || vt->absorb_weights(e->st, f, wx, &err) < 0) {
-        if (wx)
-            vt->free(e->be, wx);
-        for (int l = 0; l < f->n_layers; l++)
-            f->layers[l].w_cqx = NULL;
+        drop_cqx(e, wx);
         return;
     }
     float *am = vt->alloc(e->be, (size_t)n * mstride * sizeof(float));
@@ -151,9 +157,7 @@ static void setup_absorb(t5_engine *e)
             vt->free(e->be, am);
         if (an)
             vt->free(e->be, an);
-        vt->free(e->be, wx);
-        for (int l = 0; l < f->n_layers; l++)
-            f->layers[l].w_cqx = NULL;
+        drop_cqx(e, wx);
         return;
     }
     e->abs_wx = wx;

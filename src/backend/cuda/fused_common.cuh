@@ -338,10 +338,9 @@ static __device__ __forceinline__ unsigned long long fs_evict_first(void)
  * A helper's body (fs_*_in) is inlined into the one-row chain kernel at 384
  * threads and called through its non-inlined wrapper (fs_norm) elsewhere:
  * fused_step.cu's FS_INL_CH. */
-template <typename T>
-static __device__ __forceinline__ void fs_norm_in(T *as, const float *xs, const float *w, int m,
-                                                  int d, float eps, float *red, int pre, float w0,
-                                                  float w1)
+/* red[r] = rsqrt(mean(xs[r]^2) + eps) for the m rows (warp r sums row r),
+ * then a barrier: fs_norm's scale, and the ABS kernel's r1 (fused_step.cu). */
+static __device__ __forceinline__ void fs_rms(const float *xs, int m, int d, float eps, float *red)
 {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (warp < m) {
@@ -353,6 +352,14 @@ static __device__ __forceinline__ void fs_norm_in(T *as, const float *xs, const 
             red[warp] = rsqrtf(ss / (float)d + eps);
     }
     __syncthreads();
+}
+
+template <typename T>
+static __device__ __forceinline__ void fs_norm_in(T *as, const float *xs, const float *w, int m,
+                                                  int d, float eps, float *red, int pre, float w0,
+                                                  float w1)
+{
+    fs_rms(xs, m, d, eps, red);
     for (int r = 0; r < m; r++) /* rows, then columns: no division */
         for (int c = threadIdx.x; c < d; c += FS_THREADS) {
             float wc = pre && c == (int)threadIdx.x                ? w0

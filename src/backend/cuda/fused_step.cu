@@ -741,15 +741,7 @@ static __device__ __forceinline__ void fs_abs_out_in(const fs_abs_args a, int m,
     if (warp < m * H && lane < fs_abs_len(a, fs_udiv(warp, H)))
         w0 = fs_ll_ld(words + (size_t)warp * sa + lane);
     fs_ll_gather<float>(xs, xw, m * d, flag);
-    if (warp < m) {
-        float ss = 0.0f;
-        for (int i = lane; i < d; i += 32)
-            ss += xs[warp * d + i] * xs[warp * d + i];
-        ss = t5__warp_sum(ss);
-        if (lane == 0)
-            red[warp] = rsqrtf(ss / (float)d + eps);
-    }
-    __syncthreads();
+    fs_rms(xs, m, d, eps, red);
     /* one warp per (row, head): lane j holds key j (sa <= 32) */
     for (int pair = warp; pair < m * H; pair += FS_WARPS) {
         int r = fs_udiv(pair, H), len = fs_abs_len(a, r);
