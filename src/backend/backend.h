@@ -77,7 +77,7 @@ typedef struct t5_fused_layer {
     const void *ln_attn, *w_qkv, *w_o, *ln_cross, *w_cq, *w_co, *ln_ff, *w_in, *w_out;
     /* absorb_weights' (absorbed cross-attention): [inner][d + inner] act
      * dtype, row i = [W_cq[i] * ln_cross | (W_cq[i] * ln_cross) . W_o] *
-     * 2^-cqx_exp (cqx_exp >= 0 keeps an fp16 table in range) */
+     * 2^-cqx_exp (fp16: cqx_exp puts the largest entry at 2^13..2^14) */
     const void *w_cqx;
     int cqx_exp;
 } t5_fused_layer;

@@ -26,6 +26,27 @@ const t5_engine_params *t5_engine_params_of(const t5_engine *e)
     return e ? &e->p : NULL;
 }
 
+/* Zeroed host memory for an input block of `ints` that h2d copies: pinned
+ * where the backend has it, so that a graph's captured copy reads it when
+ * the graph runs (encode.c, step.c), else calloc's; *pinned says which. */
+static void *host_block(t5_engine *e, size_t ints, int *pinned)
+{
+    const t5_backend_vt *vt = e->be->vt;
+    void *p = vt->host_alloc ? vt->host_alloc(e->be, ints * sizeof(int32_t)) : NULL;
+    *pinned = p != NULL;
+    if (p)
+        memset(p, 0, ints * sizeof(int32_t));
+    return p ? p : calloc(ints, sizeof(int32_t));
+}
+
+static void host_block_free(t5_engine *e, void *p, int pinned)
+{
+    if (pinned)
+        e->be->vt->host_free(e->be, p);
+    else
+        free(p);
+}
+
 void t5_engine_free(t5_engine *e)
 {
     if (!e)
@@ -40,13 +61,8 @@ void t5_engine_free(t5_engine *e)
             be->vt->free(be, dev[i]);
     if (e->chain) /* chain_v is inside it */
         be->vt->free(be, e->chain);
-    if (e->io_pinned) {
-        be->vt->host_free(be, e->chain_h); /* and chain_vh */
-        be->vt->host_free(be, e->tok_h);
-    } else {
-        free(e->chain_h);
-        free(e->tok_h);
-    }
+    host_block_free(e, e->chain_h, e->chain_pinned); /* and chain_vh */
+    host_block_free(e, e->tok_h, e->tok_pinned);
     if (e->fused.abs_m)
         be->vt->free(be, (void *)e->fused.abs_m);
     if (e->fused.abs_n)
@@ -67,10 +83,7 @@ void t5_engine_free(t5_engine *e)
     free(e->cross_len);
     free(e->self_len);
     free(e->slot_mark);
-    if (e->enc_in_pinned)
-        be->vt->host_free(be, e->enc_in_h);
-    else
-        free(e->enc_in_h);
+    host_block_free(e, e->enc_in_h, e->enc_in_pinned);
     free(e->enc_out_h);
     free(e->top_h);
     free(e);
@@ -110,10 +123,6 @@ static void fill_fused(t5_engine *e)
     /* tok, no_eos, rows: per step (their layout depends on the rows) */
 }
 
-/* Buffers for absorbed cross-attention entries (engine_priv.h), where the
- * backend can fill them and the fused step can use them; without them (or
- * when they cannot be had: they are an optimisation) steps take the
- * ordinary cross-attention. */
 /* setup_absorb's way out without entries: the folded weights go too */
 static void drop_cqx(t5_engine *e, void *wx)
 {
@@ -122,6 +131,11 @@ static void drop_cqx(t5_engine *e, void *wx)
     for (int l = 0; l < e->fused.n_layers; l++)
         e->fused.layers[l].w_cqx = NULL;
 }
+
+/* Buffers for absorbed cross-attention entries (engine_priv.h), where the
+ * backend can fill them and the fused step can use them; without them (or
+ * when they cannot be had: they are an optimisation) steps take the
+ * ordinary cross-attention. */
 
 static void setup_absorb(t5_engine *e)
 {
@@ -340,30 +354,9 @@ int t5_engine_create(t5_engine **out, t5_model *m, const t5_engine_params *pp, t
     e->cross_len = calloc(p.max_slots, sizeof(int32_t));
     e->self_len = calloc(p.max_slots, sizeof(int32_t));
     e->slot_mark = calloc(p.max_slots, sizeof(uint32_t));
-    /* pinned where the backend has it, so that a graph's copy reads it (encode.c) */
-    if (e->be->vt->host_alloc &&
-        (e->enc_in_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * (5 * B + R))))
-        e->enc_in_pinned = 1, memset(e->enc_in_h, 0, sizeof(int32_t) * (5 * B + R));
-    else
-        e->enc_in_h = calloc(5 * B + R, sizeof(int32_t));
-    /* pinned where the backend has it: the step's and chain's graphs copy
-     * their inputs themselves (step.c) */
-    if (e->be->vt->host_alloc) {
-        e->tok_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * B * 7);
-        e->chain_h = e->be->vt->host_alloc(e->be, sizeof(int32_t) * (CHAIN_INTS + CHAIN_VALS));
-        e->io_pinned = e->tok_h && e->chain_h;
-        if (e->io_pinned) {
-            memset(e->tok_h, 0, sizeof(int32_t) * B * 7);
-            memset(e->chain_h, 0, sizeof(int32_t) * (CHAIN_INTS + CHAIN_VALS));
-        } else {
-            e->be->vt->host_free(e->be, e->tok_h);
-            e->be->vt->host_free(e->be, e->chain_h);
-        }
-    }
-    if (!e->io_pinned) {
-        e->tok_h = calloc(B * 7, sizeof(int32_t));
-        e->chain_h = calloc(CHAIN_INTS + CHAIN_VALS, sizeof(int32_t));
-    }
+    e->enc_in_h = host_block(e, 5 * B + R, &e->enc_in_pinned);
+    e->tok_h = host_block(e, B * 7, &e->tok_pinned);
+    e->chain_h = host_block(e, CHAIN_INTS + CHAIN_VALS, &e->chain_pinned);
     e->top_h = malloc(B * e->kmax * 8);
     if (a != 4)
         e->enc_out_h = malloc(R * e->d * a);

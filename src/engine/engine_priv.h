@@ -122,10 +122,11 @@ struct t5_engine {
     int32_t *chain, *chain_h;
     float *chain_v, *chain_vh;
     int chain_steps; /* the chain being issued (run_cached's function) */
-    /* io_pinned: tok_h and chain_h from host_alloc, so a step's or chain's
-     * graph copies its input block itself (step.c): in_ints ints from in_h
-     * to in_dev first thing in the run_cached function, 0 when copied before */
-    int io_pinned;
+    /* tok_pinned, chain_pinned: tok_h, chain_h from host_alloc, so a step's
+     * or chain's graph copies its input block itself (step.c): in_ints ints
+     * from in_h to in_dev first thing in the run_cached function, 0 when
+     * copied before */
+    int tok_pinned, chain_pinned;
     size_t in_ints;
     const int32_t *in_h;
     int32_t *in_dev;

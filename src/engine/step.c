@@ -24,7 +24,7 @@ static void fused_io(t5_engine *e, int n, int k)
 }
 
 /* The input block's copy that the issuer left to the run_cached function
- * (e->in_ints: io_pinned, so a captured copy reads the pinned block when
+ * (e->in_ints: the block is pinned, so a captured copy reads it when
  * the graph runs, and the host saves a call before the launch; the host
  * writes the block again only after the step's or chain's sync). */
 static int copy_in(t5_engine *e, t5_err *err)
@@ -34,11 +34,12 @@ static int copy_in(t5_engine *e, t5_err *err)
 }
 
 /* Copies the block of `ints` from host to device now, or leaves it to the
- * run_cached function (copy_in) where the graph can. */
-static int issue_in(t5_engine *e, int32_t *dev, const int32_t *host, size_t ints, t5_err *err)
+ * run_cached function (copy_in) where the graph can (pinned). */
+static int issue_in(t5_engine *e, int32_t *dev, const int32_t *host, size_t ints, int pinned,
+                    t5_err *err)
 {
     e->in_dev = dev, e->in_h = host, e->in_ints = 0;
-    if (e->io_pinned && !e->no_in_graph) {
+    if (pinned && !e->no_in_graph) {
         e->in_ints = ints;
         return 0;
     }
@@ -236,7 +237,7 @@ static int step_issue(t5_engine *e, int n, const t5_step_row *rows, t5_step_out 
     t5_stream *s = e->st;
     if ((use_abs = absorb_rows(e, n, np, rows, e->tok_h + 6 * np, err)) < 0)
         return use_abs;
-    if ((rc = issue_in(e, e->tok, e->tok_h, (size_t)7 * np, err)) < 0)
+    if ((rc = issue_in(e, e->tok, e->tok_h, (size_t)7 * np, e->tok_pinned, err)) < 0)
         return rc;
     set_io(e, e->tok, np, use_abs, e->top_v, (int32_t *)(e->top_v + np * out->k));
     e->fused.chain_eos = -1;
@@ -373,7 +374,7 @@ static int chain_issue(t5_engine *e, int n, const t5_step_row *rows, int S, cons
     }
     const t5_backend_vt *vt = e->be->vt;
     t5_stream *st = e->st;
-    if ((rc = issue_in(e, e->chain, e->chain_h, (size_t)(S + 1) * blk, err)) < 0)
+    if ((rc = issue_in(e, e->chain, e->chain_h, (size_t)(S + 1) * blk, e->chain_pinned, err)) < 0)
         return rc;
     e->step_n = np;
     e->step_k = 1;

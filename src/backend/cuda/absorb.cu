@@ -542,7 +542,7 @@ __global__ void cqx_store_kernel(const T *wcq, const float *ln, const float *pro
 
 template <typename T>
 static int cqx_layer(t5_stream *s, t5_fused_layer *w, int inner, int d, T *out, float *prod,
-                     unsigned *mx_dev, unsigned *mx_host, t5_err *err)
+                     unsigned *mx_dev, t5_err *err)
 {
     const T *wcq = (const T *)w->w_cq, *wo = (const T *)w->w_o;
     const float *ln = (const float *)w->ln_cross;
@@ -550,10 +550,9 @@ static int cqx_layer(t5_stream *s, t5_fused_layer *w, int inner, int d, T *out, 
                             dim3(CQ_T, CQ_T), 0, s->st>>>(wcq, ln, wo, prod, inner, d);
     CU_CHECK(cudaMemsetAsync(mx_dev, 0, sizeof(unsigned), s->st));
     cqx_max_kernel<T><<<256, 256, 0, s->st>>>(wcq, ln, prod, inner, d, mx_dev);
-    CU_CHECK(cudaMemcpyAsync(mx_host, mx_dev, sizeof(unsigned), cudaMemcpyDeviceToHost, s->st));
     CU_CHECK(cudaStreamSynchronize(s->st));
     float mx;
-    memcpy(&mx, mx_host, sizeof mx);
+    CU_CHECK(cudaMemcpy(&mx, mx_dev, sizeof mx, cudaMemcpyDeviceToHost));
     if (!isfinite(mx))
         return t5_errf(err, T5_EINVAL, "absorb_weights: the folded query weights are not finite");
     int e = 0;
@@ -573,26 +572,22 @@ int t5__cu_absorb_weights(t5_stream *s, t5_fused_step *a, void *wx, t5_err *err)
     CU_ENTER(s);
     const int inner = a->sh.n_heads * a->sh.d_kv, d = a->d;
     float *prod = NULL;
-    unsigned *mx = NULL, *mx_host = NULL;
+    unsigned *mx = NULL;
     int rc = 0;
     cudaError_t ce = cudaMalloc((void **)&prod, sizeof(float) * (size_t)inner * inner);
     if (ce == cudaSuccess)
         ce = cudaMalloc((void **)&mx, sizeof(unsigned));
-    if (ce == cudaSuccess)
-        ce = cudaMallocHost((void **)&mx_host, sizeof(unsigned));
     if (ce != cudaSuccess)
         rc = t5_errf(err, T5_EDEVICE, "absorb_weights: %s", cudaGetErrorString(ce));
     const size_t per = (size_t)inner * (d + inner) * s->be->base.act_size;
     for (int l = 0; l < a->n_layers && rc >= 0; l++) {
         void *out = (char *)wx + (size_t)l * per;
         T5__DISPATCH(s->be->base.act_dtype, T,
-                     rc = cqx_layer<T>(s, &a->layers[l], inner, d, (T *)out, prod, mx, mx_host,
-                                       err));
+                     rc = cqx_layer<T>(s, &a->layers[l], inner, d, (T *)out, prod, mx, err));
     }
     if (rc >= 0 && (ce = cudaStreamSynchronize(s->st)) != cudaSuccess)
         rc = t5_errf(err, T5_EDEVICE, "absorb_weights: %s", cudaGetErrorString(ce));
     cudaFree(prod);
     cudaFree(mx);
-    cudaFreeHost(mx_host);
     return rc;
 }

@@ -70,9 +70,6 @@ int t5__cu_convert_f32(t5__cu_backend *be, void *dst, const float *src, size_t n
     return 0;
 }
 
-/* Weights arrive as host fp32 and are stored in the act dtype (linear,
- * embedding) or fp32 (norm scales, bias tables). The conversion runs on the
- * device from a staging buffer that is reused across uploads. */
 static void *cu_host_alloc(t5_backend *b, size_t bytes)
 {
     t5__cu_backend *be = (t5__cu_backend *)b;
@@ -93,6 +90,9 @@ static void cu_host_free(t5_backend *b, void *p)
         cudaFreeHost(p);
 }
 
+/* Weights arrive as host fp32 and are stored in the act dtype (linear,
+ * embedding) or fp32 (norm scales, bias tables). The conversion runs on the
+ * device from a staging buffer that is reused across uploads. */
 static int cu_upload_weight(t5_backend *b, int kind, const float *host, int64_t rows, int64_t cols,
                             void **out, t5_err *err)
 {
